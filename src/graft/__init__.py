@@ -1,0 +1,24 @@
+"""graft: transfer learning for PyTorch.
+
+The public API: :func:`fit`, :func:`compare`, :func:`pretrain`, :func:`load_run`,
+:func:`list_strategies`. Importing graft loads nothing heavy and has no side effects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["fit", "compare", "pretrain", "load_run", "list_strategies", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("fit", "compare", "pretrain", "list_strategies"):
+        from graft import api
+
+        return getattr(api, name)
+    if name == "load_run":
+        from graft.run import load_run
+
+        return load_run
+    raise AttributeError(f"module 'graft' has no attribute {name!r}")

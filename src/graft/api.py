@@ -1,0 +1,301 @@
+"""graft's Python API; the CLI is a thin shell over these functions.
+
+Example:
+    >>> import graft
+    >>> run = graft.fit("builtin:lenet", "builtin:digits", strategy="scratch",
+    ...                 labels_per_class=10, epochs=5, out="runs/lenet")  # doctest: +SKIP
+    >>> run.metrics["test_accuracy"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import resource
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from graft.engine.config import TrainConfig
+from graft.engine.evaluate import predict_logits
+from graft.errors import ConfigError
+from graft.options import build_config, field_names
+from graft.run import Run, load_run
+from graft.run_dir import default_run_dir, prepare_run_dir, write_config, write_history, write_metrics
+
+DataLike = Any  # a spec string, a DataSource, (x, y) arrays or a torch Dataset
+ModelLike = str | nn.Module
+
+#: Options that shape data and model, not the engine or the strategy.
+RUN_OPTIONS = ("split_seed", "test_fraction", "val_fraction", "image_size", "pretrained", "arch",
+               "label_column", "text_column", "feature_columns")
+
+
+def fit(
+    model: ModelLike,
+    data: DataLike,
+    strategy: str = "finetune",
+    *,
+    labels_per_class: int | None = None,
+    seed: int = 0,
+    out: str | Path | None = None,
+    source: DataLike | None = None,
+    teacher: ModelLike | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    **options: Any,
+) -> Run:
+    """Adapt ``model`` to ``data`` with ``strategy``, evaluate it, write a run directory.
+
+    Args:
+        model: A model spec (``timm:resnet18``, ``builtin:lenet``, ``run:DIR``,
+            ``file:PATH`` with ``arch=``) or an ``nn.Module`` (not mutated).
+        data: The target data: a spec (``builtin:digits``, ``folder:PATH``,
+            ``csv:PATH``, ``npz:PATH``), a DataSource, ``(x, y)`` arrays or a Dataset.
+        strategy: A registered strategy name (``graft.list_strategies()``).
+        labels_per_class: Keep K labeled training examples per class.
+        seed: Seeds the labeled subset, initialisation, shuffling and dropout.
+        out: The run directory; default ``runs/<strategy>-<model>-<data>-s<seed>-<time>``.
+        source: Labeled source data, for strategies that need it (domain adaptation).
+        teacher: A trained model, for strategies that need it (distillation).
+        resume: Continue an interrupted run in ``out`` from its last checkpoint.
+        overwrite: Replace a finished run in ``out``.
+        **options: Engine options (``epochs``, ``lr``, ``batch_size``, ``schedule``, ...),
+            the strategy's options (``layer_decay``, ``head``, ...) and data/model options
+            (``split_seed``, ``test_fraction``, ``val_fraction``, ``image_size``,
+            ``pretrained``, ``arch``, ``label_column``, ``feature_columns``).
+
+    Returns:
+        The finished run: ``run.metrics``, ``run.model``, ``run.predict(data)``.
+    """
+    from graft.data import load_source, make_dataset, make_splits
+    from graft.models import DataInfo, ModelOptions, build_model, save_model
+    from graft.report import classification_metrics, write_run_report
+    from graft.strategies import STRATEGIES, FitContext
+
+    strategy_cls = STRATEGIES.get(strategy)
+    run_opts, strat_opts, train_opts = _split_options(strategy, strategy_cls.Config, options)
+    strategy_cfg = build_config(strategy_cls.Config, strat_opts, f"strategy '{strategy}'")
+    train_cfg = build_config(TrainConfig, {**strategy_cls.train_defaults, **train_opts}, "the engine")
+    train_cfg.validate()
+    if labels_per_class is not None and labels_per_class < 1:
+        raise ConfigError(f"--labels-per-class must be >= 1. Got {labels_per_class} instead.")
+    _check_needs(strategy, strategy_cls.needs, source=source, teacher=teacher)
+
+    label_opts = {k: run_opts[k] for k in ("label_column", "text_column", "feature_columns") if k in run_opts}
+    target = load_source(data, **label_opts)
+    src = load_source(source, **label_opts) if source is not None else None
+    info = DataInfo.from_source(target)
+    model_opts = ModelOptions(**{k: run_opts[k] for k in ("image_size", "pretrained", "arch") if k in run_opts})
+    net = build_model(model, info, model_opts)
+    splits = make_splits(target, seed=seed, split_seed=run_opts.get("split_seed", 0),
+                         test_fraction=run_opts.get("test_fraction", 0.5),
+                         val_fraction=run_opts.get("val_fraction", 0.1),
+                         labels_per_class=labels_per_class)
+    input_spec = net.spec.input
+    labeled = src if src is not None else target
+    lab_idx = _all_indices(src) if src is not None else splits.train
+    train_ds = make_dataset(labeled, lab_idx, input_spec, augment=train_cfg.augment)
+    plain_ds = make_dataset(labeled, lab_idx, input_spec) if train_cfg.augment != "none" else train_ds
+    val_ds = make_dataset(target, splits.val, input_spec) if len(splits.val) else None
+    test_ds = make_dataset(target, splits.test, input_spec)
+    target_ds = None
+    if "target" in strategy_cls.needs:
+        pool = np.concatenate([splits.train, splits.unlabeled])
+        target_ds = make_dataset(target, np.sort(pool), input_spec, augment=train_cfg.augment)
+
+    model_name = model if isinstance(model, str) else type(model).__name__
+    data_name = target.name
+    run_dir = Path(out) if out is not None else default_run_dir(strategy, model_name, data_name, seed)
+    prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
+    config = {
+        "strategy": strategy, "model": model_name, "data": data_name,
+        "source": src.name if src is not None else None, "seed": seed,
+        "labels_per_class": labels_per_class, **run_opts,
+        "strategy_options": dataclasses.asdict(strategy_cfg),
+        "train": dataclasses.asdict(train_cfg),
+    }
+    write_config(run_dir, config)
+
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    teacher_model = build_model(teacher, info, ModelOptions()) if teacher is not None else None
+    ctx = FitContext(model=net, train=train_ds, val=val_ds, train_config=train_cfg, seed=seed,
+                     run_dir=run_dir, resume=resume, target=target_ds, teacher=teacher_model,
+                     plain_train=plain_ds, extras={"source": src, "target_source": target, "splits": splits})
+    t0 = time.perf_counter()
+    result = strategy_cls(strategy_cfg).fit(ctx)
+    seconds = result.seconds or (time.perf_counter() - t0)
+
+    logits, y_test, _ = predict_logits(net, test_ds)
+    scores = classification_metrics(y_test.numpy(), logits.argmax(1).numpy(), target.num_classes)
+    val_acc = _val_accuracy(result)
+    metrics: dict[str, Any] = {
+        "strategy": strategy, "model": model_name, "data": data_name, "seed": seed,
+        "labels_per_class": labels_per_class,
+        "n_train_labeled": len(lab_idx), "n_val": len(splits.val), "n_test": len(splits.test),
+        "test_accuracy": scores["accuracy"], "test_macro_f1": scores["macro_f1"],
+        "val_accuracy": val_acc, "selected_by": result.selected_by,
+        "selected_epoch": result.best_epoch,
+        "trainable_params": _count(net, trainable=True), "total_params": _count(net),
+        "train_seconds": seconds, "peak_memory_mb": _peak_memory_mb(),
+        "epochs_run": result.epochs_run,
+    }
+    save_model(net, run_dir / "model")
+    write_history(run_dir, result.history)
+    write_run_report(run_dir, metrics, config, result.history, scores["confusion"], target.classes)
+    write_metrics(run_dir, {**metrics, "confusion": scores["confusion"], "classes": target.classes})
+    ckpt = run_dir / "checkpoints"
+    if ckpt.exists():
+        shutil.rmtree(ckpt)
+    return Run(run_dir, net, metrics, config, result.history)
+
+
+def compare(
+    model: ModelLike | Sequence[ModelLike],
+    data: DataLike,
+    strategies: Sequence[str] = ("scratch", "linear-probe", "finetune"),
+    *,
+    seeds: Sequence[int] = (0, 1, 2),
+    labels_per_class: int | None | Sequence[int | None] = None,
+    out: str | Path = "runs/compare",
+    source: DataLike | None = None,
+    **options: Any,
+) -> Any:
+    """Run every model × strategy × K × seed and write results.csv, summary.md and a chart.
+
+    Returns:
+        A pandas DataFrame with one row per run.
+    """
+    import pandas as pd
+
+    from graft.data import load_source
+    from graft.report import write_compare_outputs
+    from graft.strategies import STRATEGIES
+
+    models = [model] if isinstance(model, (str, nn.Module)) else list(model)
+    ks = list(labels_per_class) if isinstance(labels_per_class, (list, tuple)) else [labels_per_class]
+    for name in strategies:
+        STRATEGIES.get(name)
+    label_opts = {k: options[k] for k in ("label_column", "text_column", "feature_columns") if k in options}
+    data_src = load_source(data, **label_opts)
+    source_src = load_source(source, **label_opts) if source is not None else None
+    out = Path(out)
+    rows = []
+    for m in models:
+        for k in ks:
+            for name in strategies:
+                needs_source = "source" in STRATEGIES.get(name).needs
+                for seed in seeds:
+                    tag = _short(m) + (f"-k{k}" if k is not None else "") + f"-{name}-s{seed}"
+                    run = fit(m, data_src, name, labels_per_class=k, seed=seed, out=out / "runs" / tag,
+                              source=source_src if needs_source else None, overwrite=True, **options)
+                    rows.append({**run.metrics, "run_dir": str(run.run_dir)})
+    results = pd.DataFrame(rows)
+    write_compare_outputs(results, out)
+    return results
+
+
+def pretrain(
+    model: ModelLike,
+    data: DataLike,
+    *,
+    out: str | Path | None = None,
+    method: str = "supervised",
+    seed: int = 0,
+    **options: Any,
+) -> Run:
+    """Train a source model; the run directory is usable as ``run:DIR`` by any command.
+
+    Args:
+        model: The architecture (and starting weights) to pretrain.
+        data: The labeled source data.
+        out: The run directory.
+        method: ``supervised``. Self-supervised methods register in
+            ``graft.pretraining.PRETRAIN_METHODS``.
+        seed: The seed.
+        **options: As for :func:`fit`.
+    """
+    from graft.pretraining import PRETRAIN_METHODS
+
+    return PRETRAIN_METHODS.get(method)(model, data, out=out, seed=seed, **options)
+
+
+def list_strategies() -> dict[str, str]:
+    """Registered strategies with one-line descriptions."""
+    from graft.strategies import STRATEGIES
+
+    return STRATEGIES.describe()
+
+
+def _split_options(strategy: str, config_cls: type, options: dict[str, Any]) -> tuple[dict, dict, dict]:
+    strat_fields = set(field_names(config_cls))
+    train_fields = set(field_names(TrainConfig))
+    run, strat, train = {}, {}, {}
+    for key, value in options.items():
+        name = key.replace("-", "_")
+        if name in RUN_OPTIONS:
+            run[name] = value
+        elif name in strat_fields:
+            strat[name] = value
+        elif name in train_fields:
+            train[name] = value
+        else:
+            from graft.errors import did_you_mean
+
+            allowed = sorted(f.replace("_", "-") for f in strat_fields | train_fields | set(RUN_OPTIONS))
+            raise ConfigError(
+                f"Unknown option '{key.replace('_', '-')}' for strategy '{strategy}'."
+                f"{did_you_mean(name.replace('_', '-'), allowed)} Allowed: {', '.join(allowed)}."
+            )
+    return run, strat, train
+
+
+def _check_needs(strategy: str, needs: frozenset[str], **given: Any) -> None:
+    if "source" in needs and given.get("source") is None:
+        raise ConfigError(
+            f"Strategy '{strategy}' adapts from a labeled source domain, but no source was given. "
+            "Fix: pass --source SPEC (labeled source data); --data is the unlabeled target."
+        )
+    if "teacher" in needs and given.get("teacher") is None:
+        raise ConfigError(
+            f"Strategy '{strategy}' distils from a teacher, but none was given. Fix: pass --teacher run:DIR."
+        )
+
+
+def _all_indices(source: Any) -> np.ndarray:
+    return np.arange(len(source), dtype=np.int64)
+
+
+def _val_accuracy(result: Any) -> float | None:
+    if result.best_epoch is None:
+        return None
+    for row in result.history:
+        if row.get("epoch") == result.best_epoch and "val_accuracy" in row:
+            return float(row["val_accuracy"])
+    vals = [r["val_accuracy"] for r in result.history if "val_accuracy" in r]
+    return float(max(vals)) if vals else None
+
+
+def _count(model: nn.Module, trainable: bool = False) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
+
+
+def _peak_memory_mb() -> float:
+    """Peak memory: CUDA allocator peak on GPU, else the process's peak resident set."""
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def _short(model: ModelLike) -> str:
+    if not isinstance(model, str):
+        return type(model).__name__.lower()
+    return model.rstrip("/").split("/")[-1].split(":")[-1].replace(".", "_")

@@ -1,0 +1,162 @@
+"""The ``graft`` command line: a thin typer shell over :mod:`graft.api`.
+
+Engine and strategy options are not declared here: they are generated from the
+config dataclasses (``--layer-decay 0.7`` sets ``FinetuneConfig.layer_decay``), so a
+new strategy's options appear on the command line the day it is registered.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+
+from graft.cli.extra_args import parse_extra_args
+from graft.errors import GraftError
+
+app = typer.Typer(
+    help="graft: transfer learning for PyTorch — adapt a pretrained model with honest numbers.",
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+out_console = Console()
+EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+ModelOpt = typer.Option(..., "--model", "-m", help="Model spec: timm:NAME, builtin:NAME, run:DIR, file:PATH (+ --arch).")
+DataOpt = typer.Option(..., "--data", "-d", help="Data spec: builtin:NAME, folder:PATH, csv:PATH, npz:PATH.")
+
+
+@app.command(context_settings=EXTRA)
+def fit(
+    ctx: typer.Context,
+    model: str = ModelOpt,
+    data: str = DataOpt,
+    strategy: str = typer.Option("finetune", "--strategy", "-s", help="Strategy name (graft list)."),
+    labels_per_class: Optional[int] = typer.Option(None, "--labels-per-class", "-k", help="Keep K labeled examples per class."),
+    seed: int = typer.Option(0, help="Seed of the labeled subset, init, shuffling."),
+    out: Optional[Path] = typer.Option(None, help="Run directory (default runs/...)."),
+    source: Optional[str] = typer.Option(None, help="Labeled source data (domain adaptation)."),
+    teacher: Optional[str] = typer.Option(None, help="Teacher model (distillation)."),
+    resume: bool = typer.Option(False, help="Continue an interrupted run in --out."),
+    overwrite: bool = typer.Option(False, help="Replace a finished run in --out."),
+) -> None:
+    """Adapt a model to a data set with one strategy and evaluate it.
+
+    Any engine or strategy option may follow, e.g. --epochs 20 --lr 3e-4
+    --layer-decay 0.7 --head logreg (see `graft list --options STRATEGY`).
+    """
+    from graft.api import fit as api_fit
+    from graft.cli.summary import print_run
+
+    options = parse_extra_args(ctx.args)
+    run = api_fit(model, data, strategy, labels_per_class=labels_per_class, seed=seed, out=out,
+                  source=source, teacher=teacher, resume=resume, overwrite=overwrite, **options)
+    print_run(out_console, run)
+
+
+@app.command(context_settings=EXTRA)
+def pretrain(
+    ctx: typer.Context,
+    model: str = ModelOpt,
+    data: str = DataOpt,
+    out: Optional[Path] = typer.Option(None, help="Run directory, usable afterwards as run:DIR."),
+    method: str = typer.Option("supervised", help="Pretraining method."),
+    seed: int = typer.Option(0),
+) -> None:
+    """Train a source model; use the result anywhere as --model run:DIR."""
+    from graft.api import pretrain as api_pretrain
+    from graft.cli.summary import print_run
+
+    run = api_pretrain(model, data, out=out, method=method, seed=seed, **parse_extra_args(ctx.args))
+    print_run(out_console, run)
+    out_console.print(f"Use it as: --model run:{run.run_dir}")
+
+
+@app.command(context_settings=EXTRA)
+def compare(
+    ctx: typer.Context,
+    model: list[str] = typer.Option(..., "--model", "-m", help="Model spec; repeat for several."),
+    data: str = DataOpt,
+    strategies: str = typer.Option("scratch,linear-probe,finetune", help="Comma-separated strategies."),
+    seeds: str = typer.Option("0,1,2", help="Comma-separated seeds."),
+    labels_per_class: Optional[str] = typer.Option(None, "--labels-per-class", "-k", help="K, or several: 5,10,all."),
+    out: Path = typer.Option(Path("runs/compare"), help="Output directory."),
+    source: Optional[str] = typer.Option(None, help="Labeled source data (domain adaptation)."),
+) -> None:
+    """Compare strategies over seeds: results.csv, summary.md (mean ± std) and a chart."""
+    from graft.api import compare as api_compare
+    from graft.cli.extra_args import parse_int_list, parse_k_list
+    from graft.cli.summary import print_compare
+
+    results = api_compare(model, data, [s.strip() for s in strategies.split(",") if s.strip()],
+                          seeds=parse_int_list(seeds, "--seeds"), labels_per_class=parse_k_list(labels_per_class),
+                          out=out, source=source, **parse_extra_args(ctx.args))
+    print_compare(out_console, results, out)
+
+
+@app.command()
+def predict(
+    run: Path = typer.Option(..., "--run", help="A finished run directory."),
+    data: str = DataOpt,
+    out: Path = typer.Option(Path("predictions.csv"), help="CSV to write."),
+    label_column: Optional[str] = typer.Option(None, help="Label column of a csv: table."),
+) -> None:
+    """Predict new data with a finished run; writes a CSV of classes and probabilities."""
+    from graft.io import atomic_path
+    from graft.run import load_run
+
+    opts = {"label_column": label_column} if label_column else {}
+    frame = load_run(run).predict(data, **opts)
+    with atomic_path(out) as tmp:
+        frame.to_csv(tmp, index=False)
+    msg = f"Wrote {len(frame)} predictions to {out}"
+    if "label" in frame:
+        msg += f" (accuracy against the data's labels: {(frame['label'] == frame['prediction']).mean():.3f})"
+    out_console.print(msg)
+
+
+@app.command("list")
+def list_(
+    options: Optional[str] = typer.Option(None, "--options", help="Show the options of one strategy."),
+) -> None:
+    """List strategies, built-in models and built-in data sets."""
+    from graft.cli.summary import print_listing, print_options
+
+    if options:
+        print_options(out_console, options)
+    else:
+        print_listing(out_console)
+
+
+@app.command(context_settings=EXTRA)
+def demo(
+    ctx: typer.Context,
+    out: Path = typer.Option(Path("runs/demo"), help="Output directory."),
+    seeds: str = typer.Option("0,1,2", help="Comma-separated seeds."),
+    quick: bool = typer.Option(False, help="A smaller demo (one K, fewer epochs) for a smoke test."),
+) -> None:
+    """Pretrain LeNet on MNIST-5k, transfer it and EfficientNet-Lite0 to digits, report."""
+    from graft.cli.extra_args import parse_int_list
+    from graft.demo import run_demo
+
+    report = run_demo(out, seeds=parse_int_list(seeds, "--seeds"), quick=quick, **parse_extra_args(ctx.args))
+    out_console.print(f"\nReport: {report}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user mistakes end in one line and exit code 2, no traceback."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except GraftError as err:
+        console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("interrupted: rerun the same command with --resume to continue from the last epoch")
+        sys.exit(130)
+
+

@@ -1,0 +1,338 @@
+"""In-memory arrays → DataSource, label encoding, and the checks every loader shares.
+
+The kind of a source follows from the shape of ``x``: 2-D is a feature table,
+3-D ``[N, H, W]`` and 4-D ``[N, H, W, C]`` / ``[N, C, H, W]`` (C = 1 or 3) are images,
+a list of strings is text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from graft.data.base import DataSource, Kind
+from graft.errors import DataError
+
+_MAX_LISTED = 5
+
+
+def listed(items: Sequence[Any]) -> str:
+    """``'a', 'b', 'c'`` with a ``(+N more)`` tail, for error messages."""
+    shown = ", ".join(repr(i) if isinstance(i, str) else str(i) for i in items[:_MAX_LISTED])
+    more = len(items) - _MAX_LISTED
+    return shown + (f" (+{more} more)" if more > 0 else "")
+
+
+def _numpy(values: Any) -> Any:
+    """Tensors → numpy; anything else unchanged."""
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().numpy()
+    return values
+
+
+def encode_labels(
+    values: Any, classes: Sequence[Any] | None = None, *, what: str = "labels"
+) -> tuple[np.ndarray, list[str]]:
+    """Turn raw labels into integer indices and class names.
+
+    Without ``classes``, the class names are the sorted unique labels as strings
+    (sorted numerically when every label is an integer). Missing labels (None, NaN)
+    become ``-1``.
+
+    Args:
+        values: 1-D labels: integers, strings, or integer-valued floats.
+        classes: Known class names; integer labels then index into them and string
+            labels must be among them.
+        what: Where the labels came from, for error messages.
+
+    Returns:
+        ``(y, classes)`` with ``y`` an ``int64`` array.
+
+    Example:
+        >>> encode_labels(["cat", "dog", "cat"])
+        (array([0, 1, 0]), ['cat', 'dog'])
+    """
+    import pandas as pd  # imported on use: graft's import stays cheap
+
+    raw = np.asarray(_numpy(values))
+    if raw.ndim != 1:
+        raise DataError(
+            f"{what} must be one label per example (1-D); got an array of shape {raw.shape}. "
+            "Fix: pass class indices or class names, not one-hot or per-pixel labels."
+        )
+    missing = np.asarray(pd.isna(raw), dtype=bool)
+    present = raw[~missing]
+    y = np.full(len(raw), -1, dtype=np.int64)
+    integral = _integral(present)
+    if classes is not None:
+        names = [str(c) for c in classes]
+        if integral is not None:
+            bad = integral[(integral < 0) | (integral >= len(names))]
+            if len(bad):
+                raise DataError(
+                    f"{what} must be class indices 0..{len(names) - 1} for {len(names)} "
+                    f"classes; got {listed(sorted(set(bad.tolist())))}. "
+                    "Fix: make the labels index into the class list, or pass matching classes."
+                )
+            y[~missing] = integral
+            return y, names
+        lookup = {n: i for i, n in enumerate(names)}
+        unknown = sorted({str(v) for v in present} - set(lookup))
+        if unknown:
+            raise DataError(
+                f"{what} contain names that are not classes: {listed(unknown)}. "
+                f"Allowed: {listed(names)}. Fix: pass the full class list or correct the labels."
+            )
+        y[~missing] = [lookup[str(v)] for v in present]
+        return y, names
+    if integral is not None:
+        uniques = np.unique(integral)
+        y[~missing] = np.searchsorted(uniques, integral)
+        return y, [str(int(u)) for u in uniques]
+    text = np.asarray([str(v) for v in present], dtype=object)
+    uniques = sorted(set(text.tolist()))
+    lookup = {n: i for i, n in enumerate(uniques)}
+    y[~missing] = [lookup[t] for t in text]
+    return y, uniques
+
+
+def _integral(values: np.ndarray) -> np.ndarray | None:
+    """The labels as int64 when all are integers (or integer-valued floats), else None."""
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64)
+    if values.dtype.kind == "f" and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+        return values.astype(np.int64)
+    if values.dtype.kind == "O" and len(values) and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
+    ):
+        return values.astype(np.int64)
+    return None
+
+
+def image_array(x: np.ndarray, *, what: str = "images") -> np.ndarray:
+    """Stacked images ``[N, H, W]``, ``[N, H, W, C]`` or ``[N, C, H, W]`` → ``uint8 [N, H, W, C]``.
+
+    Channels-first is detected when ``shape[1]`` is 1 or 3 and ``shape[3]`` is not.
+    Floats in [0, 1] are scaled by 255; floats with a larger maximum are taken as 0..255.
+    """
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4:
+        raise DataError(f"{what} must be 3-D or 4-D; got shape {x.shape}.")
+    if x.shape[1] in (1, 3) and x.shape[3] not in (1, 3):
+        x = x.transpose(0, 2, 3, 1)
+    if x.shape[3] not in (1, 3):
+        raise DataError(
+            f"{what} must have 1 or 3 channels, first or last; got shape {x.shape}. "
+            "Allowed: [N, H, W], [N, H, W, C] or [N, C, H, W] with C in (1, 3). "
+            "Fix: drop the alpha channel or reshape the array."
+        )
+    return np.ascontiguousarray(_pixels_to_uint8(x, _pixel_scale(x, what), what))
+
+
+def _pixel_scale(x: np.ndarray | list[np.ndarray], what: str) -> float:
+    """255 for floats in [0, 1], 1 for 0..255; errors for anything else."""
+    parts = x if isinstance(x, list) else [x]
+    if all(p.dtype == np.uint8 for p in parts):
+        return 1.0
+    if any(p.dtype.kind not in "biuf" for p in parts):
+        raise DataError(f"{what} must be numeric; got dtype {parts[0].dtype}.")
+    low = min(float(np.min(p)) for p in parts if p.size)
+    high = max(float(np.max(p)) for p in parts if p.size)
+    if not (np.isfinite(low) and np.isfinite(high)) or low < 0 or high > 255:
+        raise DataError(
+            f"{what} must hold pixel values in [0, 1] or [0, 255]; got values from "
+            f"{low:g} to {high:g}. Fix: pass un-normalised images (normalisation is "
+            "applied later from the model's mean and std)."
+        )
+    if all(p.dtype.kind == "b" for p in parts):
+        return 255.0
+    is_float = any(p.dtype.kind == "f" for p in parts)
+    return 255.0 if is_float and high <= 1.0 else 1.0
+
+
+def _pixels_to_uint8(x: np.ndarray, scale: float, what: str) -> np.ndarray:
+    if x.dtype == np.uint8:
+        return x
+    return np.clip(np.rint(x.astype(np.float32) * scale), 0, 255).astype(np.uint8)
+
+
+def _image_list(items: list[np.ndarray], what: str) -> list[np.ndarray]:
+    """Images of different sizes → a list of ``uint8 [H, W, C]`` arrays."""
+    shaped = []
+    for i, item in enumerate(items):
+        if item.ndim == 2:
+            item = item[..., None]
+        elif item.ndim == 3 and item.shape[0] in (1, 3) and item.shape[2] not in (1, 3):
+            item = item.transpose(1, 2, 0)
+        if item.ndim != 3 or item.shape[2] not in (1, 3):
+            raise DataError(
+                f"{what}: item {i} has shape {item.shape}; allowed: [H, W], [H, W, C] or "
+                "[C, H, W] with C in (1, 3)."
+            )
+        shaped.append(item)
+    channels = {s.shape[2] for s in shaped}
+    if len(channels) > 1:
+        # Mixed grayscale and colour: repeat grayscale so every image has 3 channels.
+        shaped = [s if s.shape[2] == 3 else np.repeat(s, 3, axis=2) for s in shaped]
+    scale = _pixel_scale(shaped, what)
+    return [np.ascontiguousarray(_pixels_to_uint8(s, scale, what)) for s in shaped]
+
+
+def table_array(x: np.ndarray, *, what: str = "features") -> np.ndarray:
+    """A numeric 2-D array → ``float32 [N, D]``; errors for text or missing values."""
+    if x.dtype.kind not in "biuf":
+        raise DataError(
+            f"{what} must be numeric; got dtype {x.dtype}. "
+            "Fix: encode categorical columns as numbers first."
+        )
+    table = np.ascontiguousarray(x, dtype=np.float32)
+    bad = ~np.isfinite(table)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1)).tolist()
+        raise DataError(
+            f"{what} contain {int(bad.sum())} missing or infinite values (rows "
+            f"{listed(rows)}). Fix: fill or drop them before loading."
+        )
+    return table
+
+
+def text_list(texts: Sequence[Any], *, what: str = "texts") -> list[str]:
+    """Strings → ``list[str]``; errors for missing or blank texts."""
+    out = ["" if t is None or (isinstance(t, float) and np.isnan(t)) else str(t) for t in texts]
+    empty = [i for i, t in enumerate(out) if not t.strip()]
+    if empty:
+        raise DataError(
+            f"{what} has {len(empty)} empty text(s) (rows {listed(empty)}). "
+            "Fix: drop or fill those rows."
+        )
+    return out
+
+
+def _kind_and_x(x: Any, what: str) -> tuple[Kind, Any]:
+    if isinstance(x, (list, tuple)):
+        if x and all(isinstance(t, str) for t in x):
+            return "text", text_list(x, what=what)
+        items = [np.asarray(_numpy(i)) for i in x]
+        if not items:
+            raise DataError(f"{what} is empty. Fix: pass at least two examples per class.")
+        if len({i.shape for i in items}) > 1:
+            return "image", _image_list(items, what)
+        x = np.stack(items)
+    arr = np.asarray(_numpy(x))
+    if arr.dtype.kind in "OUS" and arr.ndim == 1:
+        return "text", text_list(arr.tolist(), what=what)
+    if arr.ndim == 2:
+        return "table", table_array(arr, what=what)
+    if arr.ndim in (3, 4):
+        return "image", image_array(arr, what=what)
+    raise DataError(
+        f"{what} must be a table [N, D], images [N, H, W(, C)] or a list of strings; "
+        f"got shape {arr.shape}."
+    )
+
+
+def _collect(dataset: torch.utils.data.Dataset[Any]) -> tuple[list[Any], list[Any]]:
+    """Iterate a dataset of ``(x, y)`` pairs once."""
+    xs, ys = [], []
+    for i in range(len(dataset)):  # type: ignore[arg-type]
+        item = dataset[i]
+        if not isinstance(item, (tuple, list)) or len(item) < 2:
+            raise DataError(
+                f"dataset items must be (x, y) pairs; item {i} is {type(item).__name__}. "
+                "Fix: return (input, label) from __getitem__."
+            )
+        x, y = item[0], item[1]
+        if not isinstance(x, (str, torch.Tensor, np.ndarray)):
+            x = np.asarray(x)  # PIL images and nested lists
+        xs.append(x)
+        ys.append(int(y.item()) if isinstance(y, (torch.Tensor, np.ndarray)) else y)
+    return xs, ys
+
+
+def from_arrays(
+    x: Any,
+    y: Any = None,
+    classes: Sequence[Any] | None = None,
+    name: str = "arrays",
+) -> DataSource:
+    """Build a DataSource from in-memory data.
+
+    Args:
+        x: numpy array or torch tensor (table ``[N, D]``, images ``[N, H, W]``,
+            ``[N, H, W, C]`` or ``[N, C, H, W]``), a list of strings, or a
+            ``torch.utils.data.Dataset`` of ``(x, y)`` pairs (then leave ``y`` out).
+        y: Labels: class indices or class names; None/NaN for unknown.
+        classes: Class names; defaults to the dataset's ``classes`` attribute or the
+            sorted unique labels.
+        name: Shown in reports and error messages.
+
+    Returns:
+        The validated source.
+
+    Example:
+        >>> src = from_arrays(np.zeros((4, 3)), [0, 1, 0, 1])
+        >>> src.kind, src.classes
+        ('table', ['0', '1'])
+    """
+    if isinstance(x, torch.utils.data.Dataset) and not isinstance(x, (list, tuple)):
+        if y is not None:
+            raise DataError(
+                "from_arrays got a Dataset and separate labels y; a Dataset must yield "
+                "(x, y) pairs. Fix: leave y out."
+            )
+        if classes is None:
+            classes = getattr(x, "classes", None)
+        x, y = _collect(x)
+    if y is None:
+        raise DataError(f"{name}: labels y are missing. Fix: pass from_arrays(x, y).")
+    labels = _numpy(y)
+    if isinstance(labels, (list, tuple)):
+        labels = np.asarray(labels, dtype=object if any(isinstance(v, str) for v in labels) else None)
+    y_idx, names = encode_labels(labels, classes, what=f"{name}: labels")
+    kind, data = _kind_and_x(x, f"{name}: x")
+    source = DataSource(name=name, kind=kind, classes=names, x=data, y=y_idx)
+    check_source(source)
+    return source
+
+
+def check_source(source: DataSource) -> None:
+    """The checks every loader shares: examples present, lengths match, 2+ classes.
+
+    Raises:
+        DataError: When the source cannot be used for classification.
+    """
+    n_x, n_y = len(source.x), len(source.y)
+    if n_y == 0:
+        raise DataError(f"{source.name} is empty: it has no examples. Fix: point to data with examples.")
+    if n_x != n_y:
+        raise DataError(
+            f"{source.name}: x has {n_x} examples but y has {n_y} labels. "
+            "Fix: pass one label per example."
+        )
+    if len(source.classes) < 2:
+        raise DataError(
+            f"{source.name} has a single class ({listed(source.classes)}); "
+            "classification needs at least 2 classes. Fix: add examples of another class."
+        )
+    y = np.asarray(source.y)
+    if y.dtype.kind not in "iu" or y.min() < -1 or y.max() >= len(source.classes):
+        raise DataError(
+            f"{source.name}: labels must be integers in -1..{len(source.classes) - 1}; "
+            f"got {y.dtype} values from {y.min()} to {y.max()}."
+        )
+    present = np.unique(y[y >= 0])
+    if len(present) == 0:
+        raise DataError(
+            f"{source.name} has no labeled examples (every label is missing). "
+            "Fix: provide labels for the training data."
+        )
+    if len(present) == 1:
+        only = source.classes[int(present[0])]
+        raise DataError(
+            f"{source.name}: every labeled example belongs to class '{only}'; "
+            "classification needs at least 2 classes. Fix: add examples of another class."
+        )

@@ -1,0 +1,96 @@
+"""The data contract shared by every loader, strategy and the engine.
+
+A loader turns a spec (``builtin:digits``, ``folder:PATH``, ``csv:PATH``, ``npz:PATH``,
+arrays) into a :class:`DataSource`: the whole labeled set in memory, before any
+model-specific resizing. :func:`graft.data.splits.make_splits` then cuts stratified,
+seeded index splits, and :func:`graft.data.pipeline.make_dataset` turns a source plus
+indices plus the model's :class:`InputSpec` into a torch ``Dataset`` whose items are
+model-ready ``(x, y)`` pairs (images resized once, not per epoch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+Kind = Literal["image", "table", "text"]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model expects as input; comes from the model's config.
+
+    Attributes:
+        kind: ``image``, ``table`` or ``text``.
+        channels: Image channels the model takes (grayscale data is repeated to 3).
+        size: Image ``(height, width)`` the model takes.
+        mean: Per-channel normalisation mean, applied after scaling to [0, 1].
+        std: Per-channel normalisation std.
+        width: Number of features of a table model.
+        max_length: Token limit of a text model.
+    """
+
+    kind: Kind
+    channels: int = 3
+    size: tuple[int, int] | None = None
+    mean: tuple[float, ...] = (0.0,)
+    std: tuple[float, ...] = (1.0,)
+    width: int | None = None
+    max_length: int | None = None
+
+
+@dataclass
+class DataSource:
+    """A labeled data set held in memory.
+
+    Attributes:
+        name: The spec it was loaded from (``builtin:digits``, ``folder:/data/x``).
+        kind: ``image``, ``table`` or ``text``.
+        classes: Class names; label ``i`` means ``classes[i]``.
+        x: Images as ``uint8`` array ``[N, H, W, C]`` (or a list of ``[H, W, C]`` arrays
+            when sizes differ); tables as ``float32`` ``[N, D]``; texts as ``list[str]``.
+        y: Integer labels ``[N]`` (``int64``), ``-1`` where unknown.
+        splits: Predefined index splits (``train``/``val``/``test``) when the data
+            came with them, for example a folder with ``train/`` and ``test/``.
+        meta: Anything else a loader knows (file paths, column names, domains).
+    """
+
+    name: str
+    kind: Kind
+    classes: list[str]
+    x: Any
+    y: np.ndarray
+    splits: dict[str, np.ndarray] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(len(self.y))
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def channels(self) -> int | None:
+        """Image channels, or None for tables and text."""
+        if self.kind != "image":
+            return None
+        first = self.x[0]
+        return 1 if first.ndim == 2 else int(first.shape[-1])
+
+    @property
+    def width(self) -> int | None:
+        """Feature count of a table, or None."""
+        return int(self.x.shape[1]) if self.kind == "table" else None
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Index arrays into a DataSource. ``test`` is never used by training or selection."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    unlabeled: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))

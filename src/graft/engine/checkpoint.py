@@ -1,0 +1,45 @@
+"""Epoch checkpoints: written atomically, read with ``weights_only=True``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning_fabric import Fabric
+from torch import nn
+
+from graft.errors import CheckpointError
+from graft.io import atomic_path
+
+
+def save_checkpoint(
+    fabric: Fabric, path: Path, module: nn.Module, optimizer: Any, state: dict[str, Any]
+) -> None:
+    """Save module, optimizer and loop state; only rank 0 writes."""
+    payload = {"module": module.state_dict(), "optimizer": optimizer.state_dict(), **state}
+    if fabric.is_global_zero:
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+    fabric.barrier()
+
+
+def load_checkpoint(fabric: Fabric, path: Path, module: nn.Module, optimizer: Any) -> dict[str, Any]:
+    """Restore module and optimizer in place and return the loop state."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a truncated or foreign file
+        raise CheckpointError(
+            f"Cannot read the checkpoint '{path}': {err}. Fix: delete it and start afresh without --resume."
+        ) from err
+    try:
+        module.load_state_dict(payload.pop("module"))
+        optimizer.load_state_dict(payload.pop("optimizer"))
+    except (RuntimeError, ValueError, KeyError) as err:
+        first = str(err).strip().splitlines()[0][:300]
+        raise CheckpointError(
+            f"The checkpoint '{path}' does not match this model and strategy ({first}). "
+            "Allowed: resuming with the same --model, --strategy and options. Fix: use the "
+            "options of the interrupted run, or a new --out."
+        ) from err
+    return payload

@@ -1,0 +1,61 @@
+"""Evaluation and prediction loops (no gradients)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+
+def _loader(data: Dataset, batch_size: int) -> DataLoader:
+    return DataLoader(data, batch_size=batch_size, shuffle=False,
+                      collate_fn=getattr(data, "collate", None))
+
+
+@torch.no_grad()
+def predict_logits(
+    module: nn.Module, data: Dataset, batch_size: int = 256, device: Any = "cpu",
+    return_features: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Logits, labels and (optionally) features of a whole data set, in order, on CPU."""
+    was_training = module.training
+    module.eval()
+    logits, labels, feats = [], [], []
+    for x, y in _loader(data, batch_size):
+        x = _to(x, device)
+        if return_features:
+            out, f = module(x, return_features=True)
+            feats.append(f.float().cpu())
+        else:
+            out = module(x)
+        logits.append(out.float().cpu())
+        labels.append(torch.as_tensor(y))
+    module.train(was_training)
+    return torch.cat(logits), torch.cat(labels), (torch.cat(feats) if return_features else None)
+
+
+def evaluate(module: nn.Module, data: Dataset, batch_size: int, device: Any, prefix: str = "") -> dict[str, float]:
+    """Loss and accuracy of ``module`` on labeled ``data``."""
+    logits, y, _ = predict_logits(module, data, max(batch_size, 128), device)
+    known = y >= 0
+    if not known.any():
+        return {}
+    loss = F.cross_entropy(logits[known], y[known]).item()
+    acc = (logits[known].argmax(1) == y[known]).float().mean().item()
+    return {f"{prefix}loss": loss, f"{prefix}accuracy": acc}
+
+
+def _to(x: Any, device: Any) -> Any:
+    if torch.is_tensor(x):
+        return x.to(device)
+    if isinstance(x, dict):
+        return {k: _to(v, device) for k, v in x.items()}
+    return x
+
+
+def to_numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy()

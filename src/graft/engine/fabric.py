@@ -1,0 +1,35 @@
+"""Building the Lightning Fabric object from a TrainConfig."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from lightning_fabric import Fabric
+
+from graft.engine.config import TrainConfig
+
+
+def make_fabric(config: TrainConfig, run_dir: Path | None) -> Fabric:
+    """A launched Fabric with CSV and TensorBoard loggers under ``run_dir/logs``."""
+    loggers = []
+    if run_dir is not None:
+        from lightning_fabric.loggers import CSVLogger, TensorBoardLogger
+
+        loggers = [
+            CSVLogger(root_dir=str(run_dir / "logs"), name="csv", version=0),
+            TensorBoardLogger(root_dir=str(run_dir / "logs"), name="tensorboard", version=0),
+        ]
+    devices: int | str = int(config.devices) if str(config.devices).isdigit() else config.devices
+    for name in ("lightning.fabric", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    fabric = Fabric(
+        accelerator=config.accelerator,
+        devices=devices,
+        strategy=config.fabric_strategy,
+        precision=config.precision,  # type: ignore[arg-type]
+        loggers=loggers,
+    )
+    if fabric.world_size > 1:
+        fabric.launch()
+    return fabric

@@ -1,0 +1,77 @@
+"""Optimizer parameter groups as a pure function of a GraftModel.
+
+Every group is created up front and tagged with ``lr_scale``; freezing a group later
+only toggles ``requires_grad`` (a frozen parameter has no gradient, so the optimizer
+skips it), which keeps schedulers and resume intact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from graft.models.spec import GraftModel
+
+
+def layer_scales(n_groups: int, layer_decay: float | None, head_lr_scale: float = 1.0) -> list[float]:
+    """Learning-rate scales, input side first; the last group is the head.
+
+    With layer decay ``d``, the group ``k`` steps below the head gets ``d**k``.
+    """
+    scales = [1.0] * n_groups
+    if layer_decay is not None:
+        scales = [layer_decay ** (n_groups - 1 - i) for i in range(n_groups)]
+    scales[-1] = head_lr_scale
+    return scales
+
+
+def model_param_groups(
+    model: GraftModel,
+    *,
+    weight_decay: float,
+    layer_decay: float | None = None,
+    head_lr_scale: float = 1.0,
+    extra: dict[str, nn.Module] | None = None,
+) -> list[dict[str, Any]]:
+    """Groups for every layer group of ``model``, split by weight decay.
+
+    Args:
+        model: The model; its spec gives groups and the no-weight-decay set.
+        weight_decay: Decay of weights; norms, biases and the spec's set get 0.
+        layer_decay: Layer-wise LR decay factor (e.g. 0.7), or None for none.
+        head_lr_scale: LR multiplier of the head.
+        extra: Other trainable modules of a strategy (a domain discriminator),
+            trained at the head's scale.
+
+    Returns:
+        Groups with ``params``, ``weight_decay``, ``lr_scale``, ``name``, ``layer``,
+        including groups whose parameters are frozen now (they may be unfrozen later).
+    """
+    layers = model.layer_groups()
+    scales = layer_scales(len(layers), layer_decay, head_lr_scale)
+    no_decay = {f"backbone.{n}" for n in model.spec.no_weight_decay}
+    groups: list[dict[str, Any]] = []
+    for i, (layer, scale) in enumerate(zip(layers, scales)):
+        for decay in (True, False):
+            params = [
+                p for n, p in layer if (n not in no_decay and p.ndim > 1) == decay
+            ]
+            if params:
+                groups.append(
+                    {
+                        "params": params,
+                        "weight_decay": weight_decay if decay else 0.0,
+                        "lr_scale": scale,
+                        "layer": i,
+                        "name": f"layer{i}{'' if decay else '_no_decay'}",
+                    }
+                )
+    for name, module in (extra or {}).items():
+        params = list(module.parameters())
+        if params:
+            groups.append(
+                {"params": params, "weight_decay": weight_decay, "lr_scale": head_lr_scale,
+                 "layer": len(layers), "name": name}
+            )
+    return groups

@@ -1,0 +1,301 @@
+"""The training loop on Lightning Fabric.
+
+The engine owns loops, devices, precision, checkpoints, resume, early stopping,
+schedules, progress and logging. A strategy hands it a module, the optimizer groups
+(all created up front) and a step function that computes the losses of one batch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from graft.engine.checkpoint import load_checkpoint, save_checkpoint
+from graft.engine.config import TrainConfig
+from graft.engine.evaluate import evaluate
+from graft.engine.fabric import make_fabric
+from graft.engine.progress import EpochProgress
+from graft.engine.schedules import PlateauState, lr_factor
+from graft.errors import CheckpointError
+
+Batch = dict[str, Any]
+StepFn = Callable[[nn.Module, Batch], dict[str, torch.Tensor]]
+
+
+class Callback(Protocol):
+    """Optional behaviour hooked into the loop (a freeze schedule, a ramp)."""
+
+    def on_epoch_start(self, epoch: int, module: nn.Module) -> None: ...
+
+
+@dataclass
+class FitResult:
+    """What a finished training run knows."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int | None = None
+    best_value: float | None = None
+    selected_by: str = "last"
+    epochs_run: int = 0
+    seconds: float = 0.0
+
+
+class Trainer:
+    """Trains one module with one step function.
+
+    Args:
+        config: How to train.
+        seed: Seeds shuffling, dropout and augmentation; each epoch reseeds from
+            ``(seed, epoch)`` so a resumed run continues to the same result.
+        run_dir: Where checkpoints and logs go; None keeps nothing on disk.
+        callbacks: Objects with ``on_epoch_start(epoch, module)``.
+        metrics: Extra validation metrics, ``fn(module, val_dataset) -> dict``
+            (label-free validators plug in here).
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        seed: int = 0,
+        run_dir: str | Path | None = None,
+        callbacks: Sequence[Callback] = (),
+        metrics: Sequence[Callable[[nn.Module, Dataset | None], dict[str, float]]] = (),
+    ) -> None:
+        self.config = config
+        self.seed = seed
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.callbacks = list(callbacks)
+        self.metrics = list(metrics)
+        self.fabric = make_fabric(config, self.run_dir)
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return self.run_dir / "checkpoints" / "last.ckpt" if self.run_dir else None
+
+    def fit(
+        self,
+        module: nn.Module,
+        groups: list[dict[str, Any]],
+        step: StepFn,
+        train: Dataset,
+        val: Dataset | None = None,
+        target: Dataset | None = None,
+        *,
+        resume: bool = False,
+    ) -> FitResult:
+        """Train ``module`` and restore the weights of the selected epoch.
+
+        Args:
+            module: What to train; its ``forward(x)`` returns logits for validation.
+            groups: Optimizer groups tagged with ``lr_scale``.
+            step: Computes ``{"loss": ..., other logs}`` for one batch. The batch has
+                ``x`` and ``y``, plus ``x_t`` from ``target`` when given.
+            train: Labeled training data of ``(x, y)`` items.
+            val: Validation data; None or empty selects the last epoch.
+            target: A second, unlabeled stream (domain adaptation, semi-supervised).
+            resume: Continue from ``run_dir/checkpoints/last.ckpt``.
+        """
+        cfg, fabric = self.config, self.fabric
+        for g in groups:
+            g["lr"] = cfg.lr * g.get("lr_scale", 1.0)
+            g.setdefault("initial_lr", g["lr"])
+        optimizer = _make_optimizer(cfg, groups)
+        wrapped, optimizer = fabric.setup(module, optimizer)
+        steps_per_epoch = cfg.steps_per_epoch or _num_batches(len(train), cfg.batch_size, fabric.world_size)
+        total_steps = steps_per_epoch * cfg.epochs
+        warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
+        has_val = val is not None and len(val) > 0
+        mode = "min" if cfg.monitor.endswith("loss") else "max"
+        plateau = PlateauState(mode=mode, factor=cfg.gamma, patience=cfg.plateau_patience)
+        result = FitResult(selected_by="val" if has_val else "last")
+        best_state: dict[str, torch.Tensor] | None = None
+        start_epoch, global_step, bad_epochs = 0, 0, 0
+
+        if resume:
+            state = self._load(module, optimizer)
+            start_epoch, global_step = state["epoch"], state["step"]
+            result.history, bad_epochs = state["history"], state["bad_epochs"]
+            result.best_epoch, result.best_value = state["best_epoch"], state["best_value"]
+            best_state, plateau = state["best_state"], PlateauState(**state["plateau"])
+
+        t0 = time.perf_counter() - (result.history[-1]["seconds"] if result.history else 0.0)
+        with EpochProgress(cfg.epochs, steps_per_epoch, enabled=cfg.progress and fabric.is_global_zero) as bar:
+            bar.advance_to(start_epoch)
+            for epoch in range(start_epoch, cfg.epochs):
+                torch.manual_seed(self.seed * 100_003 + epoch)
+                for cb in self.callbacks:
+                    cb.on_epoch_start(epoch, module)
+                wrapped.train()
+                sums: dict[str, float] = {}
+                n_batches = 0
+                for batch in self._batches(train, target, epoch, steps_per_epoch):
+                    factor = lr_factor(
+                        global_step, total_steps, schedule=cfg.schedule, warmup_steps=warmup,
+                        min_factor=cfg.min_lr_ratio, gamma=cfg.gamma,
+                        step_every=cfg.step_epochs * steps_per_epoch,
+                    ) * plateau.scale
+                    for g in optimizer.param_groups:
+                        g["lr"] = g["initial_lr"] * factor
+                    out = step(wrapped, batch)
+                    loss = out["loss"]
+                    if not torch.isfinite(loss):
+                        raise FloatingPointError(
+                            f"The training loss became {loss.item()} at epoch {epoch + 1}, step "
+                            f"{global_step}. Fix: lower --lr or use --precision 32-true."
+                        )
+                    optimizer.zero_grad(set_to_none=True)
+                    fabric.backward(loss)
+                    if cfg.grad_clip:
+                        fabric.clip_gradients(wrapped, optimizer, max_norm=cfg.grad_clip)
+                    optimizer.step()
+                    global_step += 1
+                    n_batches += 1
+                    for k, v in out.items():
+                        if torch.is_tensor(v) and v.numel() == 1:
+                            sums[k] = sums.get(k, 0.0) + float(v.detach())
+                    bar.step(epoch, float(loss.detach()))
+                row: dict[str, float] = {"epoch": epoch + 1}
+                row.update({f"train_{k}": v / max(1, n_batches) for k, v in sums.items()})
+                row["lr"] = cfg.lr * factor if n_batches else float("nan")
+                if has_val:
+                    row.update(evaluate(wrapped, val, cfg.batch_size, fabric.device, prefix="val_"))
+                for metric in self.metrics:
+                    row.update(metric(wrapped, val))
+                row["seconds"] = time.perf_counter() - t0
+                result.history.append(row)
+                improved = False
+                if has_val:
+                    value = row.get(cfg.monitor, float("nan"))
+                    if math.isnan(value):
+                        raise KeyError(
+                            f"The monitored metric '{cfg.monitor}' was not computed. "
+                            f"Available: {', '.join(sorted(row))}."
+                        )
+                    better = result.best_value is None or (
+                        value > result.best_value if mode == "max" else value < result.best_value
+                    )
+                    if better:
+                        result.best_epoch, result.best_value, improved = epoch + 1, value, True
+                        best_state = _cpu_copy(module.state_dict())
+                    if cfg.schedule == "plateau":
+                        plateau.update(value)
+                bad_epochs = 0 if improved or not has_val else bad_epochs + 1
+                fabric.log_dict({k: v for k, v in row.items() if k != "epoch"}, step=epoch + 1)
+                bar.end_epoch(epoch, row)
+                self._save(module, optimizer, {
+                    "epoch": epoch + 1, "step": global_step, "history": result.history,
+                    "bad_epochs": bad_epochs, "best_epoch": result.best_epoch,
+                    "best_value": result.best_value, "best_state": best_state,
+                    "plateau": plateau.__dict__,
+                })
+                if has_val and cfg.patience is not None and bad_epochs >= cfg.patience:
+                    break
+
+        result.epochs_run = len(result.history)
+        result.seconds = result.history[-1]["seconds"] if result.history else 0.0
+        if best_state is not None:
+            module.load_state_dict(best_state)
+        elif not has_val:
+            result.best_epoch = result.epochs_run
+        return result
+
+    def _batches(
+        self, train: Dataset, target: Dataset | None, epoch: int, steps: int
+    ) -> Iterator[Batch]:
+        labeled = _cycle(self._loader(train, epoch), epoch)
+        unlabeled = _cycle(self._loader(target, epoch + 7919), epoch) if target is not None else None
+        for _ in range(steps):
+            x, y = next(labeled)
+            batch: Batch = {"x": x, "y": y}
+            if unlabeled is not None:
+                batch["x_t"] = next(unlabeled)[0]
+            yield batch
+
+    def _loader(self, data: Dataset, epoch: int) -> DataLoader:
+        cfg, fabric = self.config, self.fabric
+        sampler = SeededSampler(len(data), fabric.world_size, fabric.global_rank, self.seed, epoch)
+        # A last batch of one breaks batch norm in training; drop it.
+        per_rank = math.ceil(len(data) / fabric.world_size)
+        drop_last = per_rank > self.config.batch_size and per_rank % cfg.batch_size == 1
+        loader = DataLoader(
+            data, batch_size=cfg.batch_size, sampler=sampler, drop_last=drop_last,
+            num_workers=cfg.num_workers, collate_fn=getattr(data, "collate", None),
+        )
+        return fabric.setup_dataloaders(loader, use_distributed_sampler=False)
+
+    def _save(self, module: nn.Module, optimizer: Any, state: dict[str, Any]) -> None:
+        if self.checkpoint_path is None:
+            return
+        save_checkpoint(self.fabric, self.checkpoint_path, module, optimizer, state)
+
+    def _load(self, module: nn.Module, optimizer: Any) -> dict[str, Any]:
+        path = self.checkpoint_path
+        if path is None or not path.exists():
+            raise CheckpointError(
+                f"--resume was given but there is no checkpoint at "
+                f"'{path if path else '<no run directory>'}'. Allowed: a run directory "
+                "written by an interrupted graft run. Fix: drop --resume to start afresh, "
+                "or pass the --out of the interrupted run."
+            )
+        return load_checkpoint(self.fabric, path, module, optimizer)
+
+
+class SeededSampler(Sampler[int]):
+    """Shuffles ``(seed, epoch, pass)``-deterministically and shards across ranks.
+
+    It has no ``set_epoch`` on purpose: Fabric would reset it per loader; the
+    engine reseeds it itself so a resumed run sees the same order.
+    """
+
+    def __init__(self, n: int, replicas: int, rank: int, seed: int, epoch: int) -> None:
+        self.n, self.replicas, self.rank, self.seed, self.epoch = n, replicas, rank, seed, epoch
+        self.passes = 0
+
+    def __iter__(self) -> Iterator[int]:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch * 1009 + self.passes)
+        self.passes += 1
+        order = torch.randperm(self.n, generator=g).tolist()
+        per_rank = math.ceil(self.n / self.replicas)
+        order += order[: per_rank * self.replicas - self.n]
+        return iter(order[self.rank :: self.replicas])
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.replicas)
+
+
+def _cycle(loader: DataLoader, epoch: int) -> Iterator[Any]:
+    """Loop over a loader forever; the sampler reshuffles on each pass."""
+    while True:
+        yield from loader
+
+
+def _num_batches(n: int, batch_size: int, world_size: int) -> int:
+    per_rank = math.ceil(n / world_size)
+    full, rest = divmod(per_rank, batch_size)
+    if rest == 1 and full > 0:
+        rest = 0
+    return max(1, full + (1 if rest else 0))
+
+
+def _make_optimizer(cfg: TrainConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
+    clean = [{k: v for k, v in g.items()} for g in groups]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(clean, lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
+                               weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(clean, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+
+
+__all__ = ["Trainer", "FitResult", "Callback", "StepFn", "Batch", "SeededSampler"]

@@ -1,0 +1,178 @@
+"""``report.md`` of one run: key figures, plots, per-class results and the resolved config."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from graft.errors import DataError
+from graft.io import write_text
+from graft.report._format import DASH, escape_markdown_cell, format_number, is_missing
+from graft.report.metrics import per_class_metrics
+from graft.report.plots import History, plot_confusion, plot_learning_curves
+from graft.report.tables import markdown_table
+
+REPORT_NAME = "report.md"
+LEARNING_CURVES = Path("plots") / "learning_curves.png"
+CONFUSION = Path("plots") / "confusion.png"
+_TITLE_KEYS = ("strategy", "model", "data")
+# metric keys shown in the key-figures table, so "other metrics" does not repeat them
+_KEY_FIGURE_KEYS = {
+    "test_accuracy", "test_macro_f1", "val_accuracy", "selected_by", "selected_epoch", "best_epoch",
+    "epochs_run", "trainable_params", "total_params", "train_seconds", "peak_memory_mb",
+    "n_train_labeled", "n_test", "seed",
+}
+
+
+def write_run_report(
+    run_dir: str | os.PathLike[str],
+    metrics: Mapping[str, Any],
+    config: Mapping[str, Any],
+    history: History | None,
+    confusion: Any | None,
+    classes: list[str],
+) -> Path:
+    """Write ``plots/*.png`` and ``report.md`` into a run directory.
+
+    Args:
+        run_dir: The run directory (created if needed).
+        metrics: The flat ``metrics.json`` dict (see DESIGN.md); missing keys show as ``—``.
+        config: The resolved config, rendered as YAML.
+        history: Per-epoch rows for the learning curves, or None to skip them.
+        confusion: Test confusion matrix (rows true, columns predicted), or None.
+        classes: Class names in index order; empty means ``0 .. n-1``.
+
+    Returns:
+        Path of ``report.md``.
+
+    Raises:
+        DataError: If ``confusion`` is not square or does not match ``classes``.
+    """
+    run = Path(run_dir)
+    sections = [_title(metrics, config), _key_figures(metrics)]
+    other = _other_metrics(metrics)
+    if other:
+        sections.append("## Other metrics\n\n" + other)
+    if history is not None and len(history) > 0:
+        try:
+            plot_learning_curves(history, run / LEARNING_CURVES, selected_epoch=_selected_epoch(metrics))
+            sections.append(f"## Learning curves\n\n![learning curves]({LEARNING_CURVES.as_posix()})\n")
+        except DataError:
+            pass  # a history without loss/accuracy/lr columns has nothing to draw
+    if confusion is not None and len(confusion) > 0:
+        plot_confusion(confusion, classes, run / CONFUSION)
+        sections.append(f"## Confusion matrix\n\n![confusion matrix]({CONFUSION.as_posix()})\n")
+        sections.append("## Per-class results (test)\n\n" + _per_class_table(confusion, classes))
+    dumped = yaml.safe_dump(_plain(config), sort_keys=False, allow_unicode=True)
+    sections.append(f"## Resolved config\n\n```yaml\n{dumped}```\n")
+    path = run / REPORT_NAME
+    write_text(path, "\n".join(sections))
+    return path
+
+
+def _title(metrics: Mapping[str, Any], config: Mapping[str, Any]) -> str:
+    strategy, model, data = (_lookup(k, metrics, config) for k in _TITLE_KEYS)
+    line = f"# {strategy} · {model} · {data}\n"
+    seed = metrics.get("seed", config.get("seed"))
+    return line + ("" if is_missing(seed) else f"\nseed {seed}\n")
+
+
+def _key_figures(metrics: Mapping[str, Any]) -> str:
+    trainable, total = metrics.get("trainable_params"), metrics.get("total_params")
+    params = f"{_count(trainable)} / {_count(total)}"
+    if _finite(trainable) and _finite(total) and float(total) > 0:
+        params += f" ({100 * float(trainable) / float(total):.2f}%)"
+    seconds = metrics.get("train_seconds")
+    time = DASH if not _finite(seconds) else f"{float(seconds):.1f} s"
+    if _finite(seconds) and float(seconds) >= 120:
+        time += f" ({float(seconds) / 60:.1f} min)"
+    memory = metrics.get("peak_memory_mb")
+    rows = [
+        ("test accuracy", _num(metrics.get("test_accuracy"))),
+        ("test macro-F1", _num(metrics.get("test_macro_f1"))),
+        ("val accuracy", _num(metrics.get("val_accuracy"))),
+        ("selected by", _text(metrics.get("selected_by"))),
+        ("selected epoch", _count(_selected_epoch(metrics))),
+        ("epochs run", _count(metrics.get("epochs_run"))),
+        ("trainable / total params", params),
+        ("train time", time),
+        ("peak memory", DASH if not _finite(memory) else f"{float(memory):.1f} MB"),
+        ("labeled train / test examples", f"{_count(metrics.get('n_train_labeled'))} / {_count(metrics.get('n_test'))}"),
+    ]
+    return "## Key figures\n\n" + markdown_table(pd.DataFrame(rows, columns=["figure", "value"]))
+
+
+def _other_metrics(metrics: Mapping[str, Any]) -> str:
+    rows = [
+        (str(k), format_number(v, ".4f"))
+        for k, v in metrics.items()
+        if k not in _KEY_FIGURE_KEYS and k not in _TITLE_KEYS and _is_scalar(v)
+    ]
+    return markdown_table(pd.DataFrame(rows, columns=["metric", "value"])) if rows else ""
+
+
+def _per_class_table(confusion: Any, classes: list[str]) -> str:
+    per_class = per_class_metrics(confusion)
+    names = [str(c) for c in classes] if len(classes) else [str(i) for i in range(len(per_class))]
+    if len(names) != len(per_class):
+        raise DataError(f"classes must name every row of the confusion matrix ({len(per_class)}). Got {len(names)}.")
+    table = pd.DataFrame(per_class)
+    table.insert(0, "class", names)
+    table["support"] = table["support"].astype(int)
+    table = table.rename(columns={"accuracy": "accuracy (recall)", "f1": "F1"})
+    return markdown_table(table)
+
+
+def _selected_epoch(metrics: Mapping[str, Any]) -> int | None:
+    value = metrics.get("selected_epoch", metrics.get("best_epoch"))
+    return int(value) if _finite(value) else None
+
+
+def _lookup(key: str, metrics: Mapping[str, Any], config: Mapping[str, Any]) -> str:
+    value = metrics.get(key, config.get(key))
+    return DASH if is_missing(value) else escape_markdown_cell(str(value))
+
+
+def _num(value: Any) -> str:
+    return format_number(value, ".4f") if _finite(value) else DASH
+
+
+def _count(value: Any) -> str:
+    return f"{int(value):,}" if _finite(value) else DASH
+
+
+def _text(value: Any) -> str:
+    return DASH if is_missing(value) else str(value)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool, np.generic)) or value is None
+
+
+def _plain(obj: Any) -> Any:
+    """Turn a config (dataclasses, paths, tuples, NumPy scalars) into YAML-safe values."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _plain(dataclasses.asdict(obj))
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, enum.Enum):
+        return _plain(obj.value)
+    if isinstance(obj, (np.generic, np.ndarray)):
+        return _plain(obj.tolist())
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    return str(obj)

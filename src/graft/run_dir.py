@@ -1,0 +1,61 @@
+"""The run directory: paths, guards against overwriting, and writing its files."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from graft.errors import ConfigError
+from graft.io import atomic_path, write_json, write_text
+
+
+def default_run_dir(strategy: str, model: str, data: str, seed: int, root: str | Path = "runs") -> Path:
+    """``runs/<strategy>-<model>-<data>-s<seed>-<time>`` with path-safe names."""
+    def short(spec: str) -> str:
+        name = spec.rstrip("/").split("/")[-1].split(":")[-1]
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:40] or "x"
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path(root) / f"{strategy}-{short(model)}-{short(data)}-s{seed}-{stamp}"
+
+
+def prepare_run_dir(path: Path, *, resume: bool, overwrite: bool) -> Path:
+    """Create ``path``; refuse to clobber a finished run unless ``overwrite``."""
+    if (path / "metrics.json").exists() and not resume and not overwrite:
+        raise ConfigError(
+            f"The output directory '{path}' already holds a finished run (metrics.json). "
+            "Fix: pass another --out, or --overwrite to replace it."
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_config(path: Path, config: dict[str, Any]) -> None:
+    write_text(path / "config.yaml", yaml.safe_dump(_plain(config), sort_keys=False))
+
+
+def write_history(path: Path, history: list[dict[str, float]]) -> None:
+    with atomic_path(path / "history.csv") as tmp:
+        pd.DataFrame(history).to_csv(tmp, index=False)
+
+
+def write_metrics(path: Path, metrics: dict[str, Any]) -> None:
+    write_json(path / "metrics.json", metrics)
+
+
+def _plain(obj: Any) -> Any:
+    """Turn tuples, paths and numpy scalars into YAML-safe values."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item"):
+        return obj.item()
+    return obj

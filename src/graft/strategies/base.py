@@ -1,0 +1,142 @@
+"""The strategy contract.
+
+A strategy is one file: a ``Config`` dataclass and a ``Strategy`` subclass,
+registered by name. It does model surgery and computes a step's losses; the engine
+(:class:`graft.engine.trainer.Trainer`) owns the loop. Strategies that need more
+than a labeled stream declare it in ``needs`` (``source`` and ``target`` for domain
+adaptation, ``teacher`` for distillation); the API validates and provides them in
+the :class:`FitContext`, so generic code never names a strategy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset
+
+from graft.engine.config import TrainConfig
+from graft.engine.trainer import Batch, Callback, FitResult, Trainer
+from graft.models.spec import GraftModel
+from graft.registry import Registry
+
+
+@dataclass
+class StrategyConfig:
+    """Base of every strategy's options (a strategy adds its own fields)."""
+
+
+@dataclass
+class FitContext:
+    """Everything a strategy may use to train.
+
+    Attributes:
+        model: The model to adapt, built and moved to CPU; trained in place.
+        train: Labeled training data (for domain adaptation: the labeled source).
+        val: Labeled validation data carved from training, or None.
+        train_config: The engine's options (after the strategy's defaults).
+        seed: The run's seed.
+        run_dir: Where checkpoints go; None for in-memory runs.
+        resume: Continue from the run directory's last checkpoint.
+        target: Unlabeled data of the target domain (``needs`` has ``target``).
+        teacher: A trained model to learn from (``needs`` has ``teacher``).
+        plain_train: ``train`` without augmentation, for features computed once.
+        extras: Anything else a strategy family needs (e.g. a source validation split).
+    """
+
+    model: GraftModel
+    train: Dataset
+    val: Dataset | None
+    train_config: TrainConfig
+    seed: int = 0
+    run_dir: Path | None = None
+    resume: bool = False
+    target: Dataset | None = None
+    teacher: GraftModel | None = None
+    plain_train: Dataset | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def labeled_plain(self) -> Dataset:
+        """Labeled training data without augmentation."""
+        return self.plain_train if self.plain_train is not None else self.train
+
+    def trainer(self, *, config: TrainConfig | None = None, callbacks: list[Callback] | None = None,
+                run_dir: Path | None | str = "same") -> Trainer:
+        """A Trainer for this run (a sub-step such as a probe may pass ``run_dir=None``)."""
+        return Trainer(
+            config or self.train_config, seed=self.seed,
+            run_dir=self.run_dir if run_dir == "same" else run_dir,  # type: ignore[arg-type]
+            callbacks=callbacks or [],
+        )
+
+
+class Strategy:
+    """Base class: full training of every trainable parameter with cross-entropy.
+
+    Subclasses override ``prepare`` (model surgery), ``param_groups``, ``step``,
+    ``callbacks``, or the whole ``fit`` for strategies that do not train in a loop.
+    """
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[StrategyConfig]] = StrategyConfig
+    #: Streams or models beyond labeled training data: "source", "target", "teacher".
+    needs: ClassVar[frozenset[str]] = frozenset()
+    #: Engine options this strategy trains best with; the user's options override.
+    train_defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, config: StrategyConfig | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+    def fit(self, ctx: FitContext) -> FitResult:
+        """Adapt ``ctx.model`` in place and return the training record."""
+        self.prepare(ctx)
+        groups = self.param_groups(ctx)
+        trainer = ctx.trainer(callbacks=self.callbacks(ctx))
+        return trainer.fit(self.module(ctx), groups, self.step, ctx.train, ctx.val, ctx.target,
+                           resume=ctx.resume)
+
+    def prepare(self, ctx: FitContext) -> None:
+        """Model surgery before training (freeze, reinitialise, add adapters)."""
+
+    def module(self, ctx: FitContext) -> nn.Module:
+        """The module the engine trains and validates (``forward(x)`` gives logits)."""
+        return ctx.model
+
+    def param_groups(self, ctx: FitContext) -> list[dict[str, Any]]:
+        """Optimizer groups, all created up front."""
+        from graft.engine.param_groups import model_param_groups
+
+        return model_param_groups(ctx.model, weight_decay=ctx.train_config.weight_decay)
+
+    def callbacks(self, ctx: FitContext) -> list[Callback]:
+        return []
+
+    def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
+        """Losses of one batch; ``loss`` is what is minimised."""
+        return supervised_step(module, batch)
+
+
+def supervised_step(module: nn.Module, batch: Batch, label_smoothing: float = 0.0) -> dict[str, torch.Tensor]:
+    """Cross-entropy on the labeled batch, with accuracy for the history."""
+    logits = module(batch["x"])
+    y = batch["y"]
+    loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+    acc = (logits.detach().argmax(1) == y).float().mean()
+    return {"loss": loss, "accuracy": acc}
+
+
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
+
+
+def register_strategy(name: str, help: str) -> Any:
+    """Register a Strategy subclass under ``name``."""
+
+    def add(cls: type[Strategy]) -> type[Strategy]:
+        cls.name = name
+        return STRATEGIES.register(name, help)(cls)
+
+    return add

@@ -1,0 +1,107 @@
+"""finetune: full or top-k fine-tuning with freeze→unfreeze, layer-wise LR decay and LP-FT."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from graft.engine.param_groups import model_param_groups
+from graft.engine.trainer import Batch, Callback
+from graft.errors import ConfigError
+from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy, supervised_step
+from graft.strategies.linear_probe import LinearProbeConfig, fit_probe_head
+
+
+@dataclass
+class FinetuneConfig(StrategyConfig):
+    """Options of ``finetune``.
+
+    Attributes:
+        trainable: ``all``, or ``last-N`` to train only the N layer groups below the
+            head (the head always trains).
+        unfreeze_at: Train only the head until this epoch (0-based), then the
+            ``trainable`` groups too; None trains them from the start.
+        layer_decay: Layer-wise LR decay: the group k steps below the head learns at
+            ``lr * layer_decay**k``; None or 1 gives every group the same LR.
+        head_lr_scale: LR multiplier of the head.
+        lp_init: Warm-start the head with a linear probe on cached features (LP-FT),
+            so fine-tuning does not start from a random head that distorts features.
+        label_smoothing: Label smoothing of the cross-entropy.
+    """
+
+    trainable: str = "all"
+    unfreeze_at: int | None = None
+    layer_decay: float | None = 0.8
+    head_lr_scale: float = 1.0
+    lp_init: bool = True
+    label_smoothing: float = 0.1
+
+
+@register_strategy("finetune", "fine-tune the backbone: top-k groups, freeze→unfreeze, layer-wise LR decay, LP-FT")
+class Finetune(Strategy):
+    Config = FinetuneConfig
+    config: FinetuneConfig
+    train_defaults = {"lr": 1e-3, "epochs": 30, "weight_decay": 0.05, "warmup_epochs": 2.0,
+                      "schedule": "cosine", "augment": "light", "patience": None}
+
+    def prepare(self, ctx: FitContext) -> None:
+        self._n_trainable = parse_trainable(self.config.trainable)
+        if self.config.layer_decay is not None and not 0 < self.config.layer_decay <= 1:
+            raise ConfigError(
+                f"The '--layer-decay' option must be in (0, 1]. Got {self.config.layer_decay} instead."
+            )
+        if self.config.lp_init:
+            fit_probe_head(ctx.model, ctx.labeled_plain(), ctx.val, LinearProbeConfig(), seed=ctx.seed)
+            if not isinstance(ctx.model.head, nn.Linear):
+                raise ConfigError("LP-FT expects a linear head.")
+        self._set_trainable(ctx, frozen_backbone=self.config.unfreeze_at not in (None, 0))
+
+    def param_groups(self, ctx: FitContext) -> list[dict[str, Any]]:
+        # Every group exists from the start, frozen ones included; unfreezing only
+        # flips requires_grad, so the schedule and resume stay exact.
+        return model_param_groups(ctx.model, weight_decay=ctx.train_config.weight_decay,
+                                  layer_decay=self.config.layer_decay,
+                                  head_lr_scale=self.config.head_lr_scale)
+
+    def callbacks(self, ctx: FitContext) -> list[Callback]:
+        return [_Unfreeze(self, ctx)] if self.config.unfreeze_at else []
+
+    def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
+        return supervised_step(module, batch, self.config.label_smoothing)
+
+    def _set_trainable(self, ctx: FitContext, frozen_backbone: bool) -> None:
+        layers = ctx.model.layer_groups()
+        n_backbone = len(layers) - 1
+        keep = n_backbone if self._n_trainable is None else min(self._n_trainable, n_backbone)
+        for i, layer in enumerate(layers):
+            on = i == n_backbone or (not frozen_backbone and i >= n_backbone - keep)
+            for _, p in layer:
+                p.requires_grad_(on)
+
+
+class _Unfreeze:
+    """Unfreezes the trainable groups at ``unfreeze_at`` (and re-freezes on resume before it)."""
+
+    def __init__(self, strategy: Finetune, ctx: FitContext) -> None:
+        self.strategy, self.ctx = strategy, ctx
+
+    def on_epoch_start(self, epoch: int, module: nn.Module) -> None:
+        at = self.strategy.config.unfreeze_at or 0
+        self.strategy._set_trainable(self.ctx, frozen_backbone=epoch < at)
+
+
+def parse_trainable(value: str) -> int | None:
+    """``all`` → None; ``last-N`` → N."""
+    if value == "all":
+        return None
+    m = re.fullmatch(r"last-(\d+)", value)
+    if not m or int(m.group(1)) < 0:
+        raise ConfigError(
+            f"The '--trainable' option must be 'all' or 'last-N' (N layer groups below the "
+            f"head, e.g. last-2). Got '{value}' instead."
+        )
+    return int(m.group(1))

@@ -1,0 +1,178 @@
+"""linear-probe: frozen backbone, features cached once, then a shallow head."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset
+
+from graft.engine.features import extract_features
+from graft.engine.trainer import FitResult
+from graft.errors import ConfigError
+from graft.models.spec import GraftModel
+from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy
+
+HEADS = ("torch", "logreg", "svm", "mlp")
+C_GRID = (0.01, 0.1, 1.0, 10.0)
+
+
+@dataclass
+class LinearProbeConfig(StrategyConfig):
+    """Options of ``linear-probe``.
+
+    Attributes:
+        head: ``torch`` (multinomial logistic regression, L-BFGS), or scikit-learn
+            ``logreg``, ``svm`` (linear SVM) or ``mlp`` (one hidden layer).
+        C: Inverse regularisation strength; None picks it on the validation split
+            from ``0.01, 0.1, 1, 10`` (1 when there is no validation split).
+        max_iter: Iterations of the head's solver.
+        mlp_hidden: Hidden width of the ``mlp`` head.
+    """
+
+    head: str = "torch"
+    C: float | None = None
+    max_iter: int = 300
+    mlp_hidden: int = 256
+
+
+@register_strategy("linear-probe", "frozen backbone, features cached once, then a torch or scikit-learn head")
+class LinearProbe(Strategy):
+    Config = LinearProbeConfig
+    config: LinearProbeConfig
+
+    def fit(self, ctx: FitContext) -> FitResult:
+        if self.config.head not in HEADS:
+            raise ConfigError(
+                f"The '--head' option of linear-probe must be one of {', '.join(HEADS)}. "
+                f"Got '{self.config.head}' instead."
+            )
+        for p in ctx.model.backbone.parameters():
+            p.requires_grad_(False)
+        t0 = time.perf_counter()
+        rows = fit_probe_head(ctx.model, ctx.labeled_plain(), ctx.val, self.config, seed=ctx.seed)
+        seconds = time.perf_counter() - t0
+        for r in rows:
+            r["seconds"] = seconds
+        best = max(rows, key=lambda r: r.get("val_accuracy", -1.0))
+        return FitResult(history=rows, best_epoch=1, best_value=best.get("val_accuracy"),
+                         selected_by="val" if "val_accuracy" in best else "last",
+                         epochs_run=1, seconds=seconds)
+
+
+def fit_probe_head(
+    model: GraftModel, train: Dataset, val: Dataset | None, config: LinearProbeConfig, seed: int = 0
+) -> list[dict[str, float]]:
+    """Fit ``model.head`` on cached features of the frozen backbone; returns one row per C tried."""
+    f_tr, y_tr = extract_features(model.backbone, train)
+    has_val = val is not None and len(val) > 0
+    f_va, y_va = extract_features(model.backbone, val) if has_val else (None, None)  # type: ignore[arg-type]
+    mu, sigma = f_tr.mean(0), f_tr.std(0).clamp_min(1e-6)
+    z_tr = (f_tr - mu) / sigma
+    grid = [config.C] if config.C is not None else (C_GRID if has_val else [1.0])
+    n_classes = model.head.out_features if isinstance(model.head, nn.Linear) else int(y_tr.max()) + 1
+    rows, best = [], None
+    for c in grid:
+        head = _fit_head(config, z_tr, y_tr, n_classes, c, seed)
+        row: dict[str, float] = {"epoch": 1, "C": c,
+                                 "train_accuracy": _acc(head, z_tr, y_tr)}
+        if has_val:
+            z_va = (f_va - mu) / sigma  # type: ignore[operator]
+            row["val_accuracy"] = _acc(head, z_va, y_va)  # type: ignore[arg-type]
+            row["val_loss"] = float(F.cross_entropy(head(z_va), y_va))
+        rows.append(row)
+        if best is None or row.get("val_accuracy", 0) > best[0].get("val_accuracy", 0):
+            best = (row, head)
+    assert best is not None
+    model.head = _fold_standardisation(best[1], mu, sigma)
+    return rows
+
+
+@torch.no_grad()
+def _acc(head: nn.Module, z: torch.Tensor, y: torch.Tensor) -> float:
+    return float((head(z).argmax(1) == y).float().mean())
+
+
+def _fit_head(config: LinearProbeConfig, z: torch.Tensor, y: torch.Tensor, n_classes: int,
+              c: float, seed: int) -> nn.Module:
+    if config.head == "torch":
+        return _torch_logreg(z, y, n_classes, c, config.max_iter)
+    return _sklearn_head(config, z.numpy(), y.numpy(), n_classes, c, seed)
+
+
+def _torch_logreg(z: torch.Tensor, y: torch.Tensor, n_classes: int, c: float, max_iter: int) -> nn.Linear:
+    """Multinomial logistic regression, L2 penalty ``||W||² / (2 C n)`` like scikit-learn."""
+    head = nn.Linear(z.shape[1], n_classes)
+    nn.init.zeros_(head.weight)
+    nn.init.zeros_(head.bias)
+    opt = torch.optim.LBFGS(head.parameters(), lr=1.0, max_iter=max_iter, history_size=20,
+                            line_search_fn="strong_wolfe", tolerance_grad=1e-6)
+    penalty = 1.0 / (2.0 * c * len(y))
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = F.cross_entropy(head(z), y) + penalty * head.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    return head
+
+
+def _sklearn_head(config: LinearProbeConfig, z: np.ndarray, y: np.ndarray, n_classes: int,
+                  c: float, seed: int) -> nn.Module:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.svm import LinearSVC
+
+    est: Any
+    if config.head == "logreg":
+        est = LogisticRegression(C=c, max_iter=config.max_iter * 10)
+    elif config.head == "svm":
+        est = LinearSVC(C=c, max_iter=config.max_iter * 20)
+    else:
+        est = MLPClassifier(hidden_layer_sizes=(config.mlp_hidden,), alpha=1.0 / (c * len(y)),
+                            max_iter=config.max_iter, random_state=seed)
+    est.fit(z, y)
+    return _to_torch(est, z.shape[1], n_classes)
+
+
+def _to_torch(est: Any, dim: int, n_classes: int) -> nn.Module:
+    """A torch head computing the estimator's decision function, over all classes."""
+    cls = [int(c) for c in est.classes_]
+    if hasattr(est, "coefs_"):  # MLPClassifier
+        hidden = nn.Linear(dim, est.coefs_[0].shape[1])
+        hidden.weight.data = torch.tensor(est.coefs_[0].T, dtype=torch.float32)
+        hidden.bias.data = torch.tensor(est.intercepts_[0], dtype=torch.float32)
+        w2, b2 = est.coefs_[1].T, est.intercepts_[1]
+        out = _scatter_linear(w2, b2, cls, n_classes, hidden.out_features)
+        return nn.Sequential(hidden, nn.ReLU(), out)
+    return _scatter_linear(est.coef_, est.intercept_, cls, n_classes, dim)
+
+
+def _scatter_linear(w: np.ndarray, b: np.ndarray, cls: list[int], n_classes: int, dim: int) -> nn.Linear:
+    head = nn.Linear(dim, n_classes)
+    weight = torch.zeros(n_classes, dim)
+    bias = torch.full((n_classes,), -1e4)  # classes absent from training are never predicted
+    w_t, b_t = torch.tensor(w, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)
+    if len(cls) == 2 and w_t.shape[0] == 1:  # binary estimators give one row for class 1
+        w_t, b_t = torch.cat([-w_t, w_t]) / 2, torch.cat([-b_t, b_t]) / 2
+    weight[cls], bias[cls] = w_t, b_t
+    head.weight.data, head.bias.data = weight, bias
+    return head
+
+
+def _fold_standardisation(head: nn.Module, mu: torch.Tensor, sigma: torch.Tensor) -> nn.Module:
+    """Rewrite ``head((f - mu) / sigma)`` as a head on raw features."""
+    first = head if isinstance(head, nn.Linear) else head[0]  # type: ignore[index]
+    with torch.no_grad():
+        w = first.weight / sigma
+        first.bias.copy_(first.bias - w @ mu)
+        first.weight.copy_(w)
+    return head
