@@ -32,9 +32,41 @@ from graft.run_dir import default_run_dir, prepare_run_dir, write_config, write_
 DataLike = Any  # a spec string, a DataSource, (x, y) arrays or a torch Dataset
 ModelLike = str | nn.Module
 
-#: Options that shape data and model, not the engine or the strategy.
-RUN_OPTIONS = ("split_seed", "test_fraction", "val_fraction", "image_size", "pretrained", "arch",
-               "label_column", "text_column", "feature_columns")
+
+@dataclasses.dataclass
+class RunOptions:
+    """Options that shape data and model, not the engine or the strategy.
+
+    Attributes:
+        split_seed: Seed of the train/val/test split (fixed across seeds by default).
+        test_fraction: Share of the data held out for testing.
+        val_fraction: Share of the training split held out for validation.
+        image_size: Input side of image models (e.g. 64), overriding the model's default.
+        pretrained: Load pretrained weights (``--no-pretrained`` for random init).
+        arch: Architecture of ``file:`` weights (``timm:resnet18``, ``builtin:lenet``).
+        label_column: Label column of a table.
+        text_column: Text column of a table.
+        feature_columns: Feature columns of a table (default: every numeric column).
+    """
+
+    split_seed: int = 0
+    test_fraction: float = 0.5
+    val_fraction: float = 0.1
+    image_size: int | None = None
+    pretrained: bool = True
+    arch: str | None = None
+    label_column: str | None = None
+    text_column: str | None = None
+    feature_columns: tuple[str, ...] | None = None
+
+    def load_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``load_source``."""
+        out = {"label_column": self.label_column, "text_column": self.text_column,
+               "feature_columns": list(self.feature_columns) if self.feature_columns else None}
+        return {k: v for k, v in out.items() if v is not None}
+
+
+RUN_OPTIONS = tuple(f.name for f in dataclasses.fields(RunOptions))
 
 
 def fit(
@@ -81,6 +113,7 @@ def fit(
 
     strategy_cls = STRATEGIES.get(strategy)
     run_opts, strat_opts, train_opts = _split_options(strategy, strategy_cls.Config, options)
+    run_cfg = build_config(RunOptions, run_opts, "graft fit")
     strategy_cfg = build_config(strategy_cls.Config, strat_opts, f"strategy '{strategy}'")
     train_cfg = build_config(TrainConfig, {**strategy_cls.train_defaults, **train_opts}, "the engine")
     train_cfg.validate()
@@ -88,15 +121,14 @@ def fit(
         raise ConfigError(f"--labels-per-class must be >= 1. Got {labels_per_class} instead.")
     _check_needs(strategy, strategy_cls.needs, source=source, teacher=teacher)
 
-    label_opts = {k: run_opts[k] for k in ("label_column", "text_column", "feature_columns") if k in run_opts}
+    label_opts = run_cfg.load_options()
     target = load_source(data, **label_opts)
     src = load_source(source, **label_opts) if source is not None else None
     info = DataInfo.from_source(target)
-    model_opts = ModelOptions(**{k: run_opts[k] for k in ("image_size", "pretrained", "arch") if k in run_opts})
+    model_opts = ModelOptions(image_size=run_cfg.image_size, pretrained=run_cfg.pretrained, arch=run_cfg.arch)
     net = build_model(model, info, model_opts)
-    splits = make_splits(target, seed=seed, split_seed=run_opts.get("split_seed", 0),
-                         test_fraction=run_opts.get("test_fraction", 0.5),
-                         val_fraction=run_opts.get("val_fraction", 0.1),
+    splits = make_splits(target, seed=seed, split_seed=run_cfg.split_seed,
+                         test_fraction=run_cfg.test_fraction, val_fraction=run_cfg.val_fraction,
                          labels_per_class=labels_per_class)
     input_spec = net.spec.input
     labeled = src if src is not None else target
@@ -117,7 +149,7 @@ def fit(
     config = {
         "strategy": strategy, "model": model_name, "data": data_name,
         "source": src.name if src is not None else None, "seed": seed,
-        "labels_per_class": labels_per_class, **run_opts,
+        "labels_per_class": labels_per_class, **dataclasses.asdict(run_cfg),
         "strategy_options": dataclasses.asdict(strategy_cfg),
         "train": dataclasses.asdict(train_cfg),
     }
@@ -183,7 +215,9 @@ def compare(
     ks = list(labels_per_class) if isinstance(labels_per_class, (list, tuple)) else [labels_per_class]
     for name in strategies:
         STRATEGIES.get(name)
-    label_opts = {k: options[k] for k in ("label_column", "text_column", "feature_columns") if k in options}
+    label_opts = build_config(
+        RunOptions, {k: v for k, v in options.items() if k.replace("-", "_") in RUN_OPTIONS}, "graft compare"
+    ).load_options()
     data_src = load_source(data, **label_opts)
     source_src = load_source(source, **label_opts) if source is not None else None
     out = Path(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -9,7 +10,7 @@ import pytest
 from PIL import Image
 
 
-def assert_png(path: Path, size: tuple[int, int]) -> None:
+def _assert_png(path: Path, size: tuple[int, int]) -> None:
     """The file is a non-empty PNG of exactly ``size`` pixels (figsize × DPI)."""
     assert path.is_file() and path.stat().st_size > 0
     with Image.open(path) as image:
@@ -17,10 +18,22 @@ def assert_png(path: Path, size: tuple[int, int]) -> None:
         assert image.size == size
 
 
-def assert_no_temp_files(root: Path) -> None:
+def _assert_no_temp_files(root: Path) -> None:
     """Atomic writes leave no ``.name.XXXX.tmp`` files behind."""
     leftovers = [p for p in root.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
+
+
+@pytest.fixture
+def assert_png() -> Callable[[Path, tuple[int, int]], None]:
+    """Check that a path is a PNG PIL can open, with the expected pixel size."""
+    return _assert_png
+
+
+@pytest.fixture
+def assert_no_temp_files() -> Callable[[Path], None]:
+    """Check that no temp file of an atomic write is left under a folder."""
+    return _assert_no_temp_files
 
 
 @pytest.fixture

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_no_temp_files, assert_png
 from rich.console import Console
 
 from graft.errors import DataError
@@ -52,15 +53,17 @@ def test_format_mean_std() -> None:
 def test_markdown_table_formats_aligns_and_escapes() -> None:
     df = pd.DataFrame({"name": ["a|b", "c"], "acc": [0.81234, np.nan], "n": [3, 10]})
     assert markdown_table(df) == (
-        "| name | acc   |   n |\n"
+        "| name |   acc |   n |\n"
         "|------|------:|----:|\n"
         "| a\\|b | 0.812 |   3 |\n"
-        "| c    | —     |  10 |\n"
-    ).replace("| 0.812 |", "| 0.812 |").replace("| —     |", "|     — |").replace("| acc   |", "|   acc |")
+        "| c    |     — |  10 |\n"
+    )
     assert "0.81" in markdown_table(df, floatfmt=".2f")
 
 
-def test_write_compare_outputs_bolds_best(tmp_path, two_strategy_results: pd.DataFrame) -> None:
+def test_write_compare_outputs_bolds_best(
+    tmp_path: Path, two_strategy_results: pd.DataFrame, assert_png: Callable, assert_no_temp_files: Callable
+) -> None:
     paths = write_compare_outputs(two_strategy_results, tmp_path)
     assert set(paths) == {"results", "summary", "plot"}
     assert pd.read_csv(paths["results"]).shape == two_strategy_results.shape
@@ -78,7 +81,7 @@ def test_write_compare_outputs_bolds_best(tmp_path, two_strategy_results: pd.Dat
     assert_no_temp_files(tmp_path)
 
 
-def test_write_compare_outputs_with_several_k_and_all_labels(tmp_path) -> None:
+def test_write_compare_outputs_with_several_k_and_all_labels(tmp_path: Path) -> None:
     rows = [
         {"strategy": s, "labels_per_class": k, "seed": seed, "test_accuracy": 0.5 + 0.1 * seed}
         for k in (1, 10, np.nan)
@@ -94,7 +97,14 @@ def test_write_compare_outputs_with_several_k_and_all_labels(tmp_path) -> None:
     assert paths["plot"].stat().st_size > 0
 
 
-def test_write_compare_outputs_without_metrics_writes_no_plot(tmp_path) -> None:
+def test_write_compare_outputs_drops_all_missing_group_column(tmp_path: Path, two_strategy_results: pd.DataFrame) -> None:
+    results = two_strategy_results.assign(labels_per_class=None)  # every run used all labels
+    summary = write_compare_outputs(results, tmp_path)["summary"].read_text(encoding="utf-8")
+    assert "- labels per class: all" in summary
+    assert "| labels_per_class" not in summary and "**0.900 ± 0.100**" in summary
+
+
+def test_write_compare_outputs_without_metrics_writes_no_plot(tmp_path: Path) -> None:
     paths = write_compare_outputs(pd.DataFrame({"strategy": ["a", "b"], "seed": [0, 0]}), tmp_path)
     assert "plot" not in paths and paths["summary"].is_file()
 

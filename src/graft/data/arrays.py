@@ -40,7 +40,8 @@ def encode_labels(
 
     Without ``classes``, the class names are the sorted unique labels as strings
     (sorted numerically when every label is an integer). Missing labels (None, NaN)
-    become ``-1``.
+    become ``-1``, and so does ``-1`` when ``classes`` is given (labels are then indices;
+    without classes, ``-1`` is an ordinary label such as in a ``-1``/``+1`` table).
 
     Args:
         values: 1-D labels: integers, strings, or integer-valued floats.
@@ -70,11 +71,11 @@ def encode_labels(
     if classes is not None:
         names = [str(c) for c in classes]
         if integral is not None:
-            bad = integral[(integral < 0) | (integral >= len(names))]
+            bad = integral[(integral < -1) | (integral >= len(names))]
             if len(bad):
                 raise DataError(
                     f"{what} must be class indices 0..{len(names) - 1} for {len(names)} "
-                    f"classes; got {listed(sorted(set(bad.tolist())))}. "
+                    f"classes (-1 for unknown); got {listed(sorted(set(bad.tolist())))}. "
                     "Fix: make the labels index into the class list, or pass matching classes."
                 )
             y[~missing] = integral
@@ -103,8 +104,9 @@ def _integral(values: np.ndarray) -> np.ndarray | None:
     """The labels as int64 when all are integers (or integer-valued floats), else None."""
     if values.dtype.kind in "iu":
         return values.astype(np.int64)
-    if values.dtype.kind == "f" and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
-        return values.astype(np.int64)
+    if values.dtype.kind == "f" and np.all(np.isfinite(values)):
+        if np.all(values == np.round(values)):
+            return values.astype(np.int64)
     if values.dtype.kind == "O" and len(values) and all(
         isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
     ):
@@ -113,7 +115,7 @@ def _integral(values: np.ndarray) -> np.ndarray | None:
 
 
 def image_array(x: np.ndarray, *, what: str = "images") -> np.ndarray:
-    """Stacked images ``[N, H, W]``, ``[N, H, W, C]`` or ``[N, C, H, W]`` → ``uint8 [N, H, W, C]``.
+    """Images ``[N, H, W]``, ``[N, H, W, C]`` or ``[N, C, H, W]`` → ``uint8 [N, H, W, C]``.
 
     Channels-first is detected when ``shape[1]`` is 1 or 3 and ``shape[3]`` is not.
     Floats in [0, 1] are scaled by 255; floats with a larger maximum are taken as 0..255.
@@ -291,7 +293,8 @@ def from_arrays(
         raise DataError(f"{name}: labels y are missing. Fix: pass from_arrays(x, y).")
     labels = _numpy(y)
     if isinstance(labels, (list, tuple)):
-        labels = np.asarray(labels, dtype=object if any(isinstance(v, str) for v in labels) else None)
+        has_text = any(isinstance(v, str) for v in labels)
+        labels = np.asarray(labels, dtype=object if has_text else None)
     y_idx, names = encode_labels(labels, classes, what=f"{name}: labels")
     kind, data = _kind_and_x(x, f"{name}: x")
     source = DataSource(name=name, kind=kind, classes=names, x=data, y=y_idx)
@@ -307,7 +310,9 @@ def check_source(source: DataSource) -> None:
     """
     n_x, n_y = len(source.x), len(source.y)
     if n_y == 0:
-        raise DataError(f"{source.name} is empty: it has no examples. Fix: point to data with examples.")
+        raise DataError(
+            f"{source.name} is empty: it has no examples. Fix: point to data with examples."
+        )
     if n_x != n_y:
         raise DataError(
             f"{source.name}: x has {n_x} examples but y has {n_y} labels. "

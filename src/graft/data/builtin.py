@@ -72,7 +72,9 @@ def digits() -> DataSource:
     )
 
 
-@BUILTIN_DATA.register("lfw-faces", "200 LFW crops, 25x25 grayscale, face vs non-face (scikit-image)")
+@BUILTIN_DATA.register(
+    "lfw-faces", "200 LFW crops, 25x25 grayscale, face vs non-face (scikit-image)"
+)
 def lfw_faces() -> DataSource:
     """scikit-image's ``lfw_subset``: 100 faces then 100 non-faces, ``[200, 25, 25, 1]``."""
     from skimage.data import lfw_subset

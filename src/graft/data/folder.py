@@ -140,7 +140,9 @@ def load_folder(path: str | Path, name: str | None = None) -> DataSource:
     if split_dirs:
         tags = np.array([s for s, _, _ in files])
         splits = {
-            s: np.flatnonzero(tags == s).astype(np.int64) for s in ("train", "val", "test") if (tags == s).any()
+            s: np.flatnonzero(tags == s).astype(np.int64)
+            for s in ("train", "val", "test")
+            if (tags == s).any()
         }
     return DataSource(
         name=name,

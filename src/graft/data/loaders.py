@@ -55,7 +55,7 @@ def _infer_scheme(path: str) -> str:
 
 
 def load_source(
-    spec: str | DataSource | tuple[Any, Any] | torch.utils.data.Dataset[Any],
+    spec: str | Path | DataSource | tuple[Any, Any] | torch.utils.data.Dataset[Any],
     *,
     label_column: str | None = None,
     feature_columns: Sequence[str] | None = None,
@@ -65,8 +65,8 @@ def load_source(
 
     Args:
         spec: A data spec (``builtin:digits``, ``folder:PATH``, ``csv:PATH``,
-            ``npz:PATH``, or a bare path), a DataSource (checked, returned unchanged),
-            an ``(x, y)`` tuple of arrays, or a Dataset of ``(x, y)`` pairs.
+            ``npz:PATH``, or a bare path, its format inferred), a DataSource (checked,
+            returned unchanged), an ``(x, y)`` tuple of arrays, or a Dataset of ``(x, y)`` pairs.
         label_column: Label column of a table; ``label`` by default.
         feature_columns: Feature columns of a table; all numeric ones by default.
         text_column: Text column of a table; makes a ``text`` source.

@@ -162,7 +162,8 @@ def make_dataset(
         source: The data.
         indices: Which examples (a split from :func:`make_splits`).
         input_spec: What the model takes (kind, channels, size, mean/std, width).
-        augment: Train-time augmentation: ``none``, ``light`` or ``flip`` (images only).
+        augment: Train-time augmentation: ``none``, ``light`` or ``flip``. Images only;
+            tables and text ignore it, so a strategy's default (``light``) works for them.
 
     Returns:
         A Dataset of ``(x, y)`` with a ``targets`` array; images are
@@ -184,14 +185,10 @@ def make_dataset(
     if len(idx) and (idx.min() < 0 or idx.max() >= len(source)):
         raise DataError(f"indices must be in 0..{len(source) - 1} for {source.name}.")
     targets = np.asarray(source.y, dtype=np.int64)[idx]
-    if source.kind != "image" and augment != "none":
-        raise ConfigError(
-            f"Augmentation '{augment}' works on images; {source.name} holds {source.kind} "
-            "data. Fix: use augment='none' (CLI: --augment none)."
-        )
     if source.kind == "image":
         images = _prepare_images(source, idx, input_spec)
-        return ImageDataset(images, targets, input_spec, None if augment == "none" else augmentation)
+        chosen = None if augment == "none" else augmentation
+        return ImageDataset(images, targets, input_spec, chosen)
     if source.kind == "table":
         width = source.width
         if input_spec.width is not None and width != input_spec.width:
@@ -200,5 +197,6 @@ def make_dataset(
                 f"{input_spec.width}. Fix: pick the feature columns the model was trained on "
                 "(feature_columns=), or build the model from this data."
             )
-        return TableDataset(torch.from_numpy(np.ascontiguousarray(source.x[idx], dtype=np.float32)), targets)
+        rows = np.ascontiguousarray(source.x[idx], dtype=np.float32)
+        return TableDataset(torch.from_numpy(rows), targets)
     return TextDataset([source.x[i] for i in idx], targets)

@@ -151,7 +151,8 @@ def make_splits(
         taken = np.union1d(test, given.get("val", _EMPTY))
         train = given.get("train", np.setdiff1d(np.flatnonzero(labeled_mask), taken))
     else:
-        pool = given.get("train", np.setdiff1d(np.flatnonzero(labeled_mask), given.get("val", _EMPTY)))
+        rest = np.setdiff1d(np.flatnonzero(labeled_mask), given.get("val", _EMPTY))
+        pool = given.get("train", rest)
         train, test = _stratified(pool, y, test_fraction, split_seed, at_least_one=True)
     if "val" in given:
         val = given["val"]

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from graft.data.arrays import check_source, encode_labels, from_arrays, listed, table_array, text_list
+from graft.data.arrays import (
+    check_source,
+    encode_labels,
+    from_arrays,
+    listed,
+    table_array,
+    text_list,
+)
 from graft.data.base import DataSource
 from graft.errors import DataError, MissingPathError
 
@@ -116,7 +123,8 @@ def load_table(
             "Fix: name the label column with label_column= (CLI: --label-column)."
         )
     y, classes = encode_labels(frame[label].to_numpy(), what=f"{name}: column '{label}'")
-    meta: dict[str, Any] = {"path": file, "label_column": label, "columns": [str(c) for c in frame.columns]}
+    columns_seen = [str(c) for c in frame.columns]
+    meta: dict[str, Any] = {"path": file, "label_column": label, "columns": columns_seen}
     if text_column is not None:
         _require_columns(frame, [text_column], "text_column", file)
         x: Any = text_list(frame[text_column].tolist(), what=f"{name}: column '{text_column}'")

@@ -56,7 +56,8 @@ def random_affine(
     dx, dy = ((torch.rand(2) * 2 - 1) * shift * 2).tolist()  # grid coordinates span 2
     theta = torch.tensor([[1 / zoom, 0.0, dx], [0.0, 1 / zoom, dy]], dtype=image.dtype)
     grid = F.affine_grid(theta[None], [1, *image.shape], align_corners=False)
-    return F.grid_sample(image[None], grid, mode="bilinear", padding_mode="zeros", align_corners=False)[0]
+    moved = F.grid_sample(image[None], grid, padding_mode="zeros", align_corners=False)
+    return moved[0]
 
 
 @AUGMENTATIONS.register("none", "no augmentation")
@@ -64,12 +65,12 @@ def no_augment(image: torch.Tensor) -> torch.Tensor:
     return image
 
 
-@AUGMENTATIONS.register("light", "random shift up to 10% and zoom 0.9-1.1; no flips (safe for digits)")
+@AUGMENTATIONS.register("light", "random shift up to 10% and zoom 0.9-1.1; no flips (digits-safe)")
 def light(image: torch.Tensor) -> torch.Tensor:
     return random_affine(image)
 
 
-@AUGMENTATIONS.register("flip", "light plus random horizontal flip (natural images, not text or digits)")
+@AUGMENTATIONS.register("flip", "light plus random horizontal flip (natural images, not digits)")
 def flip(image: torch.Tensor) -> torch.Tensor:
     image = random_affine(image)
     return image.flip(-1) if float(torch.rand(())) < 0.5 else image

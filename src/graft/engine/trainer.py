@@ -132,9 +132,9 @@ class Trainer:
             bar.advance_to(start_epoch)
             for epoch in range(start_epoch, cfg.epochs):
                 torch.manual_seed(self.seed * 100_003 + epoch)
-                for cb in self.callbacks:
-                    cb.on_epoch_start(epoch, module)
                 wrapped.train()
+                for cb in self.callbacks:  # after train(): a callback may put parts in eval mode
+                    cb.on_epoch_start(epoch, module)
                 sums: dict[str, float] = {}
                 n_batches = 0
                 for batch in self._batches(train, target, epoch, steps_per_epoch):

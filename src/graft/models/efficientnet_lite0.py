@@ -33,7 +33,8 @@ _BLOCK_KEY = re.compile(r"_blocks\.(\d+)\.(\w+)\.(.+)")
 
 def _timm_block_names(model: nn.Module) -> list[str]:
     """``blocks.s.j`` names in timm order: stages, then blocks within a stage."""
-    return [f"blocks.{s}.{j}" for s, stage in enumerate(model.blocks) for j in range(len(stage))]  # type: ignore[arg-type]
+    stages: nn.Sequential = model.blocks  # type: ignore[assignment]
+    return [f"blocks.{s}.{j}" for s, stage in enumerate(stages) for j in range(len(stage))]
 
 
 def map_state_dict(source: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
@@ -93,7 +94,9 @@ def efficientnet_lite0_imagenet(num_classes: int = 1000) -> nn.Module:
         weights = {k: v for k, v in weights.items() if not k.startswith("classifier.")}
         missing, unexpected = model.load_state_dict(weights, strict=False)
         if unexpected or any(not k.startswith("classifier.") for k in missing):
-            raise CheckpointError(f"EfficientNet-Lite0 weights do not fit: missing {missing[:5]}, unexpected {unexpected[:5]}.")
+            raise CheckpointError(
+                f"EfficientNet-Lite0 weights do not fit: missing {missing[:5]}, unexpected {unexpected[:5]}."
+            )
     else:
         model.load_state_dict(weights, strict=True)
     return model

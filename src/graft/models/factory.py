@@ -72,14 +72,24 @@ def build_model(spec: str | nn.Module, data_info: DataInfo, options: ModelOption
         bspec.recipe = {"spec": None, "module": bspec.name, "options": options.to_dict(), "data": data_info.to_dict()}
         return GraftModel(backbone, bspec, data_info.num_classes, data_info.classes)
     if not isinstance(spec, str):
-        raise SpecError(f"A model spec must be a string such as 'timm:resnet18' or an nn.Module. Got {type(spec).__name__}.")
+        raise SpecError(
+            f"A model spec must be a string such as 'timm:resnet18' or an nn.Module. Got {type(spec).__name__}."
+        )
     scheme, rest = _split(spec)
     if scheme == "run":
-        return _from_run(rest, data_info)
-    if scheme == "file":
-        return _from_file(rest, data_info, options)
-    backbone, bspec = _build_backbone(spec, data_info, options)
-    return GraftModel(backbone, bspec, data_info.num_classes, data_info.classes)
+        model = _from_run(rest, data_info)
+    elif scheme == "file":
+        model = _from_file(rest, data_info, options)
+    else:
+        backbone, bspec = _build_backbone(spec, data_info, options)
+        model = GraftModel(backbone, bspec, data_info.num_classes, data_info.classes)
+    if model.spec.input.kind != data_info.kind:
+        raise ConfigError(
+            f"The model '{spec}' takes {model.spec.input.kind} input, but the data is {data_info.kind}. "
+            "Pick a model for this data (builtin:mlp for tables, timm:NAME or builtin:lenet for images, "
+            "hf:NAME for text)."
+        )
+    return model
 
 
 def _split(spec: str) -> tuple[str, str]:
@@ -99,7 +109,8 @@ def _split(spec: str) -> tuple[str, str]:
             f"A model spec must be SCHEME:NAME with a scheme of {', '.join(MODEL_SCHEMES)}. Got '{spec}'.{hint}"
         )
     if scheme not in MODEL_SCHEMES:
-        raise unknown_name("model scheme", scheme, MODEL_SCHEMES, fix=f"Write the model as SCHEME:NAME, e.g. timm:resnet18 (got '{spec}').")
+        fix = f"Write the model as SCHEME:NAME, e.g. timm:resnet18 (got '{spec}')."
+        raise unknown_name("model scheme", scheme, MODEL_SCHEMES, fix=fix)
     if not rest:
         raise SpecError(f"The model spec '{spec}' names no model after '{scheme}:'.")
     return scheme, rest
@@ -119,7 +130,8 @@ def _build_backbone(spec: str, data_info: DataInfo, options: ModelOptions) -> tu
 
         backbone, bspec = build_hf(name, data_info, options)
     else:
-        raise SpecError(f"'{spec}' cannot name an architecture; use one of " + ", ".join(f"{s}:NAME" for s in _BUILD_SCHEMES) + ".")
+        allowed = ", ".join(f"{s}:NAME" for s in _BUILD_SCHEMES)
+        raise SpecError(f"'{spec}' cannot name an architecture. Allowed: {allowed}.")
     recipe_options = ModelOptions.from_dict({**options.to_dict(), "arch": None})
     bspec.recipe = {"spec": spec, "options": recipe_options.to_dict(), "data": data_info.to_dict(), **bspec.recipe}
     return backbone, bspec
@@ -136,7 +148,8 @@ def _from_file(path: str, data_info: DataInfo, options: ModelOptions) -> GraftMo
     state = strip_prefixes(read_state_dict(path))
     arch_options = ModelOptions.from_dict({**options.to_dict(), "pretrained": False, "arch": None})
     backbone, bspec = _build_backbone(options.arch, data_info, arch_options)
-    load_backbone(backbone, state, f"'{path}'", f"Pass the --arch the weights were saved from (got --arch {options.arch}).")
+    fix = f"Pass the --arch the weights were saved from (got --arch {options.arch})."
+    load_backbone(backbone, state, f"'{path}'", fix)
     return GraftModel(backbone, bspec, data_info.num_classes, data_info.classes)
 
 
@@ -145,7 +158,8 @@ def _from_run(directory: str, data_info: DataInfo) -> GraftModel:
     if saved.classes == list(data_info.classes):
         return saved
     model = GraftModel(saved.backbone, saved.spec, data_info.num_classes, data_info.classes)
-    log.info("run:%s: kept the backbone, new %d-way head (the run had classes %s)", directory, data_info.num_classes, saved.classes[:10])
+    log.info("run:%s: kept the backbone, new %d-way head (the run had classes %s)",
+             directory, data_info.num_classes, saved.classes[:10])
     return model
 
 
@@ -210,7 +224,8 @@ def load_model(dir: Path | str, arch: nn.Module | None = None) -> GraftModel:
         )
     model = GraftModel(backbone, bspec, num_classes, classes)
     state = read_state_dict(directory / WEIGHTS_FILE)
-    load_backbone(model, state, f"'{directory / WEIGHTS_FILE}'", "The model folder was edited or written by another graft version.")
+    fix = "The model folder was edited or written by another graft version."
+    load_backbone(model, state, f"'{directory / WEIGHTS_FILE}'", fix)
     return model
 
 

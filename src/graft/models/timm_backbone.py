@@ -32,7 +32,14 @@ def build_timm(name: str, data_info: DataInfo, options: ModelOptions) -> tuple[n
             "(an optional '.tag' picks the pretrained weights, e.g. timm:resnet18.a1_in1k)."
         )
     kwargs: dict[str, Any] = {}
-    cfg = get_pretrained_cfg(name) or get_pretrained_cfg(arch)
+    try:
+        cfg = get_pretrained_cfg(name)
+    except RuntimeError as exc:  # an unknown '.tag'
+        tags = timm.list_pretrained(f"{arch}.*")
+        raise SpecError(
+            f"Unknown weights tag in timm model '{name}'.{did_you_mean(name, tags)} "
+            f"Allowed: {', '.join(tags) or arch + ' (no tagged weights)'}."
+        ) from exc
     if options.image_size and cfg is not None and cfg.fixed_input_size:
         kwargs["img_size"] = options.image_size  # transformers build position tables per size
     try:

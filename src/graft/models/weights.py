@@ -26,7 +26,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a ``.safetensors`` file or a torch state dict (raw or under ``state_dict``/``model``)."""
     path = Path(path)
     if not path.is_file():
-        raise MissingPathError(f"Weights file '{path}' does not exist (or is not a file). Check the path after 'file:'.")
+        raise MissingPathError(
+            f"Weights file '{path}' does not exist (or is not a file). Check the path after 'file:'."
+        )
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 

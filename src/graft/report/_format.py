@@ -77,7 +77,8 @@ def ordered_levels(values: pd.Series, column: str) -> list[str]:
     """Distinct display labels: numeric levels sorted (missing last), others as first seen."""
     numeric = pd.to_numeric(values, errors="coerce")
     if numeric.notna().sum() == values.notna().sum():
-        ordered: list[Any] = sorted(set(numeric.dropna().tolist())) + ([np.nan] if numeric.isna().any() else [])
+        ordered: list[Any] = sorted(set(numeric.dropna().tolist()))
+        ordered += [np.nan] if numeric.isna().any() else []
     else:
         ordered = list(values)
     return list(dict.fromkeys(display_label(v, column) for v in ordered))
@@ -88,5 +89,6 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], name: str) -> N
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DataError(
-            f"{name} has no column {', '.join(map(repr, missing))}. Available: {', '.join(map(str, frame.columns))}."
+            f"{name} has no column {', '.join(map(repr, missing))}. "
+            f"Available: {', '.join(map(str, frame.columns))}."
         )

@@ -88,7 +88,12 @@ def plot_learning_curves(
 
 
 def plot_confusion(
-    confusion: Any, classes: Sequence[str], path: PathLike, normalize: bool = True, *, title: str | None = None
+    confusion: Any,
+    classes: Sequence[str],
+    path: PathLike,
+    normalize: bool = True,
+    *,
+    title: str | None = None,
 ) -> Path:
     """Draw an annotated confusion-matrix heatmap (rows: true class, columns: predicted).
 
@@ -125,7 +130,8 @@ def plot_confusion(
     ax = fig.add_subplot()
     image = ax.imshow(values, cmap="Blues", vmin=0.0, vmax=vmax)
     fig.colorbar(image, ax=ax, shrink=0.8)
-    ax.set_xticks(range(n), names, rotation=45 if n > 6 or max(map(len, names)) > 6 else 0, ha="right" if n > 6 else "center")
+    rotate = n > 6 or max(map(len, names)) > 6
+    ax.set_xticks(range(n), names, rotation=45 if rotate else 0, ha="right" if rotate else "center")
     ax.set_yticks(range(n), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
@@ -205,7 +211,8 @@ def plot_compare(
                 x, top, format(mean, fmt), ha="center", va="bottom", fontsize=7,
                 rotation=90 if rotate else 0, color=bar.get_facecolor(),
             )
-    ax.set_xticks(range(len(groups)), groups, rotation=30 if max(map(len, groups)) > 12 else 0)
+    tilt = max(map(len, groups)) > 12
+    ax.set_xticks(range(len(groups)), groups, rotation=30 if tilt else 0, ha="right" if tilt else "center")
     ax.set_xlabel(group)
     ax.set_ylabel(f"{metric} (mean ± std)")
     if ratio:
@@ -218,8 +225,8 @@ def plot_compare(
     if hue:
         fig.legend(title=hue, loc="outside right upper", frameon=False)
     counts = frame.groupby(["group", "hue"], sort=False).size()
-    runs = f"n={counts.iloc[0]} per bar" if counts.nunique() == 1 else f"n={counts.min()}–{counts.max()} per bar"
-    ax.set_title(title or f"{metric} by {group} ({runs})")
+    runs = f"n={counts.min()}" if counts.nunique() == 1 else f"n={counts.min()}–{counts.max()}"
+    ax.set_title(title or f"{metric} by {group} ({runs} per bar)")
     return _save(fig, path)
 
 
@@ -264,12 +271,14 @@ def plot_embedding(
         )
     labels = labels or {}
     rng = np.random.default_rng(random_state)
-    arrays = {name: np.asarray(x, dtype=np.float64).reshape(len(x), -1) for name, x in features_by_name.items()}
+    arrays = {name: np.asarray(x, dtype=np.float64) for name, x in features_by_name.items()}
+    arrays = {name: x.reshape(len(x), -1) for name, x in arrays.items()}
     total = sum(len(x) for x in arrays.values())
     widths = {x.shape[1] for x in arrays.values()}
     if not arrays or len(widths) != 1:
         raise DataError(
-            f"features_by_name must hold arrays with the same feature width. Got widths {sorted(widths)} instead."
+            "features_by_name must hold arrays with the same feature width. "
+            f"Got widths {sorted(widths)} instead."
         )
     picks: dict[str, np.ndarray] = {}
     for name, x in arrays.items():
@@ -279,12 +288,15 @@ def plot_embedding(
         picks[name] = np.sort(rng.choice(len(x), size=min(keep, len(x)), replace=False))
     stacked = np.concatenate([arrays[n][picks[n]] for n in arrays])
     if len(stacked) < 5 or not np.isfinite(stacked).all():
-        raise DataError(f"Need at least 5 finite feature rows to embed. Got {len(stacked)} rows (or NaN/inf values).")
+        raise DataError(
+            f"Need at least 5 finite feature rows to embed. Got {len(stacked)} rows (or NaN/inf values)."
+        )
     coords = _embed(stacked, method, random_state)
 
     fig = _new_figure(7.0, 6.0)
     ax = fig.add_subplot()
-    classes = sorted({v for n in labels if n in arrays for v in np.asarray(labels[n])[picks[n]].tolist()}, key=str)
+    picked = {n: np.asarray(labels[n])[picks[n]].tolist() for n in labels if n in arrays}
+    classes = sorted({v for values in picked.values() for v in values}, key=str)
     palette = colormaps["tab10" if len(classes) <= 10 else "tab20"]
     class_index = {c: i for i, c in enumerate(classes)}
     start = 0
@@ -297,7 +309,7 @@ def plot_embedding(
         elif name not in labels:
             ax.scatter(part[:, 0], part[:, 1], color="0.6", label=f"{name} (unlabeled)", **style)
         else:
-            ids = [class_index[v] % palette.N for v in np.asarray(labels[name])[picks[name]].tolist()]
+            ids = [class_index[v] % palette.N for v in picked[name]]
             ax.scatter(part[:, 0], part[:, 1], color=palette(ids), **style)
             ax.scatter([], [], color="0.3", marker=style["marker"], label=name)
     if 0 < len(classes) <= 20:
@@ -319,14 +331,16 @@ def _embed(x: np.ndarray, method: str, random_state: int) -> np.ndarray:
         try:
             import umap  # type: ignore[import-not-found]
         except ImportError as err:
-            raise ConfigError("method='umap' needs the umap-learn package. Install it, or use method='tsne'.") from err
+            raise ConfigError(
+                "method='umap' needs the umap-learn package. Install it, or use method='tsne'."
+            ) from err
         return np.asarray(umap.UMAP(n_components=2, random_state=random_state).fit_transform(x))
     from sklearn.manifold import TSNE
 
     if x.shape[1] > 50 and len(x) > 50:
         x = PCA(n_components=50, random_state=random_state).fit_transform(x)
     perplexity = float(min(30.0, max(1.0, (len(x) - 1) / 3)))
-    tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto", random_state=random_state)
+    tsne = TSNE(perplexity=perplexity, init="pca", learning_rate="auto", random_state=random_state)
     return tsne.fit_transform(x)
 
 
@@ -357,21 +371,25 @@ def _history_frame(history: History) -> pd.DataFrame:
 
 
 def _curve_columns(frame: pd.DataFrame, wanted: Any) -> list[str]:
-    found = [c for c in frame.columns if c not in ("epoch", "lr") and wanted(str(c)) and frame[c].notna().any()]
+    found = [
+        c for c in frame.columns
+        if c not in ("epoch", "lr") and wanted(str(c)) and frame[c].notna().any()
+    ]
     # train before val, then the rest by name, so colours are stable across runs
     return sorted(found, key=lambda c: (not str(c).startswith("train"), not str(c).startswith("val"), str(c)))
 
 
 def _draw_curves(ax: Axes, frame: pd.DataFrame, columns: list[str], ylabel: str, legend: bool = True) -> None:
     if not columns:
-        ax.text(0.5, 0.5, f"no {ylabel} recorded", ha="center", va="center", transform=ax.transAxes, color="0.5")
+        ax.text(0.5, 0.5, f"no {ylabel} recorded", ha="center", va="center", transform=ax.transAxes)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(ylabel)
         return
     for column in columns:
         part = frame[["epoch", column]].dropna()
-        ax.plot(part["epoch"], part[column], marker="o" if len(part) <= 30 else None, markersize=3, label=str(column))
+        marker = "o" if len(part) <= 30 else None
+        ax.plot(part["epoch"], part[column], marker=marker, markersize=3, label=str(column))
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.set_title(ylabel)

@@ -15,7 +15,7 @@ import yaml
 
 from graft.errors import DataError
 from graft.io import write_text
-from graft.report._format import DASH, escape_markdown_cell, format_number, is_missing
+from graft.report._format import DASH, display_label, escape_markdown_cell, format_number, is_missing
 from graft.report.metrics import per_class_metrics
 from graft.report.plots import History, plot_confusion, plot_learning_curves
 from graft.report.tables import markdown_table
@@ -24,11 +24,12 @@ REPORT_NAME = "report.md"
 LEARNING_CURVES = Path("plots") / "learning_curves.png"
 CONFUSION = Path("plots") / "confusion.png"
 _TITLE_KEYS = ("strategy", "model", "data")
+_SIZE_KEYS = ("n_train_labeled", "n_val", "n_test")
 # metric keys shown in the key-figures table, so "other metrics" does not repeat them
 _KEY_FIGURE_KEYS = {
     "test_accuracy", "test_macro_f1", "val_accuracy", "selected_by", "selected_epoch", "best_epoch",
     "epochs_run", "trainable_params", "total_params", "train_seconds", "peak_memory_mb",
-    "n_train_labeled", "n_test", "seed",
+    "n_train_labeled", "n_val", "n_test", "seed", "labels_per_class",
 }
 
 
@@ -54,7 +55,8 @@ def write_run_report(
         Path of ``report.md``.
 
     Raises:
-        DataError: If ``confusion`` is not square or does not match ``classes``.
+        DataError: If ``confusion`` is not square or does not match ``classes``
+            (checked by :func:`~graft.report.plots.plot_confusion` before the table).
     """
     run = Path(run_dir)
     sections = [_title(metrics, config), _key_figures(metrics)]
@@ -80,9 +82,11 @@ def write_run_report(
 
 def _title(metrics: Mapping[str, Any], config: Mapping[str, Any]) -> str:
     strategy, model, data = (_lookup(k, metrics, config) for k in _TITLE_KEYS)
-    line = f"# {strategy} · {model} · {data}\n"
     seed = metrics.get("seed", config.get("seed"))
-    return line + ("" if is_missing(seed) else f"\nseed {seed}\n")
+    k = metrics.get("labels_per_class", config.get("labels_per_class"))
+    details = [] if is_missing(seed) else [f"seed {seed}"]
+    details.append("all labels" if is_missing(k) else f"{display_label(k)} labels per class")
+    return f"# {strategy} · {model} · {data}\n\n" + " · ".join(details) + "\n"
 
 
 def _key_figures(metrics: Mapping[str, Any]) -> str:
@@ -105,7 +109,7 @@ def _key_figures(metrics: Mapping[str, Any]) -> str:
         ("trainable / total params", params),
         ("train time", time),
         ("peak memory", DASH if not _finite(memory) else f"{float(memory):.1f} MB"),
-        ("labeled train / test examples", f"{_count(metrics.get('n_train_labeled'))} / {_count(metrics.get('n_test'))}"),
+        ("labeled train / val / test examples", " / ".join(_count(metrics.get(k)) for k in _SIZE_KEYS)),
     ]
     return "## Key figures\n\n" + markdown_table(pd.DataFrame(rows, columns=["figure", "value"]))
 
@@ -114,21 +118,16 @@ def _other_metrics(metrics: Mapping[str, Any]) -> str:
     rows = [
         (str(k), format_number(v, ".4f"))
         for k, v in metrics.items()
-        if k not in _KEY_FIGURE_KEYS and k not in _TITLE_KEYS and _is_scalar(v)
+        if k not in _KEY_FIGURE_KEYS and k not in _TITLE_KEYS and _is_scalar(v) and not is_missing(v)
     ]
     return markdown_table(pd.DataFrame(rows, columns=["metric", "value"])) if rows else ""
 
 
 def _per_class_table(confusion: Any, classes: list[str]) -> str:
-    per_class = per_class_metrics(confusion)
-    names = [str(c) for c in classes] if len(classes) else [str(i) for i in range(len(per_class))]
-    if len(names) != len(per_class):
-        raise DataError(f"classes must name every row of the confusion matrix ({len(per_class)}). Got {len(names)}.")
-    table = pd.DataFrame(per_class)
-    table.insert(0, "class", names)
+    table = pd.DataFrame(per_class_metrics(confusion))
+    table.insert(0, "class", [str(c) for c in classes] if len(classes) else [str(i) for i in range(len(table))])
     table["support"] = table["support"].astype(int)
-    table = table.rename(columns={"accuracy": "accuracy (recall)", "f1": "F1"})
-    return markdown_table(table)
+    return markdown_table(table.rename(columns={"accuracy": "accuracy (recall)", "f1": "F1"}))
 
 
 def _selected_epoch(metrics: Mapping[str, Any]) -> int | None:
@@ -154,11 +153,12 @@ def _text(value: Any) -> str:
 
 
 def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and bool(np.isfinite(value))
+    numeric = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+    return numeric and bool(np.isfinite(value))
 
 
 def _is_scalar(value: Any) -> bool:
-    return isinstance(value, (str, int, float, bool, np.generic)) or value is None
+    return isinstance(value, (str, int, float, bool, np.generic))
 
 
 def _plain(obj: Any) -> Any:

@@ -86,7 +86,9 @@ def markdown_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
     right-aligned and pipes inside cells are escaped.
     """
     headers = [escape_markdown_cell(str(c)) for c in df.columns]
-    rows = [[escape_markdown_cell(format_number(v, floatfmt)) for v in row] for row in df.itertuples(index=False)]
+    rows = [
+        [escape_markdown_cell(format_number(v, floatfmt)) for v in row] for row in df.itertuples(index=False)
+    ]
     right = [
         pd.api.types.is_numeric_dtype(df.iloc[:, i]) and not pd.api.types.is_bool_dtype(df.iloc[:, i])
         for i in range(df.shape[1])
@@ -97,7 +99,7 @@ def markdown_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
         padded = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)]
         return "| " + " | ".join(padded) + " |"
 
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if r else ("-" * (w + 2)) for w, r in zip(widths, right)) + "|"
+    rule = "|" + "|".join("-" * (w + 1) + (":" if r else "-") for w, r in zip(widths, right)) + "|"
     return "\n".join([line(headers), rule] + [line(r) for r in rows]) + "\n"
 
 
@@ -111,7 +113,8 @@ def write_compare_outputs(
 ) -> dict[str, Path]:
     """Write ``results.csv``, ``summary.md`` and ``plots/compare.png`` for ``graft compare``.
 
-    Grouping and metric columns absent from ``results`` are skipped. In the summary
+    Grouping columns absent from ``results`` or entirely missing (e.g. every run
+    used all labels) and absent metric columns are skipped. In the summary
     the best mean of each metric is bolded among the rows that differ only in
     ``compare`` (e.g. the best strategy per model × labels-per-class).
 
@@ -127,7 +130,7 @@ def write_compare_outputs(
         metric has a value to draw.
     """
     out = Path(out_dir)
-    by = [c for c in by if c in results.columns]
+    by = [c for c in by if c in results.columns and results[c].notna().any()]
     metrics = [m for m in metrics if m in results.columns]
     paths: dict[str, Path] = {"results": out / "results.csv"}
     with atomic_path(paths["results"]) as tmp:
@@ -144,12 +147,15 @@ def write_compare_outputs(
     return paths
 
 
-def rich_summary(summary_df: pd.DataFrame, *, compare: str = "strategy", title: str = "graft compare") -> Table:
+def rich_summary(
+    summary_df: pd.DataFrame, *, compare: str = "strategy", title: str = "graft compare"
+) -> Table:
     """Render a :func:`summarize` result as a console table, best values in bold green.
 
     ``<metric>_mean`` / ``<metric>_std`` pairs become one ``mean ± std`` column.
     """
-    metrics = [c[: -len("_mean")] for c in summary_df.columns if c.endswith("_mean") and f"{c[:-5]}_std" in summary_df]
+    means = [str(c) for c in summary_df.columns if str(c).endswith("_mean")]
+    metrics = [c[: -len("_mean")] for c in means if f"{c[: -len('_mean')]}_std" in summary_df]
     skip = {f"{m}_{s}" for m in metrics for s in ("mean", "std")} | {"n"}
     by = [c for c in summary_df.columns if c not in skip]
     table = Table(title=title)
@@ -175,9 +181,8 @@ def _summary_markdown(summary: pd.DataFrame, by: list[str], metrics: list[str], 
     table = pd.DataFrame({c: [display_label(v, c) for v in summary[c]] for c in by}, index=summary.index)
     for metric in metrics:
         flags = _best_flags(summary, by, compare, metric)
-        cells = [
-            format_mean_std(m, s, metric_floatfmt(metric)) for m, s in zip(summary[f"{metric}_mean"], summary[f"{metric}_std"])
-        ]
+        pairs = zip(summary[f"{metric}_mean"], summary[f"{metric}_std"])
+        cells = [format_mean_std(m, s, metric_floatfmt(metric)) for m, s in pairs]
         table[metric] = [f"**{c}**" if flag else c for c, flag in zip(cells, flags)]
     table["n"] = summary["n"].to_numpy()
     return markdown_table(table)
@@ -187,9 +192,13 @@ def _summary_header(results: pd.DataFrame, by: list[str], compare: str) -> str:
     lines = ["# graft compare", ""]
     for column in _HEADER_COLUMNS:
         if column in results:
-            lines.append(f"- {column}: " + ", ".join(f"`{v}`" for v in ordered_levels(results[column], column)))
+            values = ordered_levels(results[column], column)
+            lines.append(f"- {column}: " + ", ".join(f"`{v}`" for v in values))
     if "seed" in results:
         lines.append("- seeds: " + ", ".join(ordered_levels(results["seed"], "seed")))
+    if "labels_per_class" in results:
+        values = ordered_levels(results["labels_per_class"], "labels_per_class")
+        lines.append("- labels per class: " + ", ".join(values))
     lines.append(f"- runs: {len(results)} (one row per configuration × seed in `results.csv`)")
     context = " × ".join(c for c in by if c != compare) or "all rows"
     who = compare if compare in by else "row"
@@ -201,7 +210,7 @@ def _best_flags(summary: pd.DataFrame, by: list[str], compare: str, metric: str)
     """True where a row has the best mean among rows that differ only in ``compare``."""
     means = pd.to_numeric(summary[f"{metric}_mean"], errors="coerce")
     context = [c for c in by if c != compare]
-    keys = [tuple(display_label(v, c) for c, v in zip(context, row)) for row in summary[context].itertuples(index=False)]
+    keys = [_row_label(row, context) for row in summary[context].itertuples(index=False)]
     flags = [False] * len(summary)
     lower = lower_is_better(metric)
     for key in dict.fromkeys(keys):
@@ -239,5 +248,9 @@ def _write_compare_plot(
         group = groups[0]
     else:  # fold the other varying columns into the x labels so no bar mixes them
         group = " · ".join(groups)
-        frame[group] = [" · ".join(display_label(v, c) for c, v in zip(groups, row)) for row in frame[groups].itertuples(index=False)]
+        frame[group] = [" · ".join(_row_label(row, groups)) for row in frame[groups].itertuples(index=False)]
     return plot_compare(frame, path, metric=metric, group=group, hue=hue)
+
+
+def _row_label(row: tuple[Any, ...], columns: list[str]) -> tuple[str, ...]:
+    return tuple(display_label(v, c) for c, v in zip(columns, row))

@@ -31,6 +31,9 @@ class FinetuneConfig(StrategyConfig):
         lp_init: Warm-start the head with a linear probe on cached features (LP-FT),
             so fine-tuning does not start from a random head that distorts features.
         label_smoothing: Label smoothing of the cross-entropy.
+        freeze_bn: Keep batch-norm statistics fixed (running mean/var of the source):
+            with few labels and small batches, batch statistics are noisy and shift
+            the features the head was fitted on.
     """
 
     trainable: str = "all"
@@ -39,6 +42,7 @@ class FinetuneConfig(StrategyConfig):
     head_lr_scale: float = 1.0
     lp_init: bool = True
     label_smoothing: float = 0.1
+    freeze_bn: bool = True
 
 
 @register_strategy("finetune", "fine-tune the backbone: top-k groups, freeze→unfreeze, layer-wise LR decay, LP-FT")
@@ -68,7 +72,7 @@ class Finetune(Strategy):
                                   head_lr_scale=self.config.head_lr_scale)
 
     def callbacks(self, ctx: FitContext) -> list[Callback]:
-        return [_Unfreeze(self, ctx)] if self.config.unfreeze_at else []
+        return [_Unfreeze(self, ctx)]
 
     def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
         return supervised_step(module, batch, self.config.label_smoothing)
@@ -84,7 +88,7 @@ class Finetune(Strategy):
 
 
 class _Unfreeze:
-    """Unfreezes the trainable groups at ``unfreeze_at`` (and re-freezes on resume before it)."""
+    """Per epoch: which groups train (``unfreeze_at``) and whether batch norm is frozen."""
 
     def __init__(self, strategy: Finetune, ctx: FitContext) -> None:
         self.strategy, self.ctx = strategy, ctx
@@ -92,6 +96,10 @@ class _Unfreeze:
     def on_epoch_start(self, epoch: int, module: nn.Module) -> None:
         at = self.strategy.config.unfreeze_at or 0
         self.strategy._set_trainable(self.ctx, frozen_backbone=epoch < at)
+        if self.strategy.config.freeze_bn or epoch < at:
+            for m in self.ctx.model.backbone.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
 
 
 def parse_trainable(value: str) -> int | None:
