@@ -24,9 +24,11 @@ from torch import nn
 
 from graft.engine.config import TrainConfig
 from graft.engine.evaluate import predict_logits
-from graft.errors import ConfigError
+from graft.engine.fabric import is_main_process
+from graft.errors import CheckpointError, ConfigError
 from graft.options import build_config, field_names
 from graft.run import Run, load_run
+from graft.streams import build_streams
 from graft.run_dir import default_run_dir, prepare_run_dir, write_config, write_history, write_metrics
 
 DataLike = Any  # a spec string, a DataSource, (x, y) arrays or a torch Dataset
@@ -106,7 +108,7 @@ def fit(
     Returns:
         The finished run: ``run.metrics``, ``run.model``, ``run.predict(data)``.
     """
-    from graft.data import load_source, make_dataset, make_splits
+    from graft.data import load_source
     from graft.models import DataInfo, ModelOptions, build_model, save_model
     from graft.report import classification_metrics, write_run_report
     from graft.strategies import STRATEGIES, FitContext
@@ -127,24 +129,19 @@ def fit(
     info = DataInfo.from_source(target)
     model_opts = ModelOptions(image_size=run_cfg.image_size, pretrained=run_cfg.pretrained, arch=run_cfg.arch)
     net = build_model(model, info, model_opts)
-    splits = make_splits(target, seed=seed, split_seed=run_cfg.split_seed,
-                         test_fraction=run_cfg.test_fraction, val_fraction=run_cfg.val_fraction,
-                         labels_per_class=labels_per_class)
-    input_spec = net.spec.input
-    labeled = src if src is not None else target
-    lab_idx = _all_indices(src) if src is not None else splits.train
-    train_ds = make_dataset(labeled, lab_idx, input_spec, augment=train_cfg.augment)
-    plain_ds = make_dataset(labeled, lab_idx, input_spec) if train_cfg.augment != "none" else train_ds
-    val_ds = make_dataset(target, splits.val, input_spec) if len(splits.val) else None
-    test_ds = make_dataset(target, splits.test, input_spec)
-    target_ds = None
-    if "target" in strategy_cls.needs:
-        pool = np.concatenate([splits.train, splits.unlabeled])
-        target_ds = make_dataset(target, np.sort(pool), input_spec, augment=train_cfg.augment)
+    streams = build_streams(strategy_cls.needs, target, src, net.spec.input, train_cfg, seed=seed,
+                            split_seed=run_cfg.split_seed, test_fraction=run_cfg.test_fraction,
+                            val_fraction=run_cfg.val_fraction, labels_per_class=labels_per_class)
+    splits = streams.splits
 
     model_name = model if isinstance(model, str) else type(model).__name__
     data_name = target.name
     run_dir = Path(out) if out is not None else default_run_dir(strategy, model_name, data_name, seed)
+    if resume and not (run_dir / "checkpoints" / "last.ckpt").exists():
+        raise CheckpointError(
+            f"--resume was given but '{run_dir}' has no checkpoints/last.ckpt. Allowed: the --out "
+            "of an interrupted graft run. Fix: drop --resume to start afresh, or pass that --out."
+        )
     prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
     config = {
         "strategy": strategy, "model": model_name, "data": data_name,
@@ -158,27 +155,31 @@ def fit(
     torch.manual_seed(seed)
     np.random.seed(seed)
     teacher_model = build_model(teacher, info, ModelOptions()) if teacher is not None else None
-    ctx = FitContext(model=net, train=train_ds, val=val_ds, train_config=train_cfg, seed=seed,
-                     run_dir=run_dir, resume=resume, target=target_ds, teacher=teacher_model,
-                     plain_train=plain_ds, extras={"source": src, "target_source": target, "splits": splits})
+    ctx = FitContext(model=net, train=streams.train, val=streams.val, train_config=train_cfg, seed=seed,
+                     run_dir=run_dir, resume=resume, target=streams.target, teacher=teacher_model,
+                     plain_train=streams.plain_train, source_val=streams.source_val, oracle=streams.test,
+                     extras={"target_plain": streams.target_plain, "splits": splits})
     t0 = time.perf_counter()
     result = strategy_cls(strategy_cfg).fit(ctx)
     seconds = result.seconds or (time.perf_counter() - t0)
 
-    logits, y_test, _ = predict_logits(net, test_ds)
+    logits, y_test, _ = predict_logits(net, streams.test)
     scores = classification_metrics(y_test.numpy(), logits.argmax(1).numpy(), target.num_classes)
     val_acc = _val_accuracy(result)
     metrics: dict[str, Any] = {
         "strategy": strategy, "model": model_name, "data": data_name, "seed": seed,
         "labels_per_class": labels_per_class,
-        "n_train_labeled": len(lab_idx), "n_val": len(splits.val), "n_test": len(splits.test),
+        "n_train_labeled": streams.n_train_labeled, "n_val": len(splits.val), "n_test": len(splits.test),
         "test_accuracy": scores["accuracy"], "test_macro_f1": scores["macro_f1"],
         "val_accuracy": val_acc, "selected_by": result.selected_by,
         "selected_epoch": result.best_epoch,
         "trainable_params": _count(net, trainable=True), "total_params": _count(net),
         "train_seconds": seconds, "peak_memory_mb": _peak_memory_mb(),
         "epochs_run": result.epochs_run,
+        **_oracle(result.history),
     }
+    if not is_main_process():
+        return Run(run_dir, net, metrics, config, result.history)
     save_model(net, run_dir / "model")
     write_history(run_dir, result.history)
     write_run_report(run_dir, metrics, config, result.history, scores["confusion"], target.classes)
@@ -297,14 +298,24 @@ def _check_needs(strategy: str, needs: frozenset[str], **given: Any) -> None:
             f"Strategy '{strategy}' adapts from a labeled source domain, but no source was given. "
             "Fix: pass --source SPEC (labeled source data); --data is the unlabeled target."
         )
+    if given.get("source") is not None and "source" not in needs:
+        raise ConfigError(
+            f"Strategy '{strategy}' does not use a source domain, but --source was given. Fix: drop "
+            "--source, or pick a domain-adaptation strategy (graft list)."
+        )
     if "teacher" in needs and given.get("teacher") is None:
         raise ConfigError(
             f"Strategy '{strategy}' distils from a teacher, but none was given. Fix: pass --teacher run:DIR."
         )
 
 
-def _all_indices(source: Any) -> np.ndarray:
-    return np.arange(len(source), dtype=np.int64)
+def _oracle(history: list[dict[str, float]]) -> dict[str, Any]:
+    """Best per-epoch target test accuracy: an upper bound, clearly named, never used to select."""
+    curve = [(r["oracle_test_accuracy"], int(r["epoch"])) for r in history if "oracle_test_accuracy" in r]
+    if not curve:
+        return {}
+    acc, epoch = max(curve)
+    return {"oracle_test_accuracy": acc, "oracle_epoch": epoch}
 
 
 def _val_accuracy(result: Any) -> float | None:

@@ -11,6 +11,10 @@ from rich.table import Table
 
 
 def print_run(console: Console, run: Any) -> None:
+    from graft.engine.fabric import is_main_process
+
+    if not is_main_process():  # one summary for a distributed run
+        return
     m = run.metrics
     table = Table(title=f"{m['strategy']} · {m['model']} → {m['data']} (seed {m['seed']})", show_header=False)
     for key in ("test_accuracy", "test_macro_f1", "val_accuracy", "selected_by", "selected_epoch",

@@ -27,6 +27,8 @@ class TrainConfig:
         min_lr_ratio: Final LR as a fraction of the base for cosine/linear/poly.
         gamma: Decay of ``exp``, ``step`` and ``plateau``.
         step_epochs: Epochs between ``step`` decays.
+        inv_gamma: ``inv`` schedule: LR × (1 + inv_gamma·step)^−inv_power.
+        inv_power: Exponent of the ``inv`` schedule.
         plateau_patience: Epochs without improvement before ``plateau`` decays.
         patience: Early stopping after this many epochs without improvement of the
             monitored metric; None trains all epochs. The best epoch is restored.
@@ -55,6 +57,8 @@ class TrainConfig:
     min_lr_ratio: float = 0.0
     gamma: float = 0.1
     step_epochs: int = 10
+    inv_gamma: float = 0.001
+    inv_power: float = 0.75
     plateau_patience: int = 2
     patience: int | None = None
     monitor: str = "val_accuracy"

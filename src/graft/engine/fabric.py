@@ -33,3 +33,10 @@ def make_fabric(config: TrainConfig, run_dir: Path | None) -> Fabric:
     if fabric.world_size > 1:
         fabric.launch()
     return fabric
+
+
+def is_main_process() -> bool:
+    """True on rank 0 (and when not distributed): only it writes the run directory."""
+    import os
+
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))) == 0

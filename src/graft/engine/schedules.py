@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from graft.errors import ConfigError
 
-SCHEDULES = ("constant", "cosine", "linear", "poly", "exp", "step", "plateau")
+SCHEDULES = ("constant", "cosine", "linear", "poly", "exp", "step", "inv", "plateau")
 
 
 def lr_factor(
@@ -26,6 +26,8 @@ def lr_factor(
     power: float = 2.0,
     gamma: float = 0.1,
     step_every: int = 1,
+    inv_gamma: float = 0.001,
+    inv_power: float = 0.75,
 ) -> float:
     """Multiplier of the base learning rate at ``step`` (0-based).
 
@@ -39,6 +41,9 @@ def lr_factor(
         power: Exponent of ``poly``.
         gamma: Decay of ``exp`` (reached at the end) and of ``step`` (per step_every).
         step_every: Steps between decays of ``step``.
+        inv_gamma: ``inv`` decays as ``(1 + inv_gamma * step) ** -inv_power`` (the
+            domain-adaptation literature's schedule, per step, no total length).
+        inv_power: Exponent of ``inv``.
 
     Example:
         >>> lr_factor(0, 100, schedule="cosine", warmup_steps=10)
@@ -54,6 +59,8 @@ def lr_factor(
     t = min(1.0, max(0.0, (step - warmup_steps) / span))
     if schedule in ("constant", "plateau"):
         return 1.0
+    if schedule == "inv":
+        return float((1 + inv_gamma * (step - warmup_steps)) ** -inv_power)
     if schedule == "cosine":
         return min_factor + (1 - min_factor) * 0.5 * (1 + math.cos(math.pi * t))
     if schedule == "linear":

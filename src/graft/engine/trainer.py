@@ -24,7 +24,7 @@ from graft.engine.evaluate import evaluate
 from graft.engine.fabric import make_fabric
 from graft.engine.progress import EpochProgress
 from graft.engine.schedules import PlateauState, lr_factor
-from graft.errors import CheckpointError
+from graft.errors import CheckpointError, ConfigError
 
 Batch = dict[str, Any]
 StepFn = Callable[[nn.Module, Batch], dict[str, torch.Tensor]]
@@ -57,8 +57,9 @@ class Trainer:
             ``(seed, epoch)`` so a resumed run continues to the same result.
         run_dir: Where checkpoints and logs go; None keeps nothing on disk.
         callbacks: Objects with ``on_epoch_start(epoch, module)``.
-        metrics: Extra validation metrics, ``fn(module, val_dataset) -> dict``
-            (label-free validators plug in here).
+        metrics: Extra per-epoch metrics, ``fn(module) -> dict`` (label-free
+            validators and the oracle plug in here). When there is no labeled
+            validation data, ``config.monitor`` names one of their keys.
     """
 
     def __init__(
@@ -68,7 +69,7 @@ class Trainer:
         seed: int = 0,
         run_dir: str | Path | None = None,
         callbacks: Sequence[Callback] = (),
-        metrics: Sequence[Callable[[nn.Module, Dataset | None], dict[str, float]]] = (),
+        metrics: Sequence[Callable[[nn.Module], dict[str, float]]] = (),
     ) -> None:
         self.config = config
         self.seed = seed
@@ -114,9 +115,10 @@ class Trainer:
         total_steps = steps_per_epoch * cfg.epochs
         warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
         has_val = val is not None and len(val) > 0
+        selecting = has_val or bool(self.metrics)
         mode = "min" if cfg.monitor.endswith("loss") else "max"
         plateau = PlateauState(mode=mode, factor=cfg.gamma, patience=cfg.plateau_patience)
-        result = FitResult(selected_by="val" if has_val else "last")
+        result = FitResult(selected_by="val" if has_val else (cfg.monitor if selecting else "last"))
         best_state: dict[str, torch.Tensor] | None = None
         start_epoch, global_step, bad_epochs = 0, 0, 0
 
@@ -140,11 +142,13 @@ class Trainer:
                 for batch in self._batches(train, target, epoch, steps_per_epoch):
                     factor = lr_factor(
                         global_step, total_steps, schedule=cfg.schedule, warmup_steps=warmup,
-                        min_factor=cfg.min_lr_ratio, gamma=cfg.gamma,
+                        min_factor=cfg.min_lr_ratio, gamma=cfg.gamma, inv_gamma=cfg.inv_gamma,
+                        inv_power=cfg.inv_power,
                         step_every=cfg.step_epochs * steps_per_epoch,
                     ) * plateau.scale
                     for g in optimizer.param_groups:
                         g["lr"] = g["initial_lr"] * factor
+                    batch["progress"] = global_step / max(1, total_steps)
                     out = step(wrapped, batch)
                     loss = out["loss"]
                     if not torch.isfinite(loss):
@@ -169,16 +173,17 @@ class Trainer:
                 if has_val:
                     row.update(evaluate(wrapped, val, cfg.batch_size, fabric.device, prefix="val_"))
                 for metric in self.metrics:
-                    row.update(metric(wrapped, val))
+                    row.update(metric(wrapped))
                 row["seconds"] = time.perf_counter() - t0
                 result.history.append(row)
                 improved = False
-                if has_val:
+                if selecting:
                     value = row.get(cfg.monitor, float("nan"))
                     if math.isnan(value):
-                        raise KeyError(
-                            f"The monitored metric '{cfg.monitor}' was not computed. "
-                            f"Available: {', '.join(sorted(row))}."
+                        raise ConfigError(
+                            f"The monitored metric '{cfg.monitor}' was not computed. Allowed: "
+                            f"{', '.join(k for k in sorted(row) if k not in ('epoch', 'seconds', 'lr'))}."
+                            " Fix: pass one of them as --monitor."
                         )
                     better = result.best_value is None or (
                         value > result.best_value if mode == "max" else value < result.best_value
@@ -188,7 +193,7 @@ class Trainer:
                         best_state = _cpu_copy(module.state_dict())
                     if cfg.schedule == "plateau":
                         plateau.update(value)
-                bad_epochs = 0 if improved or not has_val else bad_epochs + 1
+                bad_epochs = 0 if improved or not selecting else bad_epochs + 1
                 fabric.log_dict({k: v for k, v in row.items() if k != "epoch"}, step=epoch + 1)
                 bar.end_epoch(epoch, row)
                 self._save(module, optimizer, {
@@ -197,14 +202,14 @@ class Trainer:
                     "best_value": result.best_value, "best_state": best_state,
                     "plateau": plateau.__dict__,
                 })
-                if has_val and cfg.patience is not None and bad_epochs >= cfg.patience:
+                if selecting and cfg.patience is not None and bad_epochs >= cfg.patience:
                     break
 
         result.epochs_run = len(result.history)
         result.seconds = result.history[-1]["seconds"] if result.history else 0.0
         if best_state is not None:
             module.load_state_dict(best_state)
-        elif not has_val:
+        elif not selecting:
             result.best_epoch = result.epochs_run
         return result
 

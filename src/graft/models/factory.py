@@ -185,7 +185,8 @@ def save_model(model: GraftModel, dir: Path | str) -> None:
         "format": _FORMAT,
         "name": spec.name,
         "recipe": spec.recipe,
-        "num_classes": model.head.out_features,
+        "num_classes": model.num_classes,
+        "head_hidden": list(model.head_hidden),
         "classes": list(model.classes),
         "feature_dim": spec.feature_dim,
         "input": _input_dict(spec),
@@ -222,7 +223,8 @@ def load_model(dir: Path | str, arch: nn.Module | None = None) -> GraftModel:
             f"The model in '{directory}' was built from a Python nn.Module ({recipe.get('module')}); "
             "graft cannot rebuild it by name. Pass the module: load_model(dir, arch=MyModule())."
         )
-    model = GraftModel(backbone, bspec, num_classes, classes)
+    model = GraftModel(backbone, bspec, num_classes, classes,
+                       head_hidden=tuple(int(h) for h in meta.get("head_hidden") or ()))
     state = read_state_dict(directory / WEIGHTS_FILE)
     fix = "The model folder was edited or written by another graft version."
     load_backbone(model, state, f"'{directory / WEIGHTS_FILE}'", fix)

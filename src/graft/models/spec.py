@@ -55,6 +55,8 @@ class GraftModel(nn.Module):
         spec: The backbone's spec.
         num_classes: Output width of the head.
         classes: Class names, saved with the model.
+        head_hidden: Hidden widths of a non-linear head (e.g. a probe's MLP); empty
+            for the usual linear head.
     """
 
     def __init__(
@@ -63,12 +65,19 @@ class GraftModel(nn.Module):
         spec: BackboneSpec,
         num_classes: int,
         classes: list[str] | None = None,
+        head_hidden: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
         self.backbone = backbone
-        self.head = nn.Linear(spec.feature_dim, num_classes)
+        self.head_hidden = tuple(head_hidden)
+        self.head = make_head(spec.feature_dim, num_classes, self.head_hidden)
         self.spec = spec
         self.classes = list(classes) if classes is not None else [str(i) for i in range(num_classes)]
+
+    @property
+    def num_classes(self) -> int:
+        last = [m for m in self.head.modules() if isinstance(m, nn.Linear)][-1]
+        return int(last.out_features)
 
     def forward_features(self, x: Any) -> torch.Tensor:
         return self.backbone(x)
@@ -108,3 +117,16 @@ class GraftModel(nn.Module):
                 groups.append(rest)
         groups.append([(f"head.{n}", p) for n, p in self.head.named_parameters()])
         return groups
+
+
+def make_head(feature_dim: int, num_classes: int, hidden: tuple[int, ...] = ()) -> nn.Module:
+    """A linear head, or an MLP head (Linear-ReLU blocks, then Linear) when ``hidden`` is set."""
+    if not hidden:
+        return nn.Linear(feature_dim, num_classes)
+    layers: list[nn.Module] = []
+    width = feature_dim
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU()]
+        width = h
+    layers.append(nn.Linear(width, num_classes))
+    return nn.Sequential(*layers)

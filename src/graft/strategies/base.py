@@ -45,6 +45,10 @@ class FitContext:
         target: Unlabeled data of the target domain (``needs`` has ``target``).
         teacher: A trained model to learn from (``needs`` has ``teacher``).
         plain_train: ``train`` without augmentation, for features computed once.
+        source_val: Labeled source data held out of ``train`` (domain adaptation:
+            the DEV validator weighs its losses).
+        oracle: The target test set, ONLY for the clearly named per-epoch
+            ``oracle_test_accuracy`` (never for selection or training).
         extras: Anything else a strategy family needs (e.g. a source validation split).
     """
 
@@ -58,6 +62,8 @@ class FitContext:
     target: Dataset | None = None
     teacher: GraftModel | None = None
     plain_train: Dataset | None = None
+    source_val: Dataset | None = None
+    oracle: Dataset | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def labeled_plain(self) -> Dataset:
@@ -65,12 +71,12 @@ class FitContext:
         return self.plain_train if self.plain_train is not None else self.train
 
     def trainer(self, *, config: TrainConfig | None = None, callbacks: list[Callback] | None = None,
-                run_dir: Path | None | str = "same") -> Trainer:
+                metrics: list[Any] | None = None, run_dir: Path | None | str = "same") -> Trainer:
         """A Trainer for this run (a sub-step such as a probe may pass ``run_dir=None``)."""
         return Trainer(
             config or self.train_config, seed=self.seed,
             run_dir=self.run_dir if run_dir == "same" else run_dir,  # type: ignore[arg-type]
-            callbacks=callbacks or [],
+            callbacks=callbacks or [], metrics=metrics or [],
         )
 
 
@@ -95,7 +101,7 @@ class Strategy:
         """Adapt ``ctx.model`` in place and return the training record."""
         self.prepare(ctx)
         groups = self.param_groups(ctx)
-        trainer = ctx.trainer(callbacks=self.callbacks(ctx))
+        trainer = ctx.trainer(callbacks=self.callbacks(ctx), metrics=self.metrics(ctx))
         return trainer.fit(self.module(ctx), groups, self.step, ctx.train, ctx.val, ctx.target,
                            resume=ctx.resume)
 
@@ -113,6 +119,10 @@ class Strategy:
         return model_param_groups(ctx.model, weight_decay=ctx.train_config.weight_decay)
 
     def callbacks(self, ctx: FitContext) -> list[Callback]:
+        return []
+
+    def metrics(self, ctx: FitContext) -> list[Any]:
+        """Per-epoch metric functions ``fn(module) -> dict`` (label-free validators)."""
         return []
 
     def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:

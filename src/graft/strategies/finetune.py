@@ -38,7 +38,7 @@ class FinetuneConfig(StrategyConfig):
 
     trainable: str = "all"
     unfreeze_at: int | None = None
-    layer_decay: float | None = 0.8
+    layer_decay: float | None = 0.65
     head_lr_scale: float = 1.0
     lp_init: bool = True
     label_smoothing: float = 0.1
@@ -49,7 +49,7 @@ class FinetuneConfig(StrategyConfig):
 class Finetune(Strategy):
     Config = FinetuneConfig
     config: FinetuneConfig
-    train_defaults = {"lr": 1e-3, "epochs": 30, "weight_decay": 0.05, "warmup_epochs": 2.0,
+    train_defaults = {"lr": 3e-4, "epochs": 30, "weight_decay": 0.05, "warmup_epochs": 2.0,
                       "schedule": "cosine", "augment": "light", "patience": None}
 
     def prepare(self, ctx: FitContext) -> None:

@@ -75,7 +75,7 @@ def fit_probe_head(
     mu, sigma = f_tr.mean(0), f_tr.std(0).clamp_min(1e-6)
     z_tr = (f_tr - mu) / sigma
     grid = [config.C] if config.C is not None else (C_GRID if has_val else [1.0])
-    n_classes = model.head.out_features if isinstance(model.head, nn.Linear) else int(y_tr.max()) + 1
+    n_classes = model.num_classes
     rows, best = [], None
     for c in grid:
         head = _fit_head(config, z_tr, y_tr, n_classes, c, seed)
@@ -84,12 +84,14 @@ def fit_probe_head(
         if has_val:
             z_va = (f_va - mu) / sigma  # type: ignore[operator]
             row["val_accuracy"] = _acc(head, z_va, y_va)  # type: ignore[arg-type]
-            row["val_loss"] = float(F.cross_entropy(head(z_va), y_va))
+            with torch.no_grad():
+                row["val_loss"] = float(F.cross_entropy(head(z_va), y_va))
         rows.append(row)
         if best is None or row.get("val_accuracy", 0) > best[0].get("val_accuracy", 0):
             best = (row, head)
     assert best is not None
     model.head = _fold_standardisation(best[1], mu, sigma)
+    model.head_hidden = (config.mlp_hidden,) if config.head == "mlp" else ()
     return rows
 
 

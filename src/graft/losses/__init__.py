@@ -1,0 +1,62 @@
+"""Loss functions for transfer learning: pure functions over tensors, thin modules for state.
+
+Families: gradient reversal (:mod:`.grl`), MMD (:mod:`.mmd`), CORAL (:mod:`.coral`),
+entropy and information maximization (:mod:`.entropy`), minimum class confusion
+(:mod:`.mcc`), domain-adversarial and CDAN (:mod:`.adversarial`), distillation
+(:mod:`.kd`).
+"""
+
+from __future__ import annotations
+
+from graft.losses.adversarial import (
+    DomainDiscriminator,
+    RandomizedMultilinear,
+    cdan_features,
+    domain_accuracy,
+    domain_adversarial_loss,
+    entropy_weights,
+    multilinear_map,
+    random_projections,
+    randomized_multilinear_map,
+)
+from graft.losses.coral import coral, covariance
+from graft.losses.entropy import entropy, information_maximization
+from graft.losses.grl import GradientReversal, grad_reverse, grl_schedule
+from graft.losses.kd import feature_kd_loss, kd_loss
+from graft.losses.mcc import mcc_loss
+from graft.losses.mmd import (
+    gaussian_kernels,
+    linear_mmd,
+    mean_pairwise_sq_distance,
+    mk_bandwidths,
+    mk_mmd,
+    squared_distances,
+)
+
+__all__ = [
+    "DomainDiscriminator",
+    "GradientReversal",
+    "RandomizedMultilinear",
+    "cdan_features",
+    "coral",
+    "covariance",
+    "domain_accuracy",
+    "domain_adversarial_loss",
+    "entropy",
+    "entropy_weights",
+    "feature_kd_loss",
+    "gaussian_kernels",
+    "grad_reverse",
+    "grl_schedule",
+    "information_maximization",
+    "kd_loss",
+    "linear_mmd",
+    "mcc_loss",
+    "mean_pairwise_sq_distance",
+    "mk_bandwidths",
+    "mk_mmd",
+    "multilinear_map",
+    "random_projections",
+    "randomized_multilinear_map",
+    "squared_distances",
+]

@@ -1,0 +1,167 @@
+"""The ``graft`` command line: listing, fit, predict, and one-line errors for user mistakes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from graft.cli import app as cli
+from graft.cli.extra_args import parse_extra_args, parse_int_list, parse_k_list
+from graft.errors import ConfigError
+
+
+@pytest.fixture
+def graft_cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """``graft_cli(*args) -> (exit_code, stdout, stderr)`` through the real entry point."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = 0
+        try:
+            cli.main([str(a) for a in args])
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def _assert_user_error(code: int, out: str, err: str, *needles: str) -> None:
+    assert code == 2, (out, err)
+    assert "Traceback" not in out + err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_list_shows_strategies_models_and_data(graft_cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = graft_cli("list")
+    assert code == 0
+    for name in ("finetune", "linear-probe", "scratch", "builtin:mlp", "builtin:lenet", "builtin:digits",
+                 "builtin:mnist5k", "npz:PATH"):
+        assert name in out
+
+
+def test_list_options_of_a_strategy(graft_cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = graft_cli("list", "--options", "finetune")
+    assert code == 0
+    assert "--layer-decay" in out and "--unfreeze-at" in out and "--epochs" in out
+    code, out, _ = graft_cli("list", "--options", "linear-probe")
+    assert code == 0 and "--head" in out
+    _assert_user_error(*graft_cli("list", "--options", "finetun"), "Did you mean 'finetune'?")
+
+
+def test_fit_then_predict(graft_cli, tmp_path: Path, blobs_npz: Path) -> None:  # type: ignore[no-untyped-def]
+    out_dir = tmp_path / "run"
+    code, out, err = graft_cli("fit", "-m", "builtin:mlp", "-d", f"npz:{blobs_npz}", "-s", "scratch",
+                               "--out", out_dir, "--epochs", "2", "--lr", "1e-2", "--no-progress")
+    assert code == 0, err
+    assert "test_accuracy" in out and "epochs_run" in out and str(out_dir) in out
+    assert (out_dir / "metrics.json").is_file()
+
+    csv = tmp_path / "pred.csv"
+    code, out, err = graft_cli("predict", "--run", out_dir, "-d", f"npz:{blobs_npz}", "--out", csv)
+    assert code == 0, err
+    frame = pd.read_csv(csv)
+    assert len(frame) == 90
+    assert {"index", "prediction", "confidence", "p_0", "p_1", "p_2", "label"} <= set(frame.columns)
+    assert "Wrote 90 predictions" in out and "accuracy" in out
+
+
+def test_fit_options_reach_the_strategy(graft_cli, tmp_path: Path, blobs_npz: Path) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    code, _, err = graft_cli("fit", "-m", "builtin:mlp", "-d", f"npz:{blobs_npz}", "-s", "finetune",
+                             "--out", tmp_path, "--epochs=1", "--layer-decay", "0.5", "--no-lp-init",
+                             "--trainable", "last-1", "--progress", "false")
+    assert code == 0, err
+    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    assert config["strategy_options"]["layer_decay"] == 0.5
+    assert config["strategy_options"]["lp_init"] is False
+    assert config["strategy_options"]["trainable"] == "last-1"
+    assert config["train"]["epochs"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["-m", "builtin:nope"], ["Unknown built-in model 'nope'"]),
+        (["-m", "mlp"], ["Did you mean 'builtin:mlp'?"]),
+        (["-m", "tim:resnet18"], ["Unknown model scheme 'tim'", "Did you mean 'timm'?"]),
+        (["-d", "npz:/no/such/file.npz"], ["/no/such/file.npz"]),
+        (["-d", "/no/such/folder"], ["does not exist"]),
+        (["-s", "fine-tune"], ["Unknown strategy 'fine-tune'", "Did you mean 'finetune'?"]),
+        (["-k", "1000"], ["--labels-per-class 1000 is larger than the smallest class", "Allowed: 1.."]),
+        (["--epochs", "abc"], ["'--epochs' option must be of type int", "'abc'"]),
+        (["--epochs", "0"], ["'epochs' option must be a positive integer"]),
+        (["--layer-decy", "0.5"], ["Unknown option 'layer-decy'", "Did you mean 'layer-decay'?"]),
+        (["--schedule", "cosin"], ["Did you mean 'cosine'?"]),
+        (["--layer-decay", "2"], ["'--layer-decay' option must be in (0, 1]"]),
+        (["--trainable", "top-1"], ["'all' or 'last-N'"]),
+        (["stray"], ["Unexpected argument 'stray'"]),
+    ],
+)
+def test_user_mistakes_exit_2_with_one_error_line(graft_cli, tmp_path: Path, blobs_npz: Path,  # type: ignore[no-untyped-def]
+                                                  args: list[str], needles: list[str]) -> None:
+    base = {"-m": "builtin:mlp", "-d": f"npz:{blobs_npz}", "-s": "finetune"}
+    given = dict(zip(args[::2], args[1::2])) if args[0].startswith("-") else {}
+    argv = ["fit"]
+    for flag, value in base.items():
+        argv += [flag, given.pop(flag, value)]
+    argv += ["--out", str(tmp_path / "run"), "--no-progress", "--epochs", "1"]
+    argv += [a for pair in given.items() for a in pair] if args[0].startswith("-") else args
+    _assert_user_error(*graft_cli(*argv), *needles)
+
+
+def test_resume_without_checkpoint_exits_2(graft_cli, tmp_path: Path, blobs_npz: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = graft_cli("fit", "-m", "builtin:mlp", "-d", f"npz:{blobs_npz}", "-s", "scratch",
+                               "--out", tmp_path / "fresh", "--resume", "--no-progress")
+    _assert_user_error(code, out, err, "--resume", "checkpoint", "Fix:")
+
+
+def test_a_finished_run_is_protected(graft_cli, finished_run: Path, blobs_npz: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = graft_cli("fit", "-m", "builtin:mlp", "-d", f"npz:{blobs_npz}", "-s", "scratch",
+                               "--out", finished_run, "--no-progress")
+    _assert_user_error(code, out, err, "already holds a finished run", "--overwrite")
+
+
+def test_predict_with_a_missing_run_exits_2(graft_cli, tmp_path: Path, blobs_npz: Path) -> None:  # type: ignore[no-untyped-def]
+    _assert_user_error(*graft_cli("predict", "--run", tmp_path / "nothing", "-d", f"npz:{blobs_npz}",
+                                  "--out", tmp_path / "p.csv"), "not a graft run directory")
+    assert not (tmp_path / "p.csv").exists()
+
+
+@pytest.mark.xfail(reason="BUG: typer's standalone mode turns KeyboardInterrupt into a silent Exit(130) "
+                          "before main() sees it, so the --resume hint in main() is dead code", strict=True)
+def test_ctrl_c_says_how_to_resume(graft_cli, monkeypatch: pytest.MonkeyPatch, blobs_npz: Path) -> None:  # type: ignore[no-untyped-def]
+    import graft.api
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(graft.api, "fit", interrupted)
+    code, out, err = graft_cli("fit", "-m", "builtin:mlp", "-d", f"npz:{blobs_npz}")
+    assert code == 130
+    assert "--resume" in err and "Traceback" not in out + err
+
+
+def test_unknown_monitor_is_a_user_error(graft_cli, tmp_path: Path, blobs_npz: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = graft_cli("fit", "-m", "builtin:mlp", "-d", f"npz:{blobs_npz}", "-s", "scratch",
+                               "--out", tmp_path, "--epochs", "1", "--monitor", "val_acc", "--no-progress")
+    _assert_user_error(code, out, err, "val_acc", "val_accuracy")
+
+
+def test_parse_extra_args_forms() -> None:
+    assert parse_extra_args(["--lr", "1e-3", "--no-lp-init", "--head=svm", "--freeze-bn", "--lr-min", "-1"]) == {
+        "lr": "1e-3", "lp_init": "false", "head": "svm", "freeze_bn": "true", "lr_min": "-1"}
+    with pytest.raises(ConfigError, match="Unexpected argument 'x'"):
+        parse_extra_args(["x"])
+    assert parse_int_list("0, 1,2", "--seeds") == [0, 1, 2]
+    with pytest.raises(ConfigError, match="--seeds"):
+        parse_int_list("a,b", "--seeds")
+    assert parse_k_list("5,10,all") == [5, 10, None] and parse_k_list(None) is None
+    with pytest.raises(ConfigError, match="positive integers or 'all'"):
+        parse_k_list("0")
