@@ -178,3 +178,36 @@ def test_run_files_are_readable_like_any_written_file(finished_run: Path, tmp_pa
     expected = stat.S_IMODE(os.stat(tmp_path / "plain.txt").st_mode)
     for name in ("metrics.json", "config.yaml", "history.csv", "report.md", "model/model.safetensors"):
         assert stat.S_IMODE(os.stat(finished_run / name).st_mode) == expected, name
+
+
+@pytest.mark.xfail(reason="BUG: linear-probe numbers every C row epoch 1, and api._val_accuracy returns the first "
+                          "row of best_epoch (C=0.01) instead of the selected head's validation accuracy", strict=True)
+def test_reported_val_accuracy_is_the_selected_heads(tmp_path: Path, make_blobs: Callable) -> None:
+    x, y = make_blobs(n_per_class=30, noise=1.5, spread=1.5, seed=2)
+    torch.manual_seed(0)
+    backbone = nn.Sequential(nn.Linear(6, 32), nn.ReLU())  # a fixed backbone: the run is deterministic
+    run = graft.fit(backbone, (x, y), "linear-probe", out=tmp_path, val_fraction=0.3, **QUIET)
+    accuracies = [row["val_accuracy"] for row in run.history]
+    assert len(set(accuracies)) > 1  # the C grid matters on this data
+    assert run.metrics["val_accuracy"] == pytest.approx(max(accuracies))
+
+
+@pytest.mark.xfail(reason="BUG: api.fit builds the model before torch.manual_seed(seed), so a randomly "
+                          "initialised backbone (builtin:mlp, builtin:lenet, --no-pretrained) depends on the "
+                          "caller's global RNG state, not on seed", strict=True)
+def test_same_seed_reproduces_a_run_whatever_the_global_rng(tmp_path: Path, blobs_source: DataSource) -> None:
+    states = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)  # e.g. another run earlier in the same process (graft compare)
+        run = graft.fit("builtin:mlp", blobs_source, "linear-probe", out=tmp_path / str(global_seed), seed=0, **QUIET)
+        states.append(run.model.state_dict())
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
+@pytest.mark.xfail(reason="BUG: prepare_run_dir(overwrite=True) keeps the old run's files, so its logs/ "
+                          "(TensorBoard events) stay next to the new run's results", strict=True)
+def test_overwrite_replaces_the_whole_run(tmp_path: Path, blobs_npz: Path) -> None:
+    graft.fit("builtin:mlp", f"npz:{blobs_npz}", "scratch", out=tmp_path, epochs=1, **QUIET)
+    assert (tmp_path / "logs").exists()
+    graft.fit("builtin:mlp", f"npz:{blobs_npz}", "linear-probe", out=tmp_path, overwrite=True, **QUIET)
+    assert not (tmp_path / "logs").exists()

@@ -42,6 +42,10 @@ def snd_score(
     classifier's softmax outputs (``target_logits``); ``target_features`` is used
     only with ``use_features=True`` (the paper found the softmax outputs better).
 
+    Like the paper's score, it cannot see a collapsed model: predictions that are
+    all the same give the maximum, ``log(N - 1)``. Pair it with the source accuracy
+    or :func:`im_score` when collapse is possible.
+
     Args:
         target_features: Target features ``[N, D]``, or None.
         target_logits: Target logits ``[N, C]``, ``N >= 2``.

@@ -10,7 +10,10 @@ import importlib
 
 from graft.strategies.base import STRATEGIES, FitContext, Strategy, StrategyConfig, register_strategy
 
-_MODULES = ("scratch", "linear_probe", "finetune")
+_MODULES = (
+    "scratch", "linear_probe", "finetune",
+    "source_only", "dann", "cdan", "dan", "coral", "mcc", "self_training",
+)
 
 for _name in _MODULES:
     importlib.import_module(f"graft.strategies.{_name}")

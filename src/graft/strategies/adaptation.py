@@ -1,0 +1,182 @@
+"""The shared base of unsupervised domain-adaptation strategies.
+
+A domain-adaptation strategy trains on a labeled source stream and an unlabeled target
+stream. Each step runs one forward pass over ``[source; target]`` (batch norm sees both
+domains), adds the cross-entropy on the source and the strategy's alignment loss, and
+optionally MCC on the target. Checkpoints are chosen by a label-free validator
+(``--select-by``); the oracle curve on the target test set is recorded next to it,
+clearly named, and never used to select.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from graft.engine.evaluate import evaluate, predict_logits
+from graft.engine.param_groups import model_param_groups
+from graft.engine.trainer import Batch
+from graft.errors import ConfigError
+from graft.strategies.base import FitContext, Strategy, StrategyConfig
+
+
+@dataclass
+class AdaptationConfig(StrategyConfig):
+    """Options shared by every domain-adaptation strategy.
+
+    Attributes:
+        trade_off: Weight of the alignment loss.
+        mcc_weight: Weight of an added Minimum Class Confusion loss on the target
+            (0: none), so ``mcc`` combines with any alignment loss.
+        select_by: Label-free validator that selects the checkpoint: ``snd``,
+            ``entropy``, ``im`` or ``dev``.
+        max_validation: Target (and source-validation) examples scored per epoch.
+        backbone_lr_scale: LR multiplier of the backbone relative to the head and the
+            domain modules (0.1 is usual for a pretrained backbone).
+    """
+
+    trade_off: float = 1.0
+    mcc_weight: float = 0.0
+    select_by: str = "snd"
+    max_validation: int = 2000
+    backbone_lr_scale: float = 1.0
+
+
+class AdaptationModule(nn.Module):
+    """The model plus the strategy's extra trainable parts (a domain discriminator).
+
+    ``forward`` is the model's, so the engine validates it like any classifier.
+    """
+
+    def __init__(self, model: nn.Module, extras: dict[str, nn.Module]) -> None:
+        super().__init__()
+        self.model = model
+        self.extras = nn.ModuleDict(extras)
+
+    def forward(self, x: Any, return_features: bool = False) -> Any:
+        return self.model(x, return_features=return_features)
+
+
+class DomainAdaptation(Strategy):
+    """Cross-entropy on the source + ``trade_off`` × :meth:`alignment` (+ MCC)."""
+
+    Config = AdaptationConfig
+    config: AdaptationConfig
+    needs: ClassVar[frozenset[str]] = frozenset({"source", "target"})
+    # The protocol of the literature (and of BENCHMARKS.md B1).
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-3, "schedule": "inv",
+        "batch_size": 64, "epochs": 20, "augment": "none", "patience": None,
+    }
+
+    def prepare(self, ctx: FitContext) -> None:
+        from graft.selection import VALIDATORS
+
+        VALIDATORS.get(self.config.select_by)
+        if self.config.trade_off < 0 or self.config.mcc_weight < 0:
+            raise ConfigError("--trade-off and --mcc-weight must be >= 0.")
+        ctx.train_config.monitor = self.config.select_by
+        for p in ctx.model.parameters():
+            p.requires_grad_(True)
+        self._module = AdaptationModule(ctx.model, self.extra_modules(ctx))
+
+    def extra_modules(self, ctx: FitContext) -> dict[str, nn.Module]:
+        """Trainable modules beyond the model (a discriminator); none by default."""
+        return {}
+
+    def module(self, ctx: FitContext) -> nn.Module:
+        return self._module
+
+    def param_groups(self, ctx: FitContext) -> list[dict[str, Any]]:
+        groups = model_param_groups(ctx.model, weight_decay=ctx.train_config.weight_decay,
+                                    extra=dict(self._module.extras.items()))
+        head_layer = len(ctx.model.layer_groups()) - 1
+        for g in groups:
+            if g["layer"] < head_layer:
+                g["lr_scale"] = self.config.backbone_lr_scale
+        return groups
+
+    def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
+        xs, ys, xt = batch["x"], batch["y"], batch["x_t"]
+        logits, feats = module(torch.cat([xs, xt]), return_features=True)
+        n = len(xs)
+        ls, lt, fs, ft = logits[:n], logits[n:], feats[:n], feats[n:]
+        ce = F.cross_entropy(ls, ys)
+        out = {"ce": ce.detach(), "accuracy": (ls.detach().argmax(1) == ys).float().mean()}
+        loss = ce
+        align = self.alignment(module, fs, ft, ls, lt, batch)
+        if align is not None:
+            loss = loss + self.config.trade_off * align
+            out["transfer_loss"] = align.detach()
+        if self.config.mcc_weight > 0:
+            from graft.losses import mcc_loss
+
+            mcc = mcc_loss(lt)
+            loss = loss + self.config.mcc_weight * mcc
+            out["mcc_loss"] = mcc.detach()
+        out["loss"] = loss
+        return out
+
+    def alignment(self, module: nn.Module, fs: torch.Tensor, ft: torch.Tensor, ls: torch.Tensor,
+                  lt: torch.Tensor, batch: Batch) -> torch.Tensor | None:
+        """The strategy's domain-alignment loss (None: source-only)."""
+        return None
+
+    def metrics(self, ctx: FitContext) -> list[Any]:
+        return [LabelFreeValidation(ctx, self.config.select_by, self.config.max_validation),
+                OracleAccuracy(ctx)]
+
+
+class LabelFreeValidation:
+    """Per epoch: every cheap label-free score on the target (DEV only when selected)."""
+
+    def __init__(self, ctx: FitContext, select_by: str, max_n: int) -> None:
+        from graft.selection import VALIDATORS
+
+        self.validators = VALIDATORS
+        self.select_by = select_by
+        g = torch.Generator().manual_seed(ctx.seed)
+        target = ctx.extras.get("target_plain")
+        target = ctx.target if target is None else target
+        self.target = _subset(target, max_n, g)
+        self.source_val = _subset(ctx.source_val, max_n, g) if ctx.source_val is not None else None
+        self.batch = max(ctx.train_config.batch_size, 256)
+
+    def __call__(self, module: nn.Module) -> dict[str, float]:
+        device = next(module.parameters()).device
+        lt, _, ft = predict_logits(module, self.target, self.batch, device, return_features=True)
+        arrays: dict[str, Any] = {"target_logits": lt, "target_features": ft}
+        names = [n for n in self.validators if not self.validators.get(n).needs_source_val]
+        if self.select_by not in names:
+            names.append(self.select_by)
+        if any(self.validators.get(n).needs_source_val for n in names):
+            if self.source_val is None:
+                raise ConfigError(f"--select-by {self.select_by} needs a source validation split.")
+            ls, ys, fs = predict_logits(module, self.source_val, self.batch, device, return_features=True)
+            arrays.update(source_val_logits=ls, source_val_features=fs, source_val_labels=ys)
+        return {n: self.validators.get(n)(arrays) for n in names}
+
+
+class OracleAccuracy:
+    """Per epoch: accuracy on the target test set. An upper bound, never used to select."""
+
+    def __init__(self, ctx: FitContext) -> None:
+        self.test = ctx.oracle
+        self.batch = max(ctx.train_config.batch_size, 256)
+
+    def __call__(self, module: nn.Module) -> dict[str, float]:
+        if self.test is None:
+            return {}
+        device = next(module.parameters()).device
+        return {"oracle_test_accuracy": evaluate(module, self.test, self.batch, device)["accuracy"]}
+
+
+def _subset(data: Any, n: int, g: torch.Generator) -> Any:
+    if data is None or len(data) <= n:
+        return data
+    idx = torch.randperm(len(data), generator=g)[:n].sort().values.tolist()
+    return torch.utils.data.Subset(data, idx)

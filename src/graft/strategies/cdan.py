@@ -1,0 +1,66 @@
+"""cdan: conditional adversarial adaptation with entropy conditioning, CDAN+E (Long et al. 2018)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from graft.engine.trainer import Batch
+from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
+from graft.strategies.base import FitContext, register_strategy
+
+
+@dataclass
+class CdanConfig(AdaptationConfig):
+    """Options of ``cdan``.
+
+    Attributes:
+        hidden: Width of the domain discriminator.
+        grl_alpha: Steepness of the gradient-reversal ramp.
+        entropy_conditioning: Weight examples by 1 + exp(−entropy) (CDAN+E).
+        random_dim: Randomised multilinear map of this width when features × classes
+            exceeds 4096 (0: never randomise).
+    """
+
+    hidden: int = 1024
+    grl_alpha: float = 10.0
+    entropy_conditioning: bool = True
+    random_dim: int = 1024
+
+
+@register_strategy("cdan", "conditional adversarial adaptation with entropy conditioning (CDAN+E)")
+class Cdan(DomainAdaptation):
+    Config = CdanConfig
+    config: CdanConfig
+
+    def extra_modules(self, ctx: FitContext) -> dict[str, nn.Module]:
+        from graft.losses import DomainDiscriminator, RandomizedMultilinear
+
+        d, c = ctx.model.spec.feature_dim, ctx.model.num_classes
+        extras: dict[str, nn.Module] = {}
+        width = d * c
+        if self.config.random_dim and width > 4096:
+            extras["multilinear"] = RandomizedMultilinear(d, c, self.config.random_dim)
+            width = self.config.random_dim
+        extras["discriminator"] = DomainDiscriminator(width, self.config.hidden)
+        return extras
+
+    def alignment(self, module: nn.Module, fs: torch.Tensor, ft: torch.Tensor, ls: torch.Tensor,
+                  lt: torch.Tensor, batch: Batch) -> torch.Tensor:
+        from graft.losses import cdan_features, domain_adversarial_loss, entropy_weights, grad_reverse, grl_schedule
+
+        feats = torch.cat([fs, ft])
+        probs = torch.softmax(torch.cat([ls, lt]), 1).detach()
+        if "multilinear" in module.extras:
+            joint = module.extras["multilinear"](feats, probs)
+        else:
+            joint = cdan_features(feats, probs)
+        coeff = grl_schedule(batch["progress"], alpha=self.config.grl_alpha)
+        d = module.extras["discriminator"](grad_reverse(joint, coeff))
+        n = len(fs)
+        ws = wt = None
+        if self.config.entropy_conditioning:
+            ws, wt = entropy_weights(probs[:n]), entropy_weights(probs[n:])
+        return domain_adversarial_loss(d[:n], d[n:], ws, wt)

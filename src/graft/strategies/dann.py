@@ -1,0 +1,45 @@
+"""dann: domain-adversarial training through a gradient reversal layer (Ganin et al. 2016)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from graft.engine.trainer import Batch
+from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
+from graft.strategies.base import FitContext, register_strategy
+
+
+@dataclass
+class DannConfig(AdaptationConfig):
+    """Options of ``dann``.
+
+    Attributes:
+        hidden: Width of the domain discriminator.
+        grl_alpha: Steepness of the gradient-reversal ramp 2/(1+exp(−α·p)) − 1.
+    """
+
+    hidden: int = 1024
+    grl_alpha: float = 10.0
+
+
+@register_strategy("dann", "domain-adversarial training with a gradient reversal layer")
+class Dann(DomainAdaptation):
+    Config = DannConfig
+    config: DannConfig
+
+    def extra_modules(self, ctx: FitContext) -> dict[str, nn.Module]:
+        from graft.losses import DomainDiscriminator
+
+        return {"discriminator": DomainDiscriminator(ctx.model.spec.feature_dim, self.config.hidden)}
+
+    def alignment(self, module: nn.Module, fs: torch.Tensor, ft: torch.Tensor, ls: torch.Tensor,
+                  lt: torch.Tensor, batch: Batch) -> torch.Tensor:
+        from graft.losses import domain_adversarial_loss, grad_reverse, grl_schedule
+
+        coeff = grl_schedule(batch["progress"], alpha=self.config.grl_alpha)
+        disc = module.extras["discriminator"]
+        d = disc(grad_reverse(torch.cat([fs, ft]), coeff))
+        return domain_adversarial_loss(d[: len(fs)], d[len(fs):])
