@@ -51,7 +51,7 @@ def blobs(
 def table_source(name: str = "blobs", **kwargs: float) -> DataSource:
     """A DataSource of :func:`blobs`."""
     x, y = blobs(**kwargs)  # type: ignore[arg-type]
-    return from_arrays(x, y, classes=[f"c{i}" for i in range(N_CLASSES)], name=name)
+    return from_arrays(x, y, name=name)  # classes "0", "1", ... like the npz: file of the same blobs
 
 
 def tiny_mlp(source: DataSource, hidden: tuple[int, ...] = (16, 16), seed: int = 0) -> GraftModel:

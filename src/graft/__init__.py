@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["fit", "compare", "pretrain", "load_run", "list_strategies", "__version__"]
+__all__ = ["fit", "compare", "pretrain", "shift", "load_run", "list_strategies", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("fit", "compare", "pretrain", "list_strategies"):
+    if name in ("fit", "compare", "pretrain", "shift", "list_strategies"):
         from graft import api
 
         return getattr(api, name)

@@ -159,6 +159,7 @@ def fit(
                      run_dir=run_dir, resume=resume, target=streams.target, teacher=teacher_model,
                      plain_train=streams.plain_train, source_val=streams.source_val, oracle=streams.test,
                      extras={"target_plain": streams.target_plain, "splits": splits})
+    shift_before = _shift(net, streams, run_dir, "before") if src is not None and not resume else {}
     t0 = time.perf_counter()
     result = strategy_cls(strategy_cfg).fit(ctx)
     seconds = result.seconds or (time.perf_counter() - t0)
@@ -177,6 +178,8 @@ def fit(
         "train_seconds": seconds, "peak_memory_mb": _peak_memory_mb(),
         "epochs_run": result.epochs_run,
         **_oracle(result.history),
+        **shift_before,
+        **(_shift(net, streams, run_dir, "after") if src is not None else {}),
     }
     if not is_main_process():
         return Run(run_dir, net, metrics, config, result.history)
@@ -233,8 +236,14 @@ def compare(
                               source=source_src if needs_source else None, overwrite=True, **options)
                     rows.append({**run.metrics, "run_dir": str(run.run_dir)})
     results = pd.DataFrame(rows)
-    write_compare_outputs(results, out)
+    write_compare_outputs(results, out, metrics=compare_metrics(results))
     return results
+
+
+def compare_metrics(results: Any) -> tuple[str, ...]:
+    """The columns a comparison summarises: the label-free pick next to the oracle when present."""
+    wanted = ("test_accuracy", "oracle_test_accuracy", "test_macro_f1", "train_seconds")
+    return tuple(c for c in wanted if c in results and results[c].notna().any())
 
 
 def pretrain(
@@ -260,6 +269,13 @@ def pretrain(
     from graft.pretraining import PRETRAIN_METHODS
 
     return PRETRAIN_METHODS.get(method)(model, data, out=out, seed=seed, **options)
+
+
+def shift(model: ModelLike, source: DataLike, data: DataLike, **options: Any) -> dict[str, Any]:
+    """Measure the domain shift between ``source`` and ``data``; see :func:`graft.domain_shift.shift`."""
+    from graft.domain_shift import shift as measure
+
+    return measure(model, source, data, **options)
 
 
 def list_strategies() -> dict[str, str]:
@@ -307,6 +323,18 @@ def _check_needs(strategy: str, needs: frozenset[str], **given: Any) -> None:
         raise ConfigError(
             f"Strategy '{strategy}' distils from a teacher, but none was given. Fix: pass --teacher run:DIR."
         )
+
+
+def _shift(net: nn.Module, streams: Any, run_dir: Path, when: str) -> dict[str, float]:
+    """Domain-shift measures between source and target features, with a t-SNE plot."""
+    from graft.domain_shift import measure_shift
+
+    if not is_main_process():
+        return {}
+    target = streams.target_plain if streams.target_plain is not None else streams.test
+    found = measure_shift(net, streams.plain_train, target, plot=run_dir / "plots" / f"tsne_{when}.png",
+                          title=f"source vs target features, {when} adaptation", max_n=1000)
+    return {f"shift_{when}_{k}": v for k, v in found.items()}
 
 
 def _oracle(history: list[dict[str, float]]) -> dict[str, Any]:

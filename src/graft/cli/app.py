@@ -120,6 +120,24 @@ def predict(
     out_console.print(msg)
 
 
+@app.command("shift")
+def shift_(
+    model: str = ModelOpt,
+    source: str = typer.Option(..., "--source", help="Source data spec."),
+    data: str = DataOpt,
+    out: Optional[Path] = typer.Option(None, help="Folder for shift.json and a t-SNE plot."),
+    image_size: Optional[int] = typer.Option(None, help="Input size of image models."),
+    pretrained: bool = typer.Option(True, help="Load pretrained weights."),
+    seed: int = typer.Option(0),
+) -> None:
+    """How different is my new data? Proxy A-distance and MMD through a model; no training."""
+    from graft.api import shift as api_shift
+    from graft.cli.summary import print_shift
+
+    print_shift(out_console, api_shift(model, source, data, out=out, image_size=image_size,
+                                       pretrained=pretrained, seed=seed), out)
+
+
 @app.command("list")
 def list_(
     options: Optional[str] = typer.Option(None, "--options", help="Show the options of one strategy."),

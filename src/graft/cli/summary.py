@@ -32,7 +32,9 @@ def print_compare(console: Console, results: Any, out: Path) -> None:
     from graft.report import rich_summary, summarize
 
     by = [c for c in ("model", "labels_per_class", "strategy") if c in results and results[c].notna().any()]
-    metrics = [c for c in ("test_accuracy", "test_macro_f1", "train_seconds") if c in results]
+    from graft.api import compare_metrics
+
+    metrics = list(compare_metrics(results))
     console.print(rich_summary(summarize(results, by, metrics)))
     console.print(f"Results: {out / 'results.csv'}  Summary: {out / 'summary.md'}  Chart: {out / 'plots' / 'compare.png'}")
 
@@ -66,3 +68,14 @@ def print_options(console: Console, strategy: str) -> None:
             default = defaults.get(f.name, f.default)
             table.add_row("--" + f.name.replace("_", "-"), repr(default))
         console.print(table)
+
+
+def print_shift(console: Console, result: dict[str, Any], out: Path | None) -> None:
+    table = Table(title=f"shift · {result['source']} → {result['data']} through {result['model']}", show_header=False)
+    table.add_row("proxy A-distance", f"{result['proxy_a_distance']:.3f}  (0 = indistinguishable, 2 = separable)")
+    table.add_row("MMD (linear)", f"{result['mmd_linear']:.4f}")
+    table.add_row("MMD (RBF)", f"{result['mmd_rbf']:.4f}")
+    table.add_row("examples", f"{result['n_source']} source, {result['n_target']} target")
+    console.print(table)
+    if out is not None:
+        console.print(f"Wrote {out / 'shift.json'} and {out / 'plots' / 'shift_tsne.png'}")

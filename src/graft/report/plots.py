@@ -340,7 +340,7 @@ def _embed(x: np.ndarray, method: str, random_state: int) -> np.ndarray:
     if x.shape[1] > 50 and len(x) > 50:
         x = PCA(n_components=50, random_state=random_state).fit_transform(x)
     perplexity = float(min(30.0, max(1.0, (len(x) - 1) / 3)))
-    tsne = TSNE(perplexity=perplexity, init="pca", learning_rate="auto", random_state=random_state)
+    tsne = TSNE(perplexity=perplexity, init="pca", learning_rate="auto", random_state=random_state, max_iter=500)
     return tsne.fit_transform(x)
 
 

@@ -1,0 +1,89 @@
+"""How different is the target from the source, as a model sees them?
+
+Features of both domains through the (frozen) backbone, then the proxy A-distance and
+MMD between them, and a t-SNE plot. Used by ``graft shift`` and, before and after
+training, by every run that has a source.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Subset
+
+from graft.engine.features import extract_features
+from graft.models.spec import GraftModel
+
+
+def _subset(data: Dataset, n: int, seed: int) -> Dataset:
+    size = len(data)  # type: ignore[arg-type]
+    if size <= n:
+        return data
+    g = torch.Generator().manual_seed(seed)
+    return Subset(data, torch.randperm(size, generator=g)[:n].sort().values.tolist())
+
+
+def domain_features(model: GraftModel, source: Dataset, target: Dataset, *, max_n: int = 2000,
+                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Backbone features of at most ``max_n`` examples of each domain (eval mode)."""
+    fs, _ = extract_features(model.backbone, _subset(source, max_n, seed), cache=False)
+    ft, _ = extract_features(model.backbone, _subset(target, max_n, seed), cache=False)
+    return fs.numpy(), ft.numpy()
+
+
+def measure_shift(model: GraftModel, source: Dataset, target: Dataset, *, plot: Path | None = None,
+                  title: str = "", max_n: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """Proxy A-distance, linear and RBF MMD between the domains; optionally a t-SNE plot.
+
+    Returns:
+        ``{"proxy_a_distance": ..., "mmd_linear": ..., "mmd_rbf": ...}``.
+    """
+    from graft.report import plot_embedding
+    from graft.selection import shift_report
+
+    fs, ft = domain_features(model, source, target, max_n=max_n, seed=seed)
+    report = shift_report(fs, ft, seed=seed)
+    if plot is not None:
+        plot_embedding({"source": fs, "target": ft}, plot, max_points=600, random_state=seed,
+                       title=title or "source vs target features (t-SNE)")
+    return {k: float(v) for k, v in report.items()}
+
+
+def shift(model: Any, source: Any, data: Any, *, out: str | Path | None = None, seed: int = 0,
+          image_size: int | None = None, pretrained: bool = True, max_n: int = 2000,
+          **load_options: Any) -> dict[str, Any]:
+    """Measure the shift between ``source`` and ``data`` through ``model``; no training.
+
+    Args:
+        model: A model spec or module (its backbone gives the features).
+        source: The source data (spec, arrays, DataSource).
+        data: The target data.
+        out: Folder for ``shift.json`` and ``plots/shift_tsne.png`` (optional).
+        seed: Seed of the subsampling and the domain classifier.
+        image_size: Input size of image models.
+        pretrained: Load pretrained weights.
+        max_n: Examples per domain.
+        **load_options: ``label_column`` etc. for tables.
+    """
+    from graft.data import load_source, make_dataset
+    from graft.io import write_json
+    from graft.models import DataInfo, ModelOptions, build_model
+    from graft.streams import check_domains
+
+    src, tgt = load_source(source, **load_options), load_source(data, **load_options)
+    check_domains(src, tgt)
+    net = build_model(model, DataInfo.from_source(tgt), ModelOptions(image_size=image_size, pretrained=pretrained))
+    spec = net.spec.input
+    ds_s = make_dataset(src, np.arange(len(src)), spec)
+    ds_t = make_dataset(tgt, np.arange(len(tgt)), spec)
+    plot = Path(out) / "plots" / "shift_tsne.png" if out is not None else None
+    result: dict[str, Any] = {"model": model if isinstance(model, str) else type(model).__name__,
+                              "source": src.name, "data": tgt.name, "n_source": len(src), "n_target": len(tgt)}
+    result.update(measure_shift(net, ds_s, ds_t, plot=plot, max_n=max_n, seed=seed,
+                                title=f"{src.name} vs {tgt.name}"))
+    if out is not None:
+        write_json(Path(out) / "shift.json", result)
+    return result
