@@ -7,16 +7,24 @@ spin and make tiny L-BFGS, MLP or scikit-learn fits up to 100x slower, and
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+import os
 
-import numpy as np
-import pytest
-import torch
-from threadpoolctl import threadpool_limits
+# Before numpy, scipy and torch load their BLAS/OpenMP runtimes (scipy loads its own
+# OpenBLAS lazily, which a later threadpool_limits call would miss).
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from graft.data import DataSource, from_arrays
-from graft.models import DataInfo, GraftModel, ModelOptions, build_model
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import scipy.linalg  # noqa: E402,F401  # load scipy's BLAS now so the limit below covers it
+import torch  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from graft.data import DataSource, from_arrays  # noqa: E402
+from graft.models import DataInfo, GraftModel, ModelOptions, build_model  # noqa: E402
 
 torch.set_num_threads(1)
 threadpool_limits(1)

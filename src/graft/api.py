@@ -128,6 +128,7 @@ def fit(
     src = load_source(source, **label_opts) if source is not None else None
     info = DataInfo.from_source(target)
     model_opts = ModelOptions(image_size=run_cfg.image_size, pretrained=run_cfg.pretrained, arch=run_cfg.arch)
+    torch.manual_seed(seed)  # random initialisation depends on the seed only
     net = build_model(model, info, model_opts)
     streams = build_streams(strategy_cls.needs, target, src, net.spec.input, train_cfg, seed=seed,
                             split_seed=run_cfg.split_seed, test_fraction=run_cfg.test_fraction,

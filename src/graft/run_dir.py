@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -25,12 +26,20 @@ def default_run_dir(strategy: str, model: str, data: str, seed: int, root: str |
 
 
 def prepare_run_dir(path: Path, *, resume: bool, overwrite: bool) -> Path:
-    """Create ``path``; refuse to clobber a finished run unless ``overwrite``."""
-    if (path / "metrics.json").exists() and not resume and not overwrite:
+    """Create ``path``; refuse to clobber a finished run unless ``overwrite``, which empties it."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(
+            f"--out '{path}' is a file, not a directory. Fix: pass a directory path for the run."
+        )
+    finished = (path / "metrics.json").exists()
+    if finished and not resume and not overwrite:
         raise ConfigError(
             f"The output directory '{path}' already holds a finished run (metrics.json). "
             "Fix: pass another --out, or --overwrite to replace it."
         )
+    if finished and overwrite and not resume:
+        for child in path.iterdir():  # a graft run: its own files only
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -54,9 +54,6 @@ def test_list_options_of_a_strategy(graft_cli) -> None:  # type: ignore[no-untyp
     _assert_user_error(*graft_cli("list", "--options", "finetun"), "Did you mean 'finetune'?")
 
 
-@pytest.mark.xfail(reason="BUG: `graft list --options` prints the strategy and engine options only; the data "
-                          "and model options graft fit accepts (RunOptions: --test-fraction, --image-size, "
-                          "--no-pretrained, --arch, --label-column ...) are listed nowhere", strict=True)
 def test_list_options_also_shows_data_and_model_options(graft_cli) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = graft_cli("list", "--options", "finetune")
     assert code == 0
@@ -138,8 +135,6 @@ def test_a_finished_run_is_protected(graft_cli, finished_run: Path, blobs_npz: P
     _assert_user_error(code, out, err, "already holds a finished run", "--overwrite")
 
 
-@pytest.mark.xfail(reason="BUG: prepare_run_dir calls path.mkdir on an --out that is an existing file; the "
-                          "FileExistsError is no GraftError, so the CLI prints a traceback", strict=True)
 def test_out_that_is_a_file_is_a_user_error(graft_cli, tmp_path: Path, blobs_npz: Path) -> None:  # type: ignore[no-untyped-def]
     a_file = tmp_path / "results.csv"
     a_file.write_text("keep me")
@@ -155,8 +150,6 @@ def test_predict_with_a_missing_run_exits_2(graft_cli, tmp_path: Path, blobs_npz
     assert not (tmp_path / "p.csv").exists()
 
 
-@pytest.mark.xfail(reason="BUG: typer's standalone mode turns KeyboardInterrupt into a silent Exit(130) "
-                          "before main() sees it, so the --resume hint in main() is dead code", strict=True)
 def test_ctrl_c_says_how_to_resume(graft_cli, monkeypatch: pytest.MonkeyPatch, blobs_npz: Path) -> None:  # type: ignore[no-untyped-def]
     import graft.api
 

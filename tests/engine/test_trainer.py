@@ -295,8 +295,6 @@ def test_checkpoints_are_written_atomically(
     assert torch.load(ckpt, weights_only=True)["epoch"] == 2
 
 
-@pytest.mark.xfail(reason="BUG: Trainer.fit never finalizes Fabric's loggers, so the CSV log stays "
-                          "empty (CSVLogger only flushes every 100 steps or on finalize)", strict=True)
 def test_epoch_metrics_reach_the_csv_log(task: Task, tmp_path: Path) -> None:
     task.fit(replace(CFG, epochs=3), run_dir=tmp_path)
     logs = list((tmp_path / "logs" / "csv").rglob("metrics.csv"))

@@ -27,7 +27,7 @@ METRIC_KEYS = {
     "val_accuracy", "selected_by", "trainable_params", "total_params", "train_seconds", "peak_memory_mb",
     "epochs_run",
 }
-TINY = {"epochs": 4, "batch_size": 16, "lr": 3e-3, "progress": False}
+TINY = {"epochs": 3, "batch_size": 16, "lr": 3e-3, "progress": False}
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +36,14 @@ def teacher_run(tmp_path_factory: pytest.TempPathFactory, blobs_npz: Path) -> Pa
     out = tmp_path_factory.mktemp("teacher") / "run"
     graft.fit("builtin:mlp", f"npz:{blobs_npz}", "scratch", out=out, **TINY)
     return out
+
+
+def _validators() -> set[str]:
+    try:
+        from graft.selection import VALIDATORS
+    except ImportError:  # no label-free validators registered yet
+        return set()
+    return set(VALIDATORS)
 
 
 def _needs_kwargs(cls: type[Strategy], shifted: DataSource, request: pytest.FixtureRequest) -> dict[str, Any]:
@@ -85,10 +93,11 @@ def test_strategy_fits_and_writes_a_complete_run_directory(
     assert not missing, f"metrics.json lacks {sorted(missing)}"
     assert metrics["strategy"] == name and metrics["model"] == "builtin:mlp" and metrics["data"] == data
     assert metrics["test_accuracy"] == pytest.approx(m["test_accuracy"])
-    assert metrics["selected_by"] == "val"
+    # Labeled validation selects, or a label-free validator where the strategy has no target labels.
+    assert metrics["selected_by"] == "val" or metrics["selected_by"] in _validators(), metrics["selected_by"]
     assert 0 < metrics["trainable_params"] <= metrics["total_params"]
     assert metrics["epochs_run"] >= 1 and metrics["train_seconds"] >= 0 and metrics["peak_memory_mb"] > 0
-    assert 0.0 <= metrics["val_accuracy"] <= 1.0
+    assert metrics["val_accuracy"] is None or 0.0 <= metrics["val_accuracy"] <= 1.0
     assert (out / "model" / "model.safetensors").is_file()
     history = (out / "history.csv").read_text().strip().splitlines()
     assert len(history) >= 2

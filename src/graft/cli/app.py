@@ -169,12 +169,24 @@ def demo(
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user mistakes end in one line and exit code 2, no traceback."""
     try:
-        app(args=argv, standalone_mode=True)
+        code = app(args=argv, standalone_mode=False)
+        if code == 130:  # the parser turns Ctrl-C into exit code 130
+            console.print("interrupted: rerun the same command with --resume to continue from the last epoch")
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except GraftError as err:
         console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         console.print("interrupted: rerun the same command with --resume to continue from the last epoch")
         sys.exit(130)
+    except Exception as err:  # the CLI parser's own usage errors
+        if hasattr(err, "exit_code") and hasattr(err, "show"):
+            err.show()
+            sys.exit(err.exit_code)
+        if type(err).__name__ == "Abort":
+            console.print("interrupted: rerun the same command with --resume to continue from the last epoch")
+            sys.exit(130)
+        raise
 
 

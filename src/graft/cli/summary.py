@@ -58,9 +58,12 @@ def print_options(console: Console, strategy: str) -> None:
     from graft.engine.config import TrainConfig
     from graft.strategies import STRATEGIES
 
+    from graft.api import RunOptions
+
     cls = STRATEGIES.get(strategy)
     for title, config_cls, defaults in ((f"Options of {strategy}", cls.Config, {}),
-                                         ("Engine options", TrainConfig, cls.train_defaults)):
+                                         ("Engine options", TrainConfig, cls.train_defaults),
+                                         ("Data and model options", RunOptions, {})):
         table = Table(title=title, title_justify="left")
         table.add_column("option")
         table.add_column("default")

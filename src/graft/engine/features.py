@@ -33,7 +33,11 @@ def fingerprint_module(module: nn.Module) -> str:
 def fingerprint_data(data: Dataset) -> str:
     """Hash of the arrays a data set holds, or of its items when it holds none."""
     h = hashlib.sha1(type(data).__qualname__.encode())
-    arrays = [v for v in vars(data).values() if torch.is_tensor(v) or isinstance(v, np.ndarray)]
+    attrs = vars(data).values()
+    arrays = [v for v in attrs if torch.is_tensor(v) or isinstance(v, np.ndarray)]
+    for v in attrs:  # texts and other plain sequences
+        if isinstance(v, (list, tuple, str)):
+            h.update(repr(v).encode())
     if arrays:
         for a in arrays:
             arr = a.detach().cpu().numpy() if torch.is_tensor(a) else a

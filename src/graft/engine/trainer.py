@@ -205,6 +205,8 @@ class Trainer:
                 if selecting and cfg.patience is not None and bad_epochs >= cfg.patience:
                     break
 
+        for logger in fabric.loggers:
+            logger.finalize("success")
         result.epochs_run = len(result.history)
         result.seconds = result.history[-1]["seconds"] if result.history else 0.0
         if best_state is not None:

@@ -41,7 +41,7 @@ class AdaptationConfig(StrategyConfig):
 
     trade_off: float = 1.0
     mcc_weight: float = 0.0
-    select_by: str = "snd"
+    select_by: str = "im"
     max_validation: int = 2000
     backbone_lr_scale: float = 1.0
 

@@ -60,7 +60,7 @@ class LinearProbe(Strategy):
         for r in rows:
             r["seconds"] = seconds
         best = max(rows, key=lambda r: r.get("val_accuracy", -1.0))
-        return FitResult(history=rows, best_epoch=1, best_value=best.get("val_accuracy"),
+        return FitResult(history=rows, best_epoch=int(best["epoch"]), best_value=best.get("val_accuracy"),
                          selected_by="val" if "val_accuracy" in best else "last",
                          epochs_run=1, seconds=seconds)
 
@@ -77,9 +77,9 @@ def fit_probe_head(
     grid = [config.C] if config.C is not None else (C_GRID if has_val else [1.0])
     n_classes = model.num_classes
     rows, best = [], None
-    for c in grid:
+    for i, c in enumerate(grid):
         head = _fit_head(config, z_tr, y_tr, n_classes, c, seed)
-        row: dict[str, float] = {"epoch": 1, "C": c,
+        row: dict[str, float] = {"epoch": i + 1, "C": c,
                                  "train_accuracy": _acc(head, z_tr, y_tr)}
         if has_val:
             z_va = (f_va - mu) / sigma  # type: ignore[operator]

@@ -7,6 +7,7 @@ cross-entropy on the labeled source.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -15,7 +16,7 @@ from torch import nn
 
 from graft.engine.trainer import Batch
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
-from graft.strategies.base import register_strategy
+from graft.strategies.base import FitContext, register_strategy
 
 
 @dataclass
@@ -28,6 +29,11 @@ class SelfTrainingConfig(AdaptationConfig):
         strong_shift: Largest random shift of the strong view.
         strong_rotate: Largest rotation of the strong view, in degrees.
         cutout: Side of the square cut out of the strong view (fraction of the size).
+        distribution_alignment: Divide weak-view probabilities by the running mean
+            target prediction before thresholding (ReMixMatch), so one dominant class
+            cannot take over the pseudo-labels.
+        diversity_weight: Weight of a diversity term (log C − entropy of the mean target
+            prediction) that keeps the target predictions spread over the classes.
     """
 
     threshold: float = 0.95
@@ -35,12 +41,17 @@ class SelfTrainingConfig(AdaptationConfig):
     strong_shift: float = 0.125
     strong_rotate: float = 15.0
     cutout: float = 0.3
+    distribution_alignment: bool = True
+    diversity_weight: float = 1.0
 
 
 @register_strategy("self-training", "FixMatch-style pseudo-labels: weak view labels, strong view learns")
 class SelfTraining(DomainAdaptation):
     Config = SelfTrainingConfig
     config: SelfTrainingConfig
+
+    def extra_modules(self, ctx: FitContext) -> dict[str, nn.Module]:
+        return {"prior": RunningMean(ctx.model.num_classes)}
 
     def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
         cfg = self.config
@@ -55,10 +66,21 @@ class SelfTraining(DomainAdaptation):
         logits = module(torch.cat([xs, weak, strong]))
         ls, lw, lst = logits[:n], logits[n:n + m], logits[n + m:]
         ce = F.cross_entropy(ls, ys)
-        conf, pseudo = torch.softmax(lw.detach(), 1).max(1)
+        probs = torch.softmax(lw, 1)
+        weak_probs = probs.detach()
+        if cfg.distribution_alignment:
+            prior = module.extras["prior"]
+            prior.update(weak_probs.mean(0))
+            weak_probs = weak_probs / prior.mean.clamp_min(1e-6)
+            weak_probs = weak_probs / weak_probs.sum(1, keepdim=True)
+        conf, pseudo = weak_probs.max(1)
         mask = (conf >= cfg.threshold).float()
         unsup = (F.cross_entropy(lst, pseudo, reduction="none") * mask).mean()
         loss = ce + cfg.trade_off * unsup
+        if cfg.diversity_weight > 0:
+            mean = probs.mean(0)
+            diversity = math.log(len(mean)) + (mean * torch.log(mean + 1e-8)).sum()
+            loss = loss + cfg.diversity_weight * diversity
         out = {"ce": ce.detach(), "transfer_loss": unsup.detach(), "mask_rate": mask.mean(),
                "accuracy": (ls.detach().argmax(1) == ys).float().mean()}
         if cfg.mcc_weight > 0:
@@ -67,6 +89,19 @@ class SelfTraining(DomainAdaptation):
             loss = loss + cfg.mcc_weight * mcc_loss(lw)
         out["loss"] = loss
         return out
+
+
+class RunningMean(nn.Module):
+    """Exponential moving average of the mean target prediction (a checkpointed buffer)."""
+
+    def __init__(self, num_classes: int, momentum: float = 0.99) -> None:
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("mean", torch.full((num_classes,), 1.0 / num_classes))
+
+    @torch.no_grad()
+    def update(self, batch_mean: torch.Tensor) -> None:
+        self.mean.mul_(self.momentum).add_(batch_mean.to(self.mean), alpha=1 - self.momentum)
 
 
 def random_affine_batch(x: torch.Tensor, shift: float, rotate_deg: float,
