@@ -49,6 +49,8 @@ class RunOptions:
         label_column: Label column of a table.
         text_column: Text column of a table.
         feature_columns: Feature columns of a table (default: every numeric column).
+        shift_report: With a source, measure the domain shift (proxy A-distance, MMD,
+            t-SNE plots) before and after training.
     """
 
     split_seed: int = 0
@@ -60,6 +62,7 @@ class RunOptions:
     label_column: str | None = None
     text_column: str | None = None
     feature_columns: tuple[str, ...] | None = None
+    shift_report: bool = True
 
     def load_options(self) -> dict[str, Any]:
         """Keyword arguments of ``load_source``."""
@@ -160,7 +163,8 @@ def fit(
                      run_dir=run_dir, resume=resume, target=streams.target, teacher=teacher_model,
                      plain_train=streams.plain_train, source_val=streams.source_val, oracle=streams.test,
                      extras={"target_plain": streams.target_plain, "splits": splits})
-    shift_before = _shift(net, streams, run_dir, "before") if src is not None and not resume else {}
+    measure = src is not None and run_cfg.shift_report
+    shift_before = _shift_before(net, streams, run_dir, resume) if measure else {}
     t0 = time.perf_counter()
     result = strategy_cls(strategy_cfg).fit(ctx)
     seconds = result.seconds or (time.perf_counter() - t0)
@@ -180,7 +184,7 @@ def fit(
         "epochs_run": result.epochs_run,
         **_oracle(result.history),
         **shift_before,
-        **(_shift(net, streams, run_dir, "after") if src is not None else {}),
+        **(_shift(net, streams, run_dir, "after") if measure else {}),
     }
     if not is_main_process():
         return Run(run_dir, net, metrics, config, result.history)
@@ -336,6 +340,21 @@ def _shift(net: nn.Module, streams: Any, run_dir: Path, when: str) -> dict[str, 
     found = measure_shift(net, streams.plain_train, target, plot=run_dir / "plots" / f"tsne_{when}.png",
                           title=f"source vs target features, {when} adaptation", max_n=1000)
     return {f"shift_{when}_{k}": v for k, v in found.items()}
+
+
+def _shift_before(net: nn.Module, streams: Any, run_dir: Path, resume: bool) -> dict[str, float]:
+    """The shift before training, measured once and kept so a resumed run reports it too."""
+    import json
+
+    from graft.io import write_json
+
+    path = run_dir / "checkpoints" / "shift_before.json"
+    if resume and path.exists():
+        return json.loads(path.read_text())
+    found = _shift(net, streams, run_dir, "before")
+    if found:
+        write_json(path, found)
+    return found
 
 
 def _oracle(history: list[dict[str, float]]) -> dict[str, Any]:

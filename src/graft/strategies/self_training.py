@@ -7,7 +7,6 @@ cross-entropy on the labeled source.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -32,8 +31,9 @@ class SelfTrainingConfig(AdaptationConfig):
         distribution_alignment: Divide weak-view probabilities by the running mean
             target prediction before thresholding (ReMixMatch), so one dominant class
             cannot take over the pseudo-labels.
-        diversity_weight: Weight of a diversity term (log C − entropy of the mean target
-            prediction) that keeps the target predictions spread over the classes.
+        im_weight: Weight of information maximisation on the weak view (mean entropy
+            minus entropy of the mean prediction): confident target predictions that
+            stay spread over the classes, so pseudo-labelling cannot collapse.
     """
 
     threshold: float = 0.95
@@ -42,7 +42,7 @@ class SelfTrainingConfig(AdaptationConfig):
     strong_rotate: float = 15.0
     cutout: float = 0.3
     distribution_alignment: bool = True
-    diversity_weight: float = 1.0
+    im_weight: float = 1.0
 
 
 @register_strategy("self-training", "FixMatch-style pseudo-labels: weak view labels, strong view learns")
@@ -77,12 +77,14 @@ class SelfTraining(DomainAdaptation):
         mask = (conf >= cfg.threshold).float()
         unsup = (F.cross_entropy(lst, pseudo, reduction="none") * mask).mean()
         loss = ce + cfg.trade_off * unsup
-        if cfg.diversity_weight > 0:
-            mean = probs.mean(0)
-            diversity = math.log(len(mean)) + (mean * torch.log(mean + 1e-8)).sum()
-            loss = loss + cfg.diversity_weight * diversity
         out = {"ce": ce.detach(), "transfer_loss": unsup.detach(), "mask_rate": mask.mean(),
                "accuracy": (ls.detach().argmax(1) == ys).float().mean()}
+        if cfg.im_weight > 0:
+            from graft.losses import information_maximization
+
+            im = information_maximization(lw)
+            loss = loss + cfg.im_weight * im
+            out["im_loss"] = im.detach()
         if cfg.mcc_weight > 0:
             from graft.losses import mcc_loss
 
