@@ -62,7 +62,7 @@ class LinearProbe(Strategy):
         best = max(rows, key=lambda r: r.get("val_accuracy", -1.0))
         return FitResult(history=rows, best_epoch=int(best["epoch"]), best_value=best.get("val_accuracy"),
                          selected_by="val" if "val_accuracy" in best else "last",
-                         epochs_run=1, seconds=seconds)
+                         epochs_run=len(rows), seconds=seconds)  # a probe's "epoch" is one C tried
 
 
 def fit_probe_head(
@@ -72,7 +72,11 @@ def fit_probe_head(
     f_tr, y_tr = extract_features(model.backbone, train)
     has_val = val is not None and len(val) > 0
     f_va, y_va = extract_features(model.backbone, val) if has_val else (None, None)  # type: ignore[arg-type]
-    mu, sigma = f_tr.mean(0), f_tr.std(0).clamp_min(1e-6)
+    # One global scale, not per-feature standardisation: with a few labeled examples
+    # per-feature statistics are noise (near-constant features get blown up), which
+    # costs 10 points of accuracy with 5 labels per class on digits.
+    mu = torch.zeros(f_tr.shape[1])
+    sigma = f_tr.std().clamp_min(1e-6).expand(f_tr.shape[1])
     z_tr = (f_tr - mu) / sigma
     grid = [config.C] if config.C is not None else (C_GRID if has_val else [1.0])
     n_classes = model.num_classes

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from graft.engine.trainer import Batch
+from graft.data.batch_augment import cutout_batch, random_affine_batch
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
 from graft.strategies.base import FitContext, register_strategy
 
@@ -55,7 +56,7 @@ class SelfTraining(DomainAdaptation):
 
     def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
         cfg = self.config
-        xs, ys, xt = batch["x"], batch["y"], batch["x_t"]
+        xs, ys, xt = self.augment_source(batch["x"]), batch["y"], batch["x_t"]
         if not torch.is_tensor(xt) or xt.ndim != 4:
             weak, strong = xt, xt  # tables and text: no geometric views
         else:
@@ -104,36 +105,3 @@ class RunningMean(nn.Module):
     @torch.no_grad()
     def update(self, batch_mean: torch.Tensor) -> None:
         self.mean.mul_(self.momentum).add_(batch_mean.to(self.mean), alpha=1 - self.momentum)
-
-
-def random_affine_batch(x: torch.Tensor, shift: float, rotate_deg: float,
-                        scale: tuple[float, float]) -> torch.Tensor:
-    """Per-example random shift, rotation and zoom of a batch ``[B, C, H, W]``.
-
-    Uncovered pixels take each image's minimum (the background of normalised digits).
-    """
-    b = x.shape[0]
-    angle = (torch.rand(b, device=x.device) * 2 - 1) * rotate_deg * torch.pi / 180
-    zoom = scale[0] + (scale[1] - scale[0]) * torch.rand(b, device=x.device)
-    t = (torch.rand(b, 2, device=x.device) * 2 - 1) * shift * 2
-    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    theta = torch.stack([torch.stack([cos, -sin, t[:, 0]], 1), torch.stack([sin, cos, t[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
-    floor = x.amin(dim=(1, 2, 3), keepdim=True)
-    moved = F.grid_sample(x - floor, grid, padding_mode="zeros", align_corners=False)
-    return moved + floor
-
-
-def cutout_batch(x: torch.Tensor, size: float) -> torch.Tensor:
-    """Set one random square per example (side ``size`` × image side) to the image minimum."""
-    if size <= 0:
-        return x
-    b, _, h, w = x.shape
-    sh, sw = max(1, int(h * size)), max(1, int(w * size))
-    cy = torch.randint(0, h, (b,), device=x.device)
-    cx = torch.randint(0, w, (b,), device=x.device)
-    ys = torch.arange(h, device=x.device).view(1, h, 1)
-    xs = torch.arange(w, device=x.device).view(1, 1, w)
-    box = ((ys - cy.view(b, 1, 1)).abs() <= sh // 2) & ((xs - cx.view(b, 1, 1)).abs() <= sw // 2)
-    floor = x.amin(dim=(1, 2, 3), keepdim=True)
-    return torch.where(box.unsqueeze(1), floor, x)
