@@ -66,9 +66,10 @@ def test_torch_logreg_matches_scikit_learn(noisy: DataSource, make_setup: Callab
     setup = make_setup(noisy, "linear-probe")
     model = setup.ctx.model
     _fit(setup, head="torch", C=0.5)
-    # scikit-learn on the same standardized features the probe standardizes with.
+    # scikit-learn on the same centred, globally scaled features the probe uses.
     f_train, y_train = extract_features(model.backbone, setup.ctx.train)
-    mu, sigma = f_train.mean(0), f_train.std(0).clamp_min(1e-6)
+    mu = f_train.mean(0)
+    sigma = (f_train - mu).std().clamp_min(1e-6)
     reference = LogisticRegression(C=0.5, max_iter=5000, tol=1e-8).fit(((f_train - mu) / sigma).numpy(), y_train.numpy())
 
     with torch.no_grad():
@@ -89,7 +90,8 @@ def test_binary_svm_head_follows_the_decision_function(make_source: Callable[...
     _fit(setup, head="svm", C=1.0)
     model = setup.ctx.model
     f_train, y_train = extract_features(model.backbone, setup.ctx.train)
-    mu, sigma = f_train.mean(0), f_train.std(0).clamp_min(1e-6)
+    mu = f_train.mean(0)
+    sigma = (f_train - mu).std().clamp_min(1e-6)
     svm = LinearSVC(C=1.0, max_iter=6000).fit(((f_train - mu) / sigma).numpy(), y_train.numpy())
     with torch.no_grad():
         f_test = model.backbone.eval()(setup.test_x)
