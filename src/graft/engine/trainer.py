@@ -60,6 +60,8 @@ class Trainer:
         metrics: Extra per-epoch metrics, ``fn(module) -> dict`` (label-free
             validators and the oracle plug in here). When there is no labeled
             validation data, ``config.monitor`` names one of their keys.
+        start_is_candidate: The weights before training may be selected (epoch 0)
+            when no epoch validates better.
     """
 
     def __init__(
@@ -70,12 +72,14 @@ class Trainer:
         run_dir: str | Path | None = None,
         callbacks: Sequence[Callback] = (),
         metrics: Sequence[Callable[[nn.Module], dict[str, float]]] = (),
+        start_is_candidate: bool = False,
     ) -> None:
         self.config = config
         self.seed = seed
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.callbacks = list(callbacks)
         self.metrics = list(metrics)
+        self.start_is_candidate = start_is_candidate
         self.fabric = make_fabric(config, self.run_dir)
 
     @property
@@ -130,6 +134,17 @@ class Trainer:
             best_state, plateau = state["best_state"], PlateauState(**state["plateau"])
 
         t0 = time.perf_counter() - (result.history[-1]["seconds"] if result.history else 0.0)
+        if selecting and self.start_is_candidate and not resume:
+            # The starting weights compete with every epoch (a probe-fitted head in
+            # LP-FT): fine-tuning is kept only where validation says it helped.
+            start: dict[str, float] = {}
+            if has_val:
+                start.update(evaluate(wrapped, val, cfg.batch_size, fabric.device, prefix="val_"))
+            for metric in self.metrics:
+                start.update(metric(wrapped))
+            if not math.isnan(start.get(cfg.monitor, float("nan"))):
+                result.best_epoch, result.best_value = 0, start[cfg.monitor]
+                best_state = _cpu_copy(module.state_dict())
         with EpochProgress(cfg.epochs, steps_per_epoch, enabled=cfg.progress and fabric.is_global_zero) as bar:
             bar.advance_to(start_epoch)
             for epoch in range(start_epoch, cfg.epochs):

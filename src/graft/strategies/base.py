@@ -71,12 +71,13 @@ class FitContext:
         return self.plain_train if self.plain_train is not None else self.train
 
     def trainer(self, *, config: TrainConfig | None = None, callbacks: list[Callback] | None = None,
-                metrics: list[Any] | None = None, run_dir: Path | None | str = "same") -> Trainer:
+                metrics: list[Any] | None = None, run_dir: Path | None | str = "same",
+                start_is_candidate: bool = False) -> Trainer:
         """A Trainer for this run (a sub-step such as a probe may pass ``run_dir=None``)."""
         return Trainer(
             config or self.train_config, seed=self.seed,
             run_dir=self.run_dir if run_dir == "same" else run_dir,  # type: ignore[arg-type]
-            callbacks=callbacks or [], metrics=metrics or [],
+            callbacks=callbacks or [], metrics=metrics or [], start_is_candidate=start_is_candidate,
         )
 
 
@@ -101,7 +102,8 @@ class Strategy:
         """Adapt ``ctx.model`` in place and return the training record."""
         self.prepare(ctx)
         groups = self.param_groups(ctx)
-        trainer = ctx.trainer(callbacks=self.callbacks(ctx), metrics=self.metrics(ctx))
+        trainer = ctx.trainer(callbacks=self.callbacks(ctx), metrics=self.metrics(ctx),
+                              start_is_candidate=self.start_is_candidate(ctx))
         return trainer.fit(self.module(ctx), groups, self.step, ctx.train, ctx.val, ctx.target,
                            resume=ctx.resume)
 
@@ -120,6 +122,10 @@ class Strategy:
 
     def callbacks(self, ctx: FitContext) -> list[Callback]:
         return []
+
+    def start_is_candidate(self, ctx: FitContext) -> bool:
+        """Whether the weights before training compete for selection (epoch 0)."""
+        return False
 
     def metrics(self, ctx: FitContext) -> list[Any]:
         """Per-epoch metric functions ``fn(module) -> dict`` (label-free validators)."""

@@ -71,6 +71,10 @@ class Finetune(Strategy):
                                   layer_decay=self.config.layer_decay,
                                   head_lr_scale=self.config.head_lr_scale)
 
+    def start_is_candidate(self, ctx: FitContext) -> bool:
+        # LP-FT: the probe-fitted model is a candidate, so finetune never ends below it on val.
+        return self.config.lp_init
+
     def callbacks(self, ctx: FitContext) -> list[Callback]:
         return [_Unfreeze(self, ctx)]
 

@@ -43,7 +43,7 @@ class SelfTrainingConfig(AdaptationConfig):
     strong_rotate: float = 15.0
     cutout: float = 0.3
     distribution_alignment: bool = True
-    im_weight: float = 1.0
+    im_weight: float = 0.0
 
 
 @register_strategy("self-training", "FixMatch-style pseudo-labels: weak view labels, strong view learns")
