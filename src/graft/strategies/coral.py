@@ -14,7 +14,15 @@ from graft.strategies.base import register_strategy
 
 @dataclass
 class CoralConfig(AdaptationConfig):
-    """Options of ``coral`` (those of every domain-adaptation strategy)."""
+    """Options of ``coral``.
+
+    Attributes:
+        trade_off: Weight of the CORAL loss. The loss is divided by 4·d² (d features),
+            so it is tiny next to the cross-entropy; Deep CORAL sets the weight so both
+            are of the same order, which 100 does for d in the hundreds.
+    """
+
+    trade_off: float = 100.0
 
 
 @register_strategy("coral", "Deep CORAL: align feature covariances of source and target")
