@@ -155,7 +155,7 @@ def list_(
 def demo(
     ctx: typer.Context,
     out: Path = typer.Option(Path("runs/demo"), help="Output directory."),
-    seeds: str = typer.Option("0,1,2", help="Comma-separated seeds."),
+    seeds: str = typer.Option("0,1", help="Comma-separated seeds (0,1,2 for the full benchmark)."),
     quick: bool = typer.Option(False, help="A smaller demo (one K, fewer epochs) for a smoke test."),
 ) -> None:
     """Pretrain LeNet on MNIST-5k, transfer it and EfficientNet-Lite0 to digits, report."""
