@@ -120,3 +120,13 @@ def test_batch_augmentations_keep_shape_and_change_images() -> None:
         assert out.shape == x.shape and not torch.allclose(out, x)
     flat = torch.ones(2, 3, 8, 8)
     assert torch.allclose(gaussian_blur_batch(flat, 1.5, p=1.0), flat, atol=1e-5)  # blur keeps constants
+
+
+def test_compare_shows_label_free_and_oracle_columns(pair, tmp_path: Path) -> None:
+    source, target = pair
+    results = graft.compare("builtin:mlp", target, ["source-only", "dann"], seeds=[0], source=source,
+                            out=tmp_path, **QUIET)
+    assert set(results["strategy"]) == {"source-only", "dann"}
+    assert results["oracle_test_accuracy"].notna().all()
+    summary = (tmp_path / "summary.md").read_text()
+    assert "oracle_test_accuracy" in summary and "test_accuracy" in summary
