@@ -33,7 +33,14 @@ def main() -> None:
     ap.add_argument("--select-by", default=None, help="validator for the headline (default: each strategy's)")
     ap.add_argument("--out", default=str(HERE / "runs" / "b1"))
     ap.add_argument("--extra", default="", help="extra options, k=v,k=v")
+    ap.add_argument("--collect", default="", help="comma-separated run roots: rebuild the table from them")
     args = ap.parse_args()
+    if args.collect:
+        rows = [row_of(p.parent) for root in args.collect.split(",") for p in sorted(Path(root).glob("*/metrics.json"))]
+        results = pd.DataFrame(rows)
+        results.to_csv(HERE / "results" / "b1.csv", index=False)
+        write(results)
+        return
     extra = dict(kv.split("=", 1) for kv in args.extra.split(",") if kv)
     source, target = load_source("builtin:mnist5k"), load_source("builtin:digits")
     rows = []
@@ -45,19 +52,28 @@ def main() -> None:
                 opts["select_by"] = args.select_by
             run = graft.fit("builtin:lenet", target, name, source=source, seed=seed,
                             out=Path(args.out) / f"{name}-s{seed}", overwrite=True, **opts)
-            hist = pd.DataFrame(run.history)
-            row = {"strategy": name, "seed": seed, "selected_by": run.metrics["selected_by"],
-                   "test_accuracy": run.metrics["test_accuracy"],
-                   "last_test_accuracy": float(hist["oracle_test_accuracy"].iloc[-1]),
-                   "oracle_test_accuracy": run.metrics.get("oracle_test_accuracy"),
-                   "train_seconds": run.metrics["train_seconds"]}
-            for v in VALIDATORS:
-                if v in hist:
-                    row[f"pick_{v}"] = float(hist.loc[hist[v].idxmax(), "oracle_test_accuracy"])
+            row = row_of(run.run_dir)
             rows.append(row)
             print(row, flush=True)
             pd.DataFrame(rows).to_csv(csv, index=False)
     write(pd.DataFrame(rows))
+
+
+def row_of(run_dir: Path) -> dict:
+    """One table row from a finished run directory."""
+    import json
+
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    hist = pd.read_csv(Path(run_dir) / "history.csv")
+    row = {"strategy": metrics["strategy"], "seed": metrics["seed"], "selected_by": metrics["selected_by"],
+           "test_accuracy": metrics["test_accuracy"],
+           "last_test_accuracy": float(hist["oracle_test_accuracy"].iloc[-1]),
+           "oracle_test_accuracy": metrics.get("oracle_test_accuracy"),
+           "train_seconds": metrics["train_seconds"]}
+    for v in VALIDATORS:
+        if v in hist:
+            row[f"pick_{v}"] = float(hist.loc[hist[v].idxmax(), "oracle_test_accuracy"])
+    return row
 
 
 def write(results: pd.DataFrame) -> None:

@@ -73,7 +73,10 @@ def write(results: pd.DataFrame) -> None:
     rows = []
     for (model, k), g in sorted(results.groupby(["model", "K"]), key=lambda t: (t[0][0], order.get(t[0][1], 99))):
         row = {"model": model, "K": k}
-        for name, h in g.groupby("strategy", sort=False):
+        known = ["scratch", "linear-probe", "finetune"]
+        names = sorted(g["strategy"].unique(), key=lambda n: (known.index(n) if n in known else 99, n))
+        for name in names:
+            h = g[g["strategy"] == name]
             acc = h["test_accuracy"].to_numpy(dtype=float)
             row[name] = format_mean_std(acc.mean(), acc.std(ddof=1) if len(acc) > 1 else 0.0)
             row[f"{name} s"] = f"{h['train_seconds'].mean():.1f}"
