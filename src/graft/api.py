@@ -27,7 +27,7 @@ from graft.engine.evaluate import predict_logits
 from graft.engine.fabric import is_main_process
 from graft.errors import CheckpointError, ConfigError
 from graft.options import build_config, field_names
-from graft.run import Run, load_run
+from graft.run import Run
 from graft.streams import build_streams
 from graft.run_dir import default_run_dir, prepare_run_dir, write_config, write_history, write_metrics
 
