@@ -30,6 +30,9 @@ class AdaptationConfig(StrategyConfig):
 
     Attributes:
         trade_off: Weight of the alignment loss.
+        ramp: Ramp the weight from 0 to ``trade_off`` with 2/(1+exp(−10·p)) − 1 over
+            training progress p, so an alignment loss cannot collapse the features of
+            a model that has not learned the source yet.
         mcc_weight: Weight of an added Minimum Class Confusion loss on the target
             (0: none), so ``mcc`` combines with any alignment loss.
         select_by: Label-free validator that selects the checkpoint: ``snd``,
@@ -45,6 +48,7 @@ class AdaptationConfig(StrategyConfig):
     """
 
     trade_off: float = 1.0
+    ramp: bool = True
     mcc_weight: float = 0.0
     select_by: str = "im"
     max_validation: int = 2000
@@ -121,7 +125,12 @@ class DomainAdaptation(Strategy):
         loss = ce
         align = self.alignment(module, fs, ft, ls, lt, batch)
         if align is not None:
-            loss = loss + self.config.trade_off * align
+            weight = self.config.trade_off
+            if self.config.ramp:
+                from graft.losses import grl_schedule
+
+                weight *= grl_schedule(batch["progress"])
+            loss = loss + weight * align
             out["transfer_loss"] = align.detach()
         if self.config.mcc_weight > 0:
             from graft.losses import mcc_loss

@@ -26,6 +26,7 @@ class CdanConfig(AdaptationConfig):
 
     hidden: int = 1024
     grl_alpha: float = 10.0
+    ramp: bool = False  # the gradient reversal coefficient ramps instead
     entropy_conditioning: bool = True
     random_dim: int = 1024
 

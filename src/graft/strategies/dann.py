@@ -23,6 +23,7 @@ class DannConfig(AdaptationConfig):
 
     hidden: int = 1024
     grl_alpha: float = 10.0
+    ramp: bool = False  # the gradient reversal coefficient ramps instead
 
 
 @register_strategy("dann", "domain-adversarial training with a gradient reversal layer")
