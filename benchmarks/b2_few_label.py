@@ -78,7 +78,8 @@ def write(results: pd.DataFrame) -> None:
         for name in names:
             h = g[g["strategy"] == name]
             acc = h["test_accuracy"].to_numpy(dtype=float)
-            row[name] = format_mean_std(acc.mean(), acc.std(ddof=1) if len(acc) > 1 else 0.0)
+            row[name] = (format_mean_std(acc.mean(), acc.std(ddof=1)) if len(acc) > 1
+                         else f"{acc[0]:.3f} (1 seed)")
             row[f"{name} s"] = f"{h['train_seconds'].mean():.1f}"
         rows.append(row)
     seeds = sorted(results["seed"].unique().tolist())
