@@ -18,11 +18,11 @@ class CoralConfig(AdaptationConfig):
 
     Attributes:
         trade_off: Weight of the CORAL loss. The loss is divided by 4·d² (d features),
-            so it is tiny next to the cross-entropy; Deep CORAL sets the weight so both
-            are of the same order, which 100 does for d in the hundreds.
+            so a weight of 1 leaves it negligible next to the cross-entropy. 10 was
+            chosen over 100 on B1 by the label-free IM score (higher on every seed).
     """
 
-    trade_off: float = 100.0
+    trade_off: float = 10.0
 
 
 @register_strategy("coral", "Deep CORAL: align feature covariances of source and target")
