@@ -76,7 +76,7 @@ class Finetune(Strategy):
         return self.config.lp_init
 
     def callbacks(self, ctx: FitContext) -> list[Callback]:
-        return [_Unfreeze(self, ctx)]
+        return [_FreezeSchedule(self, ctx)]
 
     def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
         return supervised_step(module, batch, self.config.label_smoothing)
@@ -91,7 +91,7 @@ class Finetune(Strategy):
                 p.requires_grad_(on)
 
 
-class _Unfreeze:
+class _FreezeSchedule:
     """Per epoch: which groups train (``unfreeze_at``) and whether batch norm is frozen."""
 
     def __init__(self, strategy: Finetune, ctx: FitContext) -> None:
