@@ -11,26 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import Dataset
 
+from graft.data.pipeline import random_subset
 from graft.engine.features import extract_features
 from graft.models.spec import GraftModel
-
-
-def _subset(data: Dataset, n: int, seed: int) -> Dataset:
-    size = len(data)  # type: ignore[arg-type]
-    if size <= n:
-        return data
-    g = torch.Generator().manual_seed(seed)
-    return Subset(data, torch.randperm(size, generator=g)[:n].sort().values.tolist())
 
 
 def domain_features(model: GraftModel, source: Dataset, target: Dataset, *, max_n: int = 2000,
                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Backbone features of at most ``max_n`` examples of each domain (eval mode)."""
-    fs, _ = extract_features(model.backbone, _subset(source, max_n, seed), cache=False)
-    ft, _ = extract_features(model.backbone, _subset(target, max_n, seed), cache=False)
+    fs, _ = extract_features(model.backbone, random_subset(source, max_n, seed), cache=False)
+    ft, _ = extract_features(model.backbone, random_subset(target, max_n, seed), cache=False)
     return fs.numpy(), ft.numpy()
 
 

@@ -200,3 +200,14 @@ def make_dataset(
         rows = np.ascontiguousarray(source.x[idx], dtype=np.float32)
         return TableDataset(torch.from_numpy(rows), targets)
     return TextDataset([source.x[i] for i in idx], targets)
+
+
+def random_subset(data: Dataset, n: int, seed: int = 0) -> Dataset:
+    """At most ``n`` examples of ``data``, drawn with ``seed`` and kept in order."""
+    from torch.utils.data import Subset
+
+    size = len(data)  # type: ignore[arg-type]
+    if size <= n:
+        return data
+    g = torch.Generator().manual_seed(seed)
+    return Subset(data, torch.randperm(size, generator=g)[:n].sort().values.tolist())

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from graft.data.pipeline import random_subset
 from graft.engine.evaluate import evaluate, predict_logits
 from graft.engine.param_groups import model_param_groups
 from graft.engine.trainer import Batch
@@ -168,11 +169,10 @@ class LabelFreeValidation:
 
         self.validators = VALIDATORS
         self.select_by = select_by
-        g = torch.Generator().manual_seed(ctx.seed)
         target = ctx.extras.get("target_plain")
         target = ctx.target if target is None else target
-        self.target = _subset(target, max_n, g)
-        self.source_val = _subset(ctx.source_val, max_n, g) if ctx.source_val is not None else None
+        self.target = random_subset(target, max_n, ctx.seed)
+        self.source_val = random_subset(ctx.source_val, max_n, ctx.seed) if ctx.source_val is not None else None
         self.batch = max(ctx.train_config.batch_size, 256)
 
     def __call__(self, module: nn.Module) -> dict[str, float]:
@@ -202,10 +202,3 @@ class OracleAccuracy:
             return {}
         device = next(module.parameters()).device
         return {"oracle_test_accuracy": evaluate(module, self.test, self.batch, device)["accuracy"]}
-
-
-def _subset(data: Any, n: int, g: torch.Generator) -> Any:
-    if data is None or len(data) <= n:
-        return data
-    idx = torch.randperm(len(data), generator=g)[:n].sort().values.tolist()
-    return torch.utils.data.Subset(data, idx)
