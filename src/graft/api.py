@@ -10,9 +10,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import resource
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +23,7 @@ from torch import nn
 from graft.engine.config import TrainConfig
 from graft.engine.evaluate import predict_logits
 from graft.engine.fabric import is_main_process
+from graft.engine.memory import peak_memory_mb
 from graft.errors import CheckpointError, ConfigError
 from graft.options import build_config, field_names
 from graft.run import Run
@@ -44,6 +43,8 @@ class RunOptions:
         test_fraction: Share of the data held out for testing.
         val_fraction: Share of the training split held out for validation.
         image_size: Input side of image models (e.g. 64), overriding the model's default.
+        max_length: Token limit of text models (default 128); longer texts are truncated.
+        pooling: Pooling of text encoders: ``mean`` or ``cls``.
         pretrained: Load pretrained weights (``--no-pretrained`` for random init).
         arch: Architecture of ``file:`` weights (``timm:resnet18``, ``builtin:lenet``).
         label_column: Label column of a table.
@@ -57,6 +58,8 @@ class RunOptions:
     test_fraction: float = 0.5
     val_fraction: float = 0.1
     image_size: int | None = None
+    max_length: int | None = None
+    pooling: str = "mean"
     pretrained: bool = True
     arch: str | None = None
     label_column: str | None = None
@@ -130,7 +133,8 @@ def fit(
     target = load_source(data, **label_opts)
     src = load_source(source, **label_opts) if source is not None else None
     info = DataInfo.from_source(target)
-    model_opts = ModelOptions(image_size=run_cfg.image_size, pretrained=run_cfg.pretrained, arch=run_cfg.arch)
+    model_opts = ModelOptions(image_size=run_cfg.image_size, pretrained=run_cfg.pretrained, arch=run_cfg.arch,
+                              max_length=run_cfg.max_length, pooling=run_cfg.pooling)
     torch.manual_seed(seed)  # random initialisation depends on the seed only
     net = build_model(model, info, model_opts)
     streams = build_streams(strategy_cls.needs, target, src, net.spec.input, train_cfg, seed=seed,
@@ -179,8 +183,11 @@ def fit(
         "test_accuracy": scores["accuracy"], "test_macro_f1": scores["macro_f1"],
         "val_accuracy": val_acc, "selected_by": result.selected_by,
         "selected_epoch": result.best_epoch,
-        "trainable_params": _count(net, trainable=True), "total_params": _count(net),
-        "train_seconds": seconds, "peak_memory_mb": _peak_memory_mb(),
+        "trainable_params": result.trainable_params if result.trainable_params is not None
+        else _count(net, trainable=True),
+        "total_params": _count(net),
+        "train_seconds": seconds,
+        "peak_memory_mb": result.peak_memory_mb if result.peak_memory_mb is not None else peak_memory_mb(),
         "epochs_run": result.epochs_run,
         **_oracle(result.history),
         **shift_before,
@@ -380,14 +387,6 @@ def _val_accuracy(result: Any) -> float | None:
 
 def _count(model: nn.Module, trainable: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
-
-
-def _peak_memory_mb() -> float:
-    """Peak memory: CUDA allocator peak on GPU, else the process's peak resident set."""
-    if torch.cuda.is_available():
-        return torch.cuda.max_memory_allocated() / 2**20
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / (2**20 if sys.platform == "darwin" else 2**10)
 
 
 def _short(model: ModelLike) -> str:

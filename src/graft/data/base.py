@@ -29,7 +29,9 @@ class InputSpec:
         mean: Per-channel normalisation mean, applied after scaling to [0, 1].
         std: Per-channel normalisation std.
         width: Number of features of a table model.
-        max_length: Token limit of a text model.
+        max_length: Token limit of a text model; longer texts are truncated.
+        tokenizer: Where a text model's tokenizer is (a local folder or a cached hub
+            id); None passes raw strings to the model.
     """
 
     kind: Kind
@@ -39,6 +41,7 @@ class InputSpec:
     std: tuple[float, ...] = (1.0,)
     width: int | None = None
     max_length: int | None = None
+    tokenizer: str | None = None
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Specs: ``builtin:NAME``, ``folder:PATH``, ``csv:PATH`` (.csv/.tsv/.jsonl/.json/.parquet),
 ``npz:PATH``, a bare path (the scheme inferred), a DataSource, an ``(x, y)`` tuple, or a
-``torch.utils.data.Dataset`` of ``(x, y)`` pairs.
+``torch.utils.data.Dataset`` of ``(x, y)`` pairs. A string spec may end in row filters,
+``?column=value`` (see :mod:`graft.data.filters`), to select a domain.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from graft.data.arrays import check_source, from_arrays
 from graft.data.base import DataSource
 from graft.data.builtin import BUILTIN_DATA
+from graft.data.filters import apply_filters, split_filters
 from graft.data.folder import load_folder
 from graft.data.tables import TABLE_EXTENSIONS, load_npz, load_table, table_format
 from graft.errors import MissingPathError, SpecError, did_you_mean
@@ -65,7 +67,8 @@ def load_source(
 
     Args:
         spec: A data spec (``builtin:digits``, ``folder:PATH``, ``csv:PATH``,
-            ``npz:PATH``, or a bare path, its format inferred), a DataSource (checked,
+            ``npz:PATH``, or a bare path, its format inferred; ``?column=value`` filters
+            rows, e.g. ``builtin:drug-reviews?condition=Birth Control``), a DataSource (checked,
             returned unchanged), an ``(x, y)`` tuple of arrays, or a Dataset of ``(x, y)`` pairs.
         label_column: Label column of a table; ``label`` by default.
         feature_columns: Feature columns of a table; all numeric ones by default.
@@ -100,7 +103,16 @@ def load_source(
             f"A data spec must be a non-empty string, a DataSource, an (x, y) tuple or a "
             f"Dataset; got {type(spec).__name__} {spec!r}. {_EXAMPLES}."
         )
-    scheme, rest = _split_spec(spec.strip())
+    base, filters = split_filters(spec.strip())
+    source = _load_spec(base, label_column=label_column, feature_columns=feature_columns,
+                        text_column=text_column)
+    return apply_filters(source, filters)
+
+
+def _load_spec(
+    spec: str, *, label_column: str | None, feature_columns: Sequence[str] | None, text_column: str | None
+) -> DataSource:
+    scheme, rest = _split_spec(spec)
     if scheme is None:
         scheme = _infer_scheme(rest)
     table_options = label_column or feature_columns or text_column

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
 from graft.data.base import DataSource, InputSpec
 from graft.data.transforms import AUGMENTATIONS, Augment, adapt_channels, resize
@@ -167,7 +167,9 @@ def make_dataset(
 
     Returns:
         A Dataset of ``(x, y)`` with a ``targets`` array; images are
-        ``float [C, H, W]`` normalised, tables ``float32 [D]``, texts ``str``.
+        ``float [C, H, W]`` normalised, tables ``float32 [D]``, texts token ids
+        (padded per batch by the dataset's ``collate``) when the model names a
+        tokenizer, else ``str``.
 
     Raises:
         DataError: Data of another kind than the model takes, or a width mismatch.
@@ -199,15 +201,26 @@ def make_dataset(
             )
         rows = np.ascontiguousarray(source.x[idx], dtype=np.float32)
         return TableDataset(torch.from_numpy(rows), targets)
-    return TextDataset([source.x[i] for i in idx], targets)
+    texts = [source.x[i] for i in idx]
+    if input_spec.tokenizer is not None:
+        from graft.data.text import tokenized_dataset
+
+        return tokenized_dataset(texts, targets, input_spec)
+    return TextDataset(texts, targets)
 
 
 def random_subset(data: Dataset, n: int, seed: int = 0) -> Dataset:
     """At most ``n`` examples of ``data``, drawn with ``seed`` and kept in order."""
-    from torch.utils.data import Subset
-
     size = len(data)  # type: ignore[arg-type]
     if size <= n:
         return data
     g = torch.Generator().manual_seed(seed)
-    return Subset(data, torch.randperm(size, generator=g)[:n].sort().values.tolist())
+    return IndexSubset(data, torch.randperm(size, generator=g)[:n].sort().values.tolist())
+
+
+class IndexSubset(Subset):
+    """A ``Subset`` that keeps the data set's ``collate`` (token batches need it)."""
+
+    def __init__(self, data: Dataset, indices: list[int]) -> None:
+        super().__init__(data, indices)
+        self.collate = getattr(data, "collate", None)

@@ -158,6 +158,8 @@ def load_table(
         x = table_array(frame[numeric].to_numpy(), what=f"{name}: features")
         meta.update(feature_columns=[str(c) for c in numeric], ignored_columns=other)
         kind = "table"
+    used = {text_column} if kind == "text" else set(meta["feature_columns"])
+    meta["rows"] = {str(c): frame[c].to_numpy() for c in frame.columns if str(c) not in used}
     source = DataSource(name=name, kind=kind, classes=classes, x=x, y=y, meta=meta)
     check_source(source)
     return source

@@ -26,7 +26,7 @@ def predict_logits(
     module.eval()
     logits, labels, feats = [], [], []
     for x, y in _loader(data, batch_size):
-        x = _to(x, device)
+        x = move_to(x, device)
         if return_features:
             out, f = module(x, return_features=True)
             feats.append(f.float().cpu())
@@ -49,11 +49,12 @@ def evaluate(module: nn.Module, data: Dataset, batch_size: int, device: Any, pre
     return {f"{prefix}loss": loss, f"{prefix}accuracy": acc}
 
 
-def _to(x: Any, device: Any) -> Any:
+def move_to(x: Any, device: Any) -> Any:
+    """A tensor, or a dict of tensors (a token batch), on ``device``."""
     if torch.is_tensor(x):
         return x.to(device)
     if isinstance(x, dict):
-        return {k: _to(v, device) for k, v in x.items()}
+        return {k: move_to(v, device) for k, v in x.items()}
     return x
 
 

@@ -16,6 +16,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from graft.engine.evaluate import move_to
+
 _CACHE: OrderedDict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
 _CACHE_SIZE = 16
 
@@ -70,7 +72,7 @@ def extract_features(
     feats, labels = [], []
     loader = DataLoader(data, batch_size=batch_size, shuffle=False, collate_fn=getattr(data, "collate", None))
     for x, y in loader:
-        x = x.to(device) if torch.is_tensor(x) else x
+        x = move_to(x, device)
         feats.append(backbone(x).float().cpu())
         labels.append(torch.as_tensor(y))
     backbone.train(was_training)

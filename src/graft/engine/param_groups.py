@@ -75,3 +75,30 @@ def model_param_groups(
                  "layer": len(layers), "name": name}
             )
     return groups
+
+
+def trainable_param_groups(
+    model: GraftModel,
+    *,
+    weight_decay: float,
+    head_lr_scale: float = 1.0,
+    extra: dict[str, nn.Module] | None = None,
+) -> list[dict[str, Any]]:
+    """Two groups, the backbone's trainable parameters (an adapter's) and the head, plus ``extra``.
+
+    For a backbone that is frozen except for inserted modules (LoRA, IA3): the frozen
+    weights are left out of the optimizer altogether.
+    """
+    backbone = [p for p in model.backbone.parameters() if p.requires_grad]
+    groups: list[dict[str, Any]] = []
+    if backbone:
+        groups.append({"params": backbone, "weight_decay": weight_decay, "lr_scale": 1.0, "layer": 0,
+                       "name": "adapter"})
+    groups.append({"params": list(model.head.parameters()), "weight_decay": weight_decay,
+                   "lr_scale": head_lr_scale, "layer": 1, "name": "head"})
+    for name, module in (extra or {}).items():
+        params = list(module.parameters())
+        if params:
+            groups.append({"params": params, "weight_decay": weight_decay, "lr_scale": head_lr_scale,
+                           "layer": 2, "name": name})
+    return groups

@@ -22,6 +22,7 @@ from graft.engine.checkpoint import load_checkpoint, save_checkpoint
 from graft.engine.config import TrainConfig
 from graft.engine.evaluate import evaluate
 from graft.engine.fabric import make_fabric
+from graft.engine.memory import peak_memory_mb, reset_peak_memory
 from graft.engine.progress import EpochProgress
 from graft.engine.schedules import PlateauState, lr_factor
 from graft.errors import CheckpointError, ConfigError
@@ -46,6 +47,8 @@ class FitResult:
     selected_by: str = "last"
     epochs_run: int = 0
     seconds: float = 0.0
+    trainable_params: int | None = None
+    peak_memory_mb: float | None = None
 
 
 class Trainer:
@@ -110,6 +113,7 @@ class Trainer:
             resume: Continue from ``run_dir/checkpoints/last.ckpt``.
         """
         cfg, fabric = self.config, self.fabric
+        peak = 0.0
         for g in groups:
             g["lr"] = cfg.lr * g.get("lr_scale", 1.0)
             g.setdefault("initial_lr", g["lr"])
@@ -154,6 +158,7 @@ class Trainer:
                     cb.on_epoch_start(epoch, module)
                 sums: dict[str, float] = {}
                 n_batches = 0
+                reset_peak_memory()
                 for batch in self._batches(train, target, epoch, steps_per_epoch):
                     factor = lr_factor(
                         global_step, total_steps, schedule=cfg.schedule, warmup_steps=warmup,
@@ -182,6 +187,7 @@ class Trainer:
                         if torch.is_tensor(v) and v.numel() == 1:
                             sums[k] = sums.get(k, 0.0) + float(v.detach())
                     bar.step(epoch, float(loss.detach()))
+                peak = max(peak, peak_memory_mb())  # training steps only, before validation
                 row: dict[str, float] = {"epoch": epoch + 1}
                 row.update({f"train_{k}": v / max(1, n_batches) for k, v in sums.items()})
                 row["lr"] = cfg.lr * factor if n_batches else float("nan")
@@ -223,6 +229,8 @@ class Trainer:
         for logger in fabric.loggers:
             logger.finalize("success")
         result.epochs_run = len(result.history)
+        result.trainable_params = _count_trainable(groups)
+        result.peak_memory_mb = peak or None
         result.seconds = result.history[-1]["seconds"] if result.history else 0.0
         if best_state is not None:
             module.load_state_dict(best_state)
@@ -314,6 +322,16 @@ def _make_optimizer(cfg: TrainConfig, groups: list[dict[str, Any]]) -> torch.opt
         return torch.optim.SGD(clean, lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                                weight_decay=cfg.weight_decay)
     return torch.optim.AdamW(clean, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _count_trainable(groups: list[dict[str, Any]]) -> int:
+    """Parameters the optimizer trained (each once; frozen ones left out)."""
+    seen: dict[int, int] = {}
+    for g in groups:
+        for p in g["params"]:
+            if p.requires_grad:
+                seen[id(p)] = p.numel()
+    return sum(seen.values())
 
 
 def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

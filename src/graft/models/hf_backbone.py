@@ -1,13 +1,18 @@
-"""``hf:NAME_OR_PATH`` encoders from Hugging Face transformers (offline: local files only).
+"""``hf:NAME_OR_PATH``: any Hugging Face transformers encoder, text or vision (local files only).
 
-A first cut: the encoder is wrapped so it returns mean-pooled features; text inputs
-arrive as a dict of tensors (``input_ids``, ``attention_mask``) from the data pipeline,
-images as a ``pixel_values`` tensor.
+The encoder is wrapped so it returns pooled features: the mean of the token states
+under the attention mask (``--pooling mean``, the sentence-transformers default) or the
+first token's state (``--pooling cls``). Its spec names the tokenizer, so data is
+tokenised once with dynamic padding; layer groups are the embeddings, then one group
+per transformer block, so layer-wise LR decay and ``--trainable last-N`` work on text
+as on images.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -20,14 +25,23 @@ from graft.models.options import DataInfo, ModelOptions
 from graft.models.spec import BackboneSpec
 
 _LAYER = re.compile(r"(?:^|\.)(?:layers?|blocks?|h)\.(\d+)\.")
+POOLINGS = ("mean", "cls")
+DEFAULT_MAX_LENGTH = 128
+_DECODER = re.compile(r"(ForCausalLM|LMHeadModel|ForConditionalGeneration)$")
 
 
 class HFEncoder(nn.Module):
-    """A transformers encoder returning pooled features ``[B, hidden_size]``."""
+    """A transformers encoder returning pooled features ``[B, hidden_size]``.
 
-    def __init__(self, model: nn.Module) -> None:
+    Args:
+        model: The transformers model (``AutoModel``).
+        pooling: ``mean`` (masked mean of the token states) or ``cls`` (first token).
+    """
+
+    def __init__(self, model: nn.Module, pooling: str = "mean") -> None:
         super().__init__()
         self.model = model
+        self.pooling = pooling
 
     def forward(self, x: Any) -> torch.Tensor:
         if isinstance(x, torch.Tensor):
@@ -38,45 +52,72 @@ class HFEncoder(nn.Module):
             out = self.model(**inputs)
             mask = inputs.get("attention_mask")
         hidden = out.last_hidden_state
-        if hidden.ndim == 4:
+        if hidden.ndim == 4:  # convolutional vision encoders: [B, C, H, W]
             return hidden.mean(dim=(2, 3))
+        if self.pooling == "cls":
+            return hidden[:, 0]
         if mask is None:
             return hidden.mean(dim=1)
         weights = mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
 
+    def reset_weights(self) -> None:
+        """Fresh weights drawn by the model's own initialiser (``scratch``)."""
+        from transformers import AutoModel
 
-def build_hf(name: str, data_info: DataInfo, options: ModelOptions) -> tuple[nn.Module, BackboneSpec]:
-    """Load ``name`` (a hub id in the local cache, or a local folder) with transformers.
+        fresh = AutoModel.from_config(self.model.config)
+        _drop_pooler(fresh)
+        self.model.load_state_dict(fresh.state_dict())
+
+
+def build_hf(
+    name: str, data_info: DataInfo, options: ModelOptions, *, display_name: str | None = None
+) -> tuple[nn.Module, BackboneSpec]:
+    """Load ``name`` (a local folder, or a hub id in the local cache) with transformers.
+
+    Args:
+        name: What ``AutoModel.from_pretrained`` takes.
+        data_info: The data (its kind picks text or image input for multimodal configs).
+        options: ``pretrained``, ``pooling``, ``max_length``, ``image_size``.
+        display_name: The spec shown in reports (``builtin:minilm``); ``hf:NAME`` by default.
 
     Raises:
-        ConfigError: transformers cannot load it from local files.
+        ConfigError: transformers cannot load it from local files, it is not an encoder
+            (a decoder-only or sequence-to-sequence model), or an unknown pooling.
     """
     from transformers import AutoConfig, AutoModel
 
+    if options.pooling not in POOLINGS:
+        raise ConfigError(f"--pooling must be one of {', '.join(POOLINGS)}. Got '{options.pooling}' instead.")
     try:
         config = AutoConfig.from_pretrained(name, local_files_only=True)
-        if options.pretrained:
-            model = AutoModel.from_pretrained(name, local_files_only=True)
-        else:
-            model = AutoModel.from_config(config)
     except (OSError, ValueError, KeyError) as exc:
         raise ConfigError(
             f"transformers could not load 'hf:{name}' from local files ({str(exc).splitlines()[0]}). "
             "graft does not download at run time: pass a local folder saved with save_pretrained "
             "(hf:/path/to/model), or a hub id already in the local Hugging Face cache."
         ) from exc
-    backbone = HFEncoder(model)
+    _check_encoder(name, config)
+    try:
+        with _quiet_transformers():
+            model = AutoModel.from_pretrained(name, local_files_only=True) if options.pretrained \
+                else AutoModel.from_config(config)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(
+            f"transformers could not load the weights of 'hf:{name}' ({str(exc).splitlines()[0]}). "
+            "Fix: check the folder holds model.safetensors (or pytorch_model.bin), or pass --no-pretrained."
+        ) from exc
+    _drop_pooler(model)
+    backbone = HFEncoder(model, options.pooling)
     hidden = int(getattr(config, "hidden_size", 0) or getattr(config, "hidden_sizes", [0])[-1])
     if getattr(config, "num_channels", None) and data_info.kind == "image":
         side = options.image_size or int(getattr(config, "image_size", 224))
         input_spec = InputSpec(kind="image", channels=int(config.num_channels), size=(side, side),
                                mean=(0.5,) * 3, std=(0.5,) * 3)
     else:
-        max_length = getattr(config, "max_position_embeddings", None)
-        input_spec = InputSpec(kind="text", max_length=int(max_length) if max_length else None)
+        input_spec = InputSpec(kind="text", max_length=_max_length(config, options), tokenizer=str(name))
     spec = BackboneSpec(
-        name=f"hf:{name}",
+        name=display_name or f"hf:{name}",
         feature_dim=hidden,
         input=input_spec,
         groups=layer_index_groups(backbone),
@@ -86,8 +127,54 @@ def build_hf(name: str, data_info: DataInfo, options: ModelOptions) -> tuple[nn.
     return backbone, spec
 
 
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """No per-tensor 'Loading weights' bar from transformers (graft prints its own progress)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def _check_encoder(name: str, config: Any) -> None:
+    architectures = list(getattr(config, "architectures", None) or [])
+    decoder = [a for a in architectures if _DECODER.search(a)]
+    if getattr(config, "is_encoder_decoder", False) or decoder:
+        what = "a sequence-to-sequence model" if getattr(config, "is_encoder_decoder", False) \
+            else f"a decoder-only language model ({decoder[0]})"
+        raise ConfigError(
+            f"'hf:{name}' is {what}, not an encoder. Allowed: transformers encoders such as BERT, "
+            "RoBERTa, MiniLM, DeBERTa or ViT. Fix: pass an encoder checkpoint (e.g. hf:/path/to/bert)."
+        )
+
+
+def _max_length(config: Any, options: ModelOptions) -> int:
+    limit = getattr(config, "max_position_embeddings", None)
+    wanted = options.max_length or DEFAULT_MAX_LENGTH
+    if limit and wanted > int(limit):
+        if options.max_length:
+            raise ConfigError(
+                f"--max-length {wanted} is longer than the model's {limit} positions. "
+                f"Fix: pass --max-length {limit} or less."
+            )
+        wanted = int(limit)
+    return int(wanted)
+
+
+def _drop_pooler(model: nn.Module) -> None:
+    # BERT-style poolers are unused by mean/cls pooling; untrained parameters would only
+    # inflate counts and break DDP's unused-parameter check.
+    if isinstance(getattr(model, "pooler", None), nn.Module):
+        model.pooler = None
+
+
 def layer_index_groups(module: nn.Module) -> list[list[str]]:
-    """Embeddings, then one group per numbered layer, then the rest (final norms, pooler)."""
+    """Embeddings, then one group per numbered layer, then the rest (final norms)."""
     before: list[str] = []
     layers: dict[int, list[str]] = {}
     after: list[str] = []

@@ -73,6 +73,10 @@ class ModelOptions:
         arch: Architecture spec (``timm:resnet18``, ``builtin:lenet``) for ``file:`` weights.
         hidden: Hidden widths of ``builtin:mlp``.
         dropout: Dropout of ``builtin:mlp``.
+        pooling: Pooling of text encoders: ``mean`` (masked mean of token states) or
+            ``cls`` (the first token).
+        max_length: Token limit of text encoders (longer texts are truncated);
+            None gives 128, or the model's limit when that is shorter.
     """
 
     pretrained: bool = True
@@ -80,6 +84,8 @@ class ModelOptions:
     arch: str | None = None
     hidden: tuple[int, ...] = (256, 256)
     dropout: float = 0.1
+    pooling: str = "mean"
+    max_length: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

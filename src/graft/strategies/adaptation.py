@@ -17,17 +17,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from graft.data.batching import concat_inputs, input_count
 from graft.data.pipeline import random_subset
 from graft.engine.evaluate import evaluate, predict_logits
-from graft.engine.param_groups import model_param_groups
+from graft.engine.param_groups import model_param_groups, trainable_param_groups
 from graft.engine.trainer import Batch
 from graft.errors import ConfigError
+from graft.models.adapters import AdapterOptions, add_adapter
 from graft.strategies.base import FitContext, Strategy, StrategyConfig
 
 
 @dataclass
-class AdaptationConfig(StrategyConfig):
+class AdaptationConfig(AdapterOptions, StrategyConfig):
     """Options shared by every domain-adaptation strategy.
+
+    With ``--adapter lora`` (or ``ia3``) only the adapter, the head and the domain
+    modules train: domain adaptation of a large backbone at a few percent of its
+    parameters. The ``lora_*`` and ``adapter_targets`` options are
+    :class:`~graft.models.adapters.AdapterOptions`.
 
     Attributes:
         trade_off: Weight of the alignment loss.
@@ -97,7 +104,10 @@ class DomainAdaptation(Strategy):
             raise ConfigError("--trade-off and --mcc-weight must be >= 0.")
         ctx.train_config.monitor = self.config.select_by
         for p in ctx.model.parameters():
+            p.requires_grad_(self.config.adapter == "none")
+        for p in ctx.model.head.parameters():
             p.requires_grad_(True)
+        add_adapter(ctx.model, self.config)
         self._module = AdaptationModule(ctx.model, self.extra_modules(ctx))
 
     def extra_modules(self, ctx: FitContext) -> dict[str, nn.Module]:
@@ -108,6 +118,9 @@ class DomainAdaptation(Strategy):
         return self._module
 
     def param_groups(self, ctx: FitContext) -> list[dict[str, Any]]:
+        if self.config.adapter != "none":
+            return trainable_param_groups(ctx.model, weight_decay=ctx.train_config.weight_decay,
+                                          extra=dict(self._module.extras.items()))
         groups = model_param_groups(ctx.model, weight_decay=ctx.train_config.weight_decay,
                                     extra=dict(self._module.extras.items()))
         head_layer = len(ctx.model.layer_groups()) - 1
@@ -118,8 +131,8 @@ class DomainAdaptation(Strategy):
 
     def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
         xs, ys, xt = self.augment_source(batch["x"]), batch["y"], batch["x_t"]
-        logits, feats = module(torch.cat([xs, xt]), return_features=True)
-        n = len(xs)
+        logits, feats = module(concat_inputs(xs, xt), return_features=True)
+        n = input_count(xs)
         ls, lt, fs, ft = logits[:n], logits[n:], feats[:n], feats[n:]
         ce = F.cross_entropy(ls, ys)
         out = {"ce": ce.detach(), "accuracy": (ls.detach().argmax(1) == ys).float().mean()}

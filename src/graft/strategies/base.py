@@ -85,7 +85,8 @@ class Strategy:
     """Base class: full training of every trainable parameter with cross-entropy.
 
     Subclasses override ``prepare`` (model surgery), ``param_groups``, ``step``,
-    ``callbacks``, or the whole ``fit`` for strategies that do not train in a loop.
+    ``callbacks``, ``finish`` (undo surgery), or the whole ``fit`` for strategies that
+    do not train in a loop.
     """
 
     name: ClassVar[str] = ""
@@ -104,11 +105,20 @@ class Strategy:
         groups = self.param_groups(ctx)
         trainer = ctx.trainer(callbacks=self.callbacks(ctx), metrics=self.metrics(ctx),
                               start_is_candidate=self.start_is_candidate(ctx))
-        return trainer.fit(self.module(ctx), groups, self.step, ctx.train, ctx.val, ctx.target,
-                           resume=ctx.resume)
+        result = trainer.fit(self.module(ctx), groups, self.step, ctx.train, ctx.val, ctx.target,
+                             resume=ctx.resume)
+        self.finish(ctx)
+        return result
 
     def prepare(self, ctx: FitContext) -> None:
         """Model surgery before training (freeze, reinitialise, add adapters)."""
+
+    def finish(self, ctx: FitContext) -> None:
+        """After training: fold an adapter (LoRA, IA3) into the weights so the saved
+        model is a plain one."""
+        from graft.models.adapters import merge_adapter
+
+        merge_adapter(ctx.model)
 
     def module(self, ctx: FitContext) -> nn.Module:
         """The module the engine trains and validates (``forward(x)`` gives logits)."""

@@ -101,9 +101,14 @@ class _FreezeSchedule:
         at = self.strategy.config.unfreeze_at or 0
         self.strategy._set_trainable(self.ctx, frozen_backbone=epoch < at)
         if self.strategy.config.freeze_bn or epoch < at:
-            for m in self.ctx.model.backbone.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                    m.eval()
+            freeze_batchnorm(self.ctx.model.backbone)
+
+
+def freeze_batchnorm(module: nn.Module) -> None:
+    """Put every batch-norm layer of ``module`` in eval mode (running statistics fixed)."""
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
 
 
 def parse_trainable(value: str) -> int | None:

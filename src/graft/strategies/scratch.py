@@ -40,9 +40,21 @@ class Scratch(Strategy):
 
 
 def reinitialise(model: nn.Module) -> int:
-    """Reset every submodule that can reset itself; returns how many did."""
+    """Reset every submodule that can reset itself; returns how many did.
+
+    A module with ``reset_weights()`` (a transformers encoder) is reset by its own
+    initialiser as a whole; plain modules use ``reset_parameters()``.
+    """
     n = 0
+    owned: set[int] = set()
     for m in model.modules():
+        if m is not model and id(m) not in owned and callable(getattr(m, "reset_weights", None)):
+            m.reset_weights()  # type: ignore[operator]
+            owned.update(id(s) for s in m.modules())
+            n += 1
+    for m in model.modules():
+        if id(m) in owned:
+            continue
         if m is not model and hasattr(m, "reset_parameters"):
             m.reset_parameters()  # type: ignore[operator]
             n += 1

@@ -15,6 +15,7 @@ from torch import nn
 
 from graft.engine.trainer import Batch
 from graft.data.batch_augment import cutout_batch, random_affine_batch
+from graft.data.batching import concat_inputs, input_count
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
 from graft.strategies.base import FitContext, register_strategy
 
@@ -63,8 +64,8 @@ class SelfTraining(DomainAdaptation):
             weak = random_affine_batch(xt, cfg.weak_shift, 0.0, (1.0, 1.0))
             strong = cutout_batch(random_affine_batch(xt, cfg.strong_shift, cfg.strong_rotate, (0.9, 1.1)),
                                   cfg.cutout)
-        n, m = len(xs), len(xt)
-        logits = module(torch.cat([xs, weak, strong]))
+        n, m = input_count(xs), input_count(xt)
+        logits = module(concat_inputs(xs, weak, strong))
         ls, lw, lst = logits[:n], logits[n:n + m], logits[n + m:]
         ce = F.cross_entropy(ls, ys)
         probs = torch.softmax(lw, 1)

@@ -1,0 +1,73 @@
+"""lora: low-rank adapters (peft) in a frozen backbone, a fully trained head, merged after training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from graft.engine.param_groups import trainable_param_groups
+from graft.engine.trainer import Batch, Callback
+from graft.models.adapters import AdapterOptions, add_adapter
+from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy, supervised_step
+from graft.strategies.finetune import freeze_batchnorm
+from graft.strategies.linear_probe import LinearProbeConfig, fit_probe_head
+
+
+@dataclass
+class AdapterTuningConfig(AdapterOptions, StrategyConfig):
+    """Options of ``lora`` (and ``ia3``).
+
+    Attributes:
+        lp_init: Warm-start the head with a linear probe on cached features; the
+            adapter starts as the identity, so training starts from the probe.
+        head_lr_scale: LR multiplier of the head.
+        label_smoothing: Label smoothing of the cross-entropy.
+        freeze_bn: Keep batch-norm statistics of the frozen backbone fixed.
+    """
+
+    adapter: str = "lora"
+    lp_init: bool = True
+    head_lr_scale: float = 1.0
+    label_smoothing: float = 0.1
+    freeze_bn: bool = True
+
+
+@register_strategy("lora", "LoRA adapters (peft) in the frozen backbone + a trained head; merged when done")
+class AdapterTuning(Strategy):
+    Config = AdapterTuningConfig
+    config: AdapterTuningConfig
+    train_defaults = {"lr": 1e-3, "epochs": 30, "weight_decay": 0.01, "warmup_epochs": 2.0,
+                      "schedule": "cosine", "augment": "light", "patience": None}
+
+    def prepare(self, ctx: FitContext) -> None:
+        if self.config.lp_init:
+            fit_probe_head(ctx.model, ctx.labeled_plain(), ctx.val, LinearProbeConfig(), seed=ctx.seed)
+        for p in ctx.model.backbone.parameters():
+            p.requires_grad_(False)
+        add_adapter(ctx.model, self.config)
+
+    def param_groups(self, ctx: FitContext) -> list[dict[str, Any]]:
+        return trainable_param_groups(ctx.model, weight_decay=ctx.train_config.weight_decay,
+                                      head_lr_scale=self.config.head_lr_scale)
+
+    def start_is_candidate(self, ctx: FitContext) -> bool:
+        return self.config.lp_init
+
+    def callbacks(self, ctx: FitContext) -> list[Callback]:
+        return [_FrozenNorms(ctx.model)] if self.config.freeze_bn else []
+
+    def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
+        return supervised_step(module, batch, self.config.label_smoothing)
+
+
+class _FrozenNorms:
+    """Each epoch: batch-norm layers of the backbone back in eval mode."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+
+    def on_epoch_start(self, epoch: int, module: nn.Module) -> None:
+        freeze_batchnorm(self.model.backbone)
