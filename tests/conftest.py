@@ -136,3 +136,54 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory, blobs_npz: Path) -> P
     out = tmp_path_factory.mktemp("finished") / "run"
     graft.fit("builtin:mlp", f"npz:{blobs_npz}", "scratch", out=out, epochs=3, lr=1e-2, progress=False)
     return out
+
+
+POSITIVE = ("good", "great", "fine", "nice", "happy", "lovely")
+NEGATIVE = ("bad", "awful", "poor", "sad", "terrible", "ugly")
+FILLER = ("the", "a", "movie", "was", "very", "food", "it", "is", "and", "so")
+
+
+def sentiment_texts(n_per_class: int = 30, seed: int = 0, domain: str = "movie") -> tuple[list[str], np.ndarray]:
+    """Short texts whose class is told by one or two sentiment words among filler words.
+
+    ``domain`` is a word put in every text, so two domains share the task but differ in
+    their inputs.
+    """
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for label, words in enumerate((NEGATIVE, POSITIVE)):
+        for _ in range(n_per_class):
+            body = list(rng.choice(FILLER, size=rng.integers(2, 7))) + list(rng.choice(words, size=rng.integers(1, 3)))
+            rng.shuffle(body)
+            texts.append(" ".join([domain, *body]))
+            labels.append(label)
+    return texts, np.asarray(labels, dtype=np.int64)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer, 16-wide BERT with its WordPiece tokenizer, saved for ``hf:PATH``."""
+    transformers = pytest.importorskip("transformers")
+    folder = tmp_path_factory.mktemp("hf") / "tiny-bert"
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *POSITIVE, *NEGATIVE, *FILLER, "book", "shop"]
+    tokenizer = transformers.BertTokenizer(vocab={w: i for i, w in enumerate(words)})
+    tokenizer.save_pretrained(folder)
+    config = transformers.BertConfig(vocab_size=len(words), hidden_size=16, num_hidden_layers=2,
+                                     num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
+    torch.manual_seed(0)
+    transformers.BertModel(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def sentiment_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CSV of :func:`sentiment_texts` in two domains: columns ``review``, ``label``, ``domain``."""
+    import pandas as pd
+
+    frames = []
+    for domain, seed in (("movie", 0), ("book", 1)):
+        texts, y = sentiment_texts(30, seed=seed, domain=domain)
+        frames.append(pd.DataFrame({"review": texts, "label": np.where(y == 1, "pos", "neg"), "domain": domain}))
+    path = tmp_path_factory.mktemp("text") / "reviews.csv"
+    pd.concat(frames, ignore_index=True).to_csv(path, index=False)
+    return path

@@ -3,7 +3,7 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from graft.data import DataSource, from_arrays, make_splits
-from graft.errors import ConfigError
+from graft.errors import ConfigError, DataError
 
 
 def _all(s) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
@@ -67,12 +67,13 @@ def test_fractions_are_checked(digits: DataSource) -> None:
         make_splits(digits, val_fraction=-0.1)
 
 
-def test_tiny_classes_fall_back_gracefully() -> None:
+def test_a_class_with_one_example_cannot_be_split() -> None:
     y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2])  # class 2 has a single example
-    s = make_splits(from_arrays(np.zeros((9, 2)), y), test_fraction=0.5, val_fraction=0.3)
-    assert 8 in s.train
-    assert set(y[s.test]) == {0, 1}
-    assert sum(len(p) for p in _all(s)) == 9
+    with pytest.raises(DataError, match="Class '2' has 1 labeled example; a stratified train/test split needs"):
+        make_splits(from_arrays(np.zeros((9, 2)), y), test_fraction=0.5, val_fraction=0.3)
+    src = from_arrays(np.zeros((9, 2)), y)
+    src.splits = {"train": np.arange(8), "test": np.array([8])}  # predefined splits need no stratifying
+    assert make_splits(src).test.tolist() == [8]
 
 
 def test_unknown_labels_only_go_to_unlabeled() -> None:

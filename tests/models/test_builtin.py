@@ -36,7 +36,7 @@ def test_mlp_needs_a_table(digits_info: DataInfo) -> None:
 
 
 def test_unknown_builtin_says_did_you_mean(digits_info: DataInfo) -> None:
-    with pytest.raises(SpecError, match="Did you mean 'lenet'.*Allowed: efficientnet-lite0, lenet, mlp"):
+    with pytest.raises(SpecError, match="Did you mean 'lenet'.*Allowed: efficientnet-lite0, lenet, minilm, mlp"):
         build_model("builtin:lenett", digits_info)
 
 

@@ -187,7 +187,7 @@ def test_hf_local_folder_and_missing(tmp_path: Path) -> None:
     info = DataInfo(kind="text", num_classes=2, classes=["neg", "pos"])
     model = build_model(f"hf:{tmp_path / 'bert'}", info)
     assert model.spec.feature_dim == 16 and model.spec.input.kind == "text"
-    assert len(model.spec.groups) == 4  # embeddings, 2 layers, pooler
+    assert len(model.spec.groups) == 3  # embeddings, 2 layers (the unused pooler is dropped)
     batch = {"input_ids": torch.randint(0, 50, (2, 5)), "attention_mask": torch.ones(2, 5, dtype=torch.long)}
     assert model(batch).shape == (2, 2)
     with pytest.raises(ConfigError, match="local files"):

@@ -73,6 +73,18 @@ def _predefined(source: DataSource) -> dict[str, np.ndarray]:
     return splits
 
 
+def _check_two_per_class(source: DataSource, pool: np.ndarray, y: np.ndarray) -> None:
+    counts = np.bincount(y[pool], minlength=len(source.classes))
+    lonely = [i for i, c in enumerate(counts) if c == 1]
+    if lonely:
+        names = ", ".join(f"'{source.classes[i]}'" for i in lonely[:5])
+        raise DataError(
+            f"{source.name}: Class {names} has 1 labeled example; a stratified train/test split "
+            "needs at least 2 of every class (one to train on, one to test). Fix: add examples of "
+            "it, drop its rows (e.g. a ?column!=value filter), or give predefined train/test splits."
+        )
+
+
 def _few_labels(
     train: np.ndarray, y: np.ndarray, classes: list[str], k: object, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -153,6 +165,7 @@ def make_splits(
     else:
         rest = np.setdiff1d(np.flatnonzero(labeled_mask), given.get("val", _EMPTY))
         pool = given.get("train", rest)
+        _check_two_per_class(source, pool, y)
         train, test = _stratified(pool, y, test_fraction, split_seed, at_least_one=True)
     if "val" in given:
         val = given["val"]

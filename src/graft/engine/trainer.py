@@ -47,6 +47,8 @@ class FitResult:
     selected_by: str = "last"
     epochs_run: int = 0
     seconds: float = 0.0
+    #: Parameters of the model that training updated; set by the strategy (a trainer
+    #: also sees training-only modules such as a domain discriminator).
     trainable_params: int | None = None
     peak_memory_mb: float | None = None
 
@@ -229,7 +231,6 @@ class Trainer:
         for logger in fabric.loggers:
             logger.finalize("success")
         result.epochs_run = len(result.history)
-        result.trainable_params = _count_trainable(groups)
         result.peak_memory_mb = peak or None
         result.seconds = result.history[-1]["seconds"] if result.history else 0.0
         if best_state is not None:
@@ -322,16 +323,6 @@ def _make_optimizer(cfg: TrainConfig, groups: list[dict[str, Any]]) -> torch.opt
         return torch.optim.SGD(clean, lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                                weight_decay=cfg.weight_decay)
     return torch.optim.AdamW(clean, lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-
-def _count_trainable(groups: list[dict[str, Any]]) -> int:
-    """Parameters the optimizer trained (each once; frozen ones left out)."""
-    seen: dict[int, int] = {}
-    for g in groups:
-        for p in g["params"]:
-            if p.requires_grad:
-                seen[id(p)] = p.numel()
-    return sum(seen.values())
 
 
 def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

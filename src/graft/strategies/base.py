@@ -107,6 +107,8 @@ class Strategy:
                               start_is_candidate=self.start_is_candidate(ctx))
         result = trainer.fit(self.module(ctx), groups, self.step, ctx.train, ctx.val, ctx.target,
                              resume=ctx.resume)
+        # Counted before finish(): a merged adapter's parameters no longer exist afterwards.
+        result.trainable_params = sum(p.numel() for p in ctx.model.parameters() if p.requires_grad)
         self.finish(ctx)
         return result
 

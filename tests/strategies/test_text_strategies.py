@@ -1,0 +1,50 @@
+"""Every foundation strategy on text: scratch, linear-probe (cached embeddings), finetune; DA on text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import graft
+from graft.engine.features import _CACHE, clear_feature_cache
+
+
+@pytest.mark.parametrize("strategy", ["scratch", "linear-probe", "finetune"])
+def test_text_strategies_learn_sentiment(strategy: str, tiny_bert: Path, sentiment_csv: Path, tmp_path: Path) -> None:
+    options = {"epochs": 8, "batch_size": 16, "progress": False, "text_column": "review"}
+    if strategy != "linear-probe":
+        options["lr"] = 5e-3
+    run = graft.fit(f"hf:{tiny_bert}", f"csv:{sentiment_csv}", strategy, out=tmp_path / strategy, **options)
+    assert run.metrics["test_accuracy"] > 0.7, run.metrics
+
+
+def test_scratch_on_text_reinitialises_the_encoder(tiny_bert: Path, sentiment_csv: Path, tmp_path: Path) -> None:
+    from graft.models import DataInfo, build_model
+    from graft.strategies.scratch import reinitialise
+
+    model = build_model(f"hf:{tiny_bert}", DataInfo(kind="text", num_classes=2, classes=["a", "b"]))
+    before = model.backbone.model.embeddings.word_embeddings.weight.clone()
+    torch.manual_seed(1)
+    reinitialise(model)
+    after = model.backbone.model.embeddings.word_embeddings.weight
+    assert not torch.equal(before, after)
+    assert after.std() < 0.1  # BERT's own init (std 0.02), not nn.Embedding's N(0, 1)
+
+
+def test_probe_caches_text_embeddings(tiny_bert: Path, sentiment_csv: Path, tmp_path: Path) -> None:
+    clear_feature_cache()
+    kw = {"text_column": "review", "progress": False}
+    graft.fit(f"hf:{tiny_bert}", f"csv:{sentiment_csv}", "linear-probe", out=tmp_path / "a", **kw)
+    n = len(_CACHE)
+    graft.fit(f"hf:{tiny_bert}", f"csv:{sentiment_csv}", "linear-probe", out=tmp_path / "b", seed=1, **kw)
+    assert n >= 1 and len(_CACHE) <= n + 1  # the second run reuses most cached embeddings
+
+
+@pytest.mark.parametrize("strategy", ["dann", "mcc", "self-training"])
+def test_domain_adaptation_runs_on_text(strategy: str, tiny_bert: Path, sentiment_csv: Path, tmp_path: Path) -> None:
+    run = graft.fit(f"hf:{tiny_bert}", f"csv:{sentiment_csv}?domain=book", strategy,
+                    source=f"csv:{sentiment_csv}?domain=movie", text_column="review", out=tmp_path / strategy,
+                    epochs=3, batch_size=16, progress=False, shift_report=False)
+    assert run.metrics["selected_by"] == "im" and 0 <= run.metrics["test_accuracy"] <= 1
