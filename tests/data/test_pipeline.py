@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from graft.data import DataSource, InputSpec, from_arrays, load_source, make_dataset, source_info
+from graft.data import DataSource, InputSpec, from_arrays, load_source, make_dataset
+from graft.models import DataInfo
 from graft.errors import ConfigError, DataError, SpecError
 
 Maker = Callable[..., Path]  # the image_folder / write_image fixtures
@@ -99,13 +100,12 @@ def test_kind_mismatch_says_what_and_how(digits: DataSource) -> None:
         make_dataset(digits, np.arange(3), InputSpec("table", width=64))
 
 
-def test_source_info(digits: DataSource) -> None:
-    info = source_info(digits)
-    assert info == {
-        "kind": "image", "channels": 1, "size": (28, 28), "width": None,
-        "num_classes": 10, "classes": [str(d) for d in range(10)],
-    }
-    assert source_info(from_arrays(np.zeros((2, 5)), [0, 1]))["width"] == 5
+def test_data_info_reads_the_source(digits: DataSource) -> None:
+    info = DataInfo.from_source(digits)
+    assert (info.kind, info.channels, info.size, info.width, info.num_classes) == ("image", 1, (28, 28), None, 10)
+    assert DataInfo.from_source(from_arrays(np.zeros((2, 5)), [0, 1])).width == 5
+    mixed = from_arrays([np.zeros((4, 4, 1), np.uint8), np.zeros((6, 4, 1), np.uint8)], [0, 1])
+    assert DataInfo.from_source(mixed).size is None
 
 
 def test_mean_must_match_channels(digits: DataSource) -> None:

@@ -9,7 +9,7 @@
 from graft.data.base import DataSource, InputSpec, Splits
 from graft.data.builtin import BUILTIN_DATA
 from graft.data.loaders import from_arrays, load_source
-from graft.data.pipeline import make_dataset, source_info
+from graft.data.pipeline import make_dataset
 from graft.data.splits import make_splits
 
 __all__ = [
@@ -21,5 +21,4 @@ __all__ = [
     "load_source",
     "make_dataset",
     "make_splits",
-    "source_info",
 ]

@@ -19,28 +19,6 @@ from graft.errors import ConfigError, DataError
 _BATCH = 256  # images resized per step; bounds the float32 working memory
 
 
-def source_info(source: DataSource) -> dict[str, Any]:
-    """What the model factory needs to know about the data.
-
-    Returns:
-        ``kind``, ``channels`` and ``size`` (images; ``size`` None when sizes differ),
-        ``width`` (tables), ``num_classes`` and ``classes``.
-    """
-    size = None
-    if source.kind == "image":
-        x = source.x
-        shapes = {im.shape[:2] for im in x} if isinstance(x, list) else {x.shape[1:3]}
-        size = tuple(int(s) for s in shapes.pop()) if len(shapes) == 1 else None
-    return {
-        "kind": source.kind,
-        "channels": source.channels,
-        "size": size,
-        "width": source.width,
-        "num_classes": source.num_classes,
-        "classes": list(source.classes),
-    }
-
-
 class ImageDataset(Dataset[tuple[torch.Tensor, int]]):
     """Preprocessed images; items are ``(normalised float [C, H, W], label)``.
 

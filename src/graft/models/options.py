@@ -33,9 +33,10 @@ class DataInfo:
     def from_source(cls, source: DataSource) -> DataInfo:
         """Read the facts off a loaded data set."""
         size = None
-        shape = getattr(source.x, "shape", None)
-        if source.kind == "image" and shape is not None and len(shape) >= 3:
-            size = (int(shape[1]), int(shape[2]))
+        if source.kind == "image":  # one size for all images, else None
+            x = source.x
+            shapes = {im.shape[:2] for im in x} if isinstance(x, list) else {x.shape[1:3]}
+            size = tuple(int(s) for s in shapes.pop()) if len(shapes) == 1 else None
         return cls(
             kind=source.kind,
             num_classes=source.num_classes,
