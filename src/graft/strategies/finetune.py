@@ -38,7 +38,7 @@ class FinetuneConfig(StrategyConfig):
 
     trainable: str = "all"
     unfreeze_at: int | None = None
-    layer_decay: float | None = 0.65
+    layer_decay: float | None = 0.8
     head_lr_scale: float = 1.0
     lp_init: bool = True
     label_smoothing: float = 0.1
@@ -49,7 +49,10 @@ class FinetuneConfig(StrategyConfig):
 class Finetune(Strategy):
     Config = FinetuneConfig
     config: FinetuneConfig
-    train_defaults = {"lr": 3e-4, "epochs": 30, "weight_decay": 0.05, "warmup_epochs": 2.0,
+    # Chosen on B2 (EfficientNet-Lite0 → digits, K=10, seeds 0-2; checked on seeds 3-5):
+    # lr 3e-4 with layer decay 0.65 barely beat the probe (0.853 vs 0.839); the lower
+    # layers must move more when the target domain is far from the source.
+    train_defaults = {"lr": 1e-3, "epochs": 30, "weight_decay": 0.05, "warmup_epochs": 2.0,
                       "schedule": "cosine", "augment": "light", "patience": None}
 
     def prepare(self, ctx: FitContext) -> None:
