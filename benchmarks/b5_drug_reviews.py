@@ -7,7 +7,7 @@ selection by ``im``; the oracle column is never used to select) and with ``finet
 ``linear-probe`` trained on the target's labels (the upper reference). Writes
 results/b5_drug_reviews.md and .csv. Not part of CI.
 
-    python benchmarks/b5_drug_reviews.py [--seeds 0,1,2] [--strategies source-only,dann,mcc]
+    python benchmarks/b5_drug_reviews.py [--seeds 0,1,2] [--strategies source-only,dann,mcc] [--epochs 10]
 """
 
 from __future__ import annotations
@@ -31,19 +31,21 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--strategies", default="source-only,dann,cdan,mcc,self-training")
     ap.add_argument("--supervised", default="linear-probe,finetune")
+    ap.add_argument("--epochs", type=int, default=None, help="epochs of every run (default: each strategy's own)")
     ap.add_argument("--out", default=str(HERE / "runs" / "b5"))
     ap.add_argument("--collect", action="store_true")
     args = ap.parse_args()
     out = Path(args.out)
     seeds = [int(s) for s in args.seeds.split(",")]
+    extra = {"epochs": args.epochs} if args.epochs else {}
     if not args.collect:
         if args.strategies:
             graft.compare("builtin:minilm", TARGET, args.strategies.split(","), source=SOURCE, seeds=seeds,
-                          out=out / "da", progress=False)
+                          out=out / "da", progress=False, **extra)
             write(collect(out))
         if args.supervised:
             graft.compare("builtin:minilm", TARGET, args.supervised.split(","), seeds=seeds,
-                          out=out / "target-labels", progress=False)
+                          out=out / "target-labels", progress=False, **extra)
     write(collect(out))
 
 
@@ -77,7 +79,8 @@ def write(results: pd.DataFrame) -> None:
             f"`builtin:minilm`, 3-class sentiment. Source: `{SOURCE}` (labeled; 10 % held out for DEV). "
             f"Target: `{TARGET}` — its training split is the unlabeled stream for DA, its test split "
             f"({n_target} reviews) scores every row. DA rows pick the checkpoint label-free (`im`); "
-            "target-label rows are the upper reference. Mean ± std over seeds; each strategy's defaults. "
+            "target-label rows are the upper reference. Mean ± std over seeds; each strategy's defaults "
+            f"({'epochs: ' + str(int(results['epochs_run'].max())) if len(results) else ''}). "
             "Majority class (positive) share of the target test split: see b5_drug_reviews.csv.\n\n"
             + markdown_table(pd.DataFrame(rows)) + "\n")
     (HERE / "results" / "b5_drug_reviews.md").write_text(text)

@@ -84,3 +84,12 @@ def test_builtin_minilm_is_all_minilm_l6_v2() -> None:
         f = torch.nn.functional.normalize(model.backbone(x), dim=1)
     sim = f @ f.T
     assert sim[0, 2] > sim[0, 1] + 0.1  # the two football sentences are closer
+
+
+def test_transformer_weights_learn_at_a_tenth_of_the_head(tiny_bert: Path) -> None:
+    from graft.engine.param_groups import model_param_groups
+
+    model = build_model(f"hf:{tiny_bert}", INFO)
+    groups = model_param_groups(model, weight_decay=0.01, layer_decay=0.5)
+    scales = {g["layer"]: g["lr_scale"] for g in groups}
+    assert scales == {0: pytest.approx(0.1 * 0.125), 1: pytest.approx(0.1 * 0.25), 2: pytest.approx(0.1 * 0.5), 3: 1.0}

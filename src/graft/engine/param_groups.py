@@ -33,16 +33,20 @@ def model_param_groups(
     layer_decay: float | None = None,
     head_lr_scale: float = 1.0,
     extra: dict[str, nn.Module] | None = None,
+    pretrained: bool = True,
 ) -> list[dict[str, Any]]:
     """Groups for every layer group of ``model``, split by weight decay.
 
     Args:
-        model: The model; its spec gives groups and the no-weight-decay set.
+        model: The model; its spec gives groups, the no-weight-decay set and the
+            backbone's LR scale (``spec.lr_scale``, 0.1 for transformers).
         weight_decay: Decay of weights; norms, biases and the spec's set get 0.
         layer_decay: Layer-wise LR decay factor (e.g. 0.7), or None for none.
         head_lr_scale: LR multiplier of the head.
         extra: Other trainable modules of a strategy (a domain discriminator),
             trained at the head's scale.
+        pretrained: The backbone holds pretrained weights, so ``spec.lr_scale``
+            applies; False for weights trained from scratch.
 
     Returns:
         Groups with ``params``, ``weight_decay``, ``lr_scale``, ``name``, ``layer``,
@@ -50,6 +54,8 @@ def model_param_groups(
     """
     layers = model.layer_groups()
     scales = layer_scales(len(layers), layer_decay, head_lr_scale)
+    if pretrained:  # the backbone's own scale
+        scales = [s * model.spec.lr_scale for s in scales[:-1]] + scales[-1:]
     no_decay = {f"backbone.{n}" for n in model.spec.no_weight_decay}
     groups: list[dict[str, Any]] = []
     for i, (layer, scale) in enumerate(zip(layers, scales)):

@@ -27,6 +27,8 @@ from graft.models.spec import BackboneSpec
 _LAYER = re.compile(r"(?:^|\.)(?:layers?|blocks?|h)\.(\d+)\.")
 POOLINGS = ("mean", "cls")
 DEFAULT_MAX_LENGTH = 128
+#: Transformers fine-tune at a tenth of a CNN's learning rate (see BackboneSpec.lr_scale).
+TRANSFORMER_LR_SCALE = 0.1
 _DECODER = re.compile(r"(ForCausalLM|LMHeadModel|ForConditionalGeneration)$")
 
 
@@ -123,6 +125,7 @@ def build_hf(
         groups=layer_index_groups(backbone),
         no_weight_decay=no_decay_names(backbone),
         adapter_targets=adapter_target_names(backbone),
+        lr_scale=TRANSFORMER_LR_SCALE,
     )
     return backbone, spec
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
+from graft.engine.param_groups import model_param_groups
 from graft.engine.trainer import Batch
 from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy, supervised_step
 
@@ -34,6 +36,10 @@ class Scratch(Strategy):
         reinitialise(ctx.model)
         for p in ctx.model.parameters():
             p.requires_grad_(True)
+
+    def param_groups(self, ctx: FitContext) -> list[dict[str, Any]]:
+        # Fresh weights: the backbone's pretrained-weight LR scale does not apply.
+        return model_param_groups(ctx.model, weight_decay=ctx.train_config.weight_decay, pretrained=False)
 
     def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
         return supervised_step(module, batch, self.config.label_smoothing)
