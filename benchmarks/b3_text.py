@@ -2,7 +2,7 @@
 
 ``builtin:minilm`` on ``builtin:bbc-news`` (stratified 50/50 split, random_state=0, max length
 128): linear-probe, finetune, lora and ia3 × K ∈ {2, 5, 10, all} × seeds 0–2, with accuracy,
-trainable parameters, peak memory of the training steps and time. Writes results/b3.md and
+trainable parameters and time (peak memory: b3_memory.py). Writes results/b3.md and
 results/b3.csv. Not part of CI.
 
     python benchmarks/b3_text.py [--ks 2,5,10,all] [--seeds 0,1,2] [--strategies ...]
@@ -67,7 +67,6 @@ def write(results: pd.DataFrame) -> None:
             "test accuracy": format_mean_std(acc.mean(), acc.std(ddof=1)) if len(acc) > 1 else f"{acc[0]:.3f}",
             "trainable params": f"{int(g['trainable_params'].iloc[0]):,}",
             "trainable %": f"{100 * g['trainable_params'].iloc[0] / g['total_params'].iloc[0]:.2f}",
-            "peak MB (train steps)": f"{g['peak_memory_mb'].mean():.0f}",
             "train s": f"{g['train_seconds'].mean():.0f}",
             "epochs": f"{g['epochs_run'].mean():.0f}",
         })
@@ -75,8 +74,8 @@ def write(results: pd.DataFrame) -> None:
             "`builtin:minilm` (all-MiniLM-L6-v2, mean pooling) on `builtin:bbc-news`, stratified 50/50 split "
             "(random_state=0), max length 128, each strategy's default options; K labeled articles per topic; "
             "validation: 10 % of the training split, carved before the K are drawn. Test accuracy mean ± std over "
-            "seeds. Peak MB: peak resident memory of the training steps (CPU; includes the process's "
-            "model and data). Reference (BENCHMARKS.md): mean-pooled embeddings + logistic regression "
+            "seeds; `train s` includes the per-epoch validation pass. Peak memory: see b3_memory.md (measured "
+            "in fresh processes). Reference (BENCHMARKS.md): mean-pooled embeddings + logistic regression "
             "K=2 0.754, K=5 0.885, K=10 0.925.\n\n" + markdown_table(pd.DataFrame(rows)) + "\n")
     (HERE / "results" / "b3.md").write_text(text)
     print(text)

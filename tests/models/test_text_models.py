@@ -30,6 +30,7 @@ def test_hf_groups_are_embeddings_then_each_block(tiny_bert: Path) -> None:
     assert all(".layer.0." in n for n in names[1]) and all(".layer.1." in n for n in names[2])
     assert names[3] == ["head.weight", "head.bias"]
     assert model.spec.input.tokenizer == str(tiny_bert) and model.spec.input.max_length == 64
+    assert model.spec.adapter_targets and all(n.endswith((".query", ".value")) for n in model.spec.adapter_targets)
 
 
 def test_mean_pooling_ignores_padding_and_cls_takes_the_first_token(tiny_bert: Path) -> None:
