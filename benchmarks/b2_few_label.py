@@ -16,7 +16,7 @@ import pandas as pd
 
 import graft
 from graft.data import load_source
-from graft.report import format_mean_std, markdown_table
+from _results import mean_std, publish
 
 HERE = Path(__file__).parent
 
@@ -78,19 +78,15 @@ def write(results: pd.DataFrame) -> None:
         for name in names:
             h = g[g["strategy"] == name]
             acc = h["test_accuracy"].to_numpy(dtype=float)
-            row[name] = (format_mean_std(acc.mean(), acc.std(ddof=1)) if len(acc) > 1
-                         else f"{acc[0]:.3f} (1 seed)")
+            row[name] = mean_std(acc)
             row[f"{name} s"] = f"{h['train_seconds'].mean():.1f}"
         rows.append(row)
     seeds = sorted(results["seed"].unique().tolist())
-    text = ("# B2 — few-label transfer to digits\n\n"
+    publish("b2", "# B2 — few-label transfer to digits\n\n"
             "Target `builtin:digits`, stratified 50/50 split (random_state=0); test accuracy, mean ± std "
             f"over seeds {seeds}; `X s` = mean training seconds. EfficientNet-Lite0 (ImageNet) at 64 px; "
             "LeNet pretrained on MNIST-5k by `graft pretrain`. Default options of every strategy; "
-            "validation: 10 % of the training split, carved before the K examples are drawn.\n\n"
-            + markdown_table(pd.DataFrame(rows)) + "\n")
-    (HERE / "results" / "b2.md").write_text(text)
-    print(text)
+            "validation: 10 % of the training split, carved before the K examples are drawn.", rows)
 
 
 if __name__ == "__main__":

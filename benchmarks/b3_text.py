@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 import graft
-from graft.report import format_mean_std, markdown_table
+from _results import mean_std, publish
 
 HERE = Path(__file__).parent
 STRATEGIES = ["linear-probe", "finetune", "lora", "ia3"]
@@ -64,21 +64,19 @@ def write(results: pd.DataFrame) -> None:
         acc = g["test_accuracy"].to_numpy(dtype=float)
         rows.append({
             "K": k, "strategy": name, "seeds": len(g),
-            "test accuracy": format_mean_std(acc.mean(), acc.std(ddof=1)) if len(acc) > 1 else f"{acc[0]:.3f}",
+            "test accuracy": mean_std(acc),
             "trainable params": f"{int(g['trainable_params'].iloc[0]):,}",
             "trainable %": f"{100 * g['trainable_params'].iloc[0] / g['total_params'].iloc[0]:.2f}",
             "train s": f"{g['train_seconds'].mean():.0f}",
             "epochs": f"{g['epochs_run'].mean():.0f}",
         })
-    text = ("# B3 — text transfer: MiniLM → BBC news\n\n"
+    publish("b3", "# B3 — text transfer: MiniLM → BBC news\n\n"
             "`builtin:minilm` (all-MiniLM-L6-v2, mean pooling) on `builtin:bbc-news`, stratified 50/50 split "
             "(random_state=0), max length 128, each strategy's default options; K labeled articles per topic; "
             "validation: 10 % of the training split, carved before the K are drawn. Test accuracy mean ± std over "
             "seeds; `train s` includes the per-epoch validation pass. Peak memory: see b3_memory.md (measured "
             "in fresh processes). Reference (BENCHMARKS.md): mean-pooled embeddings + logistic regression "
-            "K=2 0.754, K=5 0.885, K=10 0.925.\n\n" + markdown_table(pd.DataFrame(rows)) + "\n")
-    (HERE / "results" / "b3.md").write_text(text)
-    print(text)
+            "K=2 0.754, K=5 0.885, K=10 0.925.", rows)
 
 
 if __name__ == "__main__":

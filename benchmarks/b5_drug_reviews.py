@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 import graft
-from graft.report import format_mean_std, markdown_table
+from _results import mean_std, publish
 
 HERE = Path(__file__).parent
 SOURCE = "builtin:drug-reviews?condition=Birth Control"
@@ -68,23 +68,19 @@ def write(results: pd.DataFrame) -> None:
         oracle = g["oracle_test_accuracy"].to_numpy(dtype=float) if "oracle_test_accuracy" in g else None
         rows.append({
             "labels used": setting, "strategy": name, "selected by": g["selected_by"].iloc[0], "seeds": len(g),
-            "test accuracy": format_mean_std(acc.mean(), acc.std(ddof=1) if len(acc) > 1 else 0.0),
-            "macro-F1": format_mean_std(f1.mean(), f1.std(ddof=1) if len(f1) > 1 else 0.0),
-            "oracle (never used)": (format_mean_std(oracle.mean(), oracle.std(ddof=1) if len(oracle) > 1 else 0.0)
-                                    if oracle is not None and not pd.isna(oracle).all() else ""),
+            "test accuracy": mean_std(acc),
+            "macro-F1": mean_std(f1),
+            "oracle (never used)": mean_std(oracle) if oracle is not None and not pd.isna(oracle).all() else "",
             "train s": f"{g['train_seconds'].mean():.0f}",
         })
     n_target = int(results["n_test"].iloc[0]) if len(results) else 0
-    text = ("# Drug reviews: Birth Control → other conditions (text domain adaptation)\n\n"
+    publish("b5_drug_reviews", "# Drug reviews: Birth Control → other conditions (text domain adaptation)\n\n"
             f"`builtin:minilm`, 3-class sentiment. Source: `{SOURCE}` (labeled; 10 % held out for DEV). "
             f"Target: `{TARGET}` — its training split is the unlabeled stream for DA, its test split "
             f"({n_target} reviews) scores every row. DA rows pick the checkpoint label-free (`im`); "
             "target-label rows are the upper reference. Mean ± std over seeds; each strategy's defaults "
             f"({'epochs: ' + str(int(results['epochs_run'].max())) if len(results) else ''}). "
-            "Majority class (positive) share of the target test split: see b5_drug_reviews.csv.\n\n"
-            + markdown_table(pd.DataFrame(rows)) + "\n")
-    (HERE / "results" / "b5_drug_reviews.md").write_text(text)
-    print(text)
+            "Majority class (positive) share of the target test split: see b5_drug_reviews.csv.", rows)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 import graft
-from graft.report import format_mean_std, markdown_table
+from _results import mean_std, publish
 
 HERE = Path(__file__).parent
 
@@ -47,19 +47,17 @@ def write(results: pd.DataFrame) -> None:
         per_epoch = (g["train_seconds"] / g["epochs_run"].clip(lower=1)).mean()
         rows.append({
             "strategy": name, "seeds": len(g),
-            "test accuracy": format_mean_std(acc.mean(), acc.std(ddof=1) if len(acc) > 1 else 0.0),
+            "test accuracy": mean_std(acc),
             "trainable params": f"{int(g['trainable_params'].iloc[0]):,}",
             "trainable %": f"{100 * g['trainable_params'].iloc[0] / g['total_params'].iloc[0]:.2f}",
             "s / epoch": f"{per_epoch:.2f}" if g["epochs_run"].max() > 1 else "(no epochs)",
             "peak MB (train steps)": f"{g['peak_memory_mb'].mean():.0f}",
         })
     k = results["labels_per_class"].iloc[0] if len(results) else "?"
-    text = ("# LoRA on EfficientNet-Lite0 → digits\n\n"
+    publish("b6_lora_vision", "# LoRA on EfficientNet-Lite0 → digits\n\n"
             f"`builtin:efficientnet-lite0` (ImageNet) at 64 px on `builtin:digits`, K={k} labels per class, "
             "each strategy's defaults; test accuracy mean ± std over seeds. `s / epoch` includes the "
-            "per-epoch validation pass.\n\n" + markdown_table(pd.DataFrame(rows)) + "\n")
-    (HERE / "results" / "b6_lora_vision.md").write_text(text)
-    print(text)
+            "per-epoch validation pass.", rows)
 
 
 if __name__ == "__main__":

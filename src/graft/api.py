@@ -376,8 +376,9 @@ def _oracle(history: list[dict[str, float]]) -> dict[str, Any]:
 def _val_accuracy(result: Any) -> float | None:
     if result.best_epoch is None:
         return None
-    if result.best_epoch == 0 and result.selected_by == "val":
-        return result.best_value
+    if result.best_epoch == 0:  # the starting weights won (LP-FT's probe)
+        value = result.start_metrics.get("val_accuracy")
+        return float(value) if value is not None else None
     for row in result.history:
         if row.get("epoch") == result.best_epoch and "val_accuracy" in row:
             return float(row["val_accuracy"])

@@ -234,3 +234,13 @@ def test_resume_an_interrupted_fit_equals_the_uninterrupted_fit(tmp_path: Path, 
     drop = ("seconds",)
     assert [{k: v for k, v in r.items() if k not in drop} for r in resumed.history] == \
         [{k: v for k, v in r.items() if k not in drop} for r in full.history]
+
+
+def test_val_accuracy_of_a_kept_starting_model_is_an_accuracy(blobs_npz: Path, tmp_path: Path) -> None:
+    # lr ~0: no epoch improves on the probe-fitted start, which stays selected (epoch 0);
+    # with --monitor val_loss the reported val_accuracy must still be an accuracy.
+    run = graft.fit("builtin:mlp", f"npz:{blobs_npz}", "finetune", out=tmp_path / "r", epochs=2, lr=1e-12,
+                    monitor="val_loss", progress=False)
+    m = run.metrics
+    assert m["selected_epoch"] == 0
+    assert m["val_accuracy"] == pytest.approx(1.0)  # three well-separated blobs

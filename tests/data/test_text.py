@@ -89,3 +89,8 @@ def test_drug_reviews_split_by_condition() -> None:
     for part in (source, target):  # predefined splits survive the filter
         assert sum(len(v) for v in part.splits.values()) == len(part)
     assert not any("&#039;" in t for t in whole.x)
+
+
+def test_concat_inputs_joins_raw_text_batches() -> None:
+    assert concat_inputs(["a", "b"], ["c"]) == ["a", "b", "c"]
+    assert input_count(["a", "b"]) == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ from safetensors import safe_open
 
 import graft
 from graft.errors import ConfigError
-from graft.models import DataInfo, ModelOptions, build_model
+from graft.models import DataInfo, build_model
 from graft.models.adapters import AdapterOptions, add_adapter, merge_adapter
 
 TEXT = {"epochs": 6, "batch_size": 16, "progress": False}

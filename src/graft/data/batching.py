@@ -33,6 +33,8 @@ def concat_inputs(*parts: Any) -> Any:
     if isinstance(first, dict):
         width = max(p["input_ids"].shape[1] for p in parts)
         return {key: torch.cat([_pad_right(p[key], width, 0) for p in parts]) for key in first}
+    if isinstance(first, (list, tuple)):  # raw strings for a module that tokenises itself
+        return [item for p in parts for item in p]
     raise TypeError(f"Cannot concatenate inputs of type {type(first).__name__}.")
 
 

@@ -73,14 +73,7 @@ def model_param_groups(
                         "name": f"layer{i}{'' if decay else '_no_decay'}",
                     }
                 )
-    for name, module in (extra or {}).items():
-        params = list(module.parameters())
-        if params:
-            groups.append(
-                {"params": params, "weight_decay": weight_decay, "lr_scale": head_lr_scale,
-                 "layer": len(layers), "name": name}
-            )
-    return groups
+    return groups + _extra_groups(extra, weight_decay, head_lr_scale, layer=len(layers))
 
 
 def trainable_param_groups(
@@ -102,9 +95,16 @@ def trainable_param_groups(
                        "name": "adapter"})
     groups.append({"params": list(model.head.parameters()), "weight_decay": weight_decay,
                    "lr_scale": head_lr_scale, "layer": 1, "name": "head"})
+    return groups + _extra_groups(extra, weight_decay, head_lr_scale, layer=2)
+
+
+def _extra_groups(extra: dict[str, nn.Module] | None, weight_decay: float, lr_scale: float,
+                  layer: int) -> list[dict[str, Any]]:
+    """One group per extra trainable module of a strategy (a domain discriminator)."""
+    groups = []
     for name, module in (extra or {}).items():
         params = list(module.parameters())
         if params:
-            groups.append({"params": params, "weight_decay": weight_decay, "lr_scale": head_lr_scale,
-                           "layer": 2, "name": name})
+            groups.append({"params": params, "weight_decay": weight_decay, "lr_scale": lr_scale,
+                           "layer": layer, "name": name})
     return groups

@@ -51,6 +51,8 @@ class FitResult:
     #: also sees training-only modules such as a domain discriminator).
     trainable_params: int | None = None
     peak_memory_mb: float | None = None
+    #: Validation metrics of the starting weights when they competed (epoch 0).
+    start_metrics: dict[str, float] = field(default_factory=dict)
 
 
 class Trainer:
@@ -137,6 +139,7 @@ class Trainer:
             start_epoch, global_step = state["epoch"], state["step"]
             result.history, bad_epochs = state["history"], state["bad_epochs"]
             result.best_epoch, result.best_value = state["best_epoch"], state["best_value"]
+            result.start_metrics = state.get("start_metrics", {})
             best_state, plateau = state["best_state"], PlateauState(**state["plateau"])
 
         t0 = time.perf_counter() - (result.history[-1]["seconds"] if result.history else 0.0)
@@ -148,6 +151,7 @@ class Trainer:
                 start.update(evaluate(wrapped, val, cfg.batch_size, fabric.device, prefix="val_"))
             for metric in self.metrics:
                 start.update(metric(wrapped))
+            result.start_metrics = start
             if not math.isnan(start.get(cfg.monitor, float("nan"))):
                 result.best_epoch, result.best_value = 0, start[cfg.monitor]
                 best_state = _cpu_copy(module.state_dict())
@@ -223,7 +227,7 @@ class Trainer:
                     "epoch": epoch + 1, "step": global_step, "history": result.history,
                     "bad_epochs": bad_epochs, "best_epoch": result.best_epoch,
                     "best_value": result.best_value, "best_state": best_state,
-                    "plateau": plateau.__dict__,
+                    "plateau": plateau.__dict__, "start_metrics": result.start_metrics,
                 })
                 if selecting and cfg.patience is not None and bad_epochs >= cfg.patience:
                     break

@@ -17,8 +17,30 @@ from graft.strategies.linear_probe import LinearProbeConfig, fit_probe_head
 
 
 @dataclass
-class FinetuneConfig(StrategyConfig):
-    """Options of ``finetune``.
+class TuningOptions(StrategyConfig):
+    """Options of every strategy that tunes a pretrained backbone under a head (``finetune``,
+    ``lora``, ``ia3``).
+
+    Attributes:
+        head_lr_scale: LR multiplier of the head.
+        lp_init: Warm-start the head with a linear probe on cached features (LP-FT),
+            so tuning does not start from a random head that distorts features; the
+            probe-fitted model then competes for selection as epoch 0.
+        label_smoothing: Label smoothing of the cross-entropy.
+        freeze_bn: Keep batch-norm statistics fixed (running mean/var of the source):
+            with few labels and small batches, batch statistics are noisy and shift
+            the features the head was fitted on.
+    """
+
+    head_lr_scale: float = 1.0
+    lp_init: bool = True
+    label_smoothing: float = 0.1
+    freeze_bn: bool = True
+
+
+@dataclass
+class FinetuneConfig(TuningOptions):
+    """Options of ``finetune`` (and those of :class:`TuningOptions`).
 
     Attributes:
         trainable: ``all``, or ``last-N`` to train only the N layer groups below the
@@ -27,22 +49,11 @@ class FinetuneConfig(StrategyConfig):
             ``trainable`` groups too; None trains them from the start.
         layer_decay: Layer-wise LR decay: the group k steps below the head learns at
             ``lr * layer_decay**k``; None or 1 gives every group the same LR.
-        head_lr_scale: LR multiplier of the head.
-        lp_init: Warm-start the head with a linear probe on cached features (LP-FT),
-            so fine-tuning does not start from a random head that distorts features.
-        label_smoothing: Label smoothing of the cross-entropy.
-        freeze_bn: Keep batch-norm statistics fixed (running mean/var of the source):
-            with few labels and small batches, batch statistics are noisy and shift
-            the features the head was fitted on.
     """
 
     trainable: str = "all"
     unfreeze_at: int | None = None
     layer_decay: float | None = 0.8
-    head_lr_scale: float = 1.0
-    lp_init: bool = True
-    label_smoothing: float = 0.1
-    freeze_bn: bool = True
 
 
 @register_strategy("finetune", "fine-tune the backbone: top-k groups, freeze→unfreeze, layer-wise LR decay, LP-FT")
@@ -61,10 +72,7 @@ class Finetune(Strategy):
             raise ConfigError(
                 f"The '--layer-decay' option must be in (0, 1]. Got {self.config.layer_decay} instead."
             )
-        if self.config.lp_init:
-            fit_probe_head(ctx.model, ctx.labeled_plain(), ctx.val, LinearProbeConfig(), seed=ctx.seed)
-            if not isinstance(ctx.model.head, nn.Linear):
-                raise ConfigError("LP-FT expects a linear head.")
+        warm_start_head(ctx, self.config)
         self._set_trainable(ctx, frozen_backbone=self.config.unfreeze_at not in (None, 0))
 
     def param_groups(self, ctx: FitContext) -> list[dict[str, Any]]:
@@ -105,6 +113,12 @@ class _FreezeSchedule:
         self.strategy._set_trainable(self.ctx, frozen_backbone=epoch < at)
         if self.strategy.config.freeze_bn or epoch < at:
             freeze_batchnorm(self.ctx.model.backbone)
+
+
+def warm_start_head(ctx: FitContext, options: TuningOptions) -> None:
+    """LP-FT: fit the head as a linear probe on cached features (when ``lp_init``)."""
+    if options.lp_init:
+        fit_probe_head(ctx.model, ctx.labeled_plain(), ctx.val, LinearProbeConfig(), seed=ctx.seed)
 
 
 def freeze_batchnorm(module: nn.Module) -> None:

@@ -11,28 +11,17 @@ from torch import nn
 from graft.engine.param_groups import trainable_param_groups
 from graft.engine.trainer import Batch, Callback
 from graft.models.adapters import AdapterOptions, add_adapter
-from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy, supervised_step
-from graft.strategies.finetune import freeze_batchnorm
-from graft.strategies.linear_probe import LinearProbeConfig, fit_probe_head
+from graft.strategies.base import FitContext, Strategy, register_strategy, supervised_step
+from graft.strategies.finetune import TuningOptions, freeze_batchnorm, warm_start_head
 
 
 @dataclass
-class AdapterTuningConfig(AdapterOptions, StrategyConfig):
-    """Options of ``lora`` (and ``ia3``).
-
-    Attributes:
-        lp_init: Warm-start the head with a linear probe on cached features; the
-            adapter starts as the identity, so training starts from the probe.
-        head_lr_scale: LR multiplier of the head.
-        label_smoothing: Label smoothing of the cross-entropy.
-        freeze_bn: Keep batch-norm statistics of the frozen backbone fixed.
-    """
+class AdapterTuningConfig(AdapterOptions, TuningOptions):
+    """Options of ``lora`` (and ``ia3``): the adapter's (:class:`AdapterOptions`) and those of
+    :class:`~graft.strategies.finetune.TuningOptions`. The adapter starts as the identity,
+    so with ``lp_init`` training starts from the probe."""
 
     adapter: str = "lora"
-    lp_init: bool = True
-    head_lr_scale: float = 1.0
-    label_smoothing: float = 0.1
-    freeze_bn: bool = True
 
 
 @register_strategy("lora", "LoRA adapters (peft) in the frozen backbone + a trained head; merged when done")
@@ -43,8 +32,7 @@ class AdapterTuning(Strategy):
                       "schedule": "cosine", "augment": "light", "patience": None}
 
     def prepare(self, ctx: FitContext) -> None:
-        if self.config.lp_init:
-            fit_probe_head(ctx.model, ctx.labeled_plain(), ctx.val, LinearProbeConfig(), seed=ctx.seed)
+        warm_start_head(ctx, self.config)
         for p in ctx.model.backbone.parameters():
             p.requires_grad_(False)
         add_adapter(ctx.model, self.config)
