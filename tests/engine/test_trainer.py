@@ -328,3 +328,31 @@ def test_sampler_shards_two_ranks_disjoint_and_covering(n: int) -> None:
     # Both ranks agree on the permutation they shard.
     merged = [i for pair in zip(*ranks) for i in pair]
     assert merged[:n] == list(SeededSampler(n, 1, 0, seed=0, epoch=0))
+
+
+def _fit_from_start(task: Task, margin: float, run_dir: Path | None = None, resume: bool = False,
+                    epochs: int = 6) -> tuple[GraftModel, FitResult, dict[str, torch.Tensor]]:
+    torch.manual_seed(0)
+    model = task.make_model(task.source)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    config = replace(CFG, start_margin_se=margin, epochs=epochs)
+    trainer = Trainer(config, seed=1, run_dir=run_dir, start_is_candidate=True)
+    result = trainer.fit(model, model_param_groups(model, weight_decay=0.0), supervised_step, task.train, task.val, resume=resume)
+    return model, result, start
+
+
+def test_a_start_that_competes_loses_to_a_clear_gain(task: Task) -> None:
+    model, result, start = _fit_from_start(task, margin=1.0)
+    assert result.start_metrics["val_accuracy"] < 0.6  # a random start
+    assert result.best_epoch >= 1 and result.best_value > result.start_metrics["val_accuracy"] + 0.2
+    assert not _same_state(model.state_dict(), start)
+
+
+def test_a_start_is_kept_when_no_gain_clears_the_margin(task: Task, tmp_path: Path) -> None:
+    model, result, start = _fit_from_start(task, margin=1e6, run_dir=tmp_path)
+    assert max(r["val_accuracy"] for r in result.history) > result.start_metrics["val_accuracy"]
+    assert result.best_epoch == 0 and result.best_value == result.start_metrics["val_accuracy"]
+    assert _same_state(model.state_dict(), start)
+    # the choice survives an interruption: resume two more epochs from the checkpoint
+    _, resumed, _ = _fit_from_start(task, margin=1e6, run_dir=tmp_path, resume=True, epochs=8)
+    assert resumed.best_epoch == 0 and resumed.epochs_run == 8

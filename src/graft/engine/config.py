@@ -34,6 +34,9 @@ class TrainConfig:
             monitored metric; None trains all epochs. The best epoch is restored.
         monitor: Validation metric that selects the checkpoint (``val_accuracy``,
             ``val_loss``, or a label-free validator's metric).
+        start_margin_se: Where the starting weights compete (LP-FT's probe-fitted start),
+            a fine-tuned epoch replaces them only when its validation gain exceeds this
+            many standard errors of the paired per-example difference; 0 keeps any gain.
         steps_per_epoch: Fixed steps per epoch (two-stream training); None = one
             pass over the labeled data.
         grad_clip: Clip the gradient norm to this value.
@@ -62,6 +65,7 @@ class TrainConfig:
     plateau_patience: int = 2
     patience: int | None = None
     monitor: str = "val_accuracy"
+    start_margin_se: float = 1.0
     steps_per_epoch: int | None = None
     grad_clip: float | None = None
     augment: str = "none"
@@ -86,6 +90,11 @@ class TrainConfig:
             raise ConfigError(f"The 'weight_decay' option must be >= 0. Got {self.weight_decay} instead.")
         if self.patience is not None and self.patience < 1:
             raise ConfigError(f"The 'patience' option must be >= 1 or unset. Got {self.patience} instead.")
+        if not self.start_margin_se >= 0:
+            raise ConfigError(
+                f"The 'start_margin_se' option must be >= 0. Got {self.start_margin_se} instead. "
+                "Fix: pass 0 to keep any validation gain over the start, or e.g. 1."
+            )
         if self.steps_per_epoch is not None:
             _positive("steps_per_epoch", self.steps_per_epoch)
         if self.warmup_epochs < 0:

@@ -40,13 +40,20 @@ def predict_logits(
 
 def evaluate(module: nn.Module, data: Dataset, batch_size: int, device: Any, prefix: str = "") -> dict[str, float]:
     """Loss and accuracy of ``module`` on labeled ``data``."""
+    return {k: float(v.mean()) for k, v in evaluate_examples(module, data, batch_size, device, prefix).items()}
+
+
+def evaluate_examples(
+    module: nn.Module, data: Dataset, batch_size: int, device: Any, prefix: str = ""
+) -> dict[str, torch.Tensor]:
+    """Per-example loss and correctness (1.0/0.0) on the labeled items of ``data``."""
     logits, y, _ = predict_logits(module, data, max(batch_size, 128), device)
     known = y >= 0
     if not known.any():
         return {}
-    loss = F.cross_entropy(logits[known], y[known]).item()
-    acc = (logits[known].argmax(1) == y[known]).float().mean().item()
-    return {f"{prefix}loss": loss, f"{prefix}accuracy": acc}
+    loss = F.cross_entropy(logits[known], y[known], reduction="none")
+    correct = (logits[known].argmax(1) == y[known]).float()
+    return {f"{prefix}loss": loss, f"{prefix}accuracy": correct}
 
 
 def move_to(x: Any, device: Any) -> Any:

@@ -20,11 +20,12 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from graft.engine.checkpoint import load_checkpoint, save_checkpoint
 from graft.engine.config import TrainConfig
-from graft.engine.evaluate import evaluate
+from graft.engine.evaluate import evaluate_examples
 from graft.engine.fabric import make_fabric
 from graft.engine.memory import peak_memory_mb, reset_peak_memory
 from graft.engine.progress import EpochProgress
 from graft.engine.schedules import PlateauState, lr_factor
+from graft.engine.selection import EpochSelector
 from graft.errors import CheckpointError, ConfigError
 
 Batch = dict[str, Any]
@@ -131,30 +132,25 @@ class Trainer:
         mode = "min" if cfg.monitor.endswith("loss") else "max"
         plateau = PlateauState(mode=mode, factor=cfg.gamma, patience=cfg.plateau_patience)
         result = FitResult(selected_by="val" if has_val else (cfg.monitor if selecting else "last"))
-        best_state: dict[str, torch.Tensor] | None = None
+        selector = EpochSelector(mode=mode, margin_se=cfg.start_margin_se)
         start_epoch, global_step, bad_epochs = 0, 0, 0
 
         if resume:
             state = self._load(module, optimizer)
             start_epoch, global_step = state["epoch"], state["step"]
             result.history, bad_epochs = state["history"], state["bad_epochs"]
-            result.best_epoch, result.best_value = state["best_epoch"], state["best_value"]
             result.start_metrics = state.get("start_metrics", {})
-            best_state, plateau = state["best_state"], PlateauState(**state["plateau"])
+            selector.load_state_dict(state["selector"])
+            plateau = PlateauState(**state["plateau"])
 
         t0 = time.perf_counter() - (result.history[-1]["seconds"] if result.history else 0.0)
         if selecting and self.start_is_candidate and not resume:
             # The starting weights compete with every epoch (a probe-fitted head in
             # LP-FT): fine-tuning is kept only where validation says it helped.
-            start: dict[str, float] = {}
-            if has_val:
-                start.update(evaluate(wrapped, val, cfg.batch_size, fabric.device, prefix="val_"))
-            for metric in self.metrics:
-                start.update(metric(wrapped))
+            start, examples = self._validate(wrapped, val if has_val else None)
             result.start_metrics = start
             if not math.isnan(start.get(cfg.monitor, float("nan"))):
-                result.best_epoch, result.best_value = 0, start[cfg.monitor]
-                best_state = _cpu_copy(module.state_dict())
+                selector.offer_start(start[cfg.monitor], _cpu_copy(module.state_dict()), examples.get(cfg.monitor))
         with EpochProgress(cfg.epochs, steps_per_epoch, enabled=cfg.progress and fabric.is_global_zero) as bar:
             bar.advance_to(start_epoch)
             for epoch in range(start_epoch, cfg.epochs):
@@ -197,10 +193,8 @@ class Trainer:
                 row: dict[str, float] = {"epoch": epoch + 1}
                 row.update({f"train_{k}": v / max(1, n_batches) for k, v in sums.items()})
                 row["lr"] = cfg.lr * factor if n_batches else float("nan")
-                if has_val:
-                    row.update(evaluate(wrapped, val, cfg.batch_size, fabric.device, prefix="val_"))
-                for metric in self.metrics:
-                    row.update(metric(wrapped))
+                metrics, examples = self._validate(wrapped, val if has_val else None)
+                row.update(metrics)
                 row["seconds"] = time.perf_counter() - t0
                 result.history.append(row)
                 improved = False
@@ -212,12 +206,8 @@ class Trainer:
                             f"{', '.join(k for k in sorted(row) if k not in ('epoch', 'seconds', 'lr'))}."
                             " Fix: pass one of them as --monitor."
                         )
-                    better = result.best_value is None or (
-                        value > result.best_value if mode == "max" else value < result.best_value
-                    )
-                    if better:
-                        result.best_epoch, result.best_value, improved = epoch + 1, value, True
-                        best_state = _cpu_copy(module.state_dict())
+                    improved = selector.offer(epoch + 1, value, lambda: _cpu_copy(module.state_dict()),
+                                              examples.get(cfg.monitor))
                     if cfg.schedule == "plateau":
                         plateau.update(value)
                 bad_epochs = 0 if improved or not selecting else bad_epochs + 1
@@ -225,8 +215,7 @@ class Trainer:
                 bar.end_epoch(epoch, row)
                 self._save(module, optimizer, {
                     "epoch": epoch + 1, "step": global_step, "history": result.history,
-                    "bad_epochs": bad_epochs, "best_epoch": result.best_epoch,
-                    "best_value": result.best_value, "best_state": best_state,
+                    "bad_epochs": bad_epochs, "selector": selector.state_dict(),
                     "plateau": plateau.__dict__, "start_metrics": result.start_metrics,
                 })
                 if selecting and cfg.patience is not None and bad_epochs >= cfg.patience:
@@ -237,11 +226,23 @@ class Trainer:
         result.epochs_run = len(result.history)
         result.peak_memory_mb = peak or None
         result.seconds = result.history[-1]["seconds"] if result.history else 0.0
-        if best_state is not None:
-            module.load_state_dict(best_state)
+        chosen = selector.chosen()
+        if chosen is not None:
+            module.load_state_dict(chosen.state)
+            result.best_epoch, result.best_value = chosen.epoch, chosen.value
         elif not selecting:
             result.best_epoch = result.epochs_run
         return result
+
+    def _validate(self, module: nn.Module, val: Dataset | None) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+        """The epoch's validation metrics, and per-example values where there are labels."""
+        examples: dict[str, torch.Tensor] = {}
+        if val is not None:
+            examples = evaluate_examples(module, val, self.config.batch_size, self.fabric.device, prefix="val_")
+        metrics = {k: float(v.mean()) for k, v in examples.items()}
+        for metric in self.metrics:
+            metrics.update(metric(module))
+        return metrics, examples
 
     def _batches(
         self, train: Dataset, target: Dataset | None, epoch: int, steps: int

@@ -1,0 +1,107 @@
+"""Which epoch's weights a run keeps.
+
+The best epoch by the monitored metric wins, with one exception: when the starting
+weights compete (a probe-fitted head in LP-FT, epoch 0), a fine-tuned epoch replaces
+them only when its validation gain is larger than the noise of the validation set.
+A few dozen validation examples make a one-example gain meaningless, and on few-label
+tasks the best of 30 noisy epochs beats the start by chance alone; keeping the start
+then is what keeps fine-tuning from falling below the probe it started from.
+
+The noise is the standard error of the paired per-example difference between the
+epoch and the start (correct/incorrect for accuracy, the cross-entropy for the loss),
+so an epoch that fixes ten examples and breaks none clears it where one that fixes six
+and breaks five does not.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+@dataclass
+class Candidate:
+    epoch: int
+    value: float
+    state: dict[str, torch.Tensor]
+    #: The gain over the start exceeds ``margin_se`` standard errors (True without a start).
+    clears_start: bool = True
+
+
+@dataclass
+class EpochSelector:
+    """Tracks the start and the best epoch; ``chosen()`` says which to restore.
+
+    Args:
+        mode: ``max`` or ``min``.
+        margin_se: Standard errors a fine-tuned epoch must gain over the start; 0
+            keeps any gain. Applies only where per-example values exist.
+    """
+
+    mode: str = "max"
+    margin_se: float = 1.0
+    start: Candidate | None = None
+    best: Candidate | None = None
+    start_examples: torch.Tensor | None = field(default=None, repr=False)
+
+    def better(self, value: float, than: float | None) -> bool:
+        return than is None or (value > than if self.mode == "max" else value < than)
+
+    @property
+    def leader_value(self) -> float | None:
+        """The value an epoch must beat to count as an improvement (patience, plateau)."""
+        values = [c.value for c in (self.start, self.best) if c is not None]
+        if not values:
+            return None
+        return max(values) if self.mode == "max" else min(values)
+
+    def offer_start(self, value: float, state: dict[str, torch.Tensor], examples: torch.Tensor | None) -> None:
+        self.start = Candidate(0, value, state)
+        self.start_examples = examples
+
+    def offer(self, epoch: int, value: float, state_fn: Any, examples: torch.Tensor | None) -> bool:
+        """Consider an epoch; ``state_fn()`` copies its weights only when needed.
+
+        Returns True when the epoch improved on every earlier candidate.
+        """
+        improved = self.better(value, self.leader_value)
+        if self.better(value, self.best.value if self.best else None):
+            self.best = Candidate(epoch, value, state_fn(), self._clears_start(value, examples))
+        return improved
+
+    def chosen(self) -> Candidate | None:
+        if self.start is None:
+            return self.best
+        if self.best is None or not self.best.clears_start:
+            return self.start
+        return self.best
+
+    def _clears_start(self, value: float, examples: torch.Tensor | None) -> bool:
+        if self.start is None:
+            return True
+        if not self.better(value, self.start.value):
+            return False
+        if examples is None or self.start_examples is None or self.margin_se <= 0:
+            return True
+        diff = examples.double() - self.start_examples.double()
+        if self.mode == "min":
+            diff = -diff
+        n = diff.numel()
+        se = float(diff.std(unbiased=True)) / math.sqrt(n) if n > 1 else 0.0
+        return float(diff.mean()) > self.margin_se * se
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain containers only: checkpoints are read with ``weights_only=True``."""
+        return {"start": _as_dict(self.start), "best": _as_dict(self.best), "start_examples": self.start_examples}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.start = Candidate(**state["start"]) if state.get("start") else None
+        self.best = Candidate(**state["best"]) if state.get("best") else None
+        self.start_examples = state.get("start_examples")
+
+
+def _as_dict(c: Candidate | None) -> dict[str, Any] | None:
+    return None if c is None else {"epoch": c.epoch, "value": c.value, "state": c.state, "clears_start": c.clears_start}
