@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -356,3 +357,19 @@ def test_a_start_is_kept_when_no_gain_clears_the_margin(task: Task, tmp_path: Pa
     # the choice survives an interruption: resume two more epochs from the checkpoint
     _, resumed, _ = _fit_from_start(task, margin=1e6, run_dir=tmp_path, resume=True, epochs=8)
     assert resumed.best_epoch == 0 and resumed.epochs_run == 8
+
+
+def test_an_epoch_covers_the_larger_of_the_labeled_and_unlabeled_streams(task: Task) -> None:
+    model = task.make_model(task.source)
+    seen = {"steps": 0, "target": 0}
+
+    def step(module: nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        seen["steps"] += 1
+        seen["target"] += len(batch["x_t"])
+        return supervised_step(module, batch)
+
+    big_target = torch.utils.data.ConcatDataset([task.train] * 3)
+    config = replace(CFG, epochs=1)
+    Trainer(config).fit(model, model_param_groups(model, weight_decay=0.0), step, task.train, None, big_target)
+    assert seen["steps"] == math.ceil(len(big_target) / config.batch_size)
+    assert seen["target"] >= len(big_target)

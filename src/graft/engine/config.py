@@ -37,8 +37,9 @@ class TrainConfig:
         start_margin_se: Where the starting weights compete (LP-FT's probe-fitted start),
             a fine-tuned epoch replaces them only when its validation gain exceeds this
             many standard errors of the paired per-example difference; 0 keeps any gain.
-        steps_per_epoch: Fixed steps per epoch (two-stream training); None = one
-            pass over the labeled data.
+        steps_per_epoch: Fixed steps per epoch; None = one pass over the larger of the
+            labeled and the unlabeled stream (the smaller one cycles), so a small
+            labeled source does not cut short the use of a large target.
         grad_clip: Clip the gradient norm to this value.
         augment: Train-time augmentation (``none``, ``light``, ``flip``).
         accelerator: Fabric accelerator (``auto``, ``cpu``, ``cuda``).

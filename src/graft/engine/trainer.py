@@ -124,7 +124,8 @@ class Trainer:
             g.setdefault("initial_lr", g["lr"])
         optimizer = _make_optimizer(cfg, groups)
         wrapped, optimizer = fabric.setup(module, optimizer)
-        steps_per_epoch = cfg.steps_per_epoch or _num_batches(len(train), cfg.batch_size, fabric.world_size)
+        longest = max(len(train), len(target) if target is not None else 0)
+        steps_per_epoch = cfg.steps_per_epoch or _num_batches(longest, cfg.batch_size, fabric.world_size)
         total_steps = steps_per_epoch * cfg.epochs
         warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
         has_val = val is not None and len(val) > 0
