@@ -77,7 +77,9 @@ def write(results: pd.DataFrame) -> None:
             "(random_state=0), max length 128, each strategy's default options; K labeled articles per topic; "
             "validation: 10 % of the training split, carved before the K are drawn. Test accuracy mean ± std over "
             "seeds; `train s` includes the per-epoch validation pass. Peak memory: see b3_memory.md (measured "
-            "in fresh processes). Reference (BENCHMARKS.md): mean-pooled embeddings + logistic regression "
+            "in fresh processes). The `epochs` column is what ran: K=all rows with fewer epochs than the other "
+            "rows were shortened with `--epochs-all` (half an epoch of warm-up) for the CPU budget. "
+            "Reference (BENCHMARKS.md): mean-pooled embeddings + logistic regression "
             "K=2 0.754, K=5 0.885, K=10 0.925.", rows)
 
 

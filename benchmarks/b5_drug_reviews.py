@@ -16,6 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 import graft
@@ -58,7 +59,17 @@ def collect(out: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def majority_row(results: pd.DataFrame) -> dict[str, str]:
+    """Predicting the target test split's most common class for every review (no model)."""
+    counts = np.asarray(results["confusion"].iloc[0]).sum(axis=1)  # true-label counts
+    share = counts.max() / counts.sum()
+    f1 = 2 * share / (1 + share) / len(counts)  # F1 of the predicted class; the others score 0
+    return {"labels used": "none", "strategy": "majority class", "selected by": "", "seeds": "",
+            "test accuracy": f"{share:.3f}", "macro-F1": f"{f1:.3f}", "oracle (never used)": "", "train s": ""}
+
+
 def write(results: pd.DataFrame) -> None:
+    baseline = majority_row(results) if len(results) and "confusion" in results else None
     results = results.drop(columns=[c for c in ("confusion", "classes") if c in results]).copy()
     results.to_csv(HERE / "results" / "b5_drug_reviews.csv", index=False)
     rows = []
@@ -73,6 +84,8 @@ def write(results: pd.DataFrame) -> None:
             "oracle (never used)": mean_std(oracle) if oracle is not None and not pd.isna(oracle).all() else "",
             "train s": f"{g['train_seconds'].mean():.0f}",
         })
+    if baseline is not None:
+        rows.append(baseline)
     n_target = int(results["n_test"].iloc[0]) if len(results) else 0
     publish("b5_drug_reviews", "# Drug reviews: Birth Control → other conditions (text domain adaptation)\n\n"
             f"`builtin:minilm`, 3-class sentiment. Source: `{SOURCE}` (labeled; 10 % held out for DEV). "
@@ -80,7 +93,8 @@ def write(results: pd.DataFrame) -> None:
             f"({n_target} reviews) scores every row. DA rows pick the checkpoint label-free (`im`); "
             "target-label rows are the upper reference. Mean ± std over seeds; each strategy's defaults "
             f"({'epochs: ' + str(int(results['epochs_run'].max())) if len(results) else ''}). "
-            "Majority class (positive) share of the target test split: see b5_drug_reviews.csv.", rows)
+            "The target is 71 % positive against the source's 45 %, so accuracy rewards predicting "
+            "`positive` for everything (the `majority class` row); macro-F1 does not.", rows)
 
 
 if __name__ == "__main__":
