@@ -130,3 +130,34 @@ def test_compare_shows_label_free_and_oracle_columns(pair, tmp_path: Path) -> No
     assert results["oracle_test_accuracy"].notna().all()
     summary = (tmp_path / "summary.md").read_text()
     assert "oracle_test_accuracy" in summary and "test_accuracy" in summary
+
+
+def test_center_features_classifies_target_features_as_if_moved_onto_the_source_mean(make_mlp) -> None:
+    from graft.data import make_dataset
+    from graft.engine.features import extract_features
+    from graft.strategies.adaptation import center_head_on_target
+
+    xs, ys = blobs(30, seed=0)
+    xt, yt = blobs(30, seed=1, shift=3.0)
+    source, target = from_arrays(xs, ys, name="s"), from_arrays(xt, yt, name="t")
+    model = make_mlp(source).eval()
+    ds_s = make_dataset(source, np.arange(len(ys)), model.spec.input)
+    ds_t = make_dataset(target, np.arange(len(yt)), model.spec.input)
+    ft = extract_features(model.backbone, ds_t, cache=False)[0]
+    fs = extract_features(model.backbone, ds_s, cache=False)[0]
+    expected = model.head(ft + fs.mean(0) - ft.mean(0))
+    shift = center_head_on_target(model, ds_s, ds_t)
+    assert shift.abs().sum() > 0
+    assert torch.allclose(model.head(ft), expected, atol=1e-5)
+
+
+def test_center_features_repairs_a_pure_offset_left_by_source_only(tmp_path: Path) -> None:
+    xs, ys = blobs(60, seed=0, spread=2.0, noise=1.0)
+    xt, yt = blobs(60, seed=1, spread=2.0, noise=1.0, shift=4.0)
+    source, target = from_arrays(xs, ys, name="source"), from_arrays(xt, yt, name="target")
+    acc = {}
+    for center in (False, True):
+        runs = [graft.fit("builtin:mlp", target, "source-only", source=source, seed=seed, center_features=center,
+                          out=tmp_path / f"{center}{seed}", **QUIET) for seed in (0, 1)]
+        acc[center] = np.mean([r.metrics["test_accuracy"] for r in runs])
+    assert acc[True] > acc[False] + 0.05, acc

@@ -53,6 +53,13 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
             the source's scale and sharpness; ``none`` keeps source images as they are.
             On B1 this alone lifts source-only from 0.58 to 0.80.
         source_zoom: Zoom range of the source randomisation.
+        center_features: After training, move the target's mean feature onto the
+            source's by folding ``W·(mean_source − mean_target)`` into the head's first
+            bias: closed-form first-moment alignment, free at inference (the saved model
+            is plain). Models with layer norm (transformers) have no batch statistics
+            that re-estimate themselves on the target, and their sentence embeddings
+            carry the topic as an offset: on drug reviews it lifts source-only from 0.30
+            to 0.46 (B5).
     """
 
     trade_off: float = 1.0
@@ -63,6 +70,7 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
     backbone_lr_scale: float = 1.0
     source_augment: str = "strong"
     source_zoom: tuple[float, ...] = (0.9, 1.4)
+    center_features: bool = False
 
 
 class AdaptationModule(nn.Module):
@@ -109,6 +117,13 @@ class DomainAdaptation(Strategy):
             p.requires_grad_(True)
         add_adapter(ctx.model, self.config)
         self._module = AdaptationModule(ctx.model, self.extra_modules(ctx))
+
+    def finish(self, ctx: FitContext) -> None:
+        super().finish(ctx)
+        if self.config.center_features:
+            target = ctx.extras.get("target_plain")
+            center_head_on_target(ctx.model, ctx.labeled_plain(), ctx.target if target is None else target,
+                                  batch_size=max(ctx.train_config.batch_size, 256))
 
     def extra_modules(self, ctx: FitContext) -> dict[str, nn.Module]:
         """Trainable modules beyond the model (a discriminator); none by default."""
@@ -215,3 +230,20 @@ class OracleAccuracy:
             return {}
         device = next(module.parameters()).device
         return {"oracle_test_accuracy": evaluate(module, self.test, self.batch, device)["accuracy"]}
+
+
+@torch.no_grad()
+def center_head_on_target(model: nn.Module, source: Any, target: Any, *, batch_size: int = 256) -> torch.Tensor:
+    """Fold ``W·(mean_source − mean_target)`` into the first linear layer of the head, so
+    target features are classified as if their mean were the source's. Returns the shift."""
+    from graft.engine.features import extract_features
+
+    device = next(model.parameters()).device
+    mu_s = extract_features(model.backbone, source, batch_size=batch_size, device=device, cache=False)[0].mean(0)
+    mu_t = extract_features(model.backbone, target, batch_size=batch_size, device=device, cache=False)[0].mean(0)
+    first = next(m for m in model.head.modules() if isinstance(m, nn.Linear))
+    shift = (mu_s - mu_t).to(first.weight)
+    if first.bias is None:
+        raise ConfigError("--center-features needs a head whose first linear layer has a bias.")
+    first.bias.add_(first.weight @ shift)
+    return shift
