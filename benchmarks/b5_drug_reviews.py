@@ -8,6 +8,7 @@ selection by ``im``; the oracle column is never used to select) and with ``finet
 results/b5_drug_reviews.md and .csv. Not part of CI.
 
     python benchmarks/b5_drug_reviews.py [--seeds 0,1,2] [--strategies source-only,dann,mcc] [--epochs 10]
+                                         [--center-features]
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def main() -> None:
     ap.add_argument("--strategies", default="source-only,dann,cdan,mcc,self-training")
     ap.add_argument("--supervised", default="linear-probe,finetune")
     ap.add_argument("--epochs", type=int, default=None, help="epochs of every run (default: each strategy's own)")
+    ap.add_argument("--center-features", action="store_true",
+                    help="run the DA strategies with --center-features (rows named '... + center-features')")
     ap.add_argument("--out", default=str(HERE / "runs" / "b5"))
     ap.add_argument("--collect", action="store_true")
     args = ap.parse_args()
@@ -41,8 +44,9 @@ def main() -> None:
     extra = {"epochs": args.epochs} if args.epochs else {}
     if not args.collect:
         if args.strategies:
+            centered = {"center_features": True} if args.center_features else {}
             graft.compare("builtin:minilm", TARGET, args.strategies.split(","), source=SOURCE, seeds=seeds,
-                          out=out / "da", progress=False, **extra)
+                          out=out / ("da-centered" if centered else "da"), progress=False, **extra, **centered)
             write(collect(out))
         if args.supervised:
             graft.compare("builtin:minilm", TARGET, args.supervised.split(","), seeds=seeds,
@@ -54,7 +58,9 @@ def collect(out: Path) -> pd.DataFrame:
     rows = []
     for p in sorted(out.glob("*/runs/*/metrics.json")):
         m = json.loads(p.read_text())
-        m["setting"] = "source labels only" if p.parts[-4] == "da" else "target labels"
+        m["setting"] = "source labels only" if p.parts[-4].startswith("da") else "target labels"
+        if p.parts[-4] == "da-centered":
+            m["strategy"] += " + center-features"
         rows.append(m)
     return pd.DataFrame(rows)
 
