@@ -69,6 +69,7 @@ def write(results: pd.DataFrame) -> None:
             "test accuracy": mean_std(acc),
             "trainable params": f"{int(g['trainable_params'].iloc[0]):,}",
             "trainable %": f"{100 * g['trainable_params'].iloc[0] / g['total_params'].iloc[0]:.2f}",
+            "peak MB": f"{g['peak_memory_mb'].mean():.0f}" if "peak_memory_mb" in g else "",
             "train s": f"{g['train_seconds'].mean():.0f}",
             "epochs": f"{g['epochs_run'].mean():.0f}",
         })
@@ -76,8 +77,11 @@ def write(results: pd.DataFrame) -> None:
             "`builtin:minilm` (all-MiniLM-L6-v2, mean pooling) on `builtin:bbc-news`, stratified 50/50 split "
             "(random_state=0), max length 128, each strategy's default options; K labeled articles per topic; "
             "validation: 10 % of the training split, carved before the K are drawn. Test accuracy mean ± std over "
-            "seeds; `train s` includes the per-epoch validation pass. Peak memory: see b3_memory.md (measured "
-            "in fresh processes). The `epochs` column is what ran: K=all rows with fewer epochs than the other "
+            "seeds; `train s` includes the per-epoch validation pass (a probe after the first seed reuses cached "
+            "features). `peak MB`: the RSS high-water mark of the training steps as metrics.json records it (for "
+            "the probe, its feature extraction); b3_memory.md compares strategies in fresh processes. "
+            "finetune, lora and ia3 start from the probe-fitted head and keep it (selected epoch 0) unless "
+            "validation gains more than one standard error (`--start-margin-se 1`). The `epochs` column is what ran: K=all rows with fewer epochs than the other "
             "rows were shortened with `--epochs-all` (half an epoch of warm-up) for the CPU budget. "
             "Reference (BENCHMARKS.md): mean-pooled embeddings + logistic regression "
             "K=2 0.754, K=5 0.885, K=10 0.925.", rows)
