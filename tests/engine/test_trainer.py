@@ -373,3 +373,9 @@ def test_an_epoch_covers_the_larger_of_the_labeled_and_unlabeled_streams(task: T
     Trainer(config).fit(model, model_param_groups(model, weight_decay=0.0), step, task.train, None, big_target)
     assert seen["steps"] == math.ceil(len(big_target) / config.batch_size)
     assert seen["target"] >= len(big_target)
+
+
+def test_resuming_with_another_schedule_length_warns_what_changed(task: Task, tmp_path: Path) -> None:
+    task.fit(replace(CFG, epochs=2), run_dir=tmp_path)
+    with pytest.warns(UserWarning, match=r"different schedule.*epochs 2 → 4"):
+        task.fit(replace(CFG, epochs=4), run_dir=tmp_path, resume=True)

@@ -136,8 +136,11 @@ class Trainer:
         selector = EpochSelector(mode=mode, margin_se=cfg.start_margin_se)
         start_epoch, global_step, bad_epochs = 0, 0, 0
 
+        schedule = {"epochs": cfg.epochs, "steps_per_epoch": steps_per_epoch, "batch_size": cfg.batch_size,
+                    "lr": cfg.lr, "schedule": cfg.schedule, "warmup_epochs": cfg.warmup_epochs}
         if resume:
             state = self._load(module, optimizer)
+            _warn_if_schedule_changed(state.get("schedule"), schedule)
             start_epoch, global_step = state["epoch"], state["step"]
             result.history, bad_epochs = state["history"], state["bad_epochs"]
             result.start_metrics = state.get("start_metrics", {})
@@ -217,7 +220,7 @@ class Trainer:
                 self._save(module, optimizer, {
                     "epoch": epoch + 1, "step": global_step, "history": result.history,
                     "bad_epochs": bad_epochs, "selector": selector.state_dict(),
-                    "plateau": plateau.__dict__, "start_metrics": result.start_metrics,
+                    "plateau": plateau.__dict__, "start_metrics": result.start_metrics, "schedule": schedule,
                 })
                 if selecting and cfg.patience is not None and bad_epochs >= cfg.patience:
                     break
@@ -329,6 +332,25 @@ def _make_optimizer(cfg: TrainConfig, groups: list[dict[str, Any]]) -> torch.opt
         return torch.optim.SGD(clean, lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                                weight_decay=cfg.weight_decay)
     return torch.optim.AdamW(clean, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _warn_if_schedule_changed(saved: dict[str, Any] | None, now: dict[str, Any]) -> None:
+    """A resumed run whose learning-rate schedule differs from the interrupted one's."""
+    if not saved:
+        return
+    changed = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
+    if set(changed) <= {"epochs"} and now["schedule"] == "constant" and not now["warmup_epochs"]:
+        changed = {}  # a constant LR does not depend on the run's length: extending is exact
+    if changed:
+        import warnings
+
+        what = ", ".join(f"{k} {a} → {b}" for k, (a, b) in changed.items())
+        warnings.warn(
+            f"Resuming with a different schedule than the interrupted run ({what}). The learning rate "
+            "follows the new values from the resumed step on, so the result matches neither setting run "
+            "uninterrupted. Fix: resume with the interrupted run's options to continue it exactly.",
+            UserWarning, stacklevel=3,
+        )
 
 
 def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
