@@ -36,6 +36,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=None, help="epochs of every run (default: each strategy's own)")
     ap.add_argument("--center-features", action="store_true",
                     help="run the DA strategies with --center-features (rows named '... + center-features')")
+    ap.add_argument("--backbone-lr-scale", type=float, default=None,
+                    help="run the DA strategies with this --backbone-lr-scale (rows named '... + backbone-lr-scale X')")
     ap.add_argument("--out", default=str(HERE / "runs" / "b5"))
     ap.add_argument("--collect", action="store_true")
     args = ap.parse_args()
@@ -44,9 +46,14 @@ def main() -> None:
     extra = {"epochs": args.epochs} if args.epochs else {}
     if not args.collect:
         if args.strategies:
-            centered = {"center_features": True} if args.center_features else {}
+            variant, folder = {}, "da"
+            if args.center_features:
+                variant["center_features"], folder = True, folder + "-centered"
+            if args.backbone_lr_scale is not None:
+                variant["backbone_lr_scale"] = args.backbone_lr_scale
+                folder += f"-blr{args.backbone_lr_scale:g}"
             graft.compare("builtin:minilm", TARGET, args.strategies.split(","), source=SOURCE, seeds=seeds,
-                          out=out / ("da-centered" if centered else "da"), progress=False, **extra, **centered)
+                          out=out / folder, progress=False, **extra, **variant)
             write(collect(out))
         if args.supervised:
             graft.compare("builtin:minilm", TARGET, args.supervised.split(","), seeds=seeds,
@@ -59,8 +66,8 @@ def collect(out: Path) -> pd.DataFrame:
     for p in sorted(out.glob("*/runs/*/metrics.json")):
         m = json.loads(p.read_text())
         m["setting"] = "source labels only" if p.parts[-4].startswith("da") else "target labels"
-        if p.parts[-4] == "da-centered":
-            m["strategy"] += " + center-features"
+        for part in p.parts[-4].split("-")[1:] if p.parts[-4].startswith("da") else []:
+            m["strategy"] += " + center-features" if part == "centered" else f" + backbone-lr-scale {part[3:]}"
         rows.append(m)
     return pd.DataFrame(rows)
 
