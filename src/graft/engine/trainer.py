@@ -144,6 +144,11 @@ class Trainer:
             start_epoch, global_step = state["epoch"], state["step"]
             result.history, bad_epochs = state["history"], state["bad_epochs"]
             result.start_metrics = state.get("start_metrics", {})
+            if "selector" not in state:
+                raise CheckpointError(
+                    f"The checkpoint '{self.checkpoint_path}' was written by an older graft (it has no epoch-"
+                    "selection state). Fix: start the run afresh without --resume."
+                )
             selector.load_state_dict(state["selector"])
             plateau = PlateauState(**state["plateau"])
 
