@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -179,3 +180,11 @@ def test_parse_extra_args_forms() -> None:
     assert parse_k_list("5,10,all") == [5, 10, None] and parse_k_list(None) is None
     with pytest.raises(ConfigError, match="positive integers or 'all'"):
         parse_k_list("0")
+
+
+def test_a_kept_starting_model_is_explained(graft_cli, tmp_path: Path, blobs_npz: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = graft_cli("fit", "-m", "builtin:mlp", "-d", f"npz:{blobs_npz}", "-s", "finetune",
+                               "--out", tmp_path, "--epochs", "2", "--start-margin-se", "1e9", "--no-progress")
+    assert code == 0, err
+    assert "the starting model" in out
+    assert json.loads((tmp_path / "metrics.json").read_text())["selected_epoch"] == 0

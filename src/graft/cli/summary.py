@@ -23,6 +23,8 @@ def print_run(console: Console, run: Any) -> None:
         value = m.get(key)
         if isinstance(value, float):
             value = f"{value:.4f}" if "accuracy" in key or "f1" in key else f"{value:.1f}"
+        if key == "selected_epoch" and value == 0:
+            value = "0 (the starting model: no epoch beat it on validation beyond noise)"
         table.add_row(key, str(value))
     console.print(table)
     console.print(f"Run directory: {run.run_dir}  (report: {Path(run.run_dir) / 'report.md'})")
