@@ -379,3 +379,17 @@ def test_resuming_with_another_schedule_length_warns_what_changed(task: Task, tm
     task.fit(replace(CFG, epochs=2), run_dir=tmp_path)
     with pytest.warns(UserWarning, match=r"different schedule.*epochs 2 → 4"):
         task.fit(replace(CFG, epochs=4), run_dir=tmp_path, resume=True)
+
+
+def test_an_unknown_monitor_stops_before_training_when_the_start_is_scored(task: Task) -> None:
+    model = task.make_model(task.source)
+    steps = []
+
+    def step(module: nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        steps.append(1)
+        return supervised_step(module, batch)
+
+    trainer = Trainer(replace(CFG, monitor="val_acc"), start_is_candidate=True)
+    with pytest.raises(ConfigError, match="'val_acc' was not computed.*val_accuracy.*Fix:"):
+        trainer.fit(model, model_param_groups(model, weight_decay=0.0), step, task.train, task.val)
+    assert steps == []

@@ -161,3 +161,13 @@ def test_center_features_repairs_a_pure_offset_left_by_source_only(tmp_path: Pat
                           out=tmp_path / f"{center}{seed}", **QUIET) for seed in (0, 1)]
         acc[center] = np.mean([r.metrics["test_accuracy"] for r in runs])
     assert acc[True] > acc[False] + 0.05, acc
+
+
+def test_center_features_on_a_head_without_bias_says_what_to_do(make_mlp) -> None:
+    from graft.strategies.adaptation import center_head_on_target
+
+    xs, ys = blobs(10, seed=0)
+    model = make_mlp(from_arrays(xs, ys, name="s"))
+    model.head = torch.nn.Linear(model.head.in_features, model.head.out_features, bias=False)
+    with pytest.raises(ConfigError, match="without a bias.*Fix: drop --center-features"):
+        center_head_on_target(model, None, None)

@@ -158,6 +158,8 @@ class Trainer:
             # LP-FT): fine-tuning is kept only where validation says it helped.
             start, examples = self._validate(wrapped, val if has_val else None)
             result.start_metrics = start
+            if start and cfg.monitor not in start:  # a typo is caught before any training
+                raise _unknown_monitor(cfg.monitor, start)
             if not math.isnan(start.get(cfg.monitor, float("nan"))):
                 selector.offer_start(start[cfg.monitor], _cpu_copy(module.state_dict()), examples.get(cfg.monitor))
         with EpochProgress(cfg.epochs, steps_per_epoch, enabled=cfg.progress and fabric.is_global_zero) as bar:
@@ -210,11 +212,7 @@ class Trainer:
                 if selecting:
                     value = row.get(cfg.monitor, float("nan"))
                     if math.isnan(value):
-                        raise ConfigError(
-                            f"The monitored metric '{cfg.monitor}' was not computed. Allowed: "
-                            f"{', '.join(k for k in sorted(row) if k not in ('epoch', 'seconds', 'lr'))}."
-                            " Fix: pass one of them as --monitor."
-                        )
+                        raise _unknown_monitor(cfg.monitor, row)
                     improved = selector.offer(epoch + 1, value, lambda: _cpu_copy(module.state_dict()),
                                               examples.get(cfg.monitor))
                     if cfg.schedule == "plateau":
@@ -337,6 +335,13 @@ def _make_optimizer(cfg: TrainConfig, groups: list[dict[str, Any]]) -> torch.opt
         return torch.optim.SGD(clean, lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                                weight_decay=cfg.weight_decay)
     return torch.optim.AdamW(clean, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _unknown_monitor(monitor: str, row: dict[str, float]) -> ConfigError:
+    allowed = ", ".join(k for k in sorted(row) if k not in ("epoch", "seconds", "lr"))
+    return ConfigError(
+        f"The monitored metric '{monitor}' was not computed. Allowed: {allowed}. Fix: pass one of them as --monitor."
+    )
 
 
 def _warn_if_schedule_changed(saved: dict[str, Any] | None, now: dict[str, Any]) -> None:

@@ -121,8 +121,7 @@ class DomainAdaptation(Strategy):
     def finish(self, ctx: FitContext) -> None:
         super().finish(ctx)
         if self.config.center_features:
-            target = ctx.extras.get("target_plain")
-            center_head_on_target(ctx.model, ctx.labeled_plain(), ctx.target if target is None else target,
+            center_head_on_target(ctx.model, ctx.labeled_plain(), ctx.target_plain(),
                                   batch_size=max(ctx.train_config.batch_size, 256))
 
     def extra_modules(self, ctx: FitContext) -> dict[str, nn.Module]:
@@ -197,9 +196,7 @@ class LabelFreeValidation:
 
         self.validators = VALIDATORS
         self.select_by = select_by
-        target = ctx.extras.get("target_plain")
-        target = ctx.target if target is None else target
-        self.target = random_subset(target, max_n, ctx.seed)
+        self.target = random_subset(ctx.target_plain(), max_n, ctx.seed)
         self.source_val = random_subset(ctx.source_val, max_n, ctx.seed) if ctx.source_val is not None else None
         self.batch = max(ctx.train_config.batch_size, 256)
 
@@ -238,12 +235,16 @@ def center_head_on_target(model: nn.Module, source: Any, target: Any, *, batch_s
     target features are classified as if their mean were the source's. Returns the shift."""
     from graft.engine.features import extract_features
 
+    first = next((m for m in model.head.modules() if isinstance(m, nn.Linear)), None)
+    if first is None or first.bias is None:
+        raise ConfigError(
+            "--center-features folds the shift into the bias of the head's first linear layer, but the head "
+            f"has {'no linear layer' if first is None else 'a linear layer without a bias'} "
+            f"({type(model.head).__name__}). Fix: drop --center-features, or use graft's default head."
+        )
     device = next(model.parameters()).device
     mu_s = extract_features(model.backbone, source, batch_size=batch_size, device=device, cache=False)[0].mean(0)
     mu_t = extract_features(model.backbone, target, batch_size=batch_size, device=device, cache=False)[0].mean(0)
-    first = next(m for m in model.head.modules() if isinstance(m, nn.Linear))
     shift = (mu_s - mu_t).to(first.weight)
-    if first.bias is None:
-        raise ConfigError("--center-features needs a head whose first linear layer has a bias.")
     first.bias.add_(first.weight @ shift)
     return shift

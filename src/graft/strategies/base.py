@@ -70,6 +70,11 @@ class FitContext:
         """Labeled training data without augmentation."""
         return self.plain_train if self.plain_train is not None else self.train
 
+    def target_plain(self) -> Dataset | None:
+        """Unlabeled target data without augmentation (features computed once, validators)."""
+        plain = self.extras.get("target_plain")
+        return self.target if plain is None else plain
+
     def trainer(self, *, config: TrainConfig | None = None, callbacks: list[Callback] | None = None,
                 metrics: list[Any] | None = None, run_dir: Path | None | str = "same",
                 start_is_candidate: bool = False) -> Trainer:
