@@ -60,7 +60,7 @@ def print_options(console: Console, strategy: str) -> None:
     from graft.engine.config import TrainConfig
     from graft.strategies import STRATEGIES
 
-    from graft.api import RunOptions
+    from graft.run_options import RunOptions
 
     cls = STRATEGIES.get(strategy)
     for title, config_cls, defaults in ((f"Options of {strategy}", cls.Config, {}),
