@@ -7,7 +7,6 @@ on one line and exits non-zero, without a traceback.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -36,9 +35,58 @@ class MissingPathError(GraftError, FileNotFoundError):
 
 
 def did_you_mean(name: str, allowed: Iterable[str]) -> str:
-    """Return ' Did you mean 'x'?' for the closest allowed name, or ''."""
-    close = difflib.get_close_matches(name, list(allowed), n=1, cutoff=0.5)
-    return f" Did you mean '{close[0]}'?" if close else ""
+    """Return ' Did you mean 'x'?' for the closest allowed name, or ''.
+
+    Names are ranked by edit distance (Levenshtein, with a swap of two neighbouring
+    letters counted as one edit) divided by the longer name's length, so ``lables``
+    is one edit from ``labels`` and far from a name that merely shares a suffix.
+    """
+    best = closest(name, allowed)
+    return f" Did you mean '{best}'?" if best is not None else ""
+
+
+def closest(name: str, allowed: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The allowed name nearest to ``name`` by normalised edit distance, or None when
+    even the nearest needs more than ``cutoff`` of its letters changed.
+
+    Ties go to the name that shares the longer prefix, then to the first in sorted order.
+    """
+    target = name.lower()
+    best: tuple[float, int, str] | None = None
+    for candidate in sorted(set(allowed)):
+        other = candidate.lower()
+        longest = max(len(target), len(other), 1)
+        if best is not None and abs(len(target) - len(other)) / longest > best[0]:
+            continue  # cannot beat the best so far: saves time on long lists (timm names)
+        score = (edit_distance(target, other) / longest, -_common_prefix(target, other), candidate)
+        if best is None or score < best:
+            best = score
+    return best[2] if best is not None and best[0] <= cutoff else None
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance where swapping two neighbouring letters costs one edit
+    (optimal string alignment), the commonest typing slip."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[len(b)]
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def unknown_name(kind: str, name: str, allowed: Iterable[str], fix: str = "") -> SpecError:

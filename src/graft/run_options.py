@@ -1,50 +1,65 @@
 """Options that shape data and model, not the engine or the strategy (``--image-size``,
-``--label-column``, ``--split-seed`` ...)."""
+``--label-column``, ``--split-seed``, ``--mlp-width`` ...)."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from graft.options import Options, option
+
+if TYPE_CHECKING:
+    from graft.models.options import ModelOptions
+
+POOLINGS = ("mean", "cls")
 
 
 @dataclasses.dataclass
-class RunOptions:
+class RunOptions(Options):
     """Options that shape data and model, not the engine or the strategy.
 
-    Attributes:
-        split_seed: Seed of the train/val/test split (fixed across seeds by default).
-        test_fraction: Share of the data held out for testing.
-        val_fraction: Share of the training split held out for validation.
-        image_size: Input side of image models (e.g. 64), overriding the model's default.
-        max_length: Token limit of text models (default 128); longer texts are truncated.
-        pooling: Pooling of text encoders: ``mean`` or ``cls``.
-        pretrained: Load pretrained weights (``--no-pretrained`` for random init).
-        arch: Architecture of ``file:`` weights (``timm:resnet18``, ``builtin:lenet``).
-        label_column: Label column of a table.
-        text_column: Text column of a table.
-        feature_columns: Feature columns of a table (default: every numeric column).
-        shift_report: With a source, measure the domain shift (proxy A-distance, MMD,
-            t-SNE plots) before and after training.
+    Each field's help is in its declaration (``graft list --options STRATEGY``).
     """
 
-    split_seed: int = 0
-    test_fraction: float = 0.5
-    val_fraction: float = 0.1
-    image_size: int | None = None
-    max_length: int | None = None
-    pooling: str = "mean"
-    pretrained: bool = True
-    arch: str | None = None
-    label_column: str | None = None
-    text_column: str | None = None
-    feature_columns: tuple[str, ...] | None = None
-    shift_report: bool = True
+    option_owner = "the data and model options"
+
+    split_seed: int = option(0, help="Seed of the train/val/test split (the same for every --seed).", ge=0)
+    test_fraction: float = option(0.5, help="Share of the data held out for testing.", gt=0, lt=1)
+    val_fraction: float = option(0.1, help="Share of the training split held out for validation (0: none).",
+                                 ge=0, lt=1)
+    image_size: int | None = option(None, help="Input side of image models, overriding the model's default.",
+                                    ge=1, example=64, unset="use the model's default")
+    max_length: int | None = option(None, help="Token limit of text models; longer texts are truncated.",
+                                    ge=1, example=128, unset="use 128, or the model's limit when shorter")
+    pooling: str = option("mean", help="Pooling of text encoders: masked mean of the tokens, or the first (cls).",
+                          choices=POOLINGS)
+    pretrained: bool = option(True, help="Load pretrained weights (--no-pretrained: random init).")
+    arch: str | None = option(None, help="Architecture of file: weights (timm:resnet18, builtin:lenet).",
+                              example="timm:resnet18")
+    label_column: str | None = option(None, help="Label column of a table.", unset="use the column named label")
+    text_column: str | None = option(
+        None, help="Text column of a table; makes it a text data set.", unset="read the table as features")
+    feature_columns: tuple[str, ...] | None = option(
+        None, help="Feature columns of a table, comma-separated.", unset="use every column but the label")
+    shift_report: bool = option(
+        True, help="With a source, measure the domain shift (proxy A-distance, MMD, t-SNE) before and after.")
+    mlp_width: int = option(256, help="Width of each hidden layer of builtin:mlp.", ge=1)
+    mlp_depth: int = option(2, help="Hidden layers of builtin:mlp.", ge=1)
+    mlp_dropout: float = option(0.1, help="Dropout after each hidden layer of builtin:mlp.", ge=0, lt=1)
 
     def load_options(self) -> dict[str, Any]:
         """Keyword arguments of ``load_source``."""
         out = {"label_column": self.label_column, "text_column": self.text_column,
                "feature_columns": list(self.feature_columns) if self.feature_columns else None}
         return {k: v for k, v in out.items() if v is not None}
+
+    def model_options(self) -> ModelOptions:
+        """The :class:`~graft.models.options.ModelOptions` these options ask for."""
+        from graft.models.options import ModelOptions
+
+        return ModelOptions(pretrained=self.pretrained, image_size=self.image_size, arch=self.arch,
+                            hidden=(self.mlp_width,) * self.mlp_depth, dropout=self.mlp_dropout,
+                            pooling=self.pooling, max_length=self.max_length)
 
 
 RUN_OPTIONS = tuple(f.name for f in dataclasses.fields(RunOptions))

@@ -103,11 +103,12 @@ def test_fit_options_reach_the_strategy(graft_cli, tmp_path: Path, blobs_npz: Pa
         (["-d", "/no/such/folder"], ["does not exist"]),
         (["-s", "fine-tune"], ["Unknown strategy 'fine-tune'", "Did you mean 'finetune'?"]),
         (["-k", "1000"], ["--labels-per-class 1000 is larger than the smallest class", "Allowed: 1.."]),
-        (["--epochs", "abc"], ["'--epochs' option must be of type int", "'abc'"]),
-        (["--epochs", "0"], ["'epochs' option must be a positive integer"]),
+        (["--epochs", "abc"], ["'--epochs' option of the engine must be of type int", "Got 'abc'",
+                               "Fix: pass e.g. --epochs"]),
+        (["--epochs", "0"], ["'--epochs' option of the engine must be >= 1. Got 0 instead."]),
         (["--layer-decy", "0.5"], ["Unknown option 'layer-decy'", "Did you mean 'layer-decay'?"]),
         (["--schedule", "cosin"], ["Did you mean 'cosine'?"]),
-        (["--layer-decay", "2"], ["'--layer-decay' option must be in (0, 1]"]),
+        (["--layer-decay", "2"], ["'--layer-decay' option of strategy 'finetune' must be in (0, 1]"]),
         (["--trainable", "top-1"], ["'all' or 'last-N'"]),
         (["stray"], ["Unexpected argument 'stray'"]),
     ],
@@ -188,3 +189,115 @@ def test_a_kept_starting_model_is_explained(graft_cli, tmp_path: Path, blobs_npz
     assert code == 0, err
     assert "the starting model" in out
     assert json.loads((tmp_path / "metrics.json").read_text())["selected_epoch"] == 0
+
+
+# --- options declared once: validation, listing, help ---------------------------------------------
+
+
+def _fit_argv(tmp_path: Path, blobs_npz: Path, strategy: str, *extra: str) -> list[str]:
+    return ["fit", "-m", "builtin:mlp", "-d", f"npz:{blobs_npz}", "-s", strategy, "--out", str(tmp_path / "run"),
+            "--no-progress", *extra]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "args", "needles"),
+    [
+        ("linear-probe", ["--C", "-1"], ["The '--C' option of strategy 'linear-probe' must be > 0. Got -1.0 instead.",
+                                         "Fix: pass e.g. --C 1, or leave it out to pick C on validation."]),
+        ("scratch", ["--label-smoothing", "2"], ["'--label-smoothing'", "must be in [0, 1)", "Got 2.0"]),
+        ("finetune", ["--label-smoothing", "2"], ["'--label-smoothing' option of strategy 'finetune'", "[0, 1)"]),
+        ("linear-probe", ["--head", "mlp", "--mlp-hidden", "0"], ["'--mlp-hidden'", "must be >= 1", "Got 0"]),
+        ("linear-probe", ["--max-iter", "0"], ["'--max-iter'", "must be >= 1", "Fix: pass e.g. --max-iter 300"]),
+        ("linear-probe", ["--head", "lgoreg"], ["one of torch, logreg, svm, mlp", "Did you mean 'logreg'?"]),
+        ("scratch", ["--image-size", "0"], ["'--image-size'", "must be >= 1. Got 0", "leave it out"]),
+        ("scratch", ["--image-size", "-5"], ["'--image-size'", "must be >= 1. Got -5"]),
+        ("scratch", ["--epochs", "0"], ["'--epochs' option of the engine must be >= 1"]),
+        ("scratch", ["--batch-size", "0"], ["'--batch-size' option of the engine must be >= 1"]),
+        ("scratch", ["--lr", "-1"], ["'--lr' option of the engine must be > 0. Got -1.0", "Fix: pass e.g. --lr"]),
+        ("scratch", ["--val-fraction", "1.5"], ["'--val-fraction'", "must be in [0, 1). Got 1.5"]),
+        ("scratch", ["--test-fraction", "0"], ["'--test-fraction'", "must be in (0, 1). Got 0"]),
+        ("scratch", ["--mlp-width", "0"], ["'--mlp-width'", "must be >= 1"]),
+        ("scratch", ["--mlp-depth", "0"], ["'--mlp-depth'", "must be >= 1"]),
+        ("scratch", ["--mlp-dropout", "1"], ["'--mlp-dropout'", "must be in [0, 1)"]),
+        ("lora", ["--lora-r", "0"], ["'--lora-r' option of strategy 'lora' must be >= 1"]),
+        ("lora", ["--lora-dropout", "1.5"], ["'--lora-dropout'", "must be in [0, 1). Got 1.5"]),
+        ("self-training", ["--threshold", "2"], ["'--threshold' option of strategy 'self-training'", "[0, 1]"]),
+        ("mcc", ["--temperature", "0"], ["'--temperature' option of strategy 'mcc' must be > 0"]),
+        ("dann", ["--trade-off", "-1"], ["'--trade-off' option of strategy 'dann' must be >= 0"]),
+        ("dann", ["--select-by", "sdn"], ["'--select-by'", "Did you mean 'snd'?"]),
+        ("finetune", ["--schedule", "cosin"], ["'--schedule' option of the engine", "Did you mean 'cosine'?"]),
+        ("finetune", ["--warmup-epochs", "5", "--epochs", "3"],
+         ["'--warmup-epochs'", "shorter than --epochs (3)", "Fix:"]),
+        ("linear-probe", ["--lr", "0.1", "--epochs", "5"],
+         ["--epochs, --lr do not apply to strategy 'linear-probe'", "--head, --C, --max-iter, --mlp-hidden",
+          "Fix: drop --epochs, --lr"]),
+        ("finetune", ["--lables-per-class", "5"], ["Unknown option 'lables-per-class'",
+                                                   "Did you mean 'labels-per-class'?"]),
+    ],
+)
+def test_declared_rules_refuse_bad_values_before_any_work(  # type: ignore[no-untyped-def]
+    graft_cli, tmp_path: Path, blobs_npz: Path, strategy: str, args: list[str], needles: list[str]
+) -> None:
+    code, out, err = graft_cli(*_fit_argv(tmp_path, blobs_npz, strategy, *args))
+    _assert_user_error(code, out, err, *needles)
+    assert not (tmp_path / "run").exists()  # refused before any data was loaded or directory written
+
+
+def test_a_probe_with_its_own_options_runs(graft_cli, tmp_path: Path, blobs_npz: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = graft_cli(*_fit_argv(tmp_path, blobs_npz, "linear-probe", "--C", "1", "--max-iter", "50"))
+    assert code == 0, err
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "C values tried: 1" in report and "chosen: C=1" in report
+
+
+def test_list_options_shows_type_default_range_and_help(graft_cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(cli.out_console, "width", 250)  # one line per option, whatever the terminal
+    code, out, _ = graft_cli("list", "--options", "finetune")
+    assert code == 0
+    lines = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") > 2}
+    assert "float or none" in lines["--layer-decay"] and "in (0, 1]" in lines["--layer-decay"]
+    assert "Layer-wise LR decay" in lines["--layer-decay"] and "0.8" in lines["--layer-decay"]
+    assert "'all' or 'last-N'" in lines["--trainable"]
+    # the engine's defaults as finetune sets them, with the engine's ranges
+    assert "int" in lines["--epochs"] and ">= 1" in lines["--epochs"] and "Passes over" in lines["--epochs"]
+    assert " 0.05 " in lines["--weight-decay"] and " 2 " in lines["--warmup-epochs"]
+    assert "mean, cls" in lines["--pooling"] and " 256 " in lines["--mlp-width"]
+
+
+def test_list_options_says_what_a_probe_refuses(graft_cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = graft_cli("list", "--options", "linear-probe")
+    assert code == 0 and "refused" in out and "--warmup-epochs" in out
+
+
+@pytest.mark.parametrize("command", ["fit", "compare", "pretrain"])
+def test_help_lists_the_generated_options(graft_cli, command: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = graft_cli(command, "--help")
+    assert code == 0
+    for needle in ("Engine options", "--warmup-epochs FLOAT", "Linear warm-up length", "Data and model options",
+                   "--image-size INT|NONE", "--mlp-width INT", "--no-progress", "graft list --options STRATEGY"):
+        assert needle in out, needle
+
+
+def test_version(graft_cli) -> None:  # type: ignore[no-untyped-def]
+    from graft import __version__
+
+    code, out, _ = graft_cli("--version")
+    assert code == 0 and out.strip() == f"graft {__version__}"
+
+
+@pytest.mark.parametrize("flag", ["--quiet", "-q"])
+def test_quiet_turns_progress_off(graft_cli, monkeypatch: pytest.MonkeyPatch, flag: str) -> None:  # type: ignore[no-untyped-def]
+    import graft.api
+
+    seen: dict[str, object] = {}
+
+    def fake_fit(*args: object, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise KeyboardInterrupt  # stop before printing a run
+
+    monkeypatch.setattr(graft.api, "fit", fake_fit)
+    graft_cli(flag, "fit", "-m", "builtin:mlp", "-d", "npz:x.npz", "-s", "scratch", "--epochs", "1")
+    assert seen["progress"] == "false" and seen["epochs"] == "1"
+    seen.clear()
+    graft_cli("fit", "-m", "builtin:mlp", "-d", "npz:x.npz", "-s", "scratch")
+    assert "progress" not in seen

@@ -2,19 +2,21 @@
 
 Engine and strategy options are not declared here: they are generated from the
 config dataclasses (``--layer-decay 0.7`` sets ``FinetuneConfig.layer_decay``), so a
-new strategy's options appear on the command line the day it is registered.
+new strategy's options appear on the command line the day it is registered, and
+``--help`` lists them (:mod:`graft.cli.help`).
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
 
 from graft.cli.extra_args import parse_extra_args
+from graft.cli.help import GeneratedOptionsCommand
 from graft.errors import GraftError
 
 app = typer.Typer(
@@ -26,12 +28,46 @@ app = typer.Typer(
 console = Console(stderr=True)
 out_console = Console()
 EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
+TRAINS = {"context_settings": EXTRA, "cls": GeneratedOptionsCommand}
 
 ModelOpt = typer.Option(..., "--model", "-m", help="Model spec: timm:NAME, builtin:NAME, run:DIR, file:PATH (+ --arch).")
 DataOpt = typer.Option(..., "--data", "-d", help="Data spec: builtin:NAME, folder:PATH, csv:PATH, npz:PATH.")
 
 
-@app.command(context_settings=EXTRA)
+def _print_version(value: bool) -> None:
+    if value:
+        from graft import __version__
+
+        out_console.print(f"graft {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print graft's version and exit."),
+    quiet: bool = typer.Option(False, "--quiet", "-q",
+                               help="No progress bars (sets --no-progress on the commands that train)."),
+) -> None:
+    """graft: transfer learning for PyTorch — adapt a pretrained model with honest numbers."""
+    ctx.obj = {"quiet": quiet}
+
+
+def _extra_options(ctx: typer.Context) -> dict[str, Any]:
+    """The generated options that follow a command, with the global --quiet applied."""
+    options = parse_extra_args(ctx.args)
+    if isinstance(ctx.obj, dict) and ctx.obj.get("quiet"):
+        options["progress"] = "false"
+    return options
+
+
+def _named(ctx: typer.Context) -> list[str]:
+    """The command's own named options, valid names next to the generated ones."""
+    return [p.name for p in ctx.command.params if p.name]
+
+
+@app.command(**TRAINS)
 def fit(
     ctx: typer.Context,
     model: str = ModelOpt,
@@ -47,19 +83,26 @@ def fit(
 ) -> None:
     """Adapt a model to a data set with one strategy and evaluate it.
 
-    Any engine or strategy option may follow, e.g. --epochs 20 --lr 3e-4
-    --layer-decay 0.7 --head logreg (see `graft list --options STRATEGY`).
+    Any engine, data/model or strategy option may follow, e.g. --epochs 20 --lr 3e-4 --layer-decay 0.7.
+
+    The engine and data/model options are listed below; a strategy's own: graft list --options STRATEGY.
     """
     from graft.api import fit as api_fit
     from graft.cli.summary import print_run
+    from graft.option_groups import check_unused, split_options
+    from graft.strategies import STRATEGIES
 
-    options = parse_extra_args(ctx.args)
+    options = _extra_options(ctx)
+    # Before the API: the command's own options join the candidates of "did you mean",
+    # and options the strategy would ignore are refused.
+    strategy_cls = STRATEGIES.get(strategy)
+    check_unused(strategy_cls, split_options(strategy_cls, options, named=_named(ctx))[2])
     run = api_fit(model, data, strategy, labels_per_class=labels_per_class, seed=seed, out=out,
                   source=source, teacher=teacher, resume=resume, overwrite=overwrite, **options)
     print_run(out_console, run)
 
 
-@app.command(context_settings=EXTRA)
+@app.command(**TRAINS)
 def pretrain(
     ctx: typer.Context,
     model: str = ModelOpt,
@@ -72,12 +115,12 @@ def pretrain(
     from graft.api import pretrain as api_pretrain
     from graft.cli.summary import print_run
 
-    run = api_pretrain(model, data, out=out, method=method, seed=seed, **parse_extra_args(ctx.args))
+    run = api_pretrain(model, data, out=out, method=method, seed=seed, **_extra_options(ctx))
     print_run(out_console, run)
     out_console.print(f"Use it as: --model run:{run.run_dir}")
 
 
-@app.command(context_settings=EXTRA)
+@app.command(**TRAINS)
 def compare(
     ctx: typer.Context,
     model: list[str] = typer.Option(..., "--model", "-m", help="Model spec; repeat for several."),
@@ -92,10 +135,15 @@ def compare(
     from graft.api import compare as api_compare
     from graft.cli.extra_args import parse_int_list, parse_k_list
     from graft.cli.summary import print_compare
+    from graft.option_groups import split_options
+    from graft.strategies import STRATEGIES
 
-    results = api_compare(model, data, [s.strip() for s in strategies.split(",") if s.strip()],
-                          seeds=parse_int_list(seeds, "--seeds"), labels_per_class=parse_k_list(labels_per_class),
-                          out=out, source=source, **parse_extra_args(ctx.args))
+    names = [s.strip() for s in strategies.split(",") if s.strip()]
+    options = _extra_options(ctx)
+    for name in names:  # a typo of a named option is suggested before any run starts
+        split_options(STRATEGIES.get(name), options, named=_named(ctx))
+    results = api_compare(model, data, names, seeds=parse_int_list(seeds, "--seeds"),
+                          labels_per_class=parse_k_list(labels_per_class), out=out, source=source, **options)
     print_compare(out_console, results, out)
 
 
@@ -162,6 +210,7 @@ def demo(
     from graft.cli.extra_args import parse_int_list
     from graft.demo import run_demo
 
+    # The demo trains without progress output anyway (so --quiet adds nothing here).
     report = run_demo(out, seeds=parse_int_list(seeds, "--seeds"), quick=quick, **parse_extra_args(ctx.args))
     out_console.print(f"\nReport: {report}")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -57,22 +56,39 @@ def print_listing(console: Console) -> None:
 
 
 def print_options(console: Console, strategy: str) -> None:
-    from graft.engine.config import TrainConfig
+    """Every option a strategy run takes, from the declarations: the strategy's own, the
+    engine's (with the strategy's defaults) and the data and model options."""
+    from graft.option_groups import option_groups
     from graft.strategies import STRATEGIES
 
-    from graft.run_options import RunOptions
-
     cls = STRATEGIES.get(strategy)
-    for title, config_cls, defaults in ((f"Options of {strategy}", cls.Config, {}),
-                                         ("Engine options", TrainConfig, cls.train_defaults),
-                                         ("Data and model options", RunOptions, {})):
-        table = Table(title=title, title_justify="left")
-        table.add_column("option")
-        table.add_column("default")
-        for f in dataclasses.fields(config_cls):
-            default = defaults.get(f.name, f.default)
-            table.add_row("--" + f.name.replace("_", "-"), repr(default))
-        console.print(table)
+    for group in option_groups(cls):
+        print_option_table(console, group.title, option_rows_of(group))
+    if cls.ignores_engine_options:
+        from graft.options import flag
+
+        ignored = ", ".join(flag(n) for n in sorted(cls.ignores_engine_options))
+        console.print(f"{strategy} does not train in the engine's loop; these engine options do not apply "
+                      f"to it and are refused: {ignored}.", highlight=False)
+
+
+def option_rows_of(group: Any) -> list[Any]:
+    """The rows of an :class:`~graft.option_groups.OptionGroup`."""
+    from graft.option_groups import option_rows
+
+    return option_rows(group.config, group.defaults)
+
+
+def print_option_table(console: Console, title: str, rows: list[Any]) -> None:
+    """One table of options: name, type, default, allowed values, help."""
+    table = Table(title=title, title_justify="left")
+    for name in ("option", "type", "default"):
+        table.add_column(name, no_wrap=name != "default")
+    table.add_column("allowed")
+    table.add_column("help", ratio=1)
+    for row in rows:
+        table.add_row(row.name, row.type, row.default_text, row.allowed, row.help)
+    console.print(table, highlight=False)
 
 
 def print_shift(console: Console, result: dict[str, Any], out: Path | None) -> None:

@@ -18,28 +18,25 @@ from torch import nn
 
 from graft.errors import ConfigError
 from graft.models.spec import GraftModel
+from graft.options import Options, option
 
 ADAPTERS = ("none", "lora", "ia3")
 
 
 @dataclass
-class AdapterOptions:
-    """Options of an adapter (the ``lora``/``ia3`` strategies, and ``--adapter`` on others).
+class AdapterOptions(Options):
+    """Options of an adapter (the ``lora``/``ia3`` strategies, and ``--adapter`` on others);
+    each field's help is in its declaration."""
 
-    Attributes:
-        adapter: ``none``, ``lora`` or ``ia3``.
-        lora_r: LoRA rank.
-        lora_alpha: LoRA scaling numerator (the update is scaled by alpha / r).
-        lora_dropout: Dropout on the LoRA branch's input.
-        adapter_targets: Module names (or regular expressions) to wrap, overriding the
-            spec's choice; e.g. ``query,value`` for attention only.
-    """
+    option_owner = "the adapter options"
 
-    adapter: str = "none"
-    lora_r: int = 8
-    lora_alpha: float = 16.0
-    lora_dropout: float = 0.1
-    adapter_targets: tuple[str, ...] | None = None
+    adapter: str = option("none", help="Parameter-efficient adapter in the frozen backbone.", choices=ADAPTERS)
+    lora_r: int = option(8, help="LoRA rank.", ge=1)
+    lora_alpha: float = option(16.0, help="LoRA scaling numerator (the update is scaled by alpha / r).", gt=0)
+    lora_dropout: float = option(0.1, help="Dropout on the LoRA branch's input.", ge=0, lt=1)
+    adapter_targets: tuple[str, ...] | None = option(
+        None, help="Module names or regular expressions to wrap, comma-separated (e.g. query,value).",
+        unset="wrap the modules the model's spec names")
 
 
 def add_adapter(model: GraftModel, options: AdapterOptions) -> int:

@@ -24,6 +24,9 @@ REPORT_NAME = "report.md"
 LEARNING_CURVES = Path("plots") / "learning_curves.png"
 CONFUSION = Path("plots") / "confusion.png"
 _TITLE_KEYS = ("strategy", "model", "data")
+# A history whose rows carry one of these columns is a sweep over that value (one row per
+# value tried, e.g. a probe's regularisation C), not a run of epochs.
+SWEEP_COLUMNS = ("C",)
 _SIZE_KEYS = ("n_train_labeled", "n_val", "n_test")
 # metric keys shown in the key-figures table, so "other metrics" does not repeat them
 _KEY_FIGURE_KEYS = {
@@ -59,11 +62,14 @@ def write_run_report(
             (checked by :func:`~graft.report.plots.plot_confusion` before the table).
     """
     run = Path(run_dir)
-    sections = [_title(metrics, config), _key_figures(metrics)]
+    sweep = _sweep(history, metrics)
+    sections = [_title(metrics, config), _key_figures(metrics, sweep)]
     other = _other_metrics(metrics)
     if other:
         sections.append("## Other metrics\n\n" + other)
-    if history is not None and len(history) > 0:
+    if sweep is not None:
+        sections.append(sweep.section())
+    elif history is not None and len(history) > 0:
         try:
             plot_learning_curves(history, run / LEARNING_CURVES, selected_epoch=_selected_epoch(metrics))
             sections.append(f"## Learning curves\n\n![learning curves]({LEARNING_CURVES.as_posix()})\n")
@@ -89,7 +95,52 @@ def _title(metrics: Mapping[str, Any], config: Mapping[str, Any]) -> str:
     return f"# {strategy} · {model} · {data}\n\n" + " · ".join(details) + "\n"
 
 
-def _key_figures(metrics: Mapping[str, Any]) -> str:
+@dataclasses.dataclass
+class _Sweep:
+    """A history of one row per value tried (a probe's C), with the chosen one."""
+
+    column: str
+    frame: pd.DataFrame
+    chosen: Any
+    by: str
+
+    def values(self) -> str:
+        return ", ".join(format_number(v, "g") for v in self.frame[self.column])
+
+    def summary(self) -> str:
+        """``C values tried: 0.01, 0.1, 1, 10; chosen: C=1 (by validation accuracy)``."""
+        return (f"{self.column} values tried: {self.values()}; chosen: {self.column}="
+                f"{format_number(self.chosen, 'g')} ({self.by})")
+
+    def section(self) -> str:
+        shown = [c for c in (self.column, "train_accuracy", "val_accuracy", "val_loss") if c in self.frame]
+        table = self.frame[shown].copy()
+        table[self.column] = [format_number(v, "g") for v in table[self.column]]
+        return (f"## {self.column} values tried\n\n{self.summary()}.\n\n"
+                + markdown_table(table, floatfmt=".4f"))
+
+
+def _sweep(history: History | None, metrics: Mapping[str, Any]) -> _Sweep | None:
+    if history is None or len(history) == 0:
+        return None
+    frame = history if isinstance(history, pd.DataFrame) else pd.DataFrame(list(history))
+    column = next((c for c in SWEEP_COLUMNS if c in frame.columns), None)
+    if column is None:
+        return None
+    frame = frame.reset_index(drop=True)
+    selected = _selected_epoch(metrics)
+    match = frame.index[frame["epoch"] == selected] if "epoch" in frame and selected is not None else []
+    row = frame.loc[match[0]] if len(match) else frame.iloc[-1]
+    if len(frame) == 1:
+        by = "the only value tried"
+    elif metrics.get("selected_by") == "val" and "val_accuracy" in frame:
+        by = "by validation accuracy"
+    else:
+        by = f"by {metrics.get('selected_by', 'the last value')}"
+    return _Sweep(column, frame, row[column], by)
+
+
+def _key_figures(metrics: Mapping[str, Any], sweep: _Sweep | None = None) -> str:
     trainable, total = metrics.get("trainable_params"), metrics.get("total_params")
     params = f"{_count(trainable)} / {_count(total)}"
     if _finite(trainable) and _finite(total) and float(total) > 0:
@@ -104,14 +155,22 @@ def _key_figures(metrics: Mapping[str, Any]) -> str:
         ("test macro-F1", _num(metrics.get("test_macro_f1"))),
         ("val accuracy", _num(metrics.get("val_accuracy"))),
         ("selected by", _text(metrics.get("selected_by"))),
-        ("selected epoch", _count(_selected_epoch(metrics))),
-        ("epochs run", _count(metrics.get("epochs_run"))),
+        *(_sweep_rows(sweep) if sweep is not None else [
+            ("selected epoch", _count(_selected_epoch(metrics))),
+            ("epochs run", _count(metrics.get("epochs_run"))),
+        ]),
         ("trainable / total params", params),
         ("train time", time),
         ("peak memory", DASH if not _finite(memory) else f"{float(memory):.1f} MB"),
         ("labeled train / val / test examples", " / ".join(_count(metrics.get(k)) for k in _SIZE_KEYS)),
     ]
     return "## Key figures\n\n" + markdown_table(pd.DataFrame(rows, columns=["figure", "value"]))
+
+
+def _sweep_rows(sweep: _Sweep) -> list[tuple[str, str]]:
+    # One row per value tried is not an epoch: name the value and how it was chosen.
+    return [(f"chosen {sweep.column}", f"{format_number(sweep.chosen, 'g')} ({sweep.by})"),
+            (f"{sweep.column} values tried", sweep.values())]
 
 
 def _other_metrics(metrics: Mapping[str, Any]) -> str:

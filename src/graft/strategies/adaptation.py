@@ -10,6 +10,7 @@ clearly named, and never used to select.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -24,53 +25,63 @@ from graft.engine.param_groups import model_param_groups, trainable_param_groups
 from graft.engine.trainer import Batch
 from graft.errors import ConfigError
 from graft.models.adapters import AdapterOptions, add_adapter
+from graft.options import option
 from graft.strategies.base import FitContext, Strategy, StrategyConfig
+
+
+def _validators() -> Iterable[str]:
+    # The label-free validators' registry names the choices; read when needed.
+    from graft.selection import VALIDATORS
+
+    return VALIDATORS
 
 
 @dataclass
 class AdaptationConfig(AdapterOptions, StrategyConfig):
-    """Options shared by every domain-adaptation strategy.
+    """Options shared by every domain-adaptation strategy; each field's help is in its declaration.
 
     With ``--adapter lora`` (or ``ia3``) only the adapter, the head and the domain
     modules train: domain adaptation of a large backbone at a few percent of its
     parameters. The ``lora_*`` and ``adapter_targets`` options are
     :class:`~graft.models.adapters.AdapterOptions`.
-
-    Attributes:
-        trade_off: Weight of the alignment loss.
-        ramp: Ramp the weight from 0 to ``trade_off`` with 2/(1+exp(−10·p)) − 1 over
-            training progress p, so an alignment loss cannot collapse the features of
-            a model that has not learned the source yet.
-        mcc_weight: Weight of an added Minimum Class Confusion loss on the target
-            (0: none), so ``mcc`` combines with any alignment loss.
-        select_by: Label-free validator that selects the checkpoint: ``snd``,
-            ``entropy``, ``im`` or ``dev``.
-        max_validation: Target (and source-validation) examples scored per epoch.
-        backbone_lr_scale: LR multiplier of the backbone relative to the head and the
-            domain modules (0.1 is usual for a pretrained backbone).
-        source_augment: Randomise the labeled source batch (images: random zoom
-            ``source_zoom``, shift, rotation and blur), so the classifier does not lean on
-            the source's scale and sharpness; ``none`` keeps source images as they are.
-            On B1 this alone lifts source-only from 0.58 to 0.80.
-        source_zoom: Zoom range of the source randomisation.
-        center_features: After training, move the target's mean feature onto the
-            source's by folding ``W·(mean_source − mean_target)`` into the head's first
-            bias: closed-form first-moment alignment, free at inference (the saved model
-            is plain). Models with layer norm (transformers) have no batch statistics
-            that re-estimate themselves on the target, and their sentence embeddings
-            carry the topic as an offset: on drug reviews it lifts source-only from 0.30
-            to 0.46 (B5).
     """
 
-    trade_off: float = 1.0
-    ramp: bool = True
-    mcc_weight: float = 0.0
-    select_by: str = "im"
-    max_validation: int = 2000
-    backbone_lr_scale: float = 1.0
-    source_augment: str = "strong"
-    source_zoom: tuple[float, ...] = (0.9, 1.4)
-    center_features: bool = False
+    trade_off: float = option(1.0, help="Weight of the alignment loss.", ge=0)
+    # An alignment loss at full weight from the first step can collapse the features of
+    # a model that has not learned the source yet.
+    ramp: bool = option(True, help="Ramp the alignment weight from 0 to --trade-off as 2/(1+exp(−10·p)) − 1 "
+                        "over training progress p.")
+    mcc_weight: float = option(0.0, help="Weight of an added Minimum Class Confusion loss on the target (0: none).",
+                               ge=0)
+    select_by: str = option("im", help="Label-free validator that selects the checkpoint.", choices=_validators)
+    max_validation: int = option(2000, help="Target (and source-validation) examples scored per epoch.", ge=1)
+    backbone_lr_scale: float = option(
+        1.0, help="LR multiplier of the backbone relative to the head and the domain modules (0.1 is usual "
+        "for a pretrained backbone).", ge=0)
+    # So the classifier does not lean on the source's scale and sharpness: on B1 this
+    # alone lifts source-only from 0.58 to 0.80.
+    source_augment: str = option(
+        "strong", help="strong: randomise labeled source images (zoom --source-zoom, shift, rotation, blur); "
+        "none: keep them.", choices=("none", "strong"))
+    source_zoom: tuple[float, ...] = option((0.9, 1.4), help="Zoom range (low,high) of the source randomisation.",
+                                            gt=0)
+    # Layer-norm models (transformers) have no batch statistics that re-estimate
+    # themselves on the target, and their sentence embeddings carry the topic as an
+    # offset: on drug reviews this lifts source-only from 0.30 to 0.46 (B5).
+    center_features: bool = option(
+        False, help="After training, fold W·(mean_source − mean_target) into the head's first bias "
+        "(first-moment alignment, free at inference).")
+
+    def validate(self, owner: str | None = None) -> None:
+        """Declared rules, then: ``source_zoom`` is one low,high pair."""
+        super().validate(owner)
+        zoom = self.source_zoom
+        if len(zoom) != 2 or zoom[0] > zoom[1]:
+            raise ConfigError(
+                f"The '--source-zoom' option of {owner or self.option_owner} must be two values low,high "
+                f"with low <= high. Got {','.join(f'{z:g}' for z in zoom)} instead. Fix: pass e.g. "
+                "--source-zoom 0.9,1.4."
+            )
 
 
 class AdaptationModule(nn.Module):
@@ -101,15 +112,6 @@ class DomainAdaptation(Strategy):
     }
 
     def prepare(self, ctx: FitContext) -> None:
-        from graft.selection import VALIDATORS
-
-        VALIDATORS.get(self.config.select_by)
-        if self.config.source_augment not in ("none", "strong"):
-            raise ConfigError(
-                f"--source-augment must be 'none' or 'strong'. Got '{self.config.source_augment}' instead."
-            )
-        if self.config.trade_off < 0 or self.config.mcc_weight < 0:
-            raise ConfigError("--trade-off and --mcc-weight must be >= 0.")
         ctx.train_config.monitor = self.config.select_by
         for p in ctx.model.parameters():
             p.requires_grad_(self.config.adapter == "none")

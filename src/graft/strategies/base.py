@@ -22,12 +22,16 @@ from torch.utils.data import Dataset
 from graft.engine.config import TrainConfig
 from graft.engine.trainer import Batch, Callback, FitResult, Trainer
 from graft.models.spec import GraftModel
+from graft.options import Options
 from graft.registry import Registry
 
 
 @dataclass
-class StrategyConfig:
-    """Base of every strategy's options (a strategy adds its own fields)."""
+class StrategyConfig(Options):
+    """Base of every strategy's options: a strategy adds its own fields, each declared
+    with :func:`graft.options.option` (help, type, allowed values)."""
+
+    option_owner = "the strategy"
 
 
 @dataclass
@@ -100,9 +104,14 @@ class Strategy:
     needs: ClassVar[frozenset[str]] = frozenset()
     #: Engine options this strategy trains best with; the user's options override.
     train_defaults: ClassVar[dict[str, Any]] = {}
+    #: Engine options that have no effect on this strategy (it does not train in the
+    #: engine's loop); passing one is refused (:func:`graft.option_groups.check_unused`).
+    ignores_engine_options: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: StrategyConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
+        # Checked here too, not only by the API: a config built in Python reaches fit directly.
+        self.config.validate(f"strategy '{self.name}'")
 
     def fit(self, ctx: FitContext) -> FitResult:
         """Adapt ``ctx.model`` in place and return the training record."""

@@ -8,27 +8,22 @@ import torch
 from torch import nn
 
 from graft.engine.trainer import Batch
+from graft.options import option
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
 from graft.strategies.base import FitContext, register_strategy
 
 
 @dataclass
 class CdanConfig(AdaptationConfig):
-    """Options of ``cdan``.
+    """Options of ``cdan`` (each field's help is in its declaration)."""
 
-    Attributes:
-        hidden: Width of the domain discriminator.
-        grl_alpha: Steepness of the gradient-reversal ramp.
-        entropy_conditioning: Weight examples by 1 + exp(−entropy) (CDAN+E).
-        random_dim: Randomised multilinear map of this width when features × classes
-            exceeds 4096 (0: never randomise).
-    """
-
-    hidden: int = 1024
-    grl_alpha: float = 10.0
+    hidden: int = option(1024, help="Width of the domain discriminator.", ge=1)
+    grl_alpha: float = option(10.0, help="Steepness of the gradient-reversal ramp 2/(1+exp(−α·p)) − 1.", gt=0)
     ramp: bool = False  # the gradient reversal coefficient ramps instead
-    entropy_conditioning: bool = True
-    random_dim: int = 1024
+    entropy_conditioning: bool = option(True, help="Weight examples by 1 + exp(−entropy) (CDAN+E).")
+    random_dim: int = option(
+        1024, help="Width of a randomised multilinear map, used when features × classes exceeds 4096 "
+        "(0: never randomise).", ge=0)
 
 
 @register_strategy("cdan", "conditional adversarial adaptation with entropy conditioning (CDAN+E)")

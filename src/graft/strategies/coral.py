@@ -14,14 +14,11 @@ from graft.strategies.base import register_strategy
 
 @dataclass
 class CoralConfig(AdaptationConfig):
-    """Options of ``coral``.
+    """Options of ``coral`` (those of every domain-adaptation strategy)."""
 
-    Attributes:
-        trade_off: Weight of the CORAL loss. The loss is divided by 4·d² (d features),
-            so a weight of 1 leaves it negligible next to the cross-entropy. 10 was
-            chosen over 100 on B1 by the label-free IM score (higher on every seed).
-    """
-
+    # The CORAL loss is divided by 4·d² (d features), so a weight of 1 leaves it negligible
+    # next to the cross-entropy; 10 was chosen over 100 on B1 by the label-free IM score
+    # (higher on every seed).
     trade_off: float = 10.0
 
 

@@ -8,23 +8,18 @@ import torch
 from torch import nn
 
 from graft.engine.trainer import Batch
+from graft.options import option
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
 from graft.strategies.base import register_strategy
 
 
 @dataclass
 class DanConfig(AdaptationConfig):
-    """Options of ``dan``.
+    """Options of ``dan`` (each field's help is in its declaration)."""
 
-    Attributes:
-        kernel_num: Gaussian kernels in the multi-kernel MMD.
-        kernel_mul: Ratio between neighbouring kernel bandwidths.
-        on_logits: Also align the logits (joint adaptation of the last layer).
-    """
-
-    kernel_num: int = 5
-    kernel_mul: float = 2.0
-    on_logits: bool = False
+    kernel_num: int = option(5, help="Gaussian kernels in the multi-kernel MMD.", ge=1)
+    kernel_mul: float = option(2.0, help="Ratio between neighbouring kernel bandwidths.", gt=0)
+    on_logits: bool = option(False, help="Also align the logits (joint adaptation of the last layer).")
 
 
 @register_strategy("dan", "multi-kernel MMD between source and target features (DAN)")

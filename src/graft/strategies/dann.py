@@ -8,21 +8,17 @@ import torch
 from torch import nn
 
 from graft.engine.trainer import Batch
+from graft.options import option
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
 from graft.strategies.base import FitContext, register_strategy
 
 
 @dataclass
 class DannConfig(AdaptationConfig):
-    """Options of ``dann``.
+    """Options of ``dann`` (each field's help is in its declaration)."""
 
-    Attributes:
-        hidden: Width of the domain discriminator.
-        grl_alpha: Steepness of the gradient-reversal ramp 2/(1+exp(−α·p)) − 1.
-    """
-
-    hidden: int = 1024
-    grl_alpha: float = 10.0
+    hidden: int = option(1024, help="Width of the domain discriminator.", ge=1)
+    grl_alpha: float = option(10.0, help="Steepness of the gradient-reversal ramp 2/(1+exp(−α·p)) − 1.", gt=0)
     ramp: bool = False  # the gradient reversal coefficient ramps instead
 
 

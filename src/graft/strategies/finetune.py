@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +10,7 @@ from torch import nn
 
 from graft.engine.param_groups import model_param_groups
 from graft.engine.trainer import Batch, Callback
-from graft.errors import ConfigError
+from graft.options import check_value, option
 from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy, supervised_step
 from graft.strategies.linear_probe import LinearProbeConfig, fit_probe_head
 
@@ -19,41 +18,33 @@ from graft.strategies.linear_probe import LinearProbeConfig, fit_probe_head
 @dataclass
 class TuningOptions(StrategyConfig):
     """Options of every strategy that tunes a pretrained backbone under a head (``finetune``,
-    ``lora``, ``ia3``).
+    ``lora``, ``ia3``); each field's help is in its declaration."""
 
-    Attributes:
-        head_lr_scale: LR multiplier of the head.
-        lp_init: Warm-start the head with a linear probe on cached features (LP-FT),
-            so tuning does not start from a random head that distorts features; the
-            probe-fitted model then competes for selection as epoch 0.
-        label_smoothing: Label smoothing of the cross-entropy.
-        freeze_bn: Keep batch-norm statistics fixed (running mean/var of the source):
-            with few labels and small batches, batch statistics are noisy and shift
-            the features the head was fitted on.
-    """
-
-    head_lr_scale: float = 1.0
-    lp_init: bool = True
-    label_smoothing: float = 0.1
-    freeze_bn: bool = True
+    head_lr_scale: float = option(1.0, help="LR multiplier of the head.", gt=0)
+    # LP-FT: tuning from a random head distorts the pretrained features; the probe-fitted
+    # model also competes for selection as epoch 0.
+    lp_init: bool = option(True, help="Warm-start the head with a linear probe on cached features (LP-FT).")
+    label_smoothing: float = option(0.1, help="Label smoothing of the cross-entropy.", ge=0, lt=1)
+    # With few labels and small batches, batch statistics are noisy and shift the
+    # features the head was fitted on.
+    freeze_bn: bool = option(True, help="Keep batch-norm statistics fixed (the source's running mean/var).")
 
 
 @dataclass
 class FinetuneConfig(TuningOptions):
-    """Options of ``finetune`` (and those of :class:`TuningOptions`).
+    """Options of ``finetune`` (and those of :class:`TuningOptions`); each field's help is
+    in its declaration."""
 
-    Attributes:
-        trainable: ``all``, or ``last-N`` to train only the N layer groups below the
-            head (the head always trains).
-        unfreeze_at: Train only the head until this epoch (0-based), then the
-            ``trainable`` groups too; None trains them from the start.
-        layer_decay: Layer-wise LR decay: the group k steps below the head learns at
-            ``lr * layer_decay**k``; None or 1 gives every group the same LR.
-    """
-
-    trainable: str = "all"
-    unfreeze_at: int | None = None
-    layer_decay: float | None = 0.8
+    trainable: str = option(
+        "all", help="all, or last-N to train only the N layer groups below the head (the head always trains).",
+        pattern=r"all|last-[0-9]+", allowed_text="'all' or 'last-N' (N layer groups below the head)",
+        example="last-2")
+    unfreeze_at: int | None = option(
+        None, help="Train only the head until this epoch (0-based), then the --trainable groups too.",
+        ge=0, example=2, unset="train them from the start")
+    layer_decay: float | None = option(
+        0.8, help="Layer-wise LR decay: the group k steps below the head learns at lr × layer_decay^k.",
+        gt=0, le=1, unset="give every group the same LR")
 
 
 @register_strategy("finetune", "fine-tune the backbone: top-k groups, freeze→unfreeze, layer-wise LR decay, LP-FT")
@@ -68,10 +59,6 @@ class Finetune(Strategy):
 
     def prepare(self, ctx: FitContext) -> None:
         self._n_trainable = parse_trainable(self.config.trainable)
-        if self.config.layer_decay is not None and not 0 < self.config.layer_decay <= 1:
-            raise ConfigError(
-                f"The '--layer-decay' option must be in (0, 1]. Got {self.config.layer_decay} instead."
-            )
         warm_start_head(ctx, self.config)
         self._set_trainable(ctx, frozen_backbone=self.config.unfreeze_at not in (None, 0))
 
@@ -129,13 +116,12 @@ def freeze_batchnorm(module: nn.Module) -> None:
 
 
 def parse_trainable(value: str) -> int | None:
-    """``all`` → None; ``last-N`` → N."""
+    """``all`` → None; ``last-N`` → N.
+
+    Raises:
+        ConfigError: A value that ``FinetuneConfig.trainable`` does not allow.
+    """
+    check_value(FinetuneConfig, "trainable", value, "strategy 'finetune'")
     if value == "all":
         return None
-    m = re.fullmatch(r"last-(\d+)", value)
-    if not m or int(m.group(1)) < 0:
-        raise ConfigError(
-            f"The '--trainable' option must be 'all' or 'last-N' (N layer groups below the "
-            f"head, e.g. last-2). Got '{value}' instead."
-        )
-    return int(m.group(1))
+    return int(value.removeprefix("last-"))

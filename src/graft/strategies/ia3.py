@@ -12,7 +12,7 @@ from graft.strategies.lora import AdapterTuning, AdapterTuningConfig
 class IA3Config(AdapterTuningConfig):
     """Options of ``ia3`` (those of ``lora``; the ``lora_*`` ones are unused)."""
 
-    adapter: str = "ia3"
+    adapter: str = "ia3"  # declared in AdapterOptions; only the default differs
 
 
 @register_strategy("ia3", "IA3 rescaling vectors (peft) in the frozen backbone + a trained head; merged when done")

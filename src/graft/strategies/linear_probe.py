@@ -14,8 +14,8 @@ from torch.utils.data import Dataset
 
 from graft.engine.features import extract_features
 from graft.engine.trainer import FitResult
-from graft.errors import ConfigError
 from graft.models.spec import GraftModel
+from graft.options import option
 from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy
 
 HEADS = ("torch", "logreg", "svm", "mlp")
@@ -24,34 +24,30 @@ C_GRID = (0.01, 0.1, 1.0, 10.0)
 
 @dataclass
 class LinearProbeConfig(StrategyConfig):
-    """Options of ``linear-probe``.
+    """Options of ``linear-probe`` (each field's help is in its declaration)."""
 
-    Attributes:
-        head: ``torch`` (multinomial logistic regression, L-BFGS), or scikit-learn
-            ``logreg``, ``svm`` (linear SVM) or ``mlp`` (one hidden layer).
-        C: Inverse regularisation strength; None picks it on the validation split
-            from ``0.01, 0.1, 1, 10`` (1 when there is no validation split).
-        max_iter: Iterations of the head's solver.
-        mlp_hidden: Hidden width of the ``mlp`` head.
-    """
-
-    head: str = "torch"
-    C: float | None = None
-    max_iter: int = 300
-    mlp_hidden: int = 256
+    head: str = option("torch", help="torch (logistic regression, L-BFGS), or scikit-learn logreg, svm (linear) "
+                       "or mlp (one hidden layer).", choices=HEADS)
+    C: float | None = option(
+        None, help=f"Inverse regularisation strength; unset, each of {', '.join(f'{c:g}' for c in C_GRID)} is "
+        "tried and the best on validation kept (1 without a validation split).",
+        gt=0, example=1.0, unset="pick C on validation")
+    max_iter: int = option(300, help="Iterations of the head's solver.", ge=1)
+    mlp_hidden: int = option(256, help="Hidden width of the mlp head (--head mlp).", ge=1)
 
 
 @register_strategy("linear-probe", "frozen backbone, features cached once, then a torch or scikit-learn head")
 class LinearProbe(Strategy):
     Config = LinearProbeConfig
     config: LinearProbeConfig
+    # The head is fitted on cached features by its own solver, not in the engine's loop.
+    ignores_engine_options = frozenset({
+        "epochs", "batch_size", "lr", "optimizer", "weight_decay", "momentum", "schedule", "warmup_epochs",
+        "min_lr_ratio", "gamma", "step_epochs", "inv_gamma", "inv_power", "plateau_patience", "patience",
+        "start_margin_se", "steps_per_epoch", "grad_clip", "augment",
+    })
 
     def fit(self, ctx: FitContext) -> FitResult:
-        if self.config.head not in HEADS:
-            raise ConfigError(
-                f"The '--head' option of linear-probe must be one of {', '.join(HEADS)}. "
-                f"Got '{self.config.head}' instead."
-            )
         for p in ctx.model.backbone.parameters():
             p.requires_grad_(False)
         t0 = time.perf_counter()

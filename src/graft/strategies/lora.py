@@ -21,7 +21,7 @@ class AdapterTuningConfig(AdapterOptions, TuningOptions):
     :class:`~graft.strategies.finetune.TuningOptions`. The adapter starts as the identity,
     so with ``lp_init`` training starts from the probe."""
 
-    adapter: str = "lora"
+    adapter: str = "lora"  # declared in AdapterOptions; only the default differs
 
 
 @register_strategy("lora", "LoRA adapters (peft) in the frozen backbone + a trained head; merged when done")

@@ -8,19 +8,16 @@ import torch
 from torch import nn
 
 from graft.engine.trainer import Batch
+from graft.options import option
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
 from graft.strategies.base import register_strategy
 
 
 @dataclass
 class MccConfig(AdaptationConfig):
-    """Options of ``mcc``.
+    """Options of ``mcc`` (each field's help is in its declaration)."""
 
-    Attributes:
-        temperature: Softmax temperature of the class-confusion estimate.
-    """
-
-    temperature: float = 2.5
+    temperature: float = option(2.5, help="Softmax temperature of the class-confusion estimate.", gt=0)
 
 
 @register_strategy("mcc", "Minimum Class Confusion on target predictions")

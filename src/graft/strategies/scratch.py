@@ -10,18 +10,15 @@ from torch import nn
 
 from graft.engine.param_groups import model_param_groups
 from graft.engine.trainer import Batch
+from graft.options import option
 from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy, supervised_step
 
 
 @dataclass
 class ScratchConfig(StrategyConfig):
-    """Options of ``scratch``.
+    """Options of ``scratch`` (each field's help is in its declaration)."""
 
-    Attributes:
-        label_smoothing: Label smoothing of the cross-entropy.
-    """
-
-    label_smoothing: float = 0.0
+    label_smoothing: float = option(0.0, help="Label smoothing of the cross-entropy.", ge=0, lt=1)
 
 
 @register_strategy("scratch", "same architecture, fresh random weights: the baseline")

@@ -16,35 +16,32 @@ from torch import nn
 from graft.engine.trainer import Batch
 from graft.data.batch_augment import cutout_batch, random_affine_batch
 from graft.data.batching import concat_inputs, input_count
+from graft.options import option
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
 from graft.strategies.base import FitContext, register_strategy
 
 
 @dataclass
 class SelfTrainingConfig(AdaptationConfig):
-    """Options of ``self-training``.
+    """Options of ``self-training`` (each field's help is in its declaration)."""
 
-    Attributes:
-        threshold: Confidence a weak-view prediction needs to become a pseudo-label.
-        weak_shift: Largest random shift of the weak view (fraction of the size).
-        strong_shift: Largest random shift of the strong view.
-        strong_rotate: Largest rotation of the strong view, in degrees.
-        cutout: Side of the square cut out of the strong view (fraction of the size).
-        distribution_alignment: Divide weak-view probabilities by the running mean
-            target prediction before thresholding (ReMixMatch), so one dominant class
-            cannot take over the pseudo-labels.
-        im_weight: Weight of information maximisation on the weak view (mean entropy
-            minus entropy of the mean prediction): confident target predictions that
-            stay spread over the classes, so pseudo-labelling cannot collapse.
-    """
-
-    threshold: float = 0.95
-    weak_shift: float = 0.0625
-    strong_shift: float = 0.125
-    strong_rotate: float = 15.0
-    cutout: float = 0.3
-    distribution_alignment: bool = True
-    im_weight: float = 0.0
+    threshold: float = option(0.95, help="Confidence a weak-view prediction needs to become a pseudo-label.",
+                              ge=0, le=1)
+    weak_shift: float = option(0.0625, help="Largest random shift of the weak view (fraction of the size).",
+                               ge=0, lt=1)
+    strong_shift: float = option(0.125, help="Largest random shift of the strong view (fraction of the size).",
+                                 ge=0, lt=1)
+    strong_rotate: float = option(15.0, help="Largest rotation of the strong view, in degrees.", ge=0, le=180)
+    cutout: float = option(0.3, help="Side of the square cut out of the strong view (fraction of the size).",
+                           ge=0, lt=1)
+    # So one dominant class cannot take over the pseudo-labels.
+    distribution_alignment: bool = option(
+        True, help="Divide weak-view probabilities by the running mean target prediction before "
+        "thresholding (ReMixMatch).")
+    # Confident target predictions that stay spread over the classes, so pseudo-labelling cannot collapse.
+    im_weight: float = option(
+        0.0, help="Weight of information maximisation on the weak view (mean entropy − entropy of the mean).",
+        ge=0)
 
 
 @register_strategy("self-training", "FixMatch-style pseudo-labels: weak view labels, strong view learns")

@@ -1,0 +1,50 @@
+"""``--help`` of the commands that train: the named options, then every generated option.
+
+The engine's and the data/model options are not click parameters (they are parsed
+from the extra arguments and converted by their config dataclasses), so click cannot
+list them; this command class appends them, rendered from the same declarations as
+``graft list --options`` and ``docs/options.md``.
+"""
+
+from __future__ import annotations
+
+import click
+from typer.core import TyperCommand
+
+from graft.option_groups import OptionRow, option_rows, shared_groups
+
+STRATEGY_OPTIONS_HINT = "Strategy options: graft list --options STRATEGY (e.g. graft list --options finetune)."
+
+
+class GeneratedOptionsCommand(TyperCommand):
+    """A typer command whose help also lists the engine and data/model options."""
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Typer prints its rich help straight to the terminal; what is written to the
+        # formatter is printed after it, so the generated sections come last either way.
+        super().format_help(ctx, formatter)
+        write_generated_options(formatter)
+
+
+def write_generated_options(formatter: click.HelpFormatter) -> None:
+    """Write the engine and data/model options as help sections, then where the strategy's are."""
+    for group in shared_groups():
+        with formatter.section(group.title):
+            formatter.write_dl([_term(row) for row in option_rows(group.config, group.defaults)])
+    formatter.write_paragraph()
+    formatter.write_text("Engine defaults shown are the engine's own; each strategy sets some of its own. "
+                         + STRATEGY_OPTIONS_HINT)
+
+
+def _term(row: OptionRow) -> tuple[str, str]:
+    name = f"{row.name} / --no-{row.name[2:]}" if row.type == "bool" else f"{row.name} {_metavar(row.type)}"
+    facts = [f"default: {row.default_text}"] + ([row.allowed] if row.allowed else [])
+    return name, f"{row.help} [{'; '.join(facts)}]"
+
+
+def _metavar(type_text: str) -> str:
+    """``float or none`` → ``FLOAT|NONE``; ``list of str`` → ``STR,...``."""
+    parts = []
+    for part in type_text.split(" or "):
+        parts.append(part.removeprefix("list of ").upper() + ",..." if part.startswith("list of ") else part.upper())
+    return "|".join(parts)
