@@ -22,3 +22,7 @@ def __getattr__(name: str) -> Any:
 
         return load_run
     raise AttributeError(f"module 'graft' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | {"__version__", "__doc__", "__name__"})

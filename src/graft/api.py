@@ -28,7 +28,7 @@ from graft.errors import CheckpointError, ConfigError
 from graft.options import build_config, field_names
 from graft.run import Run
 from graft.run_options import RUN_OPTIONS, RunOptions
-from graft.streams import build_streams
+from graft.streams import build_streams, plan_splits
 from graft.run_dir import default_run_dir, prepare_run_dir, write_config, write_history, write_metrics
 
 DataLike = Any  # a spec string, a DataSource, (x, y) arrays or a torch Dataset
@@ -40,8 +40,9 @@ ModelLike = str | nn.Module
 def fit(
     model: ModelLike,
     data: DataLike,
-    strategy: str = "finetune",
+    y: Any = None,
     *,
+    strategy: str = "finetune",
     labels_per_class: int | None = None,
     seed: int = 0,
     out: str | Path | None = None,
@@ -57,7 +58,10 @@ def fit(
         model: A model spec (``timm:resnet18``, ``builtin:lenet``, ``run:DIR``,
             ``file:PATH`` with ``arch=``) or an ``nn.Module`` (not mutated).
         data: The target data: a spec (``builtin:digits``, ``folder:PATH``,
-            ``csv:PATH``, ``npz:PATH``), a DataSource, ``(x, y)`` arrays or a Dataset.
+            ``csv:PATH``, ``npz:PATH``), a DataSource, ``(x, y)`` arrays, a Dataset, or
+            ``x`` alone with its labels as ``y`` (scikit-learn style: ``fit(model, X, y)``).
+        y: Labels of ``data`` when it is an array, DataFrame or list of texts. A string
+            here is taken as the strategy's name (``fit(model, data, "finetune")``).
         strategy: A registered strategy name (``graft.list_strategies()``).
         labels_per_class: Keep K labeled training examples per class.
         seed: Seeds the labeled subset, initialisation, shuffling and dropout.
@@ -73,9 +77,22 @@ def fit(
 
     Returns:
         The finished run: ``run.metrics``, ``run.model``, ``run.predict(data)``.
+
+    Example:
+        >>> run = graft.fit("builtin:mlp", X, y, strategy="scratch", epochs=30)  # doctest: +SKIP
     """
+    if isinstance(y, str):
+        strategy, y = y, None
+    if y is not None:
+        if isinstance(data, (str, Path, tuple)):
+            raise ConfigError(
+                f"fit() got labels y together with the data {type(data).__name__} {str(data)[:60]!r}, which "
+                "brings its own labels. Fix: pass y only with arrays, a DataFrame or a list of texts."
+            )
+        data = (data, y)
     from graft.data import load_source
-    from graft.models import DataInfo, ModelOptions, build_model, save_model
+    from graft.data.schema import InputSchema
+    from graft.models import DataInfo, build_model, save_model
     from graft.report import classification_metrics, write_run_report
     from graft.strategies import STRATEGIES, FitContext
 
@@ -85,6 +102,7 @@ def fit(
     strategy_cfg = build_config(strategy_cls.Config, strat_opts, f"strategy '{strategy}'")
     train_cfg = build_config(TrainConfig, {**strategy_cls.train_defaults, **train_opts}, "the engine")
     train_cfg.validate()
+    _check_unused(strategy_cls, train_opts)
     if labels_per_class is not None and labels_per_class < 1:
         raise ConfigError(f"--labels-per-class must be >= 1. Got {labels_per_class} instead.")
     _check_needs(strategy, strategy_cls.needs, source=source, teacher=teacher)
@@ -92,14 +110,18 @@ def fit(
     label_opts = run_cfg.load_options()
     target = load_source(data, **label_opts)
     src = load_source(source, **label_opts) if source is not None else None
+    plan = plan_splits(strategy_cls.needs, target, src, train_cfg, seed=seed, split_seed=run_cfg.split_seed,
+                       test_fraction=run_cfg.test_fraction, val_fraction=run_cfg.val_fraction,
+                       labels_per_class=labels_per_class)
+    # What the run learns from its data (table preprocessing, pixel rule, classes) is fitted on
+    # the training rows only and saved with the model, so prediction reads new data the same way.
+    schema = InputSchema.fit(plan.training_rows(target, src))
+    target = schema.apply(target)
+    src = schema.apply(src) if src is not None else None
     info = DataInfo.from_source(target)
-    model_opts = ModelOptions(image_size=run_cfg.image_size, pretrained=run_cfg.pretrained, arch=run_cfg.arch,
-                              max_length=run_cfg.max_length, pooling=run_cfg.pooling)
     torch.manual_seed(seed)  # random initialisation depends on the seed only
-    net = build_model(model, info, model_opts)
-    streams = build_streams(strategy_cls.needs, target, src, net.spec.input, train_cfg, seed=seed,
-                            split_seed=run_cfg.split_seed, test_fraction=run_cfg.test_fraction,
-                            val_fraction=run_cfg.val_fraction, labels_per_class=labels_per_class)
+    net = build_model(model, info, _model_options(run_cfg))
+    streams = build_streams(plan, target, src, net.spec.input, train_cfg)
     splits = streams.splits
 
     model_name = model if isinstance(model, str) else type(model).__name__
@@ -117,12 +139,13 @@ def fit(
         "labels_per_class": labels_per_class, **dataclasses.asdict(run_cfg),
         "strategy_options": dataclasses.asdict(strategy_cfg),
         "train": dataclasses.asdict(train_cfg),
+        "input_schema": schema.describe(net.spec.input),
     }
     write_config(run_dir, config)
 
     torch.manual_seed(seed)
     np.random.seed(seed)
-    teacher_model = build_model(teacher, info, ModelOptions()) if teacher is not None else None
+    teacher_model = build_model(teacher, info, _model_options(run_cfg)) if teacher is not None else None
     ctx = FitContext(model=net, train=streams.train, val=streams.val, train_config=train_cfg, seed=seed,
                      run_dir=run_dir, resume=resume, target=streams.target, teacher=teacher_model,
                      plain_train=streams.plain_train, source_val=streams.source_val, oracle=streams.test,
@@ -154,15 +177,16 @@ def fit(
         **(_shift(net, streams, run_dir, "after") if measure else {}),
     }
     if not is_main_process():
-        return Run(run_dir, net, metrics, config, result.history)
+        return Run(run_dir, net, metrics, config, result.history, schema)
     save_model(net, run_dir / "model")
+    schema.save(run_dir / "model")
     write_history(run_dir, result.history)
     write_run_report(run_dir, metrics, config, result.history, scores["confusion"], target.classes)
     write_metrics(run_dir, {**metrics, "confusion": scores["confusion"], "classes": target.classes})
     ckpt = run_dir / "checkpoints"
     if ckpt.exists():
         shutil.rmtree(ckpt)
-    return Run(run_dir, net, metrics, config, result.history)
+    return Run(run_dir, net, metrics, config, result.history, schema)
 
 
 def compare(
@@ -204,7 +228,7 @@ def compare(
                 needs_source = "source" in STRATEGIES.get(name).needs
                 for seed in seeds:
                     tag = _short(m) + (f"-k{k}" if k is not None else "") + f"-{name}-s{seed}"
-                    run = fit(m, data_src, name, labels_per_class=k, seed=seed, out=out / "runs" / tag,
+                    run = fit(m, data_src, strategy=name, labels_per_class=k, seed=seed, out=out / "runs" / tag,
                               source=source_src if needs_source else None, overwrite=True, **options)
                     rows.append({**run.metrics, "run_dir": str(run.run_dir)})
     results = pd.DataFrame(rows)
@@ -291,10 +315,34 @@ def _check_needs(strategy: str, needs: frozenset[str], **given: Any) -> None:
             f"Strategy '{strategy}' does not use a source domain, but --source was given. Fix: drop "
             "--source, or pick a domain-adaptation strategy (graft list)."
         )
+    if given.get("teacher") is not None and "teacher" not in needs:
+        raise ConfigError(
+            f"Strategy '{strategy}' does not use a teacher, but --teacher was given. Fix: drop --teacher; "
+            "strategies that distil from a teacher take it (graft list)."
+        )
     if "teacher" in needs and given.get("teacher") is None:
         raise ConfigError(
             f"Strategy '{strategy}' distils from a teacher, but none was given. Fix: pass --teacher run:DIR."
         )
+
+
+def _model_options(run_cfg: RunOptions) -> Any:
+    """The model-building options of a run (``RunOptions.model_options`` where it exists)."""
+    from graft.models import ModelOptions
+
+    if hasattr(run_cfg, "model_options"):
+        return run_cfg.model_options()
+    return ModelOptions(image_size=run_cfg.image_size, pretrained=run_cfg.pretrained, arch=run_cfg.arch,
+                        max_length=run_cfg.max_length, pooling=run_cfg.pooling)
+
+
+def _check_unused(strategy_cls: Any, train_opts: dict[str, Any]) -> None:
+    """Engine options the strategy ignores, given explicitly: refused (options.check_unused)."""
+    try:
+        from graft.options import check_unused  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    check_unused(strategy_cls, train_opts)
 
 
 def _shift(net: nn.Module, streams: Any, run_dir: Path, when: str) -> dict[str, float]:

@@ -55,11 +55,40 @@ class Streams:
     n_train_labeled: int = 0
 
 
-def build_streams(
+@dataclass
+class SplitPlan:
+    """The index splits of one run, decided before the model and the preprocessing exist.
+
+    Attributes:
+        target: Splits of the target data.
+        source: Splits of the labeled source (domain adaptation: ``train`` is the labeled
+            stream, ``test`` the held-out 10 % for DEV); None otherwise.
+    """
+
+    target: Splits
+    source: Splits | None = None
+
+    @property
+    def adaptation(self) -> bool:
+        return self.source is not None
+
+    @property
+    def target_pool(self) -> np.ndarray:
+        """The target's training rows used WITHOUT labels in domain adaptation."""
+        return np.union1d(self.target.train, self.target.unlabeled)
+
+    def training_rows(self, target: DataSource, source: DataSource | None) -> list[tuple[DataSource, np.ndarray]]:
+        """Every row training may look at (labeled or not), never validation or test:
+        what the input preprocessing is fitted on."""
+        if self.source is not None and source is not None:
+            return [(source, self.source.train), (target, self.target_pool)]
+        return [(target, np.union1d(self.target.train, self.target.unlabeled))]
+
+
+def plan_splits(
     needs: frozenset[str],
     target: DataSource,
     source: DataSource | None,
-    input_spec: InputSpec,
     cfg: TrainConfig,
     *,
     seed: int,
@@ -67,12 +96,9 @@ def build_streams(
     test_fraction: float,
     val_fraction: float,
     labels_per_class: int | None,
-) -> Streams:
-    """Split the sources and build the datasets for a strategy with ``needs``."""
-    from graft.data import make_dataset, make_splits
-
-    def ds(src: DataSource, idx: np.ndarray, augment: bool = False) -> Dataset:
-        return make_dataset(src, idx, input_spec, augment=cfg.augment if augment else "none")
+) -> SplitPlan:
+    """Cut the index splits for a strategy with ``needs``."""
+    from graft.data import make_splits
 
     if "target" in needs:
         if source is None:
@@ -82,13 +108,55 @@ def build_streams(
                              val_fraction=0.0, labels_per_class=None)
         src_splits = make_splits(source, seed=seed, split_seed=split_seed, test_fraction=0.1,
                                  val_fraction=0.0)
-        pool = np.union1d(splits.train, splits.unlabeled)
-        if len(pool) < cfg.batch_size:
+        plan = SplitPlan(splits, src_splits)
+        if len(plan.target_pool) < cfg.batch_size:
             raise ConfigError(
-                f"The target training split has {len(pool)} examples, fewer than --batch-size "
-                f"{cfg.batch_size}. Fix: lower --batch-size to at most {len(pool)}, or lower "
+                f"The target training split has {len(plan.target_pool)} examples, fewer than --batch-size "
+                f"{cfg.batch_size}. Fix: lower --batch-size to at most {len(plan.target_pool)}, or lower "
                 "--test-fraction to leave more target data for adaptation."
             )
+        return plan
+    splits = make_splits(target, seed=seed, split_seed=split_seed, test_fraction=test_fraction,
+                         val_fraction=val_fraction, labels_per_class=labels_per_class)
+    _warn_small_validation(target, splits)
+    return SplitPlan(splits)
+
+
+def _warn_small_validation(target: DataSource, splits: Splits) -> None:
+    n_val = len(splits.val)
+    if n_val == 0:
+        return
+    counts = np.bincount(np.asarray(target.y)[splits.val], minlength=target.num_classes)
+    present = np.unique(np.asarray(target.y)[splits.train])
+    thin = [target.classes[c] for c in present if counts[c] < 2]
+    if n_val >= 20 and not thin:
+        return
+    from graft.notes import note
+
+    why = f"{n_val} examples" + (f"; fewer than 2 of class(es) {', '.join(map(str, thin[:5]))}" if thin else "")
+    note(f"The validation split is small ({why}): choosing the epoch, C or the starting model on it is "
+         "mostly noise. Fix: raise --val-fraction (default 0.1) or add labeled data; --val-fraction 0 "
+         "trains without selection (the last epoch is kept).")
+
+
+def build_streams(
+    plan: SplitPlan,
+    target: DataSource,
+    source: DataSource | None,
+    input_spec: InputSpec,
+    cfg: TrainConfig,
+) -> Streams:
+    """Build the datasets of a planned run (sources already encoded for the model)."""
+    from graft.data import make_dataset
+
+    def ds(src: DataSource, idx: np.ndarray, augment: bool = False) -> Dataset:
+        return make_dataset(src, idx, input_spec, augment=cfg.augment if augment else "none")
+
+    splits = plan.target
+    if plan.source is not None:
+        if source is None:
+            raise ConfigError("internal: a domain-adaptation plan needs its source")
+        src_splits, pool = plan.source, plan.target_pool
         train = ds(source, src_splits.train, augment=True)
         plain = ds(source, src_splits.train) if cfg.augment != "none" else train
         target_plain = Unlabeled(ds(target, pool))
@@ -97,8 +165,6 @@ def build_streams(
                        splits=splits, target=target_train, target_plain=target_plain,
                        source_val=ds(source, src_splits.test), n_train_labeled=len(src_splits.train))
 
-    splits = make_splits(target, seed=seed, split_seed=split_seed, test_fraction=test_fraction,
-                         val_fraction=val_fraction, labels_per_class=labels_per_class)
     train = ds(target, splits.train, augment=True)
     plain = ds(target, splits.train) if cfg.augment != "none" else train
     val = ds(target, splits.val) if len(splits.val) else None
@@ -121,6 +187,13 @@ def check_domains(source: DataSource, target: DataSource) -> None:
         raise DataError(
             f"Source {source.name} and target {target.name} have different class sets ({detail}). "
             "Allowed: the same classes in both domains. Fix: relabel or drop the extra classes."
+        )
+    s_cols, t_cols = source.meta.get("feature_columns"), target.meta.get("feature_columns")
+    if source.kind == "table" and s_cols and t_cols and set(s_cols) != set(t_cols):
+        raise DataError(
+            f"The source and the target have different feature columns (only in the source: "
+            f"{sorted(set(s_cols) - set(t_cols))[:5]}; only in the target: {sorted(set(t_cols) - set(s_cols))[:5]}). "
+            "Fix: select the same --feature-columns in both."
         )
     if source.kind == "table" and source.width != target.width:
         raise DataError(

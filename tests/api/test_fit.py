@@ -39,12 +39,12 @@ def test_unknown_option_names_the_allowed_options(tmp_path: Path, blobs_npz: Pat
 @pytest.mark.parametrize(
     ("options", "pattern"),
     [
-        ({"epochs": "abc"}, "'--epochs' option must be of type int. Got 'abc'"),
-        ({"epochs": 0}, "'epochs' option must be a positive integer. Got 0"),
-        ({"lr": "-1"}, "'lr' option must be > 0"),
-        ({"schedule": "cosin"}, "'schedule' option must be one of .*Did you mean 'cosine'"),
-        ({"lp_init": "maybe"}, "'--lp-init' option must be of type bool"),
-        ({"test_fraction": 1.5}, "--test-fraction must be between 0 and 1"),
+        ({"epochs": "abc"}, "'--epochs' option of the engine must be of type int. Got 'abc'"),
+        ({"epochs": 0}, "'--epochs' option of the engine must be >= 1. Got 0"),
+        ({"lr": "-1"}, "'--lr' option of the engine must be > 0"),
+        ({"schedule": "cosin"}, "'--schedule' option of the engine must be one of .*Did you mean 'cosine'"),
+        ({"lp_init": "maybe"}, "'--lp-init' option of strategy 'finetune' must be of type bool"),
+        ({"test_fraction": 1.5}, "'--test-fraction' option of graft fit must be in \\(0, 1\\). Got 1.5"),
     ],
 )
 def test_bad_option_values_fail_before_any_work(options: dict, pattern: str, tmp_path: Path, blobs_npz: Path) -> None:
@@ -117,7 +117,7 @@ def test_load_run_and_predict(finished_run: Path, blobs_npz: Path, blobs_source:
     probs = frame[["p_0", "p_1", "p_2"]].to_numpy()
     assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
     assert np.allclose(frame["confidence"], probs.max(1))
-    assert set(frame["prediction"]) <= {"0", "1", "2"}
+    assert set(frame["prediction"]) <= {0, 1, 2}  # integer labels come back as integers
     assert (frame["prediction"] == frame["label"]).mean() > 0.8
     # Arrays and DataSources are accepted as well as specs.
     x, y = np.load(blobs_npz)["X"], np.load(blobs_npz)["y"]

@@ -85,7 +85,7 @@ def test_table_width_is_checked() -> None:
     assert x.dtype == torch.float32 and x.shape == (12,) and y == 0
     np.testing.assert_array_equal(ds.targets, [0, 1])
     augmented = make_dataset(src, np.arange(6), InputSpec("table"), augment="light")
-    assert torch.equal(augmented[0][0], torch.from_numpy(src.x[0]))  # ignored for tables
+    assert torch.equal(augmented[0][0], torch.from_numpy(src.x.iloc[0].to_numpy(np.float32)))  # ignored for tables
 
 
 def test_text_items_are_raw_strings() -> None:

@@ -72,8 +72,19 @@ def test_a_class_with_one_example_cannot_be_split() -> None:
     with pytest.raises(DataError, match="Class '2' has 1 labeled example; a stratified train/test split needs"):
         make_splits(from_arrays(np.zeros((9, 2)), y), test_fraction=0.5, val_fraction=0.3)
     src = from_arrays(np.zeros((9, 2)), y)
-    src.splits = {"train": np.arange(8), "test": np.array([8])}  # predefined splits need no stratifying
-    assert make_splits(src).test.tolist() == [8]
+    src.splits = {"train": np.arange(8), "test": np.array([8])}  # predefined splits need no stratifying...
+    with pytest.raises(DataError, match="class '2' is in the test split but has no training example"):
+        make_splits(src)  # ...but a class only in test cannot be learned
+    src.splits = {"train": np.array([0, 1, 4, 5, 8]), "test": np.array([2, 3, 6, 7])}
+    assert make_splits(src).test.tolist() == [2, 3, 6, 7]
+
+
+def test_a_class_missing_from_train_is_named() -> None:
+    y = np.array([0, 0, 1, 1, 2, 2])
+    src = from_arrays(np.zeros((6, 2)), y, classes=["cat", "dog", "owl"])
+    src.splits = {"train": np.array([0, 2]), "val": np.array([1, 4]), "test": np.array([3, 5])}
+    with pytest.raises(DataError, match="class 'owl' is in the validation split but has no training example"):
+        make_splits(src)
 
 
 def test_unknown_labels_only_go_to_unlabeled() -> None:

@@ -27,8 +27,9 @@ def test_csv_with_string_labels(tmp_path: Path) -> None:
     src = load_source(f"csv:{_csv(tmp_path, frame)}")
     assert src.kind == "table" and src.classes == ["bird", "cat", "dog"]
     assert src.y.tolist() == [2, 1, 2, 0]
-    assert src.x.dtype == np.float32 and src.x.shape == (4, 2) and src.width == 2
-    assert src.meta["feature_columns"] == ["a", "b"] and src.meta["ignored_columns"] == ["id"]
+    # the raw columns are kept (strings too): their encoding is fitted on training rows later
+    assert list(src.x.columns) == ["a", "b", "id"] and src.width == 3
+    assert src.meta["feature_columns"] == ["a", "b", "id"] and src.meta["class_values"] == ["bird", "cat", "dog"]
 
 
 def test_integer_labels_sort_numerically(tmp_path: Path) -> None:
@@ -49,10 +50,10 @@ def test_missing_label_column_lists_columns(tmp_path: Path) -> None:
     assert load_source(f"csv:{path}", label_column="target").classes == ["0", "1"]
 
 
-def test_explicit_non_numeric_features_are_named(tmp_path: Path) -> None:
+def test_explicit_categorical_features_are_kept(tmp_path: Path) -> None:
     path = _csv(tmp_path, pd.DataFrame({"f": [1, 2], "colour": ["red", "blue"], "label": [0, 1]}))
-    with pytest.raises(DataError, match=r"must be numeric; 'colour' in .* are not"):
-        load_source(f"csv:{path}", feature_columns=["f", "colour"])
+    src = load_source(f"csv:{path}", feature_columns=["colour", "f"])
+    assert list(src.x.columns) == ["colour", "f"] and src.meta["class_values"] == [0, 1]
 
 
 def test_unknown_feature_column_lists_columns(tmp_path: Path) -> None:
@@ -61,10 +62,9 @@ def test_unknown_feature_column_lists_columns(tmp_path: Path) -> None:
         load_source(f"csv:{path}", feature_columns=["g"])
 
 
-def test_missing_feature_values_are_refused(tmp_path: Path) -> None:
+def test_missing_feature_values_are_kept_for_imputation(tmp_path: Path) -> None:
     path = _csv(tmp_path, pd.DataFrame({"f": [1.0, None, 3.0], "label": [0, 1, 0]}))
-    with pytest.raises(DataError, match=r"1 missing or infinite values \(rows 1\)"):
-        load_source(f"csv:{path}")
+    assert int(load_source(f"csv:{path}").x["f"].isna().sum()) == 1
 
 
 def test_tsv_and_jsonl_by_extension(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def test_tsv_and_jsonl_by_extension(tmp_path: Path) -> None:
     frame.to_json(tmp_path / "t.jsonl", orient="records", lines=True)
     for name in ("t.tsv", "t.jsonl"):
         src = load_source(f"csv:{tmp_path / name}")
-        assert src.classes == ["a", "b"] and src.x[:, 0].tolist() == [1, 2, 3]
+        assert src.classes == ["a", "b"] and src.x["f"].tolist() == [1, 2, 3]
 
 
 HAS_PARQUET = any(importlib.util.find_spec(m) is not None for m in ("pyarrow", "fastparquet"))
@@ -108,7 +108,8 @@ def test_empty_texts_are_refused(tmp_path: Path) -> None:
 def test_npz_table(tmp_path: Path) -> None:
     np.savez(tmp_path / "d.npz", X=np.arange(12.0).reshape(4, 3), y=np.array([0, 1, 0, 1]))
     src = load_source(f"npz:{tmp_path / 'd.npz'}")
-    assert src.kind == "table" and src.x.dtype == np.float32 and src.x.shape == (4, 3)
+    assert src.kind == "table" and src.x.shape == (4, 3) and list(src.x.columns) == ["x0", "x1", "x2"]
+    assert src.meta["positional"]
 
 
 def test_npz_detects_channels_first(tmp_path: Path) -> None:
@@ -124,19 +125,51 @@ def test_npz_channels_last_and_float_scaling(tmp_path: Path) -> None:
     unit = np.full((2, 5, 5, 3), 0.5)
     np.savez(tmp_path / "unit.npz", X=unit, y=np.array([0, 1]))
     assert load_source(f"npz:{tmp_path / 'unit.npz'}").x.max() == 128
-    bytes_like = np.full((2, 1, 5, 5), 200.0)
+    bytes_like = np.zeros((2, 1, 5, 5))
+    bytes_like[:, :, 0, 0] = 255.0
     np.savez(tmp_path / "bytes.npz", X=bytes_like, y=np.array([0, 1]))
     src = load_source(f"npz:{tmp_path / 'bytes.npz'}")
-    assert src.x.shape == (2, 5, 5, 1) and src.x.max() == 200
+    assert src.x.shape == (2, 5, 5, 1) and src.x.max() == 255
+
+
+def test_npz_float_images_in_another_range_are_rescaled_with_a_note(tmp_path: Path) -> None:
+    from graft.notes import GraftNote
+
+    x = np.zeros((2, 4, 4))
+    x[:, 0, 0] = 16.0  # scikit-learn's digits: floats 0..16
+    x[:, 1, 1] = 8.0
+    np.savez(tmp_path / "d.npz", X=x, y=np.array([0, 1]))
+    with pytest.warns(GraftNote, match="run from 0 to 16, neither 0..255 nor 0..1"):
+        src = load_source(f"npz:{tmp_path / 'd.npz'}")
+    assert src.x[0, 0, 0, 0] == 255 and src.x[0, 1, 1, 0] == 128
+    assert src.meta["pixels"]["rule"] == "range" and src.meta["pixels"]["high"] == 16.0
+
+
+def test_uint16_images_use_the_16_bit_range(tmp_path: Path) -> None:
+    x = np.zeros((2, 4, 4), dtype=np.uint16)
+    x[:, 0, 0] = 65535
+    x[:, 1, 1] = 1000
+    np.savez(tmp_path / "d.npz", X=x, y=np.array([0, 1]))
+    src = load_source(f"npz:{tmp_path / 'd.npz'}")
+    assert src.x[0, 0, 0, 0] == 255 and src.x[0, 1, 1, 0] == 4 and src.meta["pixels"]["rule"] == "uint16"
 
 
 def test_npz_missing_keys_are_listed(tmp_path: Path) -> None:
     np.savez(tmp_path / "d.npz", features=np.zeros((2, 2)), labels=np.array([0, 1]))
-    with pytest.raises(DataError, match=r"needs arrays 'X' and 'y'; it has 'features', 'labels'"):
+    with pytest.raises(DataError, match=r"needs arrays 'X', 'y'; it has 'features', 'labels'"):
         load_source(f"npz:{tmp_path / 'd.npz'}")
 
 
-def test_npz_normalised_images_are_refused(tmp_path: Path) -> None:
-    np.savez(tmp_path / "d.npz", X=np.full((2, 4, 4), -1.5), y=np.array([0, 1]))
-    with pytest.raises(DataError, match=r"pixel values in \[0, 1\] or \[0, 255\]; got values from -1.5"):
+def test_npz_normalised_images_are_rescaled_from_their_range(tmp_path: Path) -> None:
+    x = np.full((2, 4, 4), -1.0)
+    x[:, 0, 0] = 1.0
+    np.savez(tmp_path / "d.npz", X=x, y=np.array([0, 1]))
+    with pytest.warns(UserWarning, match="rescaled linearly from -1..1"):
+        src = load_source(f"npz:{tmp_path / 'd.npz'}")
+    assert src.x.min() == 0 and src.x.max() == 255
+
+
+def test_npz_with_nan_pixels_is_refused(tmp_path: Path) -> None:
+    np.savez(tmp_path / "d.npz", X=np.full((2, 4, 4), np.nan), y=np.array([0, 1]))
+    with pytest.raises(DataError, match="NaN or infinite pixel values"):
         load_source(f"npz:{tmp_path / 'd.npz'}")

@@ -114,11 +114,12 @@ def _integral(values: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def image_array(x: np.ndarray, *, what: str = "images") -> np.ndarray:
+def image_array(x: np.ndarray, *, what: str = "images", pixels: dict[str, Any] | None = None,
+                rules: list[dict[str, Any]] | None = None) -> np.ndarray:
     """Images ``[N, H, W]``, ``[N, H, W, C]`` or ``[N, C, H, W]`` → ``uint8 [N, H, W, C]``.
 
-    Channels-first is detected when ``shape[1]`` is 1 or 3 and ``shape[3]`` is not.
-    Floats in [0, 1] are scaled by 255; floats with a larger maximum are taken as 0..255.
+    Channels-first is detected when ``shape[1]`` is 1 or 3 and ``shape[3]`` is not. The
+    value range is read by :func:`pixel_rule` (or ``pixels``, a rule saved in training).
     """
     if x.ndim == 3:
         x = x[..., None]
@@ -132,37 +133,79 @@ def image_array(x: np.ndarray, *, what: str = "images") -> np.ndarray:
             "Allowed: [N, H, W], [N, H, W, C] or [N, C, H, W] with C in (1, 3). "
             "Fix: drop the alpha channel or reshape the array."
         )
-    return np.ascontiguousarray(_pixels_to_uint8(x, _pixel_scale(x, what), what))
+    rule = pixel_rule([x], what, pixels)
+    if rules is not None:
+        rules.append(rule)
+    return np.ascontiguousarray(to_uint8(x, rule))
 
 
-def _pixel_scale(x: np.ndarray | list[np.ndarray], what: str) -> float:
-    """255 for floats in [0, 1], 1 for 0..255; errors for anything else."""
-    parts = x if isinstance(x, list) else [x]
-    if all(p.dtype == np.uint8 for p in parts):
-        return 1.0
+def pixel_rule(parts: list[np.ndarray], what: str, saved: dict[str, Any] | None = None) -> dict[str, Any]:
+    """How pixel values map to [0, 255], read off the data (or taken from training).
+
+    ``uint8`` (and integers within 0..255) as they are; ``bool`` × 255; ``uint16`` (integers
+    up to 65535) scaled by 255/65535; floats within [0, 1] × 255; any other range (floats
+    0..16, -1..1, integers above 65535) mapped linearly from [min(0, low), high], with a note.
+    A rule ``saved`` in training is reused when the new data has the same dtype kind, so
+    prediction scales exactly as training did (a single image's own range would differ).
+
+    Returns:
+        ``{"rule": ..., "dtype": ..., "low": ..., "high": ...}``, JSON-friendly.
+    """
+    dtype = parts[0].dtype
     if any(p.dtype.kind not in "biuf" for p in parts):
-        raise DataError(f"{what} must be numeric; got dtype {parts[0].dtype}.")
-    low = min(float(np.min(p)) for p in parts if p.size)
-    high = max(float(np.max(p)) for p in parts if p.size)
-    if not (np.isfinite(low) and np.isfinite(high)) or low < 0 or high > 255:
-        raise DataError(
-            f"{what} must hold pixel values in [0, 1] or [0, 255]; got values from "
-            f"{low:g} to {high:g}. Fix: pass un-normalised images (normalisation is "
-            "applied later from the model's mean and std)."
-        )
-    if all(p.dtype.kind == "b" for p in parts):
-        return 255.0
-    is_float = any(p.dtype.kind == "f" for p in parts)
-    return 255.0 if is_float and high <= 1.0 else 1.0
+        raise DataError(f"{what} must be numeric; got dtype {dtype}. Fix: pass pixel arrays, not strings or objects.")
+    sized = [p for p in parts if p.size]
+    low = min((float(np.min(p)) for p in sized), default=0.0)
+    high = max((float(np.max(p)) for p in sized), default=0.0)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise DataError(f"{what} contain NaN or infinite pixel values. Fix: fill or drop those images.")
+    if saved is not None and saved.get("dtype_kind") == dtype.kind:
+        out = dict(saved)
+        if out["rule"] == "range" and (low < out["low"] or high > out["high"]):
+            from graft.notes import note
+
+            note(f"{what}: pixel values from {low:g} to {high:g} fall outside the training range "
+                 f"{out['low']:g}..{out['high']:g}; they are clipped to it.")
+        return out
+    base = {"dtype": str(dtype), "dtype_kind": dtype.kind, "low": low, "high": high}
+    if dtype.kind == "b":
+        return {**base, "rule": "bool"}
+    if dtype.kind in "iu" and low >= 0 and high <= 255:
+        return {**base, "rule": "uint8"}
+    if dtype.kind in "iu" and low >= 0 and high <= 65535:
+        return {**base, "rule": "uint16"}
+    if dtype.kind == "f" and low >= 0 and high <= 1:
+        return {**base, "rule": "unit"}
+    start = min(0.0, low)
+    if high <= start:
+        high = start + 1.0
+    from graft.notes import note
+
+    note(f"{what}: {dtype} pixel values run from {low:g} to {high:g}, neither 0..255 nor 0..1; "
+         f"they are rescaled linearly from {start:g}..{high:g} to the full range (the rule is saved with "
+         "the model and applied again at prediction).")
+    return {**base, "rule": "range", "low": start, "high": high}
 
 
-def _pixels_to_uint8(x: np.ndarray, scale: float, what: str) -> np.ndarray:
-    if x.dtype == np.uint8:
-        return x
-    return np.clip(np.rint(x.astype(np.float32) * scale), 0, 255).astype(np.uint8)
+def to_uint8(x: np.ndarray, rule: dict[str, Any]) -> np.ndarray:
+    """Apply a :func:`pixel_rule` to an array of any shape."""
+    kind = rule["rule"]
+    if kind == "uint8":
+        return x if x.dtype == np.uint8 else np.clip(x, 0, 255).astype(np.uint8)
+    values = x.astype(np.float32)
+    if kind == "bool":
+        values = values * 255.0
+    elif kind == "uint16":
+        values = values * (255.0 / 65535.0)
+    elif kind == "unit":
+        values = values * 255.0
+    else:
+        values = (values - rule["low"]) * (255.0 / (rule["high"] - rule["low"]))
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
 
 
-def _image_list(items: list[np.ndarray], what: str) -> list[np.ndarray]:
+def _image_list(items: list[np.ndarray], what: str, pixels: dict[str, Any] | None = None,
+                rules: list[dict[str, Any]] | None = None) -> list[np.ndarray]:
     """Images of different sizes → a list of ``uint8 [H, W, C]`` arrays."""
     shaped = []
     for i, item in enumerate(items):
@@ -180,26 +223,37 @@ def _image_list(items: list[np.ndarray], what: str) -> list[np.ndarray]:
     if len(channels) > 1:
         # Mixed grayscale and colour: repeat grayscale so every image has 3 channels.
         shaped = [s if s.shape[2] == 3 else np.repeat(s, 3, axis=2) for s in shaped]
-    scale = _pixel_scale(shaped, what)
-    return [np.ascontiguousarray(_pixels_to_uint8(s, scale, what)) for s in shaped]
+    rule = pixel_rule(shaped, what, pixels)
+    if rules is not None:
+        rules.append(rule)
+    return [np.ascontiguousarray(to_uint8(s, rule)) for s in shaped]
 
 
-def table_array(x: np.ndarray, *, what: str = "features") -> np.ndarray:
-    """A numeric 2-D array → ``float32 [N, D]``; errors for text or missing values."""
-    if x.dtype.kind not in "biuf":
-        raise DataError(
-            f"{what} must be numeric; got dtype {x.dtype}. "
-            "Fix: encode categorical columns as numbers first."
-        )
-    table = np.ascontiguousarray(x, dtype=np.float32)
-    bad = ~np.isfinite(table)
-    if bad.any():
-        rows = np.flatnonzero(bad.any(axis=1)).tolist()
-        raise DataError(
-            f"{what} contain {int(bad.sum())} missing or infinite values (rows "
-            f"{listed(rows)}). Fix: fill or drop them before loading."
-        )
-    return table
+def table_frame(x: Any, *, what: str = "features") -> Any:
+    """A 2-D array or a DataFrame → a DataFrame of raw feature columns.
+
+    An unnamed array gets columns ``x0``, ``x1``, ... (``attrs["positional"]``), matched by
+    position at prediction. Values are kept as they are: missing values, strings and
+    categories are the business of :class:`graft.data.table_schema.TableSchema`, which is
+    fitted on the training rows only.
+    """
+    import pandas as pd
+
+    if isinstance(x, pd.DataFrame):
+        frame = x.reset_index(drop=True)
+        frame.columns = [str(c) for c in frame.columns]
+        frame.attrs["positional"] = False
+        return frame
+    arr = np.asarray(x)
+    if arr.ndim != 2:
+        raise DataError(f"{what} must be 2-D [N, D]; got shape {arr.shape}.")
+    if arr.dtype.kind not in "biufOUS":
+        raise DataError(f"{what} must be numbers or categories; got dtype {arr.dtype}.")
+    frame = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+    if arr.dtype.kind == "O":
+        frame = frame.infer_objects()
+    frame.attrs["positional"] = True
+    return frame
 
 
 def text_list(texts: Sequence[Any], *, what: str = "texts") -> list[str]:
@@ -214,23 +268,30 @@ def text_list(texts: Sequence[Any], *, what: str = "texts") -> list[str]:
     return out
 
 
-def _kind_and_x(x: Any, what: str) -> tuple[Kind, Any]:
+def _kind_and_x(x: Any, what: str, pixels: dict[str, Any] | None = None,
+                rules: list[dict[str, Any]] | None = None) -> tuple[Kind, Any]:
+    import pandas as pd
+
+    if isinstance(x, pd.DataFrame):
+        return "table", table_frame(x, what=what)
+    if isinstance(x, pd.Series):
+        x = x.tolist()
     if isinstance(x, (list, tuple)):
         if x and all(isinstance(t, str) for t in x):
             return "text", text_list(x, what=what)
         items = [np.asarray(_numpy(i)) for i in x]
         if not items:
-            raise DataError(f"{what} is empty. Fix: pass at least two examples per class.")
+            raise DataError(f"{what} is empty. Fix: pass at least one example.")
         if len({i.shape for i in items}) > 1:
-            return "image", _image_list(items, what)
+            return "image", _image_list(items, what, pixels, rules)
         x = np.stack(items)
     arr = np.asarray(_numpy(x))
     if arr.dtype.kind in "OUS" and arr.ndim == 1:
         return "text", text_list(arr.tolist(), what=what)
     if arr.ndim == 2:
-        return "table", table_array(arr, what=what)
+        return "table", table_frame(arr, what=what)
     if arr.ndim in (3, 4):
-        return "image", image_array(arr, what=what)
+        return "image", image_array(arr, what=what, pixels=pixels, rules=rules)
     raise DataError(
         f"{what} must be a table [N, D], images [N, H, W(, C)] or a list of strings; "
         f"got shape {arr.shape}."
@@ -260,17 +321,23 @@ def from_arrays(
     y: Any = None,
     classes: Sequence[Any] | None = None,
     name: str = "arrays",
+    *,
+    require_labels: bool = True,
+    pixels: dict[str, Any] | None = None,
 ) -> DataSource:
     """Build a DataSource from in-memory data.
 
     Args:
         x: numpy array or torch tensor (table ``[N, D]``, images ``[N, H, W]``,
-            ``[N, H, W, C]`` or ``[N, C, H, W]``), a list of strings, or a
-            ``torch.utils.data.Dataset`` of ``(x, y)`` pairs (then leave ``y`` out).
+            ``[N, H, W, C]`` or ``[N, C, H, W]``), a pandas DataFrame (a table with named
+            columns), a list of strings, or a ``torch.utils.data.Dataset`` of ``(x, y)``
+            pairs (then leave ``y`` out).
         y: Labels: class indices or class names; None/NaN for unknown.
         classes: Class names; defaults to the dataset's ``classes`` attribute or the
             sorted unique labels.
         name: Shown in reports and error messages.
+        require_labels: False accepts data without labels (``y`` None): prediction.
+        pixels: A pixel rule saved in training (:func:`pixel_rule`), reused for images.
 
     Returns:
         The validated source.
@@ -289,21 +356,58 @@ def from_arrays(
         if classes is None:
             classes = getattr(x, "classes", None)
         x, y = _collect(x)
+    rules: list[dict[str, Any]] = []
+    kind, data = _kind_and_x(x, f"{name}: x", pixels, rules)
+    meta: dict[str, Any] = {}
+    if rules:
+        meta["pixels"] = rules[0]
+    if kind == "table":
+        meta["positional"] = bool(data.attrs.get("positional"))
     if y is None:
-        raise DataError(f"{name}: labels y are missing. Fix: pass from_arrays(x, y).")
+        if require_labels:
+            raise DataError(f"{name}: labels y are missing. Fix: pass from_arrays(x, y), or fit(model, x, y).")
+        source = DataSource(name=name, kind=kind, classes=list(classes or []), x=data,
+                            y=np.full(len(data), -1, dtype=np.int64), meta=meta)
+        check_source(source, require_labels=False)
+        return source
     labels = _numpy(y)
     if isinstance(labels, (list, tuple)):
         has_text = any(isinstance(v, str) for v in labels)
         labels = np.asarray(labels, dtype=object if has_text else None)
+    labels = np.asarray(labels)
     y_idx, names = encode_labels(labels, classes, what=f"{name}: labels")
-    kind, data = _kind_and_x(x, f"{name}: x")
-    source = DataSource(name=name, kind=kind, classes=names, x=data, y=y_idx)
-    check_source(source)
+    meta["class_values"] = class_values(labels, names, classes)
+    meta["label_values"] = labels
+    source = DataSource(name=name, kind=kind, classes=names, x=data, y=y_idx, meta=meta)
+    check_source(source, require_labels=require_labels)
     return source
 
 
-def check_source(source: DataSource) -> None:
+def class_values(labels: np.ndarray, names: list[str], given: Sequence[Any] | None = None) -> list[Any]:
+    """The class names with their original type: integer labels come back as integers."""
+    if given is not None:
+        return list(given)
+    raw = np.asarray(labels)
+    present = raw[~np.asarray(_isna(raw), dtype=bool)] if raw.size else raw
+    if len(present) and _integral(present) is not None and not (
+        present.dtype.kind == "O" and any(isinstance(v, str) for v in present)
+    ):
+        return [int(n) for n in names]
+    return list(names)
+
+
+def _isna(values: np.ndarray) -> np.ndarray:
+    import pandas as pd
+
+    return np.asarray(pd.isna(values), dtype=bool)
+
+
+def check_source(source: DataSource, require_labels: bool = True) -> None:
     """The checks every loader shares: examples present, lengths match, 2+ classes.
+
+    Args:
+        source: The data.
+        require_labels: False for data to predict: labels may be absent entirely.
 
     Raises:
         DataError: When the source cannot be used for classification.
@@ -318,6 +422,8 @@ def check_source(source: DataSource) -> None:
             f"{source.name}: x has {n_x} examples but y has {n_y} labels. "
             "Fix: pass one label per example."
         )
+    if not require_labels:
+        return
     if len(source.classes) < 2:
         raise DataError(
             f"{source.name} has a single class ({listed(source.classes)}); "

@@ -80,7 +80,13 @@ def apply_filters(source: DataSource, filters: list[RowFilter]) -> DataSource:
     new_pos = np.full(len(source), -1, dtype=np.int64)
     new_pos[idx] = np.arange(len(idx))
     x = source.x
-    picked = [x[i] for i in idx] if isinstance(x, list) else x[idx]
+    if isinstance(x, list):
+        picked = [x[i] for i in idx]
+    elif hasattr(x, "iloc"):  # a table's raw DataFrame
+        picked = x.iloc[idx].reset_index(drop=True)
+        picked.attrs = dict(x.attrs)
+    else:
+        picked = x[idx]
     splits = None
     if source.splits:
         splits = {k: new_pos[v][keep[v]] for k, v in source.splits.items()}

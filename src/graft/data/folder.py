@@ -66,12 +66,15 @@ def _decode(path: Path) -> np.ndarray:
     return arr[..., None] if arr.ndim == 2 else arr
 
 
-def load_folder(path: str | Path, name: str | None = None) -> DataSource:
+def load_folder(path: str | Path, name: str | None = None, *, require_labels: bool = True) -> DataSource:
     """Load an image folder into memory.
 
     Args:
         path: The folder.
         name: Spec shown in reports; defaults to ``folder:PATH``.
+        require_labels: False reads any folder (prediction): every image under it,
+            recursively; an image's label is the name of the folder it sits in (None for
+            images directly in ``path``), for the caller to match against known classes.
 
     Returns:
         An image source; ``splits`` holds the indices of each ``train/val/test``
@@ -93,6 +96,8 @@ def load_folder(path: str | Path, name: str | None = None) -> DataSource:
             f"folder:PATH must be a directory; '{root}' is a file. "
             "Fix: use csv:PATH or npz:PATH for files, or point to the image folder."
         )
+    if not require_labels:
+        return _load_any(root, name)
     top = _subdirs(root)
     split_dirs = [d for d in top if d.name.lower() in SPLIT_NAMES]
     if split_dirs:
@@ -152,4 +157,25 @@ def load_folder(path: str | Path, name: str | None = None) -> DataSource:
         y=np.array([lookup[c] for _, c, _ in files], dtype=np.int64),
         splits=splits,
         meta={"paths": [str(f) for _, _, f in files], "root": str(root)},
+    )
+
+
+def _load_any(root: Path, name: str) -> DataSource:
+    """Every image under ``root``; the parent folder's name is its (candidate) label."""
+    files = _images_in(root)
+    if not files:
+        raise DataError(f"Folder '{root}' holds no images (searched recursively). {_LAYOUT}")
+    parents = [f.parent.name if f.parent != root and f.parent.name.lower() not in SPLIT_NAMES else None
+               for f in files]
+    classes = sorted({p for p in parents if p is not None})
+    lookup = {c: i for i, c in enumerate(classes)}
+    images = [_decode(f) for f in files]
+    if len({im.shape[2] for im in images}) > 1:
+        images = [im if im.shape[2] == 3 else np.repeat(im, 3, axis=2) for im in images]
+    x: np.ndarray | list[np.ndarray] = np.stack(images) if len({im.shape for im in images}) == 1 else images
+    return DataSource(
+        name=name, kind="image", classes=classes, x=x,
+        y=np.array([lookup[p] if p is not None else -1 for p in parents], dtype=np.int64),
+        meta={"paths": [str(f) for f in files], "relative_paths": [f.relative_to(root).as_posix() for f in files],
+              "root": str(root), "label_values": np.array(parents, dtype=object)},
     )

@@ -177,7 +177,7 @@ def make_dataset(
                 f"{input_spec.width}. Fix: pick the feature columns the model was trained on "
                 "(feature_columns=), or build the model from this data."
             )
-        rows = np.ascontiguousarray(source.x[idx], dtype=np.float32)
+        rows = _table_rows(source, idx)
         return TableDataset(torch.from_numpy(rows), targets)
     texts = [source.x[i] for i in idx]
     if input_spec.tokenizer is not None:
@@ -185,6 +185,23 @@ def make_dataset(
 
         return tokenized_dataset(texts, targets, input_spec)
     return TextDataset(texts, targets)
+
+
+def _table_rows(source: DataSource, idx: np.ndarray) -> np.ndarray:
+    """Rows of an encoded table; a raw one only when it is all numbers, used as they are."""
+    x = source.x
+    if hasattr(x, "iloc"):
+        from pandas.api.types import is_numeric_dtype
+
+        x = x.iloc[idx]
+        if not all(is_numeric_dtype(x[c]) for c in x.columns) or x.isna().to_numpy().any():
+            raise DataError(
+                f"{source.name}: the table has categorical or missing values; encode it first with the "
+                "preprocessing fitted on the training rows (graft.data.schema.InputSchema.fit(...).apply(source)), "
+                "as graft.fit does."
+            )
+        return np.ascontiguousarray(x.to_numpy(), dtype=np.float32)
+    return np.ascontiguousarray(x[idx], dtype=np.float32)
 
 
 def random_subset(data: Dataset, n: int, seed: int = 0) -> Dataset:

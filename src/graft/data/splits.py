@@ -85,6 +85,21 @@ def _check_two_per_class(source: DataSource, pool: np.ndarray, y: np.ndarray) ->
         )
 
 
+def _check_classes_trained(source: DataSource, y: np.ndarray, train: np.ndarray, val: np.ndarray,
+                           test: np.ndarray) -> None:
+    """A class that validation or test holds but training never sees cannot be learned."""
+    trained = set(np.unique(y[train]).tolist())
+    for name, idx in (("validation", val), ("test", test)):
+        missing = sorted(set(np.unique(y[idx]).tolist()) - trained)
+        if missing:
+            names = ", ".join(f"'{source.classes[i]}'" for i in missing[:5])
+            raise DataError(
+                f"{source.name}: class {names} is in the {name} split but has no training example, so "
+                "no model can learn it. Fix: add training examples of it (e.g. a train/"
+                f"{source.classes[missing[0]]}/ folder), or remove it from the {name} data."
+            )
+
+
 def _few_labels(
     train: np.ndarray, y: np.ndarray, classes: list[str], k: object, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -176,6 +191,7 @@ def make_splits(
             f"{source.name}: too few labeled examples to split ({len(train)} train, "
             f"{len(test)} test). Fix: add examples, or provide train/ and test/ folders."
         )
+    _check_classes_trained(source, y, train, val, test)
     unlabeled = unknown
     if labels_per_class is not None:
         train, rest = _few_labels(train, y, source.classes, labels_per_class, seed)

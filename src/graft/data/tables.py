@@ -10,10 +10,11 @@ import numpy as np
 
 from graft.data.arrays import (
     check_source,
+    class_values,
     encode_labels,
     from_arrays,
     listed,
-    table_array,
+    table_frame,
     text_list,
 )
 from graft.data.base import DataSource
@@ -95,44 +96,51 @@ def load_table(
     feature_columns: Sequence[str] | None = None,
     text_column: str | None = None,
     name: str | None = None,
+    require_labels: bool = True,
 ) -> DataSource:
     """Load a feature table, or a text table when ``text_column`` is given.
 
     Args:
         path: CSV, TSV, JSON Lines, JSON or Parquet file.
         label_column: Column with the labels; ``label`` by default.
-        feature_columns: Feature columns; by default every numeric column but the label.
+        feature_columns: Feature columns; by default every column but the label. Numeric
+            and categorical columns are both allowed: how each is encoded is fitted on
+            the training rows later (:class:`~graft.data.table_schema.TableSchema`).
         text_column: Column with raw text; makes a ``text`` source.
         name: Spec shown in reports; defaults to ``csv:PATH``.
+        require_labels: False accepts a table without the label column (prediction).
 
     Returns:
-        A ``table`` source (``float32 [N, D]``) or a ``text`` source (``list[str]``);
-        rows without a label get ``y = -1``.
+        A ``table`` source (``x`` a DataFrame of the raw feature columns) or a ``text``
+        source (``list[str]``); rows without a label get ``y = -1``.
     """
-    from pandas.api.types import is_numeric_dtype
-
     file = str(path)
     name = name or f"csv:{path}"
     frame = read_table(path)
     label = label_column or "label"
-    if label not in frame.columns:
+    meta: dict[str, Any] = {"path": file, "columns": [str(c) for c in frame.columns]}
+    if label in frame.columns:
+        raw = frame[label].to_numpy()
+        y, classes = encode_labels(raw, what=f"{name}: column '{label}'")
+        meta.update(label_column=label, class_values=class_values(raw, classes), label_values=raw)
+    elif require_labels:
         hint = "" if label_column else " (the default)"
         raise DataError(
             f"Table '{file}' has no label column '{label}'{hint}. "
             f"Columns: {listed([str(c) for c in frame.columns])}. "
             "Fix: name the label column with label_column= (CLI: --label-column)."
         )
-    y, classes = encode_labels(frame[label].to_numpy(), what=f"{name}: column '{label}'")
-    columns_seen = [str(c) for c in frame.columns]
-    meta: dict[str, Any] = {"path": file, "label_column": label, "columns": columns_seen}
+    else:
+        y, classes = np.full(len(frame), -1, dtype=np.int64), []
     if text_column is not None:
         _require_columns(frame, [text_column], "text_column", file)
         x: Any = text_list(frame[text_column].tolist(), what=f"{name}: column '{text_column}'")
         meta["text_column"] = text_column
         kind = "text"
+        used = {text_column}
     else:
         if feature_columns is not None:
-            columns = list(feature_columns)
+            columns = [str(c) for c in feature_columns]
             _require_columns(frame, columns, "feature_columns", file)
             if label in columns:
                 raise DataError(
@@ -140,48 +148,43 @@ def load_table(
                     "Fix: remove it from the feature columns."
                 )
         else:
-            columns = [c for c in frame.columns if c != label]
-        numeric = [c for c in columns if is_numeric_dtype(frame[c])]
-        other = [str(c) for c in columns if c not in numeric]
-        if feature_columns is not None and other:
+            columns = [str(c) for c in frame.columns if c != label]
+        if not columns:
             raise DataError(
-                f"Feature columns must be numeric; {listed(other)} in '{file}' are not. "
-                "Fix: encode them as numbers, drop them from feature_columns, or pass "
-                "text_column= for a text column."
+                f"Table '{file}' has no feature columns besides the label '{label}'. "
+                "Fix: add feature columns, or pass text_column= for text classification."
             )
-        if not numeric:
-            raise DataError(
-                f"Table '{file}' has no numeric feature columns besides the label "
-                f"(non-numeric: {listed(other)}). Fix: encode features as numbers, or pass "
-                "text_column= for text classification."
-            )
-        x = table_array(frame[numeric].to_numpy(), what=f"{name}: features")
-        meta.update(feature_columns=[str(c) for c in numeric], ignored_columns=other)
+        x = table_frame(frame[columns], what=f"{name}: features")
+        meta["feature_columns"] = columns
         kind = "table"
-    used = {text_column} if kind == "text" else set(meta["feature_columns"])
+        used = set()
     meta["rows"] = {str(c): frame[c].to_numpy() for c in frame.columns if str(c) not in used}
     source = DataSource(name=name, kind=kind, classes=classes, x=x, y=y, meta=meta)
-    check_source(source)
+    check_source(source, require_labels=require_labels)
     return source
 
 
-def load_npz(path: str | Path, name: str | None = None) -> DataSource:
+def load_npz(path: str | Path, name: str | None = None, *, require_labels: bool = True,
+             pixels: dict[str, Any] | None = None) -> DataSource:
     """Load ``X`` and ``y`` (and optional ``classes``) from a NumPy ``.npz`` file.
 
     ``X`` 2-D is a feature table; 3-D or 4-D is images (see
-    :func:`graft.data.arrays.from_arrays` for the shape rules).
+    :func:`graft.data.arrays.from_arrays` for the shape rules). Without ``require_labels``
+    an npz with only ``X`` is accepted (prediction).
     """
     file = _existing(path, "npz")
     name = name or f"npz:{path}"
     try:
         with np.load(file, allow_pickle=False) as archive:
             keys = list(archive.keys())
-            if "X" not in keys or "y" not in keys:
+            needed = ("X", "y") if require_labels else ("X",)
+            if any(k not in keys for k in needed):
                 raise DataError(
-                    f"npz file '{file}' needs arrays 'X' and 'y'; it has {listed(keys) or 'none'}. "
+                    f"npz file '{file}' needs arrays {listed(list(needed))}; it has {listed(keys) or 'none'}. "
                     "Fix: np.savez(path, X=features_or_images, y=labels)."
                 )
-            x, y = archive["X"], archive["y"]
+            x = archive["X"]
+            y = archive["y"] if "y" in keys else None
             classes = archive["classes"].tolist() if "classes" in keys else None
     except DataError:
         raise
@@ -190,6 +193,6 @@ def load_npz(path: str | Path, name: str | None = None) -> DataSource:
             f"Cannot read '{file}' as npz: {exc}. Fix: save it with np.savez "
             "(object arrays are refused because loading them would run pickle)."
         ) from exc
-    source = from_arrays(x, y, classes=classes, name=name)
+    source = from_arrays(x, y, classes=classes, name=name, require_labels=require_labels, pixels=pixels)
     source.meta["path"] = str(file)
     return source

@@ -221,7 +221,8 @@ def load_model(dir: Path | str, arch: nn.Module | None = None) -> GraftModel:
     else:
         raise ConfigError(
             f"The model in '{directory}' was built from a Python nn.Module ({recipe.get('module')}); "
-            "graft cannot rebuild it by name. Pass the module: load_model(dir, arch=MyModule())."
+            "graft cannot rebuild it by name. Fix: pass a fresh instance of that module: "
+            "graft.load_run(run_dir, model=MyModule()) (or load_model(dir, arch=MyModule()))."
         )
     model = GraftModel(backbone, bspec, num_classes, classes,
                        head_hidden=tuple(int(h) for h in meta.get("head_hidden") or ()))
