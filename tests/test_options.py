@@ -165,3 +165,11 @@ def test_docs_options_md_is_current() -> None:
     )
     for heading in ("## Engine options", "## Data and model options", "## Strategy `linear-probe`"):
         assert heading in DOCS.read_text(encoding="utf-8")
+
+
+def test_without_ignored_drops_what_a_shared_option_set_cannot_mean() -> None:
+    from graft.option_groups import without_ignored
+
+    shared = {"epochs": "5", "warmup-epochs": "1", "image_size": 64, "progress": False}
+    assert without_ignored(STRATEGIES.get("linear-probe"), shared) == {"image_size": 64, "progress": False}
+    assert without_ignored(STRATEGIES.get("finetune"), shared) == shared

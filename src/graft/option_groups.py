@@ -179,3 +179,13 @@ def _check_warmup(strategy_cls: type[Strategy], train_opts: Mapping[str, Any]) -
             f"Got {value_text(cfg.warmup_epochs)} instead. Fix: pass e.g. --warmup-epochs "
             f"{value_text(round(cfg.epochs / 10, 2))}, or --epochs above {value_text(cfg.warmup_epochs)}."
         )
+
+
+def without_ignored(strategy_cls: type[Strategy], options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` less the engine options the strategy ignores.
+
+    For commands that share one set of options among several strategies (``compare``,
+    ``demo``): ``--epochs 5`` is meant for the strategies that train in the loop, so it
+    is dropped for one that does not, rather than refused as :func:`check_unused` does.
+    """
+    return {k: v for k, v in options.items() if k.replace("-", "_") not in strategy_cls.ignores_engine_options}

@@ -96,11 +96,19 @@ def build_mlp(data_info: DataInfo, options: ModelOptions) -> tuple[nn.Module, Ba
             f"builtin:mlp needs a feature table (csv:, npz:) to take its input width from. "
             f"Got {data_info.kind} data; pick a model for that kind (e.g. timm:resnet18 for images)."
         )
+    # RunOptions declares --mlp-width, --mlp-depth and --mlp-dropout; these checks guard
+    # ModelOptions built in Python, which bypass those declarations.
     hidden = tuple(int(h) for h in options.hidden)
     if not hidden or min(hidden) < 1:
-        raise ConfigError(f"The 'hidden' option of builtin:mlp must be one or more positive widths. Got {hidden}.")
+        raise ConfigError(
+            f"builtin:mlp needs one or more hidden layers of width >= 1. Got hidden={hidden} instead. "
+            "Fix: pass e.g. --mlp-width 256 --mlp-depth 2 (ModelOptions(hidden=(256, 256)) in Python)."
+        )
     if not 0.0 <= options.dropout < 1.0:
-        raise ConfigError(f"The 'dropout' option of builtin:mlp must be in [0, 1). Got {options.dropout}.")
+        raise ConfigError(
+            f"The dropout of builtin:mlp must be in [0, 1). Got {options.dropout} instead. "
+            "Fix: pass e.g. --mlp-dropout 0.1."
+        )
     model = MLP(data_info.width, hidden, options.dropout)
     groups = [[f"layers.{3 * i}.weight", f"layers.{3 * i}.bias"] for i in range(len(hidden))]
     input_spec = InputSpec(kind="table", width=data_info.width, mean=(0.0,), std=(1.0,))
