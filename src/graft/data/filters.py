@@ -18,6 +18,10 @@ from graft.data.base import DataSource
 from graft.errors import DataError, SpecError
 
 
+#: ``DataSource.meta`` entries that hold one value per example.
+PER_ROW_META = ("label_values", "paths", "relative_paths")
+
+
 @dataclass(frozen=True)
 class RowFilter:
     """Keep rows whose ``column`` is (``==``) or is not (``!=``) one of ``values``."""
@@ -92,6 +96,10 @@ def apply_filters(source: DataSource, filters: list[RowFilter]) -> DataSource:
         splits = {k: new_pos[v][keep[v]] for k, v in source.splits.items()}
     meta = {**source.meta, "rows": {k: np.asarray(v)[idx] for k, v in rows.items()},
             "filters": [str(f) for f in filters]}
+    for key in PER_ROW_META:  # per-example facts follow their rows
+        if key in meta and meta[key] is not None and len(meta[key]) == len(source):
+            values = meta[key]
+            meta[key] = [values[i] for i in idx] if isinstance(values, list) else np.asarray(values)[idx]
     name = f"{source.name}?{'&'.join(map(str, filters))}"
     return replace(source, name=name, x=picked, y=np.asarray(source.y)[idx], splits=splits, meta=meta)
 
