@@ -359,6 +359,25 @@ def test_a_start_is_kept_when_no_gain_clears_the_margin(task: Task, tmp_path: Pa
     assert resumed.best_epoch == 0 and resumed.epochs_run == 8
 
 
+def test_a_competing_start_is_the_first_row_of_the_history(task: Task, tmp_path: Path) -> None:
+    _, result, _ = _fit_from_start(task, margin=1e6, run_dir=tmp_path, epochs=3)
+    assert [row["epoch"] for row in result.history] == [0, 1, 2, 3]
+    start = result.history[0]
+    assert start["val_accuracy"] == result.start_metrics["val_accuracy"] and "val_loss" in start
+    assert "train_loss" not in start and "lr" not in start  # nothing was trained yet
+    assert 0 <= start["seconds"] <= result.history[1]["seconds"]
+    assert result.epochs_run == 3  # trained epochs, not rows
+    _, resumed, _ = _fit_from_start(task, margin=1e6, run_dir=tmp_path, resume=True, epochs=5)
+    assert [row["epoch"] for row in resumed.history] == [0, 1, 2, 3, 4, 5]  # one epoch-0 row, from the checkpoint
+    assert resumed.history[0] == start and resumed.epochs_run == 5
+
+
+def test_without_a_competing_start_the_history_begins_at_epoch_1(task: Task) -> None:
+    _, result = task.fit(replace(CFG, epochs=2))
+    assert [row["epoch"] for row in result.history] == [1, 2] and result.epochs_run == 2
+    assert result.start_metrics == {}
+
+
 def test_an_epoch_covers_the_larger_of_the_labeled_and_unlabeled_streams(task: Task) -> None:
     model = task.make_model(task.source)
     seen = {"steps": 0, "target": 0}

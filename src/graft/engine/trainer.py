@@ -27,6 +27,7 @@ from graft.engine.progress import EpochProgress
 from graft.engine.schedules import PlateauState, lr_factor
 from graft.engine.selection import EpochSelector
 from graft.errors import CheckpointError, ConfigError
+from graft.warnings_filter import quiet_third_party
 
 Batch = dict[str, Any]
 StepFn = Callable[[nn.Module, Batch], dict[str, torch.Tensor]]
@@ -52,7 +53,8 @@ class FitResult:
     #: also sees training-only modules such as a domain discriminator).
     trainable_params: int | None = None
     peak_memory_mb: float | None = None
-    #: Validation metrics of the starting weights when they competed (epoch 0).
+    #: Validation metrics of the starting weights when they competed; ``history``
+    #: then begins with them as its epoch-0 row.
     start_metrics: dict[str, float] = field(default_factory=dict)
 
 
@@ -69,7 +71,8 @@ class Trainer:
             validators and the oracle plug in here). When there is no labeled
             validation data, ``config.monitor`` names one of their keys.
         start_is_candidate: The weights before training may be selected (epoch 0)
-            when no epoch validates better.
+            when no epoch validates better; their figures are then the history's
+            epoch-0 row.
     """
 
     def __init__(
@@ -88,7 +91,8 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.metrics = list(metrics)
         self.start_is_candidate = start_is_candidate
-        self.fabric = make_fabric(config, self.run_dir)
+        with quiet_third_party():  # Fabric's environment checks (srun on the PATH)
+            self.fabric = make_fabric(config, self.run_dir)
 
     @property
     def checkpoint_path(self) -> Path | None:
@@ -107,6 +111,11 @@ class Trainer:
     ) -> FitResult:
         """Train ``module`` and restore the weights of the selected epoch.
 
+        Progress goes to stderr: a live bar in a terminal, one line per epoch
+        otherwise (a log file, CI); ``config.progress=False`` silences both.
+        Library warnings that mean nothing to the user are hidden
+        (:func:`graft.warnings_filter.quiet_third_party`).
+
         Args:
             module: What to train; its ``forward(x)`` returns logits for validation.
             groups: Optimizer groups tagged with ``lr_scale``.
@@ -116,7 +125,25 @@ class Trainer:
             val: Validation data; None or empty selects the last epoch.
             target: A second, unlabeled stream (domain adaptation, semi-supervised).
             resume: Continue from ``run_dir/checkpoints/last.ckpt``.
+
+        Returns:
+            The history holds one row per trained epoch, after an epoch-0 row of the
+            starting weights when they compete; ``epochs_run`` counts trained epochs.
         """
+        with quiet_third_party():
+            return self._fit(module, groups, step, train, val, target, resume=resume)
+
+    def _fit(
+        self,
+        module: nn.Module,
+        groups: list[dict[str, Any]],
+        step: StepFn,
+        train: Dataset,
+        val: Dataset | None,
+        target: Dataset | None,
+        *,
+        resume: bool,
+    ) -> FitResult:
         cfg, fabric = self.config, self.fabric
         peak = 0.0
         for g in groups:
@@ -153,16 +180,25 @@ class Trainer:
             plateau = PlateauState(**state["plateau"])
 
         t0 = time.perf_counter() - (result.history[-1]["seconds"] if result.history else 0.0)
-        if selecting and self.start_is_candidate and not resume:
-            # The starting weights compete with every epoch (a probe-fitted head in
-            # LP-FT): fine-tuning is kept only where validation says it helped.
-            start, examples = self._validate(wrapped, val if has_val else None)
-            result.start_metrics = start
-            if start and cfg.monitor not in start:  # a typo is caught before any training
-                raise _unknown_monitor(cfg.monitor, start)
-            if not math.isnan(start.get(cfg.monitor, float("nan"))):
-                selector.offer_start(start[cfg.monitor], _cpu_copy(module.state_dict()), examples.get(cfg.monitor))
-        with EpochProgress(cfg.epochs, steps_per_epoch, enabled=cfg.progress and fabric.is_global_zero) as bar:
+        with EpochProgress(cfg.epochs, steps_per_epoch, enabled=cfg.progress and fabric.is_global_zero,
+                           monitor=cfg.monitor) as bar:
+            if selecting and self.start_is_candidate and not resume:
+                # The starting weights compete with every epoch (a probe-fitted head in
+                # LP-FT): fine-tuning is kept only where validation says it helped.
+                start, examples = self._validate(wrapped, val if has_val else None)
+                result.start_metrics = start
+                if start and cfg.monitor not in start:  # a typo is caught before any training
+                    raise _unknown_monitor(cfg.monitor, start)
+                if not math.isnan(start.get(cfg.monitor, float("nan"))):
+                    selector.offer_start(start[cfg.monitor], _cpu_copy(module.state_dict()),
+                                         examples.get(cfg.monitor))
+                if start:
+                    # The start is a candidate like any epoch, so the curves and history.csv
+                    # show it; a resumed run finds this row in the checkpointed history.
+                    row0: dict[str, float] = {"epoch": 0, **start, "seconds": time.perf_counter() - t0}
+                    result.history.append(row0)
+                    fabric.log_dict({k: v for k, v in row0.items() if k != "epoch"}, step=0)
+                    bar.start_row(row0)
             bar.advance_to(start_epoch)
             for epoch in range(start_epoch, cfg.epochs):
                 torch.manual_seed(self.seed * 100_003 + epoch)
@@ -230,7 +266,7 @@ class Trainer:
 
         for logger in fabric.loggers:
             logger.finalize("success")
-        result.epochs_run = len(result.history)
+        result.epochs_run = sum(1 for row in result.history if row["epoch"] > 0)  # not the start's row
         result.peak_memory_mb = peak or None
         result.seconds = result.history[-1]["seconds"] if result.history else 0.0
         chosen = selector.chosen()
@@ -359,7 +395,7 @@ def _warn_if_schedule_changed(saved: dict[str, Any] | None, now: dict[str, Any])
             f"Resuming with a different schedule than the interrupted run ({what}). The learning rate "
             "follows the new values from the resumed step on, so the result matches neither setting run "
             "uninterrupted. Fix: resume with the interrupted run's options to continue it exactly.",
-            UserWarning, stacklevel=3,
+            UserWarning, stacklevel=4,  # the caller of Trainer.fit (fit → _fit → here)
         )
 
 
