@@ -65,8 +65,14 @@ def shift(model: Any, source: Any, data: Any, *, out: str | Path | None = None, 
     from graft.models import DataInfo, ModelOptions, build_model
     from graft.streams import check_domains
 
+    from graft.data.schema import InputSchema
+
     src, tgt = load_source(source, **load_options), load_source(data, **load_options)
     check_domains(src, tgt)
+    # No training here, so every row may shape the preprocessing (tables: one standardisation
+    # for both domains, so what is measured is the shift, not a difference of units).
+    schema = InputSchema.fit([(src, np.arange(len(src))), (tgt, np.arange(len(tgt)))])
+    src, tgt = schema.apply(src), schema.apply(tgt)
     net = build_model(model, DataInfo.from_source(tgt), ModelOptions(image_size=image_size, pretrained=pretrained))
     spec = net.spec.input
     ds_s = make_dataset(src, np.arange(len(src)), spec)
