@@ -91,3 +91,21 @@ def test_import_selects_no_pyplot_backend() -> None:
     code = "import sys, graft.report; print('matplotlib.pyplot' in sys.modules, 'sklearn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_learning_curves_start_validation_at_epoch_0_and_training_at_1(tmp_path: Path, assert_png: Callable) -> None:
+    from graft.report.plots import _history_frame, _learning_curves_figure
+
+    start = {"epoch": 0, "val_loss": 0.9, "val_accuracy": 0.7, "seconds": 0.1}
+    history = [start, *HISTORY]
+    fig = _learning_curves_figure(_history_frame(history), selected_epoch=0, title=None)
+    drawn = {line.get_label(): list(line.get_xdata()) for ax in fig.axes for line in ax.get_lines()}
+    assert drawn["val_loss"][0] == 0 and drawn["val_accuracy"][0] == 0
+    assert drawn["train_loss"][0] == 1 and drawn["train_accuracy"][0] == 1 and drawn["lr"][0] == 1
+    assert fig.axes[0].get_xlabel() == "epoch (0: starting model)"
+    # a history.csv read back has NaN in the start's training columns; even a stray value is not drawn
+    frame = pd.DataFrame(history)
+    frame.loc[0, "train_loss"] = 5.0
+    fig = _learning_curves_figure(_history_frame(frame), selected_epoch=None, title=None)
+    assert [list(line.get_xdata()) for line in fig.axes[0].get_lines() if line.get_label() == "train_loss"][0][0] == 1
+    assert_png(plot_learning_curves(frame, tmp_path / "c.png", selected_epoch=0), (1440, 480))

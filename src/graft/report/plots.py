@@ -41,6 +41,9 @@ def plot_learning_curves(
     Columns containing ``loss`` go to the first panel, ratio metrics (``*accuracy``,
     ``*f1``) to the second, and ``lr`` to a third, narrow panel when present.
     Missing columns and NaN entries (e.g. validation every other epoch) are skipped.
+    An epoch-0 row holds the starting model's validation figures (when it competed
+    for selection): validation curves start there, training curves and ``lr`` at
+    epoch 1, since nothing was trained at epoch 0.
 
     Args:
         history: One row per epoch with ``epoch`` and any of ``train_loss``,
@@ -55,7 +58,11 @@ def plot_learning_curves(
     Raises:
         DataError: If the history is empty or has no column to plot.
     """
-    frame = _history_frame(history)
+    return _save(_learning_curves_figure(_history_frame(history), selected_epoch, title), path)
+
+
+def _learning_curves_figure(frame: pd.DataFrame, selected_epoch: int | None, title: str | None) -> Figure:
+    """The figure of :func:`plot_learning_curves`, before it is written."""
     losses = _curve_columns(frame, lambda c: "loss" in c)
     ratios = _curve_columns(frame, lambda c: "loss" not in c and is_ratio_metric(c))
     has_lr = "lr" in frame and bool(frame["lr"].notna().any())
@@ -84,7 +91,7 @@ def plot_learning_curves(
             axes[0].legend(frameon=False)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return fig
 
 
 def plot_confusion(
@@ -388,15 +395,23 @@ def _draw_curves(ax: Axes, frame: pd.DataFrame, columns: list[str], ylabel: str,
         return
     for column in columns:
         part = frame[["epoch", column]].dropna()
+        if _trained(column):
+            part = part[part["epoch"] > 0]  # a stray value at the start would be no training figure
         marker = "o" if len(part) <= 30 else None
         ax.plot(part["epoch"], part[column], marker=marker, markersize=3, label=str(column))
-    ax.set_xlabel("epoch")
+    starts = bool((frame["epoch"] == 0).any())
+    ax.set_xlabel("epoch (0: starting model)" if starts else "epoch")
     ax.set_ylabel(ylabel)
     ax.set_title(ylabel)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     if legend:
         ax.legend(frameon=False)
+
+
+def _trained(column: str) -> bool:
+    """Figures of training steps (losses, accuracies, the learning rate): none at epoch 0."""
+    return column.startswith("train") or column == "lr"
 
 
 def _within_unit_interval(values: pd.DataFrame) -> bool:
