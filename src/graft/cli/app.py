@@ -50,7 +50,7 @@ def _global_options(
     quiet: bool = typer.Option(False, "--quiet", "-q",
                                help="No progress bars (sets --no-progress on the commands that train)."),
 ) -> None:
-    """graft: transfer learning for PyTorch — adapt a pretrained model with honest numbers."""
+    """Options of every command (``--version``, ``--quiet``); the commands read them from ``ctx.obj``."""
     ctx.obj = {"quiet": quiet}
 
 
