@@ -126,4 +126,4 @@ def quiet_third_party() -> Iterator[None]:
                 logger.removeFilter(drop)
 
 
-__all__ = ["quiet_third_party", "KNOWN_WARNINGS", "KNOWN_LOG_RECORDS", "KnownWarning", "KnownLogRecord"]
+__all__ = ["KNOWN_LOG_RECORDS", "KNOWN_WARNINGS", "KnownLogRecord", "KnownWarning", "quiet_third_party"]

@@ -1,16 +1,26 @@
-"""``timm:NAME`` backbones and the spec of any timm model."""
+"""``timm:NAME`` backbones and the spec of any timm model.
+
+Pretrained weights come from the local cache when they are there (no network at all),
+and from the hub otherwise; when they are not cached and the host does not answer
+within seconds, the build fails at once with what to do instead, rather than after
+a minute of download retries.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
+from urllib.parse import urlsplit
 
 from torch import nn
 
 from graft.data.base import InputSpec
 from graft.errors import CheckpointError, SpecError, did_you_mean
+from graft.models.hub_access import cached_hub_file, hub_endpoint, unreachable_reason
 from graft.models.introspect import adapter_target_names, groups_by_children, no_decay_names
 from graft.models.options import DataInfo, ModelOptions
 from graft.models.spec import BackboneSpec
+from graft.warnings_filter import quiet_third_party
 
 
 def build_timm(name: str, data_info: DataInfo, options: ModelOptions) -> tuple[nn.Module, BackboneSpec]:
@@ -18,7 +28,8 @@ def build_timm(name: str, data_info: DataInfo, options: ModelOptions) -> tuple[n
 
     Raises:
         SpecError: ``name`` is not a timm model.
-        CheckpointError: Pretrained weights cannot be fetched (offline).
+        CheckpointError: Pretrained weights are neither in the local cache nor
+            reachable (offline), or the model has none.
     """
     import timm
     from timm.models import get_pretrained_cfg, split_model_name_tag
@@ -42,15 +53,13 @@ def build_timm(name: str, data_info: DataInfo, options: ModelOptions) -> tuple[n
         ) from exc
     if options.image_size and cfg is not None and cfg.fixed_input_size:
         kwargs["img_size"] = options.image_size  # transformers build position tables per size
+    if options.pretrained and cfg is not None:
+        kwargs.update(_weights_source(name, cfg))
     try:
-        model = timm.create_model(name, pretrained=options.pretrained, num_classes=0, **kwargs)
+        with quiet_third_party():
+            model = timm.create_model(name, pretrained=options.pretrained, num_classes=0, **kwargs)
     except OSError as exc:
-        raise CheckpointError(
-            f"Could not fetch the pretrained weights of timm model '{name}' ({exc}). "
-            "graft does not download at run time when offline: pass --no-pretrained "
-            "(ModelOptions(pretrained=False)) for random init, or load local weights "
-            f"with --model file:PATH --arch timm:{name}."
-        ) from exc
+        raise CheckpointError(_unfetchable(name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from exc
     except RuntimeError as exc:
         if "pretrained" not in str(exc):
             raise
@@ -59,6 +68,56 @@ def build_timm(name: str, data_info: DataInfo, options: ModelOptions) -> tuple[n
             f"for random init, or load local weights with --model file:PATH --arch timm:{name}."
         ) from exc
     return model, spec_from_timm(model, f"timm:{name}", options)
+
+
+def _weights_source(name: str, cfg: Any) -> dict[str, Any]:
+    """``create_model`` keyword arguments that load cached weights without the network.
+
+    Returns ``{}`` when timm finds the weights by itself (a torch-hub cache, a file the
+    config names) or will download them from a host that answers.
+
+    Raises:
+        CheckpointError: The weights are not cached and their host is unreachable.
+    """
+    if cfg.file or cfg.state_dict:
+        return {}  # weights given locally: nothing to fetch
+    if cfg.hf_hub_id:
+        repo, _, revision = str(cfg.hf_hub_id).partition("@")
+        cached = cached_hub_file(repo, _hub_weight_files(cfg.hf_hub_filename), revision or None)
+        if cached is not None:
+            # Loading the cached file directly skips huggingface_hub's freshness check,
+            # which on a flaky network can retry for a minute before using the cache.
+            return {"pretrained_cfg_overlay": {"file": cached}}
+        host_url = hub_endpoint()
+    elif cfg.url:
+        import torch.hub
+
+        if os.path.isfile(os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(urlsplit(cfg.url).path))):
+            return {}  # timm's download helper returns the cached file without the network
+        host_url = cfg.url
+    else:
+        return {}  # no pretrained weights at all: timm says so below
+    reason = unreachable_reason(host_url)
+    if reason is not None:
+        raise CheckpointError(_unfetchable(name, f"offline ({reason}) and not in the local cache"))
+    return {}
+
+
+def _hub_weight_files(filename: str | None) -> list[str]:
+    """The files timm would read from a hub repository, safetensors first as timm prefers."""
+    filename = filename or "pytorch_model.bin"
+    if not filename.endswith(".bin"):
+        return [filename]
+    safe = {"pytorch_model.bin": "model.safetensors", "open_clip_pytorch_model.bin": "open_clip_model.safetensors"}
+    return [safe.get(filename, filename[: -len(".bin")] + ".safetensors"), filename]
+
+
+def _unfetchable(name: str, why: str) -> str:
+    return (
+        f"Pretrained weights for timm:{name} could not be fetched: {why}. Fix: pass --no-pretrained "
+        f"(pretrained=False) for random init, --model file:PATH --arch timm:{name} for weights on disk, "
+        "or a built-in model with shipped weights (graft list), e.g. builtin:efficientnet-lite0."
+    )
 
 
 def spec_from_timm(model: nn.Module, name: str, options: ModelOptions) -> BackboneSpec:
