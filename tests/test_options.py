@@ -59,8 +59,8 @@ def test_strings_are_converted_to_the_annotated_types() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"C": "-1"}, "The '--C' option of strategy 'probe' must be > 0. Got -1.0 instead. "
-                      "Fix: pass e.g. --C 1, or leave it out to pick C on validation."),
+        ({"C": "-1"}, ("The '--C' option of strategy 'probe' must be > 0. Got -1.0 instead. "
+                       "Fix: pass e.g. --C 1, or leave it out to pick C on validation.")),
         ({"C": "nan"}, "must be > 0. Got nan instead."),
         ({"C": "abc"}, "The '--C' option of strategy 'probe' must be of type float or none. Got 'abc' instead."),
         ({"head": "lgoreg"}, "must be one of torch, logreg. Got 'lgoreg' instead. Did you mean 'logreg'?"),

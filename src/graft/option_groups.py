@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from graft.engine.config import TrainConfig
 from graft.errors import ConfigError
-from graft.options import build_config, declaration, flag, type_text, unknown_option, value_text
+from graft.options import build_config, declaration, default_of, flag, type_text, unknown_option, value_text
 from graft.run_options import RunOptions
 
 if TYPE_CHECKING:
@@ -92,12 +92,7 @@ def option_rows(config: type, defaults: Mapping[str, Any] | None = None) -> list
     rows = []
     for field in dataclasses.fields(config):
         declared = declaration(config, field.name)
-        if field.name in defaults:
-            default = defaults[field.name]
-        elif field.default is not dataclasses.MISSING:
-            default = field.default
-        else:
-            default = field.default_factory()  # type: ignore[misc]
+        default = defaults[field.name] if field.name in defaults else default_of(config, field.name)
         unset = (declared.unset or "") if default is None else ""
         rows.append(OptionRow(flag(field.name), type_text(hints[field.name]), value_text(default), unset,
                               declared.allowed(), declared.help))

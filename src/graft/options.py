@@ -34,7 +34,7 @@ C = TypeVar("C")
 #: Key of a field's declaration in ``dataclasses.Field.metadata``.
 OPTION_KEY = "graft.option"
 
-Choices = Union[tuple[str, ...], Callable[[], Iterable[str]]]
+Choices = tuple[str, ...] | Callable[[], Iterable[str]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,15 +94,16 @@ class Option:
     def accepts(self, value: Any) -> bool:
         """Whether one (non-None, correctly typed) value meets the declared constraints."""
         if isinstance(value, numbers.Real) and not isinstance(value, bool):
-            if math.isnan(value):
+            number = float(value)
+            if math.isnan(number):
                 return False
-            if self.ge is not None and not value >= self.ge:
+            if self.ge is not None and not number >= self.ge:
                 return False
-            if self.gt is not None and not value > self.gt:
+            if self.gt is not None and not number > self.gt:
                 return False
-            if self.le is not None and not value <= self.le:
+            if self.le is not None and not number <= self.le:
                 return False
-            if self.lt is not None and not value < self.lt:
+            if self.lt is not None and not number < self.lt:
                 return False
         if isinstance(value, str):
             if self.choices is not None and value not in self.names():
@@ -196,7 +197,7 @@ def build_config(cls: type[C], options: Mapping[str, Any], owner: str) -> C:
         name = key.replace("-", "_")
         if name not in names:
             raise unknown_option(key, names, owner)
-        fix = _fix(name, declaration(cls, name), _default(cls, name))
+        fix = _fix(name, declaration(cls, name), default_of(cls, name))
         kwargs[name] = convert(value, hints[name], name, owner, fix)
     config = cls(**kwargs)
     if isinstance(config, Options):
@@ -230,7 +231,7 @@ def check_value(cls: type, name: str, value: Any, owner: str, *, hint: Any = Non
     """Check one value of field ``name`` of ``cls`` against its type and declaration."""
     declared = declaration(cls, name)
     hint = typing.get_type_hints(cls)[name] if hint is None else hint
-    default = _default(cls, name)
+    default = default_of(cls, name)
     if not type_matches(value, hint):
         raise _wrong_type(name, owner, hint, value, _fix(name, declared, default))
     items = value if isinstance(value, (tuple, list)) else (value,)
@@ -250,9 +251,9 @@ def convert(value: Any, hint: Any, name: str, owner: str = "", fix: str = "") ->
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (Union, types.UnionType):
-        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", "")):
-            if type(None) in args:
-                return None
+        unset = value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", ""))
+        if unset and type(None) in args:
+            return None
         for arg in args:
             if arg is type(None):
                 continue
@@ -304,8 +305,8 @@ def type_matches(value: Any, hint: Any) -> bool:
     if hint is str:
         return isinstance(value, str)
     if origin is tuple:
-        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
-        return isinstance(value, tuple) and all(type_matches(v, args[0] if args else Any) for v in value)
+        items = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return isinstance(value, tuple) and all(type_matches(v, items[0] if items else Any) for v in value)
     return isinstance(value, hint) if isinstance(hint, type) else True
 
 
@@ -317,8 +318,8 @@ def type_text(hint: Any) -> str:
         named = [type_text(a) for a in args if a is not type(None)]
         return " or ".join(named) + (" or none" if type(None) in args else "")
     if origin is tuple:
-        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
-        return f"list of {type_text(args[0]) if args else 'values'}"
+        items = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return f"list of {type_text(items[0]) if items else 'values'}"
     return getattr(hint, "__name__", str(hint))
 
 
@@ -335,7 +336,8 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
-def _default(cls: type, name: str) -> Any:
+def default_of(cls: type, name: str) -> Any:
+    """The default of field ``name`` of dataclass ``cls`` (None when it has none)."""
     field = cls.__dataclass_fields__[name]  # type: ignore[attr-defined]
     if field.default is not dataclasses.MISSING:
         return field.default
@@ -386,5 +388,5 @@ def _wrong_type(name: str, owner: str, hint: Any, value: Any, fix: str) -> Confi
     )
 
 
-def _num(x: float | int) -> str:
+def _num(x: float) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)

@@ -244,7 +244,7 @@ def test_declared_rules_refuse_bad_values_before_any_work(  # type: ignore[no-un
 
 
 def test_a_probe_with_its_own_options_runs(graft_cli, tmp_path: Path, blobs_npz: Path) -> None:  # type: ignore[no-untyped-def]
-    code, out, err = graft_cli(*_fit_argv(tmp_path, blobs_npz, "linear-probe", "--C", "1", "--max-iter", "50"))
+    code, _, err = graft_cli(*_fit_argv(tmp_path, blobs_npz, "linear-probe", "--C", "1", "--max-iter", "50"))
     assert code == 0, err
     report = (tmp_path / "run" / "report.md").read_text()
     assert "C values tried: 1" in report and "chosen: C=1" in report

@@ -28,7 +28,6 @@ app = typer.Typer(
 console = Console(stderr=True)
 out_console = Console()
 EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
-TRAINS = {"context_settings": EXTRA, "cls": GeneratedOptionsCommand}
 
 ModelOpt = typer.Option(..., "--model", "-m", help="Model spec: timm:NAME, builtin:NAME, run:DIR, file:PATH (+ --arch).")
 DataOpt = typer.Option(..., "--data", "-d", help="Data spec: builtin:NAME, folder:PATH, csv:PATH, npz:PATH.")
@@ -67,7 +66,7 @@ def _named(ctx: typer.Context) -> list[str]:
     return [p.name for p in ctx.command.params if p.name]
 
 
-@app.command(**TRAINS)
+@app.command(context_settings=EXTRA, cls=GeneratedOptionsCommand)
 def fit(
     ctx: typer.Context,
     model: str = ModelOpt,
@@ -102,7 +101,7 @@ def fit(
     print_run(out_console, run)
 
 
-@app.command(**TRAINS)
+@app.command(context_settings=EXTRA, cls=GeneratedOptionsCommand)
 def pretrain(
     ctx: typer.Context,
     model: str = ModelOpt,
@@ -120,7 +119,7 @@ def pretrain(
     out_console.print(f"Use it as: --model run:{run.run_dir}")
 
 
-@app.command(**TRAINS)
+@app.command(context_settings=EXTRA, cls=GeneratedOptionsCommand)
 def compare(
     ctx: typer.Context,
     model: list[str] = typer.Option(..., "--model", "-m", help="Model spec; repeat for several."),
@@ -158,7 +157,7 @@ def predict(
     from graft.io import atomic_path
     from graft.run import load_run
 
-    opts = {"label_column": label_column} if label_column else {}
+    opts: dict[str, Any] = {"label_column": label_column} if label_column else {}
     frame = load_run(run).predict(data, **opts)
     with atomic_path(out) as tmp:
         frame.to_csv(tmp, index=False)

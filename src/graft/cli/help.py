@@ -8,7 +8,8 @@ list them; this command class appends them, rendered from the same declarations 
 
 from __future__ import annotations
 
-import click
+from typing import Any
+
 from typer.core import TyperCommand
 
 from graft.option_groups import OptionRow, option_rows, shared_groups
@@ -19,14 +20,15 @@ STRATEGY_OPTIONS_HINT = "Strategy options: graft list --options STRATEGY (e.g. g
 class GeneratedOptionsCommand(TyperCommand):
     """A typer command whose help also lists the engine and data/model options."""
 
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    # Typed Any: typer ships its own copy of click, whose classes these are.
+    def format_help(self, ctx: Any, formatter: Any) -> None:
         # Typer prints its rich help straight to the terminal; what is written to the
         # formatter is printed after it, so the generated sections come last either way.
         super().format_help(ctx, formatter)
         write_generated_options(formatter)
 
 
-def write_generated_options(formatter: click.HelpFormatter) -> None:
+def write_generated_options(formatter: Any) -> None:
     """Write the engine and data/model options as help sections, then where the strategy's are."""
     for group in shared_groups():
         with formatter.section(group.title):

@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from graft.engine.trainer import Batch
 from graft.data.batch_augment import cutout_batch, random_affine_batch
 from graft.data.batching import concat_inputs, input_count
+from graft.engine.trainer import Batch
 from graft.options import option
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
 from graft.strategies.base import FitContext, register_strategy
