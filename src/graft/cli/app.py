@@ -150,20 +150,25 @@ def compare(
 def predict(
     run: Path = typer.Option(..., "--run", help="A finished run directory."),
     data: str = DataOpt,
-    out: Path = typer.Option(Path("predictions.csv"), help="CSV to write."),
-    label_column: Optional[str] = typer.Option(None, help="Label column of a csv: table."),
+    out: Path = typer.Option(Path("predictions.csv"), help="CSV to write, or a folder (predictions.csv inside)."),
+    label_column: Optional[str] = typer.Option(None, help="Label column of a table (default: the run's)."),
+    text_column: Optional[str] = typer.Option(None, help="Text column of a table (default: the run's)."),
+    batch_size: int = typer.Option(256, min=1, help="Examples per forward pass."),
 ) -> None:
-    """Predict new data with a finished run; writes a CSV of classes and probabilities."""
-    from graft.io import atomic_path
-    from graft.run import load_run
+    """Predict new data, labeled or not, with a finished run; writes a CSV of classes and probabilities.
 
-    opts: dict[str, Any] = {"label_column": label_column} if label_column else {}
-    frame = load_run(run).predict(data, **opts)
-    with atomic_path(out) as tmp:
-        frame.to_csv(tmp, index=False)
-    msg = f"Wrote {len(frame)} predictions to {out}"
-    if "label" in frame:
-        msg += f" (accuracy against the data's labels: {(frame['label'] == frame['prediction']).mean():.3f})"
+    Any folder of images (flat or nested), a table with or without its label column (feature
+    columns matched by name), an npz with only X. Labels, when present, give an accuracy line.
+    """
+    from graft.run import load_run, write_predictions
+
+    frame = load_run(run).predict(data, batch_size=batch_size, label_column=label_column, text_column=text_column)
+    for line in frame.attrs.get("notes", []):
+        console.print(f"note: {line}", highlight=False, soft_wrap=True)
+    path = write_predictions(frame, out)
+    msg = f"Wrote {len(frame)} predictions to {path}"
+    if frame.attrs.get("accuracy") is not None:
+        msg += f" (accuracy against the data's labels: {frame.attrs['accuracy']:.3f} on {frame['label'].notna().sum()})"
     out_console.print(msg)
 
 
@@ -214,8 +219,25 @@ def demo(
     out_console.print(f"\nReport: {report}")
 
 
+_python_showwarning = __import__("warnings").showwarning
+
+
+def _show_note(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None,
+               line: str | None = None) -> None:
+    """graft's notes as one ``note:`` line; other warnings as Python shows them."""
+    from graft.notes import GraftNote
+
+    if issubclass(category, GraftNote):
+        console.print(f"note: {message}", highlight=False, soft_wrap=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user mistakes end in one line and exit code 2, no traceback."""
+    import warnings
+
+    warnings.showwarning = _show_note
     try:
         code = app(args=argv, standalone_mode=False)
         if code == 130:  # the parser turns Ctrl-C into exit code 130

@@ -79,6 +79,11 @@ def write_run_report(
         plot_confusion(confusion, classes, run / CONFUSION)
         sections.append(f"## Confusion matrix\n\n![confusion matrix]({CONFUSION.as_posix()})\n")
         sections.append("## Per-class results (test)\n\n" + _per_class_table(confusion, classes))
+    schema = config.get("input_schema")
+    if schema:  # what the run learned from its data: every preprocessing choice, none silent
+        sections.append("## Input schema\n\nWhat the run learned from its training data; saved in "
+                        "`model/schema.json` and applied again by `graft predict`.\n\n"
+                        + "\n".join(f"- {line}" for line in schema) + "\n")
     dumped = yaml.safe_dump(_plain(config), sort_keys=False, allow_unicode=True)
     sections.append(f"## Resolved config\n\n```yaml\n{dumped}```\n")
     path = run / REPORT_NAME
