@@ -169,7 +169,7 @@ def predict(
     msg = f"Wrote {len(frame)} predictions to {path}"
     if frame.attrs.get("accuracy") is not None:
         msg += f" (accuracy against the data's labels: {frame.attrs['accuracy']:.3f} on {frame['label'].notna().sum()})"
-    out_console.print(msg)
+    out_console.print(msg, soft_wrap=True, highlight=False)
 
 
 @app.command("shift")

@@ -1,0 +1,79 @@
+"""``graft predict`` through the CLI: unlabeled data, --out as a folder, one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from graft.cli.app import main
+
+
+@pytest.fixture(scope="module")
+def csv_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 80)
+    frame = pd.DataFrame({"a": y + rng.normal(0, 0.2, 80), "b": rng.normal(0, 1, 80),
+                          "kind": np.where(y == 1, "x", "y"), "label": np.where(y == 1, "yes", "no")})
+    root = tmp_path_factory.mktemp("cli")
+    frame.to_csv(root / "t.csv", index=False)
+    assert _run(["--quiet", "fit", "--model", "builtin:mlp", "--data", f"csv:{root / 't.csv'}", "--strategy",
+                 "scratch", "--epochs", "5", "--out", str(root / "run")]) == 0
+    return root / "run", root / "t.csv"
+
+
+def _run(argv: list[str]) -> int:
+    try:
+        main(argv)
+    except SystemExit as stop:
+        return int(stop.code or 0)
+    return 0
+
+
+def test_predict_unlabeled_csv_into_a_folder(csv_run: tuple[Path, Path], tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    run, table = csv_run
+    pd.read_csv(table).drop(columns=["label"])[["kind", "b", "a"]].to_csv(tmp_path / "new.csv", index=False)
+    (tmp_path / "out").mkdir()
+    assert _run(["predict", "--run", str(run), "--data", f"csv:{tmp_path / 'new.csv'}", "--out", str(tmp_path / "out")]) == 0
+    written = pd.read_csv(tmp_path / "out" / "predictions.csv")
+    assert len(written) == 80 and set(written["prediction"]) <= {"yes", "no"} and "label" not in written
+    assert _run(["predict", "--run", str(run), "--data", f"csv:{table}", "--out", str(tmp_path / "p.csv")]) == 0
+    assert "accuracy against the data's labels" in capsys.readouterr().out
+    assert pd.read_csv(tmp_path / "p.csv")["prediction"].tolist() == written["prediction"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("drop", "data", "message"),
+    [
+        (["label", "kind"], "csv", "lacks the feature column(s) 'kind' the model was trained on"),
+        ([], "folder", "holds no images"),
+        ([], "missing", "does not exist"),
+    ],
+)
+def test_predict_mistakes_are_one_line(csv_run: tuple[Path, Path], tmp_path: Path, capsys,  # type: ignore[no-untyped-def]
+                                       drop: list[str], data: str, message: str) -> None:
+    run, table = csv_run
+    if data == "csv":
+        pd.read_csv(table).drop(columns=drop).to_csv(tmp_path / "bad.csv", index=False)
+        spec = f"csv:{tmp_path / 'bad.csv'}"
+    elif data == "folder":
+        (tmp_path / "empty").mkdir()
+        spec = f"folder:{tmp_path / 'empty'}"
+    else:
+        spec = f"csv:{tmp_path / 'nope.csv'}"
+    assert _run(["predict", "--run", str(run), "--data", spec, "--out", str(tmp_path / "p.csv")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_predict_images_with_a_table_run_says_what_kind_it_takes(csv_run: tuple[Path, Path], tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                 capsys) -> None:
+    from PIL import Image
+
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(tmp_path / "imgs" / "a.png")
+    assert _run(["predict", "--run", str(csv_run[0]), "--data", f"folder:{tmp_path / 'imgs'}"]) == 2
+    assert "holds image data, but the model was trained on table data" in capsys.readouterr().err
