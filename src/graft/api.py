@@ -25,7 +25,7 @@ from graft.engine.evaluate import predict_logits
 from graft.engine.fabric import is_main_process
 from graft.engine.memory import peak_memory_mb
 from graft.errors import CheckpointError, ConfigError
-from graft.options import build_config, field_names
+from graft.options import build_config
 from graft.run import Run
 from graft.run_options import RUN_OPTIONS, RunOptions
 from graft.streams import build_streams, plan_splits
@@ -97,12 +97,16 @@ def fit(
     from graft.strategies import STRATEGIES, FitContext
 
     strategy_cls = STRATEGIES.get(strategy)
-    run_opts, strat_opts, train_opts = _split_options(strategy, strategy_cls.Config, options)
+    from graft.option_groups import check_unused, split_options
+
+    run_opts, strat_opts, train_opts = split_options(
+        strategy_cls, options,
+        named=("labels_per_class", "seed", "out", "source", "teacher", "resume", "overwrite"))
     run_cfg = build_config(RunOptions, run_opts, "graft fit")
     strategy_cfg = build_config(strategy_cls.Config, strat_opts, f"strategy '{strategy}'")
     train_cfg = build_config(TrainConfig, {**strategy_cls.train_defaults, **train_opts}, "the engine")
     train_cfg.validate()
-    _check_unused(strategy_cls, train_opts)
+    check_unused(strategy_cls, train_opts)
     if labels_per_class is not None and labels_per_class < 1:
         raise ConfigError(f"--labels-per-class must be >= 1. Got {labels_per_class} instead.")
     _check_needs(strategy, strategy_cls.needs, source=source, teacher=teacher)
@@ -208,6 +212,7 @@ def compare(
     import pandas as pd
 
     from graft.data import load_source
+    from graft.option_groups import without_ignored
     from graft.report import write_compare_outputs
     from graft.strategies import STRATEGIES
 
@@ -229,7 +234,8 @@ def compare(
                 for seed in seeds:
                     tag = _short(m) + (f"-k{k}" if k is not None else "") + f"-{name}-s{seed}"
                     run = fit(m, data_src, strategy=name, labels_per_class=k, seed=seed, out=out / "runs" / tag,
-                              source=source_src if needs_source else None, overwrite=True, **options)
+                              source=source_src if needs_source else None, overwrite=True,
+                              **without_ignored(STRATEGIES.get(name), options))
                     rows.append({**run.metrics, "run_dir": str(run.run_dir)})
     results = pd.DataFrame(rows)
     write_compare_outputs(results, out, metrics=compare_metrics(results))
@@ -281,29 +287,6 @@ def list_strategies() -> dict[str, str]:
     return STRATEGIES.describe()
 
 
-def _split_options(strategy: str, config_cls: type, options: dict[str, Any]) -> tuple[dict, dict, dict]:
-    strat_fields = set(field_names(config_cls))
-    train_fields = set(field_names(TrainConfig))
-    run, strat, train = {}, {}, {}
-    for key, value in options.items():
-        name = key.replace("-", "_")
-        if name in RUN_OPTIONS:
-            run[name] = value
-        elif name in strat_fields:
-            strat[name] = value
-        elif name in train_fields:
-            train[name] = value
-        else:
-            from graft.errors import did_you_mean
-
-            allowed = sorted(f.replace("_", "-") for f in strat_fields | train_fields | set(RUN_OPTIONS))
-            raise ConfigError(
-                f"Unknown option '{key.replace('_', '-')}' for strategy '{strategy}'."
-                f"{did_you_mean(name.replace('_', '-'), allowed)} Allowed: {', '.join(allowed)}."
-            )
-    return run, strat, train
-
-
 def _check_needs(strategy: str, needs: frozenset[str], **given: Any) -> None:
     if "source" in needs and given.get("source") is None:
         raise ConfigError(
@@ -334,15 +317,6 @@ def _model_options(run_cfg: RunOptions) -> Any:
         return run_cfg.model_options()
     return ModelOptions(image_size=run_cfg.image_size, pretrained=run_cfg.pretrained, arch=run_cfg.arch,
                         max_length=run_cfg.max_length, pooling=run_cfg.pooling)
-
-
-def _check_unused(strategy_cls: Any, train_opts: dict[str, Any]) -> None:
-    """Engine options the strategy ignores, given explicitly: refused (options.check_unused)."""
-    try:
-        from graft.options import check_unused  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    check_unused(strategy_cls, train_opts)
 
 
 def _shift(net: nn.Module, streams: Any, run_dir: Path, when: str) -> dict[str, float]:

@@ -23,6 +23,7 @@ def run_demo(out: Path, *, seeds: list[int], quick: bool = False, **options: Any
     from graft.report import markdown_table, plot_learning_curves, write_compare_outputs
 
     out = Path(out)
+    options.pop("progress", None)  # the demo trains without a bar either way
     ks: list[int | None] = [10] if quick else [5, 10]
     epochs: dict[str, int] = {"epochs": 4} if quick else {}  # otherwise each strategy's default
     source = pretrain("builtin:lenet", "builtin:mnist5k", out=out / "pretrain-lenet-mnist5k",

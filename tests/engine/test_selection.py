@@ -104,5 +104,5 @@ def test_state_round_trips_through_plain_containers() -> None:
 
 
 def test_a_negative_margin_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="start_margin_se.*>= 0"):
+    with pytest.raises(ConfigError, match="start-margin-se.*>= 0"):
         TrainConfig(start_margin_se=-1).validate()

@@ -116,7 +116,7 @@ def test_freeze_bn_keeps_running_statistics(freeze_bn: bool, make_setup: Callabl
 
 
 def test_invalid_options_are_config_errors(blobs_source: DataSource, make_setup: Callable) -> None:
-    with pytest.raises(ConfigError, match="'--layer-decay' option must be in \\(0, 1\\]. Got 1.5"):
+    with pytest.raises(ConfigError, match="'--layer-decay' option of strategy 'finetune' must be in \\(0, 1\\]. Got 1.5"):
         Finetune(FinetuneConfig(layer_decay=1.5, lp_init=False)).prepare(make_setup(blobs_source, "finetune").ctx)
     with pytest.raises(ConfigError, match="'all' or 'last-N'.*Got 'top-2'"):
         parse_trainable("top-2")
