@@ -1,4 +1,9 @@
-"""``hf:NAME_OR_PATH``: any Hugging Face transformers encoder, text or vision (local files only).
+"""``hf:NAME_OR_PATH``: any Hugging Face transformers encoder, text or vision.
+
+A local folder is read as it is; a hub id is read from the local Hugging Face cache,
+and downloaded into it first when it is not there and the Hub answers. When it is not
+cached and the Hub does not answer within seconds, the build fails at once with what
+to do instead, rather than after transformers' retries.
 
 The encoder is wrapped so it returns pooled features: the mean of the token states
 under the attention mask (``--pooling mean``, the sentence-transformers default) or the
@@ -10,6 +15,7 @@ as on images.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,9 +26,11 @@ from torch import nn
 
 from graft.data.base import InputSpec
 from graft.errors import ConfigError
+from graft.models.hub_access import cached_hub_file, unreachable_reason
 from graft.models.introspect import adapter_target_names, no_decay_names
 from graft.models.options import DataInfo, ModelOptions
 from graft.models.spec import BackboneSpec
+from graft.warnings_filter import quiet_third_party
 
 _LAYER = re.compile(r"(?:^|\.)(?:layers?|blocks?|h)\.(\d+)\.")
 POOLINGS = ("mean", "cls")
@@ -30,6 +38,11 @@ DEFAULT_MAX_LENGTH = 128
 #: Transformers fine-tune at a tenth of a CNN's learning rate (see BackboneSpec.lr_scale).
 TRANSFORMER_LR_SCALE = 0.1
 _DECODER = re.compile(r"(ForCausalLM|LMHeadModel|ForConditionalGeneration)$")
+#: Files that hold a checkpoint's weights, in the order transformers prefers them.
+_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                 "pytorch_model.bin.index.json")
+#: A Hub repository id: ``name`` or ``org/name`` (a path with more parts is a folder).
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
 
 class HFEncoder(nn.Module):
@@ -75,7 +88,7 @@ class HFEncoder(nn.Module):
 def build_hf(
     name: str, data_info: DataInfo, options: ModelOptions, *, display_name: str | None = None
 ) -> tuple[nn.Module, BackboneSpec]:
-    """Load ``name`` (a local folder, or a hub id in the local cache) with transformers.
+    """Load ``name`` (a local folder, or a hub id) with transformers.
 
     Args:
         name: What ``AutoModel.from_pretrained`` takes.
@@ -84,31 +97,25 @@ def build_hf(
         display_name: The spec shown in reports (``builtin:minilm``); ``hf:NAME`` by default.
 
     Raises:
-        ConfigError: transformers cannot load it from local files, it is not an encoder
-            (a decoder-only or sequence-to-sequence model), or an unknown pooling.
+        ConfigError: transformers cannot load it (not a model, or a hub id neither cached
+            nor reachable), it is not an encoder (a decoder-only or sequence-to-sequence
+            model), or an unknown pooling.
     """
-    from transformers import AutoConfig, AutoModel
-
     if options.pooling not in POOLINGS:
         raise ConfigError(f"--pooling must be one of {', '.join(POOLINGS)}. Got '{options.pooling}' instead.")
+    source = _local_source(name, options.pretrained)
+    from transformers import AutoConfig  # after the offline check: an offline failure costs no import
+
     try:
-        config = AutoConfig.from_pretrained(name, local_files_only=True)
+        config = AutoConfig.from_pretrained(source, local_files_only=True)
     except (OSError, ValueError, KeyError) as exc:
         raise ConfigError(
-            f"transformers could not load 'hf:{name}' from local files ({str(exc).splitlines()[0]}). "
-            "graft does not download at run time: pass a local folder saved with save_pretrained "
-            "(hf:/path/to/model), or a hub id already in the local Hugging Face cache."
+            f"transformers could not load 'hf:{name}' ({_first_line(exc)}). Allowed: a local folder saved "
+            "with save_pretrained (hf:/path/to/model), or a Hugging Face Hub id (hf:org/name). "
+            "Fix: check the path or the id."
         ) from exc
     _check_encoder(name, config)
-    try:
-        with _quiet_transformers():
-            model = AutoModel.from_pretrained(name, local_files_only=True) if options.pretrained \
-                else AutoModel.from_config(config)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ConfigError(
-            f"transformers could not load the weights of 'hf:{name}' ({str(exc).splitlines()[0]}). "
-            "Fix: check the folder holds model.safetensors (or pytorch_model.bin), or pass --no-pretrained."
-        ) from exc
+    model = _load_weights(name, source) if options.pretrained else _from_config(config)
     _drop_pooler(model)
     backbone = HFEncoder(model, options.pooling)
     hidden = int(getattr(config, "hidden_size", 0) or getattr(config, "hidden_sizes", [0])[-1])
@@ -128,6 +135,114 @@ def build_hf(
         lr_scale=TRANSFORMER_LR_SCALE,
     )
     return backbone, spec
+
+
+def _local_source(name: str, pretrained: bool) -> str:
+    """The folder transformers loads ``name`` from: itself, its cached snapshot, or a download now.
+
+    A hub id is loaded from its snapshot folder rather than by id: given an id,
+    transformers asks the Hub about an adapter config even with ``local_files_only``,
+    which offline means a minute of retries.
+
+    Raises:
+        ConfigError: A hub id that is not cached while the Hub is unreachable, or that
+            the Hub does not know.
+    """
+    if os.path.isdir(os.path.expanduser(name)) or not _HUB_ID.fullmatch(name):
+        return name  # a folder, or a path transformers will report as missing
+    snapshot = _cached_snapshot(name, pretrained)
+    if snapshot is not None:
+        return snapshot
+    reason = unreachable_reason()
+    if reason is not None:
+        raise ConfigError(
+            f"hf:{name} could not be fetched: offline ({reason}) and not in the local Hugging Face cache. "
+            "Fix: pass a local folder saved with save_pretrained (hf:/path/to/model), run once with "
+            "network access to cache it, or use a built-in model (graft list), e.g. builtin:minilm."
+        )
+    _download(name)
+    snapshot = _cached_snapshot(name, pretrained)
+    if snapshot is None:
+        raise ConfigError(
+            f"hf:{name} on the Hugging Face Hub has no config.json{' or weights' if pretrained else ''} at its top "
+            "level, so it is not a transformers model. Fix: pass the id of a transformers encoder, "
+            "or a local folder saved with save_pretrained (hf:/path/to/model)."
+        )
+    return snapshot
+
+
+def _cached_snapshot(name: str, pretrained: bool) -> str | None:
+    """The cache folder holding hub model ``name``'s config (and weights when wanted), or None."""
+    config = cached_hub_file(name, ["config.json"])
+    if config is None or (pretrained and cached_hub_file(name, _WEIGHT_FILES) is None):
+        return None
+    return os.path.dirname(config)
+
+
+def _download(name: str) -> None:
+    """Fetch the config, tokenizer and weights of hub model ``name`` into the local cache.
+
+    Only the root files transformers reads are fetched, safetensors weights when the
+    repository has them (not also the .bin, TensorFlow, Flax or ONNX copies).
+    """
+    from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+    try:
+        files = [f for f in HfApi().list_repo_files(name) if "/" not in f]
+        weights = [f for f in files if f.endswith(".safetensors")] or \
+            [f for f in files if f.startswith("pytorch_model") and f.endswith(".bin")]
+        wanted = [f for f in files if f.endswith((".json", ".txt", ".model"))] + weights
+        with quiet_third_party():
+            snapshot_download(name, allow_patterns=wanted)
+    except RepositoryNotFoundError as exc:
+        raise ConfigError(
+            f"hf:{name} is not a model on the Hugging Face Hub, or it is private or gated. "
+            "Fix: check the id (hf:org/name), log in with `hf auth login` for a gated model, "
+            "or pass a local folder (hf:/path/to/model)."
+        ) from exc
+    except (HfHubHTTPError, OSError) as exc:
+        raise ConfigError(f"hf:{name} could not be downloaded ({_first_line(exc)}). Fix: retry, or pass a "
+                          "local folder saved with save_pretrained (hf:/path/to/model).") from exc
+
+
+def _load_weights(name: str, source: str) -> nn.Module:
+    """The pretrained encoder from folder ``source``; says in graft's words when encoder weights are missing."""
+    from transformers import AutoModel
+
+    try:
+        with _quiet_transformers(), quiet_third_party():
+            model, info = AutoModel.from_pretrained(source, local_files_only=True, output_loading_info=True)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ConfigError(
+            f"transformers could not load the weights of 'hf:{name}' ({_first_line(exc)}). "
+            "Fix: check the folder holds model.safetensors (or pytorch_model.bin) saved from this "
+            "config, or pass --no-pretrained."
+        ) from exc
+    # A task head left unused (unexpected keys) is normal when loading an encoder, and the
+    # pooler is dropped below; other missing weights would silently start at random.
+    missing = sorted(k for k in info.get("missing_keys", ()) if "pooler" not in k.split("."))
+    if missing:
+        from graft.notes import note
+
+        note(
+            f"{len(missing)} weight(s) of hf:{name} are not in its checkpoint and start from random values "
+            f"(e.g. {', '.join(missing[:3])}). Fix: check it is the encoder you meant; linear-probe "
+            "results on it are not those of the pretrained model."
+        )
+    return model
+
+
+def _from_config(config: Any) -> nn.Module:
+    from transformers import AutoModel
+
+    with _quiet_transformers(), quiet_third_party():
+        return AutoModel.from_config(config)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @contextmanager
