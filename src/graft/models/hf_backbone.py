@@ -15,7 +15,6 @@ as on images.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ from torch import nn
 
 from graft.data.base import InputSpec
 from graft.errors import ConfigError
-from graft.models.hub_access import cached_hub_file, unreachable_reason
+from graft.models.hub_access import first_line, local_model_folder
 from graft.models.introspect import adapter_target_names, no_decay_names
 from graft.models.options import DataInfo, ModelOptions
 from graft.models.spec import BackboneSpec
@@ -38,11 +37,6 @@ DEFAULT_MAX_LENGTH = 128
 #: Transformers fine-tune at a tenth of a CNN's learning rate (see BackboneSpec.lr_scale).
 TRANSFORMER_LR_SCALE = 0.1
 _DECODER = re.compile(r"(ForCausalLM|LMHeadModel|ForConditionalGeneration)$")
-#: Files that hold a checkpoint's weights, in the order transformers prefers them.
-_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                 "pytorch_model.bin.index.json")
-#: A Hub repository id: ``name`` or ``org/name`` (a path with more parts is a folder).
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
 
 class HFEncoder(nn.Module):
@@ -103,14 +97,14 @@ def build_hf(
     """
     if options.pooling not in POOLINGS:
         raise ConfigError(f"--pooling must be one of {', '.join(POOLINGS)}. Got '{options.pooling}' instead.")
-    source = _local_source(name, options.pretrained)
+    source = local_model_folder(name, options.pretrained)
     from transformers import AutoConfig  # after the offline check: an offline failure costs no import
 
     try:
         config = AutoConfig.from_pretrained(source, local_files_only=True)
     except (OSError, ValueError, KeyError) as exc:
         raise ConfigError(
-            f"transformers could not load 'hf:{name}' ({_first_line(exc)}). Allowed: a local folder saved "
+            f"transformers could not load 'hf:{name}' ({first_line(exc)}). Allowed: a local folder saved "
             "with save_pretrained (hf:/path/to/model), or a Hugging Face Hub id (hf:org/name). "
             "Fix: check the path or the id."
         ) from exc
@@ -137,75 +131,6 @@ def build_hf(
     return backbone, spec
 
 
-def _local_source(name: str, pretrained: bool) -> str:
-    """The folder transformers loads ``name`` from: itself, its cached snapshot, or a download now.
-
-    A hub id is loaded from its snapshot folder rather than by id: given an id,
-    transformers asks the Hub about an adapter config even with ``local_files_only``,
-    which offline means a minute of retries.
-
-    Raises:
-        ConfigError: A hub id that is not cached while the Hub is unreachable, or that
-            the Hub does not know.
-    """
-    if os.path.isdir(os.path.expanduser(name)) or not _HUB_ID.fullmatch(name):
-        return name  # a folder, or a path transformers will report as missing
-    snapshot = _cached_snapshot(name, pretrained)
-    if snapshot is not None:
-        return snapshot
-    reason = unreachable_reason()
-    if reason is not None:
-        raise ConfigError(
-            f"hf:{name} could not be fetched: offline ({reason}) and not in the local Hugging Face cache. "
-            "Fix: pass a local folder saved with save_pretrained (hf:/path/to/model), run once with "
-            "network access to cache it, or use a built-in model (graft list), e.g. builtin:minilm."
-        )
-    _download(name)
-    snapshot = _cached_snapshot(name, pretrained)
-    if snapshot is None:
-        raise ConfigError(
-            f"hf:{name} on the Hugging Face Hub has no config.json{' or weights' if pretrained else ''} at its top "
-            "level, so it is not a transformers model. Fix: pass the id of a transformers encoder, "
-            "or a local folder saved with save_pretrained (hf:/path/to/model)."
-        )
-    return snapshot
-
-
-def _cached_snapshot(name: str, pretrained: bool) -> str | None:
-    """The cache folder holding hub model ``name``'s config (and weights when wanted), or None."""
-    config = cached_hub_file(name, ["config.json"])
-    if config is None or (pretrained and cached_hub_file(name, _WEIGHT_FILES) is None):
-        return None
-    return os.path.dirname(config)
-
-
-def _download(name: str) -> None:
-    """Fetch the config, tokenizer and weights of hub model ``name`` into the local cache.
-
-    Only the root files transformers reads are fetched, safetensors weights when the
-    repository has them (not also the .bin, TensorFlow, Flax or ONNX copies).
-    """
-    from huggingface_hub import HfApi, snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
-
-    try:
-        files = [f for f in HfApi().list_repo_files(name) if "/" not in f]
-        weights = [f for f in files if f.endswith(".safetensors")] or \
-            [f for f in files if f.startswith("pytorch_model") and f.endswith(".bin")]
-        wanted = [f for f in files if f.endswith((".json", ".txt", ".model"))] + weights
-        with quiet_third_party():
-            snapshot_download(name, allow_patterns=wanted)
-    except RepositoryNotFoundError as exc:
-        raise ConfigError(
-            f"hf:{name} is not a model on the Hugging Face Hub, or it is private or gated. "
-            "Fix: check the id (hf:org/name), log in with `hf auth login` for a gated model, "
-            "or pass a local folder (hf:/path/to/model)."
-        ) from exc
-    except (HfHubHTTPError, OSError) as exc:
-        raise ConfigError(f"hf:{name} could not be downloaded ({_first_line(exc)}). Fix: retry, or pass a "
-                          "local folder saved with save_pretrained (hf:/path/to/model).") from exc
-
-
 def _load_weights(name: str, source: str) -> nn.Module:
     """The pretrained encoder from folder ``source``; says in graft's words when encoder weights are missing."""
     from transformers import AutoModel
@@ -215,7 +140,7 @@ def _load_weights(name: str, source: str) -> nn.Module:
             model, info = AutoModel.from_pretrained(source, local_files_only=True, output_loading_info=True)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ConfigError(
-            f"transformers could not load the weights of 'hf:{name}' ({_first_line(exc)}). "
+            f"transformers could not load the weights of 'hf:{name}' ({first_line(exc)}). "
             "Fix: check the folder holds model.safetensors (or pytorch_model.bin) saved from this "
             "config, or pass --no-pretrained."
         ) from exc
@@ -238,11 +163,6 @@ def _from_config(config: Any) -> nn.Module:
 
     with _quiet_transformers(), quiet_third_party():
         return AutoModel.from_config(config)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Is the Hugging Face Hub (or another weights host) reachable? Answered in seconds.
+"""Hub weights: from the local cache without asking, or a reachability answer in seconds.
 
 Left to itself, huggingface_hub retries an unreachable host with back-off and gives up
 after about a minute, printing a warning per retry. graft looks in the local cache
@@ -10,14 +10,24 @@ offline, and the caller fails at once with what to do instead.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import urllib.request
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from graft.errors import ConfigError
+from graft.warnings_filter import quiet_third_party
+
 #: Seconds to wait for the host to accept a connection; a reachable hub answers in well under one.
 PROBE_TIMEOUT_S = 3.0
+
+#: Files that hold a checkpoint's weights, in the order transformers prefers them.
+_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                 "pytorch_model.bin.index.json")
+#: A Hub repository id: ``name`` or ``org/name`` (a path with more parts is a folder).
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
 
 def hub_endpoint() -> str:
@@ -67,6 +77,89 @@ def cached_hub_file(repo_id: str, filenames: Iterable[str], revision: str | None
         if isinstance(found, str):  # a path; other values mean "not cached" or "known missing"
             return found
     return None
+
+
+def local_model_folder(name: str, pretrained: bool) -> str:
+    """The folder transformers loads ``hf:name`` from: itself, its cached snapshot, or a download now.
+
+    A hub id is loaded from its snapshot folder rather than by id: given an id,
+    transformers asks the Hub about an adapter config even with ``local_files_only``,
+    which offline means half a minute of retries.
+
+    Args:
+        name: A local folder, or a Hub id (``org/name``).
+        pretrained: The weights are needed too, not only the config.
+
+    Returns:
+        ``name`` itself for a folder (or a path transformers will report as missing),
+        else the snapshot folder in the Hugging Face cache.
+
+    Raises:
+        ConfigError: A hub id that is not cached while the Hub is unreachable, or that
+            the Hub does not know.
+    """
+    if os.path.isdir(os.path.expanduser(name)) or not _HUB_ID.fullmatch(name):
+        return name  # a folder, or a path transformers will report as missing
+    snapshot = _cached_snapshot(name, pretrained)
+    if snapshot is not None:
+        return snapshot
+    reason = unreachable_reason()
+    if reason is not None:
+        raise ConfigError(
+            f"hf:{name} could not be fetched: offline ({reason}) and not in the local Hugging Face cache. "
+            "Fix: pass a local folder saved with save_pretrained (hf:/path/to/model), run once with "
+            "network access to cache it, or use a built-in model (graft list), e.g. builtin:minilm."
+        )
+    _download(name)
+    snapshot = _cached_snapshot(name, pretrained)
+    if snapshot is None:
+        raise ConfigError(
+            f"hf:{name} on the Hugging Face Hub has no config.json{' or weights' if pretrained else ''} at its top "
+            "level, so it is not a transformers model. Fix: pass the id of a transformers encoder, "
+            "or a local folder saved with save_pretrained (hf:/path/to/model)."
+        )
+    return snapshot
+
+
+def _cached_snapshot(name: str, pretrained: bool) -> str | None:
+    """The cache folder holding hub model ``name``'s config (and weights when wanted), or None."""
+    config = cached_hub_file(name, ["config.json"])
+    if config is None or (pretrained and cached_hub_file(name, _WEIGHT_FILES) is None):
+        return None
+    return os.path.dirname(config)
+
+
+def _download(name: str) -> None:
+    """Fetch the config, tokenizer and weights of hub model ``name`` into the local cache.
+
+    Only the root files transformers reads are fetched, safetensors weights when the
+    repository has them (not also the .bin, TensorFlow, Flax or ONNX copies).
+    """
+    from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+    try:
+        files = [f for f in HfApi().list_repo_files(name) if "/" not in f]
+        weights = [f for f in files if f.endswith(".safetensors")] or \
+            [f for f in files if f.startswith("pytorch_model") and f.endswith(".bin")]
+        wanted = [f for f in files if f.endswith((".json", ".txt", ".model"))] + weights
+        with quiet_third_party():
+            snapshot_download(name, allow_patterns=wanted)
+    except RepositoryNotFoundError as exc:
+        raise ConfigError(
+            f"hf:{name} is not a model on the Hugging Face Hub, or it is private or gated. "
+            "Fix: check the id (hf:org/name), log in with `hf auth login` for a gated model, "
+            "or pass a local folder (hf:/path/to/model)."
+        ) from exc
+    except (HfHubHTTPError, OSError) as exc:
+        raise ConfigError(f"hf:{name} could not be downloaded ({first_line(exc)}). Fix: retry, or pass a "
+                          "local folder saved with save_pretrained (hf:/path/to/model).") from exc
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, for a one-line error."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _first_hop(url: str) -> tuple[str, int]:
