@@ -92,9 +92,9 @@ def test_disabled_progress_writes_nothing_anywhere() -> None:
         assert stream.getvalue() == ""
 
 
-def test_epoch_line_shows_nan_and_large_values() -> None:
-    row = {"epoch": 1, "train_loss": float("nan"), "val_loss": 12345.0, "seconds": 0.04}
-    assert epoch_line(row, 2) == "epoch 1/2  loss nan  val_loss 1.234e+04  0.0 s"
+def test_epoch_line_keeps_nan_tiny_and_large_values_readable() -> None:
+    row = {"epoch": 1, "train_loss": float("nan"), "val_loss": 12345.0, "im": 0.000128, "seconds": 0.04}
+    assert epoch_line(row, 2, monitor="im") == "epoch 1/2  loss nan  val_loss 1.23e+04  im 0.000128  0.0 s"
 
 
 def test_distributed_ranks_other_than_zero_print_nothing(blobs_source: DataSource, make_mlp: Callable,

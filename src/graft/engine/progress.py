@@ -116,7 +116,10 @@ def epoch_line(row: dict[str, float], epochs: int, monitor: str = "val_accuracy"
 
 
 def _number(value: float) -> str:
-    return "nan" if math.isnan(value) else f"{value:.3f}" if abs(value) < 1000 else f"{value:.4g}"
+    """Three decimals for losses and accuracies; significant digits for tiny or huge values."""
+    if math.isnan(value):
+        return "nan"
+    return f"{value:.3f}" if value == 0 or 0.01 <= abs(value) < 1000 else f"{value:.3g}"
 
 
 def _is_terminal(stream: TextIO) -> bool:
