@@ -190,7 +190,7 @@ def test_hf_local_folder_and_missing(tmp_path: Path) -> None:
     assert len(model.spec.groups) == 3  # embeddings, 2 layers (the unused pooler is dropped)
     batch = {"input_ids": torch.randint(0, 50, (2, 5)), "attention_mask": torch.ones(2, 5, dtype=torch.long)}
     assert model(batch).shape == (2, 2)
-    with pytest.raises(ConfigError, match="local files"):
+    with pytest.raises(ConfigError, match="'hf:.*missing' is not a folder on this machine.*Fix: check the path"):
         build_model(f"hf:{tmp_path / 'missing'}", info)
 
 

@@ -91,15 +91,20 @@ def local_model_folder(name: str, pretrained: bool) -> str:
         pretrained: The weights are needed too, not only the config.
 
     Returns:
-        ``name`` itself for a folder (or a path transformers will report as missing),
-        else the snapshot folder in the Hugging Face cache.
+        ``name`` itself for a folder, else the snapshot folder in the Hugging Face cache.
 
     Raises:
-        ConfigError: A hub id that is not cached while the Hub is unreachable, or that
-            the Hub does not know.
+        ConfigError: A path that is no folder; a hub id that is not cached while the Hub
+            is unreachable, or that the Hub does not know.
     """
-    if os.path.isdir(os.path.expanduser(name)) or not _HUB_ID.fullmatch(name):
-        return name  # a folder, or a path transformers will report as missing
+    if os.path.isdir(os.path.expanduser(name)):
+        return name
+    if not _HUB_ID.fullmatch(name):
+        raise ConfigError(
+            f"'hf:{name}' is not a folder on this machine, and not a Hugging Face Hub id. Allowed: a local "
+            "folder saved with save_pretrained (hf:/path/to/model), or a Hub id (hf:org/name). "
+            "Fix: check the path."
+        )
     snapshot = _cached_snapshot(name, pretrained)
     if snapshot is not None:
         return snapshot
