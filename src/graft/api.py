@@ -37,6 +37,21 @@ ModelLike = str | nn.Module
 
 
 
+def _quietly(func: Any) -> Any:
+    """Run ``func`` with third-party warnings that mean nothing to a user hidden (by name)."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from graft.warnings_filter import quiet_third_party
+
+        with quiet_third_party():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+@_quietly
 def fit(
     model: ModelLike,
     data: DataLike,
@@ -273,6 +288,7 @@ def pretrain(
     return PRETRAIN_METHODS.get(method)(model, data, out=out, seed=seed, **options)
 
 
+@_quietly
 def shift(model: ModelLike, source: DataLike, data: DataLike, **options: Any) -> dict[str, Any]:
     """Measure the domain shift between ``source`` and ``data``; see :func:`graft.domain_shift.shift`."""
     from graft.domain_shift import shift as measure

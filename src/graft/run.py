@@ -68,7 +68,9 @@ class Run:
                    **{k: v for k, v in load_options.items() if v is not None}}
         if schema is not None and schema.kind == "text" and "text_column" not in options:
             options["text_column"] = "text"  # a text run trained without a table: the usual name
-        with warnings.catch_warnings(record=True) as caught:
+        from graft.warnings_filter import quiet_third_party
+
+        with warnings.catch_warnings(record=True) as caught, quiet_third_party():
             warnings.simplefilter("always", GraftNote)
             source = load_source(data, require_labels=False, **options)
             raw = source

@@ -239,7 +239,10 @@ def main(argv: list[str] | None = None) -> None:
 
     warnings.showwarning = _show_note
     try:
-        code = app(args=argv, standalone_mode=False)
+        from graft.warnings_filter import quiet_third_party
+
+        with quiet_third_party():
+            code = app(args=argv, standalone_mode=False)
         if code == 130:  # the parser turns Ctrl-C into exit code 130
             console.print("interrupted: rerun the same command with --resume to continue from the last epoch")
         if isinstance(code, int) and code:
