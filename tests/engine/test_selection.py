@@ -106,3 +106,25 @@ def test_state_round_trips_through_plain_containers() -> None:
 def test_a_negative_margin_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="start-margin-se.*>= 0"):
         TrainConfig(start_margin_se=-1).validate()
+
+
+def test_accuracy_ties_are_broken_by_the_validation_loss() -> None:
+    selector = EpochSelector(mode="max")
+    states = {e: {"w": torch.tensor([float(e)])} for e in range(1, 5)}
+    assert selector.offer(1, 0.9, lambda: states[1], None, tie=0.50)
+    assert selector.offer(2, 1.0, lambda: states[2], None, tie=0.40)
+    assert selector.offer(3, 1.0, lambda: states[3], None, tie=0.20)  # same accuracy, lower loss: improves
+    assert not selector.offer(4, 1.0, lambda: states[4], None, tie=0.30)
+    chosen = selector.chosen()
+    assert chosen is not None and chosen.epoch == 3
+    again = EpochSelector(mode="max")
+    again.load_state_dict(selector.state_dict())
+    assert again.best is not None and again.best.tie == 0.20
+
+
+def test_a_tie_with_the_start_keeps_the_start() -> None:
+    selector = EpochSelector(mode="max", margin_se=1.0)
+    selector.offer_start(1.0, {"w": torch.tensor([0.0])}, torch.ones(10), tie=0.5)
+    selector.offer(1, 1.0, lambda: {"w": torch.tensor([1.0])}, torch.ones(10), tie=0.1)
+    chosen = selector.chosen()
+    assert chosen is not None and chosen.epoch == 0  # no accuracy gained beyond noise

@@ -7,6 +7,10 @@ A few dozen validation examples make a one-example gain meaningless, and on few-
 tasks the best of 30 noisy epochs beats the start by chance alone; keeping the start
 then is what keeps fine-tuning from falling below the probe it started from.
 
+Ties on the monitored metric (a validation set of 8 or 20 examples puts many epochs at
+100 % accuracy) are broken by a second, finer metric, the validation loss: without it the
+earliest of the tied epochs was kept, an undertrained model (iris: 0.858 instead of 0.947).
+
 The noise is the standard error of the paired per-example difference between the
 epoch and the start (correct/incorrect for accuracy, the cross-entropy for the loss),
 so an epoch that fixes ten examples and breaks none clears it where one that fixes six
@@ -29,6 +33,8 @@ class Candidate:
     state: dict[str, torch.Tensor]
     #: The gain over the start exceeds ``margin_se`` standard errors (True without a start).
     clears_start: bool = True
+    #: The tie-break metric (lower is better), e.g. the validation loss; None if there is none.
+    tie: float | None = None
 
 
 @dataclass
@@ -58,19 +64,35 @@ class EpochSelector:
             return None
         return max(values) if self.mode == "max" else min(values)
 
-    def offer_start(self, value: float, state: dict[str, torch.Tensor], examples: torch.Tensor | None) -> None:
-        self.start = Candidate(0, value, state)
+    def offer_start(self, value: float, state: dict[str, torch.Tensor], examples: torch.Tensor | None,
+                    tie: float | None = None) -> None:
+        self.start = Candidate(0, value, state, tie=tie)
         self.start_examples = examples
 
-    def offer(self, epoch: int, value: float, state_fn: Any, examples: torch.Tensor | None) -> bool:
+    def offer(self, epoch: int, value: float, state_fn: Any, examples: torch.Tensor | None,
+              tie: float | None = None) -> bool:
         """Consider an epoch; ``state_fn()`` copies its weights only when needed.
 
-        Returns True when the epoch improved on every earlier candidate.
+        Args:
+            epoch: The epoch (1-based).
+            value: Its monitored metric.
+            state_fn: Returns a copy of its weights.
+            examples: Per-example values of the monitored metric (for the start rule).
+            tie: A second metric, lower is better, that breaks exact ties of ``value``.
+
+        Returns True when the epoch improved on every earlier candidate (a tie won on
+        ``tie`` counts).
         """
-        improved = self.better(value, self.leader_value)
-        if self.better(value, self.best.value if self.best else None):
-            self.best = Candidate(epoch, value, state_fn(), self._clears_start(value, examples))
+        leader = self.best if self.best is not None else self.start
+        improved = self.better(value, self.leader_value) or self._wins_tie(value, tie, leader)
+        if self.better(value, self.best.value if self.best else None) or self._wins_tie(value, tie, self.best):
+            self.best = Candidate(epoch, value, state_fn(), self._clears_start(value, examples), tie)
         return improved
+
+    @staticmethod
+    def _wins_tie(value: float, tie: float | None, other: Candidate | None) -> bool:
+        return (other is not None and value == other.value and tie is not None and other.tie is not None
+                and tie < other.tie)
 
     def chosen(self) -> Candidate | None:
         if self.start is None:
@@ -104,4 +126,5 @@ class EpochSelector:
 
 
 def _as_dict(c: Candidate | None) -> dict[str, Any] | None:
-    return None if c is None else {"epoch": c.epoch, "value": c.value, "state": c.state, "clears_start": c.clears_start}
+    return None if c is None else {"epoch": c.epoch, "value": c.value, "state": c.state, "clears_start": c.clears_start,
+                                   "tie": c.tie}

@@ -191,7 +191,7 @@ class Trainer:
                     raise _unknown_monitor(cfg.monitor, start)
                 if not math.isnan(start.get(cfg.monitor, float("nan"))):
                     selector.offer_start(start[cfg.monitor], _cpu_copy(module.state_dict()),
-                                         examples.get(cfg.monitor))
+                                         examples.get(cfg.monitor), _tie_break(cfg.monitor, start))
                 if start:
                     # The start is a candidate like any epoch, so the curves and history.csv
                     # show it; a resumed run finds this row in the checkpointed history.
@@ -250,7 +250,7 @@ class Trainer:
                     if math.isnan(value):
                         raise _unknown_monitor(cfg.monitor, row)
                     improved = selector.offer(epoch + 1, value, lambda: _cpu_copy(module.state_dict()),
-                                              examples.get(cfg.monitor))
+                                              examples.get(cfg.monitor), _tie_break(cfg.monitor, row))
                     if cfg.schedule == "plateau":
                         plateau.update(value)
                 bad_epochs = 0 if improved or not selecting else bad_epochs + 1
@@ -371,6 +371,15 @@ def _make_optimizer(cfg: TrainConfig, groups: list[dict[str, Any]]) -> torch.opt
         return torch.optim.SGD(clean, lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                                weight_decay=cfg.weight_decay)
     return torch.optim.AdamW(clean, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _tie_break(monitor: str, row: dict[str, float]) -> float | None:
+    """The validation loss breaks ties of another monitored metric (accuracy saturates on
+    small validation sets); label-free validators have no loss to break ties with."""
+    if monitor == "val_loss":
+        return None
+    value = row.get("val_loss")
+    return None if value is None or math.isnan(value) else float(value)
 
 
 def _unknown_monitor(monitor: str, row: dict[str, float]) -> ConfigError:
