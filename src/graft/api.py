@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -122,6 +123,7 @@ def fit(
     train_cfg = build_config(TrainConfig, {**strategy_cls.train_defaults, **train_opts}, "the engine")
     train_cfg.validate()
     check_unused(strategy_cls, train_opts)
+    _fit_default_warmup(train_cfg, train_opts)
     if labels_per_class is not None and labels_per_class < 1:
         raise ConfigError(f"--labels-per-class must be >= 1. Got {labels_per_class} instead.")
     _check_needs(strategy, strategy_cls.needs, source=source, teacher=teacher)
@@ -242,12 +244,17 @@ def compare(
     source_src = load_source(source, **label_opts) if source is not None else None
     out = Path(out)
     rows = []
+    total, done = len(models) * len(ks) * len(strategies) * len(seeds), 0
     for m in models:
         for k in ks:
             for name in strategies:
                 needs_source = "source" in STRATEGIES.get(name).needs
                 for seed in seeds:
                     tag = _short(m) + (f"-k{k}" if k is not None else "") + f"-{name}-s{seed}"
+                    done += 1
+                    if str(options.get("progress", True)).lower() not in ("false", "0", "no", "off"):
+                        # A logged compare shows which run the per-epoch lines belong to.
+                        print(f"run {done}/{total}: {tag}", file=sys.stderr, flush=True)
                     run = fit(m, data_src, strategy=name, labels_per_class=k, seed=seed, out=out / "runs" / tag,
                               source=source_src if needs_source else None, overwrite=True,
                               **without_ignored(STRATEGIES.get(name), options))
@@ -323,6 +330,19 @@ def _check_needs(strategy: str, needs: frozenset[str], **given: Any) -> None:
         raise ConfigError(
             f"Strategy '{strategy}' distils from a teacher, but none was given. Fix: pass --teacher run:DIR."
         )
+
+
+def _fit_default_warmup(cfg: TrainConfig, given: dict[str, Any]) -> None:
+    """A strategy's default warm-up as long as a short run (``--epochs 2`` with finetune's 2-epoch
+    warm-up) would never reach the learning rate: shorten it to a tenth of the run, with a note.
+    A warm-up the user chose is checked by ``check_unused`` instead."""
+    if "warmup_epochs" in given or not 0 < cfg.epochs <= cfg.warmup_epochs:
+        return
+    from graft.notes import note
+
+    old, cfg.warmup_epochs = cfg.warmup_epochs, round(cfg.epochs / 10, 3)
+    note(f"The strategy's default warm-up ({old:g} epochs) is not shorter than --epochs {cfg.epochs}; it is "
+         f"shortened to {cfg.warmup_epochs:g} epochs. Fix: pass --warmup-epochs to choose it.")
 
 
 def _model_options(run_cfg: RunOptions) -> Any:

@@ -49,8 +49,26 @@ def write_config(path: Path, config: dict[str, Any]) -> None:
 
 
 def write_history(path: Path, history: list[dict[str, float]]) -> None:
+    frame = pd.DataFrame(history)
     with atomic_path(path / "history.csv") as tmp:
-        pd.DataFrame(history).to_csv(tmp, index=False)
+        frame[history_columns(list(frame.columns))].to_csv(tmp, index=False)
+
+
+def history_columns(columns: list[str]) -> list[str]:
+    """``epoch``, training columns, ``lr``, validation columns, the rest, ``seconds``: the same order
+    whatever the first row holds (an epoch-0 row of the starting model has no training columns)."""
+    def rank(name: str) -> int:
+        if name == "epoch":
+            return 0
+        if name.startswith("train_"):
+            return 1
+        if name == "lr":
+            return 2
+        if name.startswith("val_"):
+            return 3
+        return 5 if name == "seconds" else 4
+
+    return sorted(columns, key=lambda c: (rank(c), columns.index(c)))
 
 
 def write_metrics(path: Path, metrics: dict[str, Any]) -> None:

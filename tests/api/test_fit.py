@@ -244,3 +244,14 @@ def test_val_accuracy_of_a_kept_starting_model_is_an_accuracy(blobs_npz: Path, t
     m = run.metrics
     assert m["selected_epoch"] == 0
     assert m["val_accuracy"] == pytest.approx(1.0)  # three well-separated blobs
+
+
+def test_a_default_warmup_as_long_as_the_run_is_shortened_with_a_note(tmp_path: Path, blobs_npz: Path) -> None:
+    from graft.notes import GraftNote
+
+    with pytest.warns(GraftNote, match=r"default warm-up \(2 epochs\) is not shorter than --epochs 2"):
+        run = graft.fit("builtin:mlp", f"npz:{blobs_npz}", strategy="finetune", epochs=2, out=tmp_path,
+                        progress=False)
+    assert run.config["train"]["warmup_epochs"] == 0.2
+    header = (tmp_path / "history.csv").read_text().splitlines()[0].split(",")
+    assert header[0] == "epoch" and header[-1] == "seconds" and header.index("train_loss") < header.index("val_loss")
