@@ -72,6 +72,10 @@ def test_csv_round_trip_without_labels_reordered_with_extra_columns(table_run, m
     np.testing.assert_allclose(unlabeled["confidence"], labeled["confidence"], rtol=1e-6)
     # the same rows as a DataFrame and in another file format
     assert table_run.predict(frame)["prediction"].tolist() == labeled["prediction"].tolist()
+    in_training_order = pd.read_csv(mixed_table).drop(columns=["target"])[["small", "huge", "colour", "id"]]
+    as_array = table_run.predict(in_training_order.to_numpy(dtype=object))  # unnamed: matched by position
+    assert as_array["prediction"].tolist() == labeled["prediction"].tolist()
+    assert any("taken as the training's small, huge, colour, id" in n for n in as_array.attrs["notes"])
     frame.to_json(tmp_path / "new.jsonl", orient="records", lines=True)
     assert table_run.predict(f"csv:{tmp_path / 'new.jsonl'}")["prediction"].tolist() == labeled["prediction"].tolist()
 

@@ -114,8 +114,8 @@ class TableSchema:
             DataError: A required column is missing (or, for a positional schema, the
                 column count differs).
         """
-        frame = self._match(frame, what)
         notes: list[str] = []
+        frame = self._match(frame, what, notes)
         parts = []
         for col in self.columns:
             if col.kind == "dropped":
@@ -149,7 +149,7 @@ class TableSchema:
         x = np.concatenate(parts, axis=1) if parts else np.zeros((len(frame), 0))
         return np.ascontiguousarray(x, dtype=np.float32), notes
 
-    def _match(self, frame: pd.DataFrame, what: str) -> pd.DataFrame:
+    def _match(self, frame: pd.DataFrame, what: str, notes: list[str]) -> pd.DataFrame:
         if self.positional:
             if frame.shape[1] != len(self.columns):
                 raise DataError(
@@ -161,6 +161,14 @@ class TableSchema:
             return frame
         have = {str(c) for c in frame.columns}
         missing = [c for c in self.input_columns if c not in have]
+        names = [c.name for c in self.columns]
+        if missing and frame.attrs.get("positional") and frame.shape[1] == len(names):
+            # An unnamed array for a model trained on named columns, as scikit-learn allows.
+            notes.append(f"an unnamed array: its {frame.shape[1]} columns are taken as the training's "
+                         f"{', '.join(names[:4])}{' …' if frame.shape[1] > 4 else ''}, in that order")
+            frame = frame.copy()
+            frame.columns = names
+            return frame
         if missing:
             raise DataError(
                 f"{what} lacks the feature column(s) {listed(missing)} the model was trained on. "
@@ -172,7 +180,7 @@ class TableSchema:
 
     def extra_columns(self, frame: pd.DataFrame, ignore: tuple[str | None, ...] = ()) -> list[str]:
         """Columns of ``frame`` the model does not use (reported at prediction)."""
-        if self.positional:
+        if self.positional or (frame.attrs.get("positional") and frame.shape[1] == len(self.columns)):
             return []
         used = {c.name for c in self.columns} | {i for i in ignore if i}
         return [str(c) for c in frame.columns if str(c) not in used]
