@@ -548,7 +548,7 @@ ENGINE_INTRO = """
 
 `builtin:mlp` (256×2, dropout 0.1), AdamW lr 1e-3, weight decay 0.01, batch 32, the same standardised
 tensors; 1 thread; graft and the bare loop alternate in one process; median of {repeats} repeats. graft's
-`train_seconds` is its training loop alone (cosine schedule, Fabric, per-epoch checkpoint and loggers);
+`train_seconds` is its training loop alone (cosine schedule, Fabric, a checkpoint every --checkpoint-every seconds (default 10, so none in this short run) and loggers);
 the whole call adds loading the CSV, fitting the schema, building the model, testing and the report. The
 `without` rows switch parts of the loop's per-epoch work off (patched to no-ops in this process only) to
 show where the fixed cost goes."""

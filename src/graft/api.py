@@ -151,7 +151,8 @@ def fit(
     if resume and not (run_dir / "checkpoints" / "last.ckpt").exists():
         raise CheckpointError(
             f"--resume was given but '{run_dir}' has no checkpoints/last.ckpt. Allowed: the --out "
-            "of an interrupted graft run. Fix: drop --resume to start afresh, or pass that --out."
+            "of an interrupted graft run (one interrupted before its first checkpoint, written after "
+            "--checkpoint-every seconds of training, has none). Fix: drop --resume to start afresh, or pass that --out."
         )
     prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
     config = {

@@ -208,7 +208,7 @@ def test_resume_an_interrupted_fit_equals_the_uninterrupted_fit(tmp_path: Path, 
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from graft.engine import trainer as trainer_module
 
-    options = {"epochs": 4, "lr": 1e-2, "batch_size": 16, **QUIET}
+    options = {"epochs": 4, "lr": 1e-2, "batch_size": 16, "checkpoint_every": 0, **QUIET}
     full = graft.fit("builtin:mlp", f"npz:{blobs_npz}", "scratch", out=tmp_path / "full", **options)
 
     real_end_epoch = trainer_module.EpochProgress.end_epoch

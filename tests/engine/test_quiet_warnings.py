@@ -24,7 +24,7 @@ from graft.notes import GraftNote
 from graft.strategies.base import supervised_step
 from graft.warnings_filter import KNOWN_WARNINGS, quiet_third_party
 
-CFG = TrainConfig(epochs=2, batch_size=16, lr=1e-2, progress=False)
+CFG = TrainConfig(epochs=2, batch_size=16, lr=1e-2, progress=False, checkpoint_every=0)
 
 
 @contextmanager

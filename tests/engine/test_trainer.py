@@ -25,7 +25,7 @@ from graft.errors import CheckpointError, ConfigError
 from graft.models import GraftModel
 from graft.strategies.base import supervised_step
 
-CFG = TrainConfig(epochs=6, batch_size=16, lr=1e-2, warmup_epochs=1.0, progress=False)
+CFG = TrainConfig(epochs=6, batch_size=16, lr=1e-2, warmup_epochs=1.0, progress=False, checkpoint_every=0)
 
 
 @dataclass

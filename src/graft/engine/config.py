@@ -74,3 +74,6 @@ class TrainConfig(Options):
     precision: str = option("32-true", help="Fabric precision.", choices=PRECISIONS)
     num_workers: int = option(0, help="DataLoader worker processes.", ge=0)
     progress: bool = option(True, help="Show a progress bar (the global --quiet turns it off).")
+    checkpoint_every: float = option(
+        10.0, help="Seconds of training between epoch checkpoints for --resume (0: after every epoch); "
+        "a run shorter than this writes none.", ge=0)
