@@ -255,3 +255,13 @@ def test_a_default_warmup_as_long_as_the_run_is_shortened_with_a_note(tmp_path: 
     assert run.config["train"]["warmup_epochs"] == 0.2
     header = (tmp_path / "history.csv").read_text().splitlines()[0].split(",")
     assert header[0] == "epoch" and header[-1] == "seconds" and header.index("train_loss") < header.index("val_loss")
+
+
+def test_the_default_strategy_depends_on_pretrained_weights(tmp_path: Path, blobs_npz: Path) -> None:
+    from graft.api import default_strategy
+
+    assert default_strategy("builtin:mlp") == default_strategy("builtin:lenet") == "scratch"
+    assert default_strategy("builtin:efficientnet-lite0") == default_strategy("run:x") == "finetune"
+    assert default_strategy("timm:resnet18", {"pretrained": "false"}) == "scratch"
+    run = graft.fit("builtin:mlp", f"npz:{blobs_npz}", out=tmp_path, epochs=2, progress=False)
+    assert run.metrics["strategy"] == "scratch"

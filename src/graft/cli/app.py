@@ -71,7 +71,9 @@ def fit(
     ctx: typer.Context,
     model: str = ModelOpt,
     data: str = DataOpt,
-    strategy: str = typer.Option("finetune", "--strategy", "-s", help="Strategy name (graft list)."),
+    strategy: Optional[str] = typer.Option(
+        None, "--strategy", "-s",
+        help="Strategy name (graft list); default finetune, or scratch for a model without pretrained weights."),
     labels_per_class: Optional[int] = typer.Option(None, "--labels-per-class", "-k", help="Keep K labeled examples per class."),
     seed: int = typer.Option(0, help="Seed of the labeled subset, init, shuffling."),
     out: Optional[Path] = typer.Option(None, help="Run directory (default runs/...)."),
@@ -91,7 +93,10 @@ def fit(
     from graft.option_groups import check_unused, split_options
     from graft.strategies import STRATEGIES
 
+    from graft.api import default_strategy
+
     options = _extra_options(ctx)
+    strategy = strategy or default_strategy(model, options)
     # Before the API: the command's own options join the candidates of "did you mean",
     # and options the strategy would ignore are refused.
     strategy_cls = STRATEGIES.get(strategy)

@@ -24,6 +24,8 @@ from graft.registry import Registry
 Builder = Callable[[DataInfo, ModelOptions], tuple[nn.Module, BackboneSpec]]
 
 BUILTIN_MODELS: Registry[Builder] = Registry("built-in model")
+#: Built-ins that come with random weights only: the default strategy for them is ``scratch``.
+RANDOM_INIT = frozenset({"lenet", "mlp"})
 
 __all__ = ["BUILTIN_MODELS", "Builder", "LeNet", "MLP", "efficientnet_lite0_imagenet"]
 
