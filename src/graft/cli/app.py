@@ -225,6 +225,7 @@ def demo(
 
 
 _python_showwarning = __import__("warnings").showwarning
+_NOTES_SHOWN: set[str] = set()
 
 
 def _show_note(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None,
@@ -233,7 +234,9 @@ def _show_note(message: Any, category: type[Warning], filename: str, lineno: int
     from graft.notes import GraftNote
 
     if issubclass(category, GraftNote):
-        console.print(f"note: {message}", highlight=False, soft_wrap=True)
+        if str(message) not in _NOTES_SHOWN:  # a compare of 24 runs says a thing once
+            _NOTES_SHOWN.add(str(message))
+            console.print(f"note: {message}", highlight=False, soft_wrap=True)
     else:
         _python_showwarning(message, category, filename, lineno, file, line)
 
