@@ -246,6 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     import warnings
 
     warnings.showwarning = _show_note
+    _NOTES_SHOWN.clear()
     try:
         from graft.warnings_filter import quiet_third_party
 
