@@ -14,7 +14,7 @@ import yaml
 from torch import nn
 
 from graft.data.schema import InputSchema
-from graft.errors import MissingPathError
+from graft.errors import CheckpointError, MissingPathError
 from graft.models.spec import GraftModel
 
 
@@ -143,13 +143,26 @@ def _label_key(value: Any) -> str | None:
     return str(value)
 
 
-def write_predictions(frame: pd.DataFrame, out: str | Path) -> Path:
-    """Write ``frame`` as CSV to ``out``, or to ``out/predictions.csv`` when ``out`` is a folder."""
+def write_predictions(frame: pd.DataFrame, out: str | Path, run_dir: str | Path | None = None) -> Path:
+    """Write ``frame`` as CSV to ``out``, or to ``out/predictions.csv`` when ``out`` is a folder.
+
+    Raises:
+        ConfigError: ``out`` is one of the run's own files (they are never overwritten).
+    """
+    from graft.errors import ConfigError
     from graft.io import atomic_path
 
     path = Path(out)
     if path.is_dir() or str(out).endswith(("/", "\\")):
         path = path / "predictions.csv"
+    if run_dir is not None and path.exists():
+        inside = Path(run_dir).resolve()
+        target = path.resolve()
+        if inside in target.parents and not target.name.startswith("predictions"):
+            raise ConfigError(
+                f"--out '{out}' is a file of the run itself; graft never overwrites a run's files. "
+                "Fix: pass another path, e.g. --out predictions.csv, or a folder."
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
@@ -173,7 +186,16 @@ def load_run(run_dir: str | Path, model: nn.Module | None = None) -> Run:
             "Fix: pass the --out directory of a finished graft fit or pretrain."
         )
     net = load_model(run_dir / "model", arch=model)
-    metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else {}
-    config = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").exists() else {}
-    history = pd.read_csv(run_dir / "history.csv").to_dict("records") if (run_dir / "history.csv").exists() else []
-    return Run(run_dir, net, metrics, config or {}, history, InputSchema.load(run_dir / "model"))
+    try:
+        metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else {}
+        config = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").exists() else {}
+        history = (pd.read_csv(run_dir / "history.csv").to_dict("records")
+                   if (run_dir / "history.csv").exists() else [])
+        schema = InputSchema.load(run_dir / "model")
+    except (ValueError, KeyError, TypeError, yaml.YAMLError, pd.errors.ParserError) as err:
+        raise CheckpointError(
+            f"The run directory '{run_dir}' is damaged: a file could not be read ({type(err).__name__}: "
+            f"{str(err).splitlines()[0][:120] if str(err) else ''}). Fix: re-run the training into a new --out; "
+            "graft writes run files atomically, so this comes from an edit or a copy."
+        ) from err
+    return Run(run_dir, net, metrics, config or {}, history, schema)

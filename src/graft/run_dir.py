@@ -22,7 +22,16 @@ def default_run_dir(strategy: str, model: str, data: str, seed: int, root: str |
         return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:40] or "x"
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path(root) / f"{strategy}-{short(model)}-{short(data)}-s{seed}-{stamp}"
+    base = Path(root) / f"{strategy}-{short(model)}-{short(data)}-s{seed}-{stamp}"
+    path, n = base, 1
+    while path.exists():  # two runs in the same second (a loop, cross-validation)
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+#: Files and folders a graft run writes; a folder holding one of them is a (possibly unfinished) run.
+_RUN_MARKERS = ("config.yaml", "metrics.json", "model", "checkpoints", "logs", "history.csv")
 
 
 def prepare_run_dir(path: Path, *, resume: bool, overwrite: bool) -> Path:
@@ -30,6 +39,11 @@ def prepare_run_dir(path: Path, *, resume: bool, overwrite: bool) -> Path:
     if path.exists() and not path.is_dir():
         raise ConfigError(
             f"--out '{path}' is a file, not a directory. Fix: pass a directory path for the run."
+        )
+    if path.is_dir() and not resume and any(path.iterdir()) and not any((path / m).exists() for m in _RUN_MARKERS):
+        raise ConfigError(
+            f"--out '{path}' is a folder with other files in it, not a graft run; the run's files would be "
+            "mixed into it. Fix: pass a new or empty folder as --out."
         )
     finished = (path / "metrics.json").exists()
     if finished and not resume and not overwrite:

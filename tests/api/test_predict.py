@@ -196,3 +196,29 @@ def test_teacher_is_refused_by_strategies_that_do_not_use_one(tmp_path: Path, bl
 
 def test_public_api_is_listed() -> None:
     assert {"fit", "compare", "load_run", "pretrain", "__version__"} <= set(dir(graft))
+
+
+def test_pixel_rules_follow_the_dtype(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 20)
+    u8 = rng.integers(0, 100, size=(40, 16, 16)).astype(np.uint8)
+    u8[y == 1, 4:12, 4:12] = 250
+    u16 = u8.astype(np.uint16) * 257  # the same images as 16-bit
+    run = graft.fit("builtin:lenet", u16, y, strategy="scratch", epochs=2, out=tmp_path / "r", progress=False,
+                    image_size=16)
+    assert run.schema is not None and run.schema.pixels["rule"] == "uint16"
+    # uint8 data is read as uint8 (not with the 16-bit rule): the same images, the same predictions
+    assert run.predict(u8)["prediction"].tolist() == run.predict(u16)["prediction"].tolist()
+    as_float = u8.astype(np.float32) / 255.0
+    assert run.predict(as_float)["prediction"].tolist() == run.predict(u16)["prediction"].tolist()
+
+
+def test_text_run_predicts_a_dataframe_with_other_columns(tiny_bert: Path, sentiment_csv: Path, tmp_path: Path) -> None:
+    run = graft.fit(f"hf:{tiny_bert}", f"csv:{sentiment_csv}", strategy="linear-probe", text_column="review",
+                    out=tmp_path / "r", progress=False)
+    frame = pd.read_csv(sentiment_csv)
+    ref = run.predict(f"csv:{sentiment_csv}")["prediction"].tolist()
+    assert run.predict(frame)["prediction"].tolist() == ref
+    assert run.predict(frame.drop(columns=["label"]))["prediction"].tolist() == ref
+    with pytest.raises(DataError, match="has no text column 'review'"):
+        run.predict(frame.rename(columns={"review": "body"}))

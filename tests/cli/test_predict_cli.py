@@ -77,3 +77,42 @@ def test_predict_images_with_a_table_run_says_what_kind_it_takes(csv_run: tuple[
     Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(tmp_path / "imgs" / "a.png")
     assert _run(["predict", "--run", str(csv_run[0]), "--data", f"folder:{tmp_path / 'imgs'}"]) == 2
     assert "holds image data, but the model was trained on table data" in capsys.readouterr().err
+
+
+def test_predict_never_overwrites_the_runs_files_and_a_trailing_slash_makes_a_folder(
+        csv_run: tuple[Path, Path], tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    run, table = csv_run
+    before = (run / "metrics.json").read_text()
+    assert _run(["predict", "--run", str(run), "--data", f"csv:{table}", "--out", str(run / "metrics.json")]) == 2
+    assert "never overwrites a run's files" in capsys.readouterr().err and (run / "metrics.json").read_text() == before
+    assert _run(["predict", "--run", str(run), "--data", f"csv:{table}", "--out", str(tmp_path / "new") + "/"]) == 0
+    assert (tmp_path / "new" / "predictions.csv").is_file()
+
+
+def test_a_damaged_run_is_one_line(csv_run: tuple[Path, Path], tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    run, table = csv_run
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    (copy / "model" / "schema.json").write_text("{}")
+    assert _run(["predict", "--run", str(copy), "--data", f"csv:{table}", "--out", str(tmp_path / "p.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "is damaged" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_fit_refuses_a_folder_of_other_files_as_out(csv_run: tuple[Path, Path], tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    assert _run(["-q", "fit", "--model", "builtin:mlp", "--data", f"csv:{csv_run[1]}", "--epochs", "1",
+                 "--out", str(tmp_path / "mine")]) == 2
+    assert "not a graft run" in capsys.readouterr().err and sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]
+
+
+def test_default_run_directories_never_collide(tmp_path: Path) -> None:
+    from graft.run_dir import default_run_dir
+
+    first = default_run_dir("scratch", "builtin:mlp", "arrays", 0, root=tmp_path)
+    first.mkdir(parents=True)
+    second = default_run_dir("scratch", "builtin:mlp", "arrays", 0, root=tmp_path)
+    assert second != first and (second.name.endswith("-2") or second.name[-6:] != first.name[-6:])

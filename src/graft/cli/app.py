@@ -155,7 +155,7 @@ def compare(
 def predict(
     run: Path = typer.Option(..., "--run", help="A finished run directory."),
     data: str = DataOpt,
-    out: Path = typer.Option(Path("predictions.csv"), help="CSV to write, or a folder (predictions.csv inside)."),
+    out: str = typer.Option("predictions.csv", help="CSV to write, or a folder (predictions.csv inside; a trailing / makes one)."),
     label_column: Optional[str] = typer.Option(None, help="Label column of a table (default: the run's)."),
     text_column: Optional[str] = typer.Option(None, help="Text column of a table (default: the run's)."),
     batch_size: int = typer.Option(256, min=1, help="Examples per forward pass."),
@@ -170,7 +170,7 @@ def predict(
     frame = load_run(run).predict(data, batch_size=batch_size, label_column=label_column, text_column=text_column)
     for line in frame.attrs.get("notes", []):
         console.print(f"note: {line}", highlight=False, soft_wrap=True)
-    path = write_predictions(frame, out)
+    path = write_predictions(frame, out, run_dir=run)
     msg = f"Wrote {len(frame)} predictions to {path}"
     if frame.attrs.get("accuracy") is not None:
         msg += f" (accuracy against the data's labels: {frame.attrs['accuracy']:.3f} on {frame['label'].notna().sum()})"

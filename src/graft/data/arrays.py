@@ -145,8 +145,9 @@ def pixel_rule(parts: list[np.ndarray], what: str, saved: dict[str, Any] | None 
     ``uint8`` (and integers within 0..255) as they are; ``bool`` × 255; ``uint16`` (integers
     up to 65535) scaled by 255/65535; floats within [0, 1] × 255; any other range (floats
     0..16, -1..1, integers above 65535) mapped linearly from [min(0, low), high], with a note.
-    A rule ``saved`` in training is reused when the new data has the same dtype kind, so
-    prediction scales exactly as training did (a single image's own range would differ).
+    A rule ``saved`` in training is reused when the new data has the same dtype (or is a float
+    range like the training's float range), so prediction scales exactly as training did (a
+    single image's own range would differ); data of another dtype is read on its own.
 
     Returns:
         ``{"rule": ..., "dtype": ..., "low": ..., "high": ...}``, JSON-friendly.
@@ -159,8 +160,20 @@ def pixel_rule(parts: list[np.ndarray], what: str, saved: dict[str, Any] | None 
     high = max((float(np.max(p)) for p in sized), default=0.0)
     if not (np.isfinite(low) and np.isfinite(high)):
         raise DataError(f"{what} contain NaN or infinite pixel values. Fix: fill or drop those images.")
-    if saved is not None and saved.get("dtype_kind") == dtype.kind:
+    in_unit = low >= 0 and high <= 1
+    same_dtype = saved is not None and saved.get("dtype") == str(dtype)
+    # Another float precision of the training's float range (float32 vs float64 of 0..16) is
+    # the same convention; any other dtype (uint8 vs uint16, float 0..1) is read on its own.
+    float_range = (saved is not None and saved.get("rule") == "range" and saved.get("dtype_kind") == "f"
+                   and dtype.kind == "f" and not in_unit)
+    if saved is not None and (same_dtype or float_range):
         out = dict(saved)
+        if out["rule"] == "range" and in_unit and out["high"] > 1.5:
+            from graft.notes import note
+
+            note(f"{what}: every pixel value is within 0..1, but the training's {out['dtype']} images ran "
+                 f"{out['low']:g}..{out['high']:g}; they are read on the training's scale (dark). Fix: pass "
+                 f"images on the training's scale, or as another dtype to have them read on their own.")
         if out["rule"] == "range" and (low < out["low"] or high > out["high"]):
             from graft.notes import note
 

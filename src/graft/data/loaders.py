@@ -111,6 +111,15 @@ def load_source(
         spec = str(spec)
     if isinstance(spec, pd.DataFrame):
         label = label_column or "label"
+        if text_column is not None:  # a text table: one column of texts, labels optional
+            if text_column not in spec.columns:
+                raise DataError(
+                    f"The DataFrame has no text column '{text_column}'. Columns: "
+                    f"{listed([str(c) for c in spec.columns])}. Fix: pass text_column= naming the texts."
+                )
+            labels = spec[label].to_numpy() if label in spec.columns else None
+            return from_arrays([str(t) if t is not None else "" for t in spec[text_column].tolist()], labels,
+                               name="DataFrame", require_labels=require_labels)
         if label in spec.columns:
             rest = spec.drop(columns=[label])
             if feature_columns is not None:
@@ -121,9 +130,9 @@ def load_source(
                 f"The DataFrame has no label column '{label}'. Columns: {listed([str(c) for c in spec.columns])}. "
                 "Fix: pass label_column=, or (x, y)."
             )
-        if text_column is not None:
-            return from_arrays(spec[text_column].tolist(), name="DataFrame", require_labels=False)
         return from_arrays(spec, name="DataFrame", require_labels=False)
+    if isinstance(spec, pd.api.extensions.ExtensionArray):  # e.g. a string column's .values
+        spec = spec.tolist()
     if not isinstance(spec, str):
         if require_labels or not isinstance(spec, (np.ndarray, torch.Tensor, list, pd.Series)):
             raise SpecError(

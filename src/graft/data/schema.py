@@ -194,7 +194,10 @@ class InputSchema:
         path = Path(directory) / SCHEMA_FILE
         if not path.is_file():
             return None
-        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or "kind" not in data or "classes" not in data:
+            raise ValueError(f"'{path}' is not a graft input schema (no 'kind' or 'classes')")
+        return cls.from_dict(data)
 
 
 def _describe_pixels(rule: dict[str, Any]) -> str:
