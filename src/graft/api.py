@@ -133,8 +133,11 @@ def fit(
     _check_needs(strategy, strategy_cls.needs, source=source, teacher=teacher)
 
     label_opts = run_cfg.load_options()
-    target = load_source(data, **label_opts)
+    adapting = "target" in strategy_cls.needs  # the target is used without labels: it may have none
+    target = load_source(data, **label_opts, require_labels=not adapting)
     src = load_source(source, **label_opts) if source is not None else None
+    if adapting and src is not None and not (target.y >= 0).any():
+        target = _as_unlabeled_target(target, src)
     plan = plan_splits(strategy_cls.needs, target, src, train_cfg, seed=seed, split_seed=run_cfg.split_seed,
                        test_fraction=run_cfg.test_fraction, val_fraction=run_cfg.val_fraction,
                        labels_per_class=labels_per_class)
@@ -174,7 +177,7 @@ def fit(
     teacher_model = build_model(teacher, info, _model_options(run_cfg)) if teacher is not None else None
     ctx = FitContext(model=net, train=streams.train, val=streams.val, train_config=train_cfg, seed=seed,
                      run_dir=run_dir, resume=resume, target=streams.target, teacher=teacher_model,
-                     plain_train=streams.plain_train, source_val=streams.source_val, oracle=streams.test,
+                     plain_train=streams.plain_train, source_val=streams.source_val, oracle=streams.test if len(streams.test) else None,
                      extras={"target_plain": streams.target_plain, "splits": splits})
     measure = src is not None and run_cfg.shift_report
     shift_before = _shift_before(net, streams, run_dir, resume) if measure else {}
@@ -182,8 +185,11 @@ def fit(
     result = strategy_cls(strategy_cfg).fit(ctx)
     seconds = result.seconds or (time.perf_counter() - t0)
 
-    logits, y_test, _ = predict_logits(net, streams.test)
-    scores = classification_metrics(y_test.numpy(), logits.argmax(1).numpy(), target.num_classes)
+    if len(streams.test):
+        logits, y_test, _ = predict_logits(net, streams.test)
+        scores = classification_metrics(y_test.numpy(), logits.argmax(1).numpy(), target.num_classes)
+    else:  # an unlabeled target: nothing to score, and the report says so
+        scores = {"accuracy": None, "macro_f1": None, "confusion": None}
     val_acc = _val_accuracy(result)
     metrics: dict[str, Any] = {
         "strategy": strategy, "model": model_name, "data": data_name, "seed": seed,
@@ -349,6 +355,18 @@ def _check_needs(strategy: str, needs: frozenset[str], **given: Any) -> None:
         raise ConfigError(
             f"Strategy '{strategy}' distils from a teacher, but none was given. Fix: pass --teacher run:DIR."
         )
+
+
+def _as_unlabeled_target(target: Any, source: Any) -> Any:
+    """A target without any label takes the source's classes; there is then no test split."""
+    import dataclasses as dc
+
+    from graft.notes import note
+
+    note(f"{target.name} has no labels: all of it adapts the model, and no target accuracy is reported "
+         f"(the label-free validator picks the checkpoint). Hold out a labeled target sample to measure it.")
+    return dc.replace(target, classes=list(source.classes),
+                      meta={**target.meta, "class_values": source.meta.get("class_values") or list(source.classes)})
 
 
 def _fit_default_warmup(cfg: TrainConfig, given: dict[str, Any]) -> None:

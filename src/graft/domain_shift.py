@@ -67,13 +67,18 @@ def shift(model: Any, source: Any, data: Any, *, out: str | Path | None = None, 
 
     from graft.data.schema import InputSchema
 
-    src, tgt = load_source(source, **load_options), load_source(data, **load_options)
+    # No labels are needed to measure a shift: either domain may come without them.
+    src = load_source(source, **load_options, require_labels=False)
+    tgt = load_source(data, **load_options, require_labels=False)
     check_domains(src, tgt)
     # No training here, so every row may shape the preprocessing (tables: one standardisation
     # for both domains, so what is measured is the shift, not a difference of units).
     schema = InputSchema.fit([(src, np.arange(len(src))), (tgt, np.arange(len(tgt)))])
     src, tgt = schema.apply(src), schema.apply(tgt)
-    net = build_model(model, DataInfo.from_source(tgt), ModelOptions(image_size=image_size, pretrained=pretrained))
+    info = DataInfo.from_source(tgt)
+    if info.num_classes < 1:  # unlabeled data: the head is not used, only the backbone's features
+        info.num_classes, info.classes = max(1, len(src.classes)), list(src.classes) or ["unlabeled"]
+    net = build_model(model, info, ModelOptions(image_size=image_size, pretrained=pretrained))
     spec = net.spec.input
     ds_s = make_dataset(src, np.arange(len(src)), spec)
     ds_t = make_dataset(tgt, np.arange(len(tgt)), spec)

@@ -104,8 +104,12 @@ def plan_splits(
         if source is None:
             raise ConfigError("internal: a domain-adaptation layout needs a source")
         check_domains(source, target)
-        splits = make_splits(target, seed=seed, split_seed=split_seed, test_fraction=test_fraction,
-                             val_fraction=0.0, labels_per_class=None)
+        if (np.asarray(target.y) >= 0).any():
+            splits = make_splits(target, seed=seed, split_seed=split_seed, test_fraction=test_fraction,
+                                 val_fraction=0.0, labels_per_class=None)
+        else:  # an unlabeled target: every example adapts, none is scored
+            empty = np.zeros(0, dtype=np.int64)
+            splits = Splits(train=np.arange(len(target), dtype=np.int64), val=empty, test=empty)
         src_splits = make_splits(source, seed=seed, split_seed=split_seed, test_fraction=0.1,
                                  val_fraction=0.0)
         plan = SplitPlan(splits, src_splits)
@@ -179,7 +183,7 @@ def check_domains(source: DataSource, target: DataSource) -> None:
             f"The source ({source.name}) holds {source.kind} data but the target ({target.name}) "
             f"holds {target.kind} data. Fix: pass a source and a target of the same kind."
         )
-    if list(source.classes) != list(target.classes):
+    if source.classes and target.classes and list(source.classes) != list(target.classes):
         only_s = sorted(set(source.classes) - set(target.classes))
         only_t = sorted(set(target.classes) - set(source.classes))
         detail = (f"only in the source: {only_s}; only in the target: {only_t}" if only_s or only_t

@@ -222,3 +222,17 @@ def test_text_run_predicts_a_dataframe_with_other_columns(tiny_bert: Path, senti
     assert run.predict(frame.drop(columns=["label"]))["prediction"].tolist() == ref
     with pytest.raises(DataError, match="has no text column 'review'"):
         run.predict(frame.rename(columns={"review": "body"}))
+
+
+def test_domain_adaptation_and_shift_take_a_target_without_labels(tmp_path: Path, make_blobs) -> None:  # type: ignore[no-untyped-def]
+    from graft.notes import GraftNote
+
+    xs, ys = make_blobs(40, seed=0)
+    xt, _ = make_blobs(40, seed=1, shift=1.0)
+    with pytest.warns(GraftNote, match="has no labels: all of it adapts the model"):
+        run = graft.fit("builtin:mlp", xt, strategy="dann", source=(xs, ys), epochs=2, batch_size=32,
+                        out=tmp_path / "r", progress=False, shift_report=False)
+    assert run.metrics["test_accuracy"] is None and run.metrics["n_test"] == 0 and run.metrics["selected_by"] == "im"
+    assert len(run.predict(xt)) == len(xt)
+    measured = graft.shift("builtin:mlp", (xs, ys), xt)
+    assert measured["n_target"] == len(xt) and measured["mmd_linear"] > 0

@@ -195,8 +195,8 @@ def pixel_rule(parts: list[np.ndarray], what: str, saved: dict[str, Any] | None 
     from graft.notes import note
 
     note(f"{what}: {dtype} pixel values run from {low:g} to {high:g}, neither 0..255 nor 0..1; "
-         f"they are rescaled linearly from {start:g}..{high:g} to the full range (the rule is saved with "
-         "the model and applied again at prediction).")
+         f"they are rescaled linearly from {start:g}..{high:g} to the full range (a model trained on them keeps "
+         "this rule for new data of the same dtype).")
     return {**base, "rule": "range", "low": start, "high": high}
 
 

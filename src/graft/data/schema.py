@@ -86,7 +86,8 @@ class InputSchema:
             label_column=first.meta.get("label_column"),
             text_column=first.meta.get("text_column"),
             table=table,
-            pixels=first.meta.get("pixels"),
+            # The data the model will predict is the last part's (domain adaptation: the target).
+            pixels=next((src.meta["pixels"] for src, _ in reversed(parts) if src.meta.get("pixels")), None),
             image=image,
         )
 
