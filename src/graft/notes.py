@@ -4,7 +4,11 @@ so the CLI prints each as one ``note:`` line and the Python API can filter them.
 
 from __future__ import annotations
 
+import sys
 import warnings
+from pathlib import Path
+
+_PACKAGE = str(Path(__file__).resolve().parent)
 
 
 class GraftNote(UserWarning):
@@ -12,5 +16,11 @@ class GraftNote(UserWarning):
 
 
 def note(message: str) -> None:
-    """Tell the user ``message`` (a :class:`GraftNote` warning)."""
-    warnings.warn(message, GraftNote, stacklevel=3)
+    """Tell the user ``message`` (a :class:`GraftNote` warning), attributed to the user's own
+    line that called graft, so Python shows where in *their* code it happened."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(_PACKAGE):
+        frame = frame.f_back
+    module = frame.f_globals.get("__name__", "__main__")
+    warnings.warn_explicit(message, GraftNote, frame.f_code.co_filename, frame.f_lineno, module=module,
+                           registry=frame.f_globals.setdefault("__warningregistry__", {}))

@@ -209,10 +209,22 @@ def unknown_option(key: str, known: Iterable[str], owner: str) -> ConfigError:
     """The error for an option name that nobody declares (with the closest known name)."""
     allowed = sorted({k.replace("_", "-") for k in known})
     given = key.replace("_", "-")
+    elsewhere = _strategies_declaring(key.replace("-", "_"))
+    hint = (f" --{given} is an option of {', '.join(elsewhere)}: pass --strategy {elsewhere[0]}, or drop it."
+            if elsewhere else did_you_mean(given, allowed))
     return ConfigError(
-        f"Unknown option '{given}' for {owner}.{did_you_mean(given, allowed)} "
+        f"Unknown option '{given}' for {owner}.{hint} "
         f"Allowed: {', '.join('--' + a for a in allowed)}."
     )
+
+
+def _strategies_declaring(name: str) -> list[str]:
+    """Registered strategies whose config has the field ``name`` (a right option, wrong strategy)."""
+    try:
+        from graft.strategies import STRATEGIES
+    except ImportError:  # pragma: no cover - during graft's own import
+        return []
+    return [s for s in STRATEGIES if name in {f.name for f in dataclasses.fields(STRATEGIES.get(s).Config)}]
 
 
 def check_declared(config: Any, owner: str) -> None:

@@ -103,6 +103,10 @@ class Run:
             frame["prediction"] = frame["prediction"].infer_objects()
         frame.attrs["accuracy"] = accuracy
         frame.attrs["notes"] = notes
+        from graft.notes import note
+
+        for line in notes:  # said once more, outside the recording, so a Python user sees them too
+            note(line)
         return frame
 
     def _attach_labels(self, frame: pd.DataFrame, source: Any, values: list[Any], notes: list[str]) -> float | None:
@@ -118,9 +122,9 @@ class Run:
         idx = np.array([lookup.get(k, -1) if k is not None else -1 for k in keys])
         known = idx >= 0
         if not known.any():
-            if any(k is not None for k in keys):
-                notes.append("the data's labels (or folder names) are not among the run's classes: no accuracy")
-            return None
+            if any(k is not None for k in keys) and "relative_paths" not in source.meta:
+                notes.append("the data's labels are not among the run's classes: no accuracy")
+            return None  # folders whose names are no class are just folders
         unknown = sorted({k for k, i in zip(keys, idx) if k is not None and i < 0})
         if unknown:
             notes.append(f"{sum(1 for k, i in zip(keys, idx) if k is not None and i < 0)} example(s) have labels "

@@ -236,3 +236,24 @@ def test_domain_adaptation_and_shift_take_a_target_without_labels(tmp_path: Path
     assert len(run.predict(xt)) == len(xt)
     measured = graft.shift("builtin:mlp", (xs, ys), xt)
     assert measured["n_target"] == len(xt) and measured["mmd_linear"] > 0
+
+
+def test_label_types_round_trip_and_notes_point_at_the_callers_line(tmp_path: Path, make_blobs) -> None:  # type: ignore[no-untyped-def]
+    from graft.notes import GraftNote
+
+    x, y = make_blobs(20)
+    flags = graft.fit("builtin:mlp", x, y == 1, epochs=1, out=tmp_path / "b", progress=False)
+    assert set(flags.predict(x)["prediction"]) <= {True, False}
+    halves = graft.fit("builtin:mlp", x, y + 0.5, epochs=1, out=tmp_path / "f", progress=False)
+    assert set(halves.predict(x)["prediction"]) <= {0.5, 1.5, 2.5}
+    frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(x.shape[1])]).assign(extra=1.0)
+    with pytest.warns(GraftNote, match="ignored column") as caught:
+        flags.predict(frame)
+    assert any(Path(w.filename).name == "test_predict.py" for w in caught)
+
+
+def test_an_option_of_another_strategy_names_it(tmp_path: Path, blobs_npz: Path) -> None:
+    from graft.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--head is an option of linear-probe: pass --strategy linear-probe"):
+        graft.fit("builtin:mlp", f"npz:{blobs_npz}", strategy="scratch", head="logreg", out=tmp_path)

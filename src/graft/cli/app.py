@@ -168,8 +168,6 @@ def predict(
     from graft.run import load_run, write_predictions
 
     frame = load_run(run).predict(data, batch_size=batch_size, label_column=label_column, text_column=text_column)
-    for line in frame.attrs.get("notes", []):
-        console.print(f"note: {line}", highlight=False, soft_wrap=True)
     path = write_predictions(frame, out, run_dir=run)
     msg = f"Wrote {len(frame)} predictions to {path}"
     if frame.attrs.get("accuracy") is not None:

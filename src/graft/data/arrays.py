@@ -402,10 +402,16 @@ def class_values(labels: np.ndarray, names: list[str], given: Sequence[Any] | No
         return list(given)
     raw = np.asarray(labels)
     present = raw[~np.asarray(_isna(raw), dtype=bool)] if raw.size else raw
-    if len(present) and _integral(present) is not None and not (
-        present.dtype.kind == "O" and any(isinstance(v, str) for v in present)
-    ):
+    if not len(present):
+        return list(names)
+    if present.dtype.kind == "b" or all(isinstance(v, (bool, np.bool_)) for v in present.tolist()):
+        return [n == "True" for n in names]
+    if present.dtype.kind == "O" and any(isinstance(v, str) for v in present):
+        return list(names)
+    if _integral(present) is not None:
         return [int(n) for n in names]
+    if present.dtype.kind == "f":
+        return [float(n) for n in names]
     return list(names)
 
 

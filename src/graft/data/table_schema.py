@@ -150,18 +150,18 @@ class TableSchema:
         return np.ascontiguousarray(x, dtype=np.float32), notes
 
     def _match(self, frame: pd.DataFrame, what: str, notes: list[str]) -> pd.DataFrame:
-        if self.positional:
+        names = [c.name for c in self.columns]
+        if self.positional and not all(n in {str(c) for c in frame.columns} for n in names):
             if frame.shape[1] != len(self.columns):
                 raise DataError(
                     f"{what} has {frame.shape[1]} feature columns; the model was trained on an unnamed "
                     f"array of {len(self.columns)}. Fix: pass {len(self.columns)} columns in the training order."
                 )
             frame = frame.copy()
-            frame.columns = [c.name for c in self.columns]
+            frame.columns = names
             return frame
         have = {str(c) for c in frame.columns}
         missing = [c for c in self.input_columns if c not in have]
-        names = [c.name for c in self.columns]
         if missing and frame.attrs.get("positional") and frame.shape[1] == len(names):
             # An unnamed array for a model trained on named columns, as scikit-learn allows.
             notes.append(f"an unnamed array: its {frame.shape[1]} columns are taken as the training's "
@@ -180,7 +180,10 @@ class TableSchema:
 
     def extra_columns(self, frame: pd.DataFrame, ignore: tuple[str | None, ...] = ()) -> list[str]:
         """Columns of ``frame`` the model does not use (reported at prediction)."""
-        if self.positional or (frame.attrs.get("positional") and frame.shape[1] == len(self.columns)):
+        names = {c.name for c in self.columns}
+        if frame.attrs.get("positional") and frame.shape[1] == len(self.columns):
+            return []
+        if self.positional and not names <= {str(c) for c in frame.columns}:
             return []
         used = {c.name for c in self.columns} | {i for i in ignore if i}
         return [str(c) for c in frame.columns if str(c) not in used]
