@@ -129,8 +129,18 @@ def fit(
     check_unused(strategy_cls, train_opts)
     _fit_default_warmup(train_cfg, train_opts)
     if labels_per_class is not None and labels_per_class < 1:
-        raise ConfigError(f"--labels-per-class must be >= 1. Got {labels_per_class} instead.")
+        raise ConfigError(f"--labels-per-class must be >= 1. Got {labels_per_class} instead. "
+                          "Fix: pass e.g. --labels-per-class 10, or leave it out to use every label.")
     _check_needs(strategy, strategy_cls.needs, source=source, teacher=teacher)
+    # Mistakes that need no data are caught before any data loads.
+    from graft.models import check_model_spec
+    from graft.run_dir import check_run_dir
+
+    for spec in (model, teacher):
+        if isinstance(spec, str):
+            check_model_spec(spec)
+    if out is not None and not resume:
+        check_run_dir(Path(out), resume=resume, overwrite=overwrite)
 
     label_opts = run_cfg.load_options()
     adapting = "target" in strategy_cls.needs  # the target is used without labels: it may have none

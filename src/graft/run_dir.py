@@ -34,8 +34,9 @@ def default_run_dir(strategy: str, model: str, data: str, seed: int, root: str |
 _RUN_MARKERS = ("config.yaml", "metrics.json", "model", "checkpoints", "logs", "history.csv")
 
 
-def prepare_run_dir(path: Path, *, resume: bool, overwrite: bool) -> Path:
-    """Create ``path``; refuse to clobber a finished run unless ``overwrite``, which empties it."""
+def check_run_dir(path: Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuse a ``--out`` that is a file, a folder of other files, or a finished run (without
+    ``--overwrite``/``--resume``); checked before any data is loaded, and again when creating it."""
     if path.exists() and not path.is_dir():
         raise ConfigError(
             f"--out '{path}' is a file, not a directory. Fix: pass a directory path for the run."
@@ -51,6 +52,12 @@ def prepare_run_dir(path: Path, *, resume: bool, overwrite: bool) -> Path:
             f"The output directory '{path}' already holds a finished run (metrics.json). "
             "Fix: pass another --out, or --overwrite to replace it."
         )
+
+
+def prepare_run_dir(path: Path, *, resume: bool, overwrite: bool) -> Path:
+    """Create ``path``; refuse to clobber a finished run unless ``overwrite``, which empties it."""
+    check_run_dir(path, resume=resume, overwrite=overwrite)
+    finished = (path / "metrics.json").exists()
     if finished and overwrite and not resume:
         for child in path.iterdir():  # a graft run: its own files only
             shutil.rmtree(child) if child.is_dir() else child.unlink()

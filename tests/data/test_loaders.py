@@ -14,7 +14,7 @@ from graft.errors import DataError, MissingPathError, SpecError
 def test_unknown_scheme_suggests_and_lists() -> None:
     want = (
         r"Unknown data scheme 'fodler'.*Did you mean 'folder'\? "
-        r"Allowed: builtin, folder, csv, npz\. Examples: builtin:digits"
+        r"Allowed: builtin, folder, csv, npz\. Fix: write the data as SCHEME:PATH, e.g. builtin:digits"
     )
     with pytest.raises(SpecError, match=want):
         load_source("fodler:/x")

@@ -17,7 +17,7 @@ def print_run(console: Console, run: Any) -> None:
     m = run.metrics
     table = Table(title=f"{m['strategy']} · {m['model']} → {m['data']} (seed {m['seed']})", show_header=False)
     for key in ("test_accuracy", "test_macro_f1", "val_accuracy", "selected_by", "selected_epoch",
-                "epochs_run", "n_train_labeled", "n_test", "trainable_params", "total_params",
+                "epochs_run", "n_train_labeled", "n_val", "n_test", "trainable_params", "total_params",
                 "train_seconds", "peak_memory_mb"):
         value = m.get(key)
         if isinstance(value, float):

@@ -118,8 +118,14 @@ def load_folder(path: str | Path, name: str | None = None, *, require_labels: bo
             files += [(split, class_dir.name, f) for f in _images_in(class_dir)]
     class_dirs = sorted({c.name for _, base in groups for c in _subdirs(base)})
     if not class_dirs or not files:
+        if not class_dirs and _images_in(root):
+            raise DataError(
+                f"Folder '{root}' holds images but no class sub-folders, so it has no labels to train on. "
+                f"{_LAYOUT} Fix: sort the images into one sub-folder per class (graft predict takes "
+                "any folder as it is)."
+            )
         what = "no class sub-folders" if not class_dirs else "no images in its class folders"
-        raise DataError(f"Folder '{root}' is empty: it has {what}. {_LAYOUT}")
+        raise DataError(f"Folder '{root}' is empty: it has {what}. {_LAYOUT} Fix: point to the folder of images.")
     counts = {c: 0 for c in class_dirs}
     for _, c, _ in files:
         counts[c] += 1
@@ -164,7 +170,10 @@ def _load_any(root: Path, name: str) -> DataSource:
     """Every image under ``root``; the parent folder's name is its (candidate) label."""
     files = _images_in(root)
     if not files:
-        raise DataError(f"Folder '{root}' holds no images (searched recursively). {_LAYOUT}")
+        raise DataError(
+            f"Folder '{root}' holds no images (searched recursively; extensions "
+            f"{', '.join(e[1:] for e in IMAGE_EXTENSIONS)}). Fix: point to the folder of images."
+        )
     parents = [f.parent.name if f.parent != root and f.parent.name.lower() not in SPLIT_NAMES else None
                for f in files]
     classes = sorted({p for p in parents if p is not None})

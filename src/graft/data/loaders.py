@@ -180,7 +180,7 @@ def _load_spec(
     else:
         raise SpecError(
             f"Unknown data scheme '{scheme}' in '{spec}'.{did_you_mean(scheme, SCHEMES)} "
-            f"Allowed: {', '.join(SCHEMES)}. {_EXAMPLES}."
+            f"Allowed: {', '.join(SCHEMES)}. Fix: write the data as SCHEME:PATH, e.g. {_EXAMPLES[10:]}."
         )
     check_source(source, require_labels=require_labels)
     return source

@@ -66,18 +66,24 @@ def read_table(path: str | Path) -> pd.DataFrame:
             frame = pd.read_csv(file)
     except ImportError as exc:
         raise DataError(
-            f"Reading '{file}' needs a parquet engine: {exc}. "
+            f"Reading '{file}' needs a parquet engine ({_first_line(exc)}). "
             "Fix: pip install pyarrow, or save the table as CSV."
         ) from exc
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise DataError(
-            f"Cannot read '{file}' as {fmt[1:]}: {exc}. "
+            f"Cannot read '{file}' as {fmt[1:]}: {_first_line(exc)}. "
             f"Allowed: {', '.join(e[1:] for e in TABLE_EXTENSIONS)}, decided by extension. "
             "Fix: check the file's format and extension."
         ) from exc
     if frame.empty:
         raise DataError(f"Table '{file}' is empty: it has no rows. Fix: point to a file with data.")
     return frame
+
+
+def _first_line(exc: BaseException) -> str:
+    """A library's message on one line (graft's errors are one line)."""
+    text = " ".join(str(exc).split())
+    return text[:200] + ("…" if len(text) > 200 else "")
 
 
 def _require_columns(frame: pd.DataFrame, wanted: Sequence[str], option: str, file: str) -> None:

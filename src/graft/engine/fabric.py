@@ -27,12 +27,31 @@ def make_fabric(config: TrainConfig, run_dir: Path | None) -> Fabric:
         accelerator=config.accelerator,
         devices=devices,
         strategy=config.fabric_strategy,
-        precision=config.precision,  # type: ignore[arg-type]
+        precision=_precision(config),  # type: ignore[arg-type]
         loggers=loggers,
     )
     if fabric.world_size > 1:
         fabric.launch()
     return fabric
+
+
+#: Lightning's short precision names, written out (it warns about the short ones).
+_PRECISION_NAMES = {"32": "32-true", "16": "16-mixed", "bf16": "bf16-mixed", "64": "64-true"}
+
+
+def _precision(config: TrainConfig) -> str:
+    """The precision to run at: fp16 autocast needs a GPU; on CPU it becomes bf16, with a note."""
+    import torch
+
+    precision = _PRECISION_NAMES.get(config.precision, config.precision)
+    on_cpu = config.accelerator == "cpu" or (config.accelerator == "auto" and not torch.cuda.is_available())
+    if precision == "16-mixed" and on_cpu:
+        from graft.notes import note
+
+        note("--precision 16-mixed needs a GPU (fp16 autocast); on the CPU it runs as bf16-mixed. "
+             "Fix: pass --precision bf16-mixed or 32-true to say so.")
+        return "bf16-mixed"
+    return precision
 
 
 def is_main_process() -> bool:

@@ -28,7 +28,7 @@ from graft.models.spec import BackboneSpec, GraftModel
 from graft.models.weights import load_backbone, read_state_dict, strip_prefixes
 
 __all__ = [
-    "MODEL_SCHEMES", "DataInfo", "ModelOptions", "build_model", "describe_builtin_models",
+    "MODEL_SCHEMES", "DataInfo", "ModelOptions", "build_model", "check_model_spec", "describe_builtin_models",
     "load_model", "save_model",
 ]
 
@@ -90,6 +90,19 @@ def build_model(spec: str | nn.Module, data_info: DataInfo, options: ModelOption
             "hf:NAME for text)."
         )
     return model
+
+
+def check_model_spec(spec: str) -> None:
+    """Catch a wrong model spec before any data is loaded: the scheme, a built-in's name, a
+    ``run:``/``file:`` path that does not exist."""
+    scheme, rest = _split(spec)
+    if scheme == "builtin":
+        BUILTIN_MODELS.get(rest)
+    elif scheme in ("run", "file") and not Path(rest).expanduser().exists():
+        raise MissingPathError(
+            f"The model '{spec}' names a path that does not exist. Fix: check the path"
+            + (" (the --out of a finished graft run)." if scheme == "run" else ".")
+        )
 
 
 def _split(spec: str) -> tuple[str, str]:
