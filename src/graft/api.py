@@ -345,6 +345,12 @@ def list_strategies() -> dict[str, str]:
     return STRATEGIES.describe()
 
 
+def _takers(stream: str) -> list[str]:
+    from graft.strategies import STRATEGIES
+
+    return [name for name in STRATEGIES if stream in STRATEGIES.get(name).needs]
+
+
 def _check_needs(strategy: str, needs: frozenset[str], **given: Any) -> None:
     if "source" in needs and given.get("source") is None:
         raise ConfigError(
@@ -358,8 +364,9 @@ def _check_needs(strategy: str, needs: frozenset[str], **given: Any) -> None:
         )
     if given.get("teacher") is not None and "teacher" not in needs:
         raise ConfigError(
-            f"Strategy '{strategy}' does not use a teacher, but --teacher was given. Fix: drop --teacher; "
-            "strategies that distil from a teacher take it (graft list)."
+            f"Strategy '{strategy}' does not use a teacher, but --teacher was given. Fix: drop --teacher"
+            + (f"; strategies that distil from a teacher take it ({', '.join(_takers('teacher'))})."
+               if _takers("teacher") else " (no registered strategy uses a teacher yet).")
         )
     if "teacher" in needs and given.get("teacher") is None:
         raise ConfigError(

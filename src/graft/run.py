@@ -99,6 +99,9 @@ class Run:
         for i, c in enumerate(self.model.classes):
             frame[f"p_{c}"] = probs[:, i]
         accuracy = self._attach_labels(frame, source, values, notes)
+        asked = load_options.get("label_column")
+        if asked and accuracy is None and source.kind in ("table", "text") and "label_values" not in source.meta:
+            notes.append(f"the data has no label column '{asked}': predicted without labels")
         if not all(isinstance(v, str) for v in values):
             frame["prediction"] = frame["prediction"].infer_objects()
         frame.attrs["accuracy"] = accuracy

@@ -26,7 +26,8 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(stderr=True)
-out_console = Console()
+# Piped into a file or a pager, rich would cut tables at 80 columns.
+out_console = Console() if sys.stdout.isatty() else Console(width=160)
 EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 ModelOpt = typer.Option(..., "--model", "-m", help="Model spec: timm:NAME, builtin:NAME, run:DIR, file:PATH (+ --arch).")
