@@ -3,7 +3,7 @@
 Families: gradient reversal (:mod:`.grl`), MMD (:mod:`.mmd`), CORAL (:mod:`.coral`),
 entropy and information maximization (:mod:`.entropy`), minimum class confusion
 (:mod:`.mcc`), domain-adversarial and CDAN (:mod:`.adversarial`), distillation
-(:mod:`.kd`).
+(:mod:`.kd`), fine-tuning regularizers L2-SP and BSS (:mod:`.regularizers`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from graft.losses.entropy import entropy, information_maximization
 from graft.losses.grl import GradientReversal, grad_reverse, grl_schedule
 from graft.losses.kd import feature_kd_loss, kd_loss
 from graft.losses.mcc import mcc_loss
+from graft.losses.regularizers import batch_spectral_shrinkage, l2_sp
 from graft.losses.mmd import (
     gaussian_kernels,
     linear_mmd,
@@ -37,6 +38,7 @@ __all__ = [
     "DomainDiscriminator",
     "GradientReversal",
     "RandomizedMultilinear",
+    "batch_spectral_shrinkage",
     "cdan_features",
     "coral",
     "covariance",
@@ -50,6 +52,7 @@ __all__ = [
     "grl_schedule",
     "information_maximization",
     "kd_loss",
+    "l2_sp",
     "linear_mmd",
     "mcc_loss",
     "mean_pairwise_sq_distance",
