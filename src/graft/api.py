@@ -159,7 +159,8 @@ def fit(
     info = DataInfo.from_source(target)
     torch.manual_seed(seed)  # random initialisation depends on the seed only
     net = build_model(model, info, _model_options(run_cfg))
-    streams = build_streams(plan, target, src, net.spec.input, train_cfg)
+    streams = build_streams(plan, target, src, net.spec.input, train_cfg,
+                            unlabeled="unlabeled" in strategy_cls.needs)
     splits = streams.splits
 
     model_name = model if isinstance(model, str) else type(model).__name__

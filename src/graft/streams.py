@@ -149,8 +149,15 @@ def build_streams(
     source: DataSource | None,
     input_spec: InputSpec,
     cfg: TrainConfig,
+    *,
+    unlabeled: bool = False,
 ) -> Streams:
-    """Build the datasets of a planned run (sources already encoded for the model)."""
+    """Build the datasets of a planned run (sources already encoded for the model).
+
+    Args:
+        unlabeled: Also give the unlabeled rest of the target's training split as a second
+            stream (semi-supervised strategies; ``needs`` has ``unlabeled``).
+    """
     from graft.data import make_dataset
 
     def ds(src: DataSource, idx: np.ndarray, augment: bool = False) -> Dataset:
@@ -172,8 +179,17 @@ def build_streams(
     train = ds(target, splits.train, augment=True)
     plain = ds(target, splits.train) if cfg.augment != "none" else train
     val = ds(target, splits.val) if len(splits.val) else None
+    rest = None
+    if unlabeled:
+        if len(splits.unlabeled) == 0:
+            raise ConfigError(
+                "This strategy learns from unlabeled examples too, but every training example is labeled. "
+                "Allowed: data with unlabeled rows. Fix: pass --labels-per-class K (the rest of the training "
+                "split becomes the unlabeled stream), or leave some labels empty."
+            )
+        rest = Unlabeled(ds(target, splits.unlabeled, augment=True))
     return Streams(train=train, plain_train=plain, val=val, test=ds(target, splits.test),
-                   splits=splits, n_train_labeled=len(splits.train))
+                   splits=splits, target=rest, n_train_labeled=len(splits.train))
 
 
 def check_domains(source: DataSource, target: DataSource) -> None:

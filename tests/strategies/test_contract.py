@@ -52,6 +52,8 @@ def _needs_kwargs(cls: type[Strategy], shifted: DataSource, request: pytest.Fixt
         kwargs["source"] = shifted
     if "teacher" in cls.needs:
         kwargs["teacher"] = f"run:{request.getfixturevalue('teacher_run')}"
+    if "unlabeled" in cls.needs:  # the unlabeled rest of the training split is the second stream
+        kwargs["labels_per_class"] = 10
     return kwargs
 
 
@@ -65,7 +67,7 @@ def test_strategy_declares_config_and_needs(name: str) -> None:
     assert issubclass(cls, Strategy) and cls.name == name
     assert dataclasses.is_dataclass(cls.Config) and issubclass(cls.Config, StrategyConfig)
     cls(cls.Config())  # every option has a default
-    assert cls.needs <= {"source", "target", "teacher"}
+    assert cls.needs <= {"source", "target", "teacher", "unlabeled"}
     assert set(cls.train_defaults) <= {f.name for f in dataclasses.fields(TrainConfig)}
     assert STRATEGIES.describe()[name]
 

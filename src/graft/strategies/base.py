@@ -46,7 +46,8 @@ class FitContext:
         seed: The run's seed.
         run_dir: Where checkpoints go; None for in-memory runs.
         resume: Continue from the run directory's last checkpoint.
-        target: Unlabeled data of the target domain (``needs`` has ``target``).
+        target: Unlabeled data of the target domain (``needs`` has ``target``), or the
+            unlabeled rest of the training split (``needs`` has ``unlabeled``).
         teacher: A trained model to learn from (``needs`` has ``teacher``).
         plain_train: ``train`` without augmentation, for features computed once.
         source_val: Labeled source data held out of ``train`` (domain adaptation:
@@ -100,7 +101,8 @@ class Strategy:
 
     name: ClassVar[str] = ""
     Config: ClassVar[type[StrategyConfig]] = StrategyConfig
-    #: Streams or models beyond labeled training data: "source", "target", "teacher".
+    #: Streams or models beyond labeled training data: "source", "target", "teacher",
+    #: "unlabeled" (the unlabeled rest of the training split as a second stream).
     needs: ClassVar[frozenset[str]] = frozenset()
     #: Engine options this strategy trains best with; the user's options override.
     train_defaults: ClassVar[dict[str, Any]] = {}
