@@ -23,7 +23,7 @@ from torch import nn
 
 from graft.engine.config import TrainConfig
 from graft.engine.evaluate import predict_logits
-from graft.engine.fabric import is_main_process
+from graft.engine.ranks import is_main_process
 from graft.engine.memory import peak_memory_mb
 from graft.errors import CheckpointError, ConfigError
 from graft.options import build_config

@@ -10,7 +10,7 @@ from rich.table import Table
 
 
 def print_run(console: Console, run: Any) -> None:
-    from graft.engine.fabric import is_main_process
+    from graft.engine.ranks import is_main_process
 
     if not is_main_process():  # one summary for a distributed run
         return

@@ -8,6 +8,7 @@ from pathlib import Path
 from lightning_fabric import Fabric
 
 from graft.engine.config import TrainConfig
+from graft.engine.ranks import is_main_process  # noqa: F401  (re-exported)
 
 
 def make_fabric(config: TrainConfig, run_dir: Path | None) -> Fabric:
@@ -52,10 +53,3 @@ def _precision(config: TrainConfig) -> str:
              "Fix: pass --precision bf16-mixed or 32-true to say so.")
         return "bf16-mixed"
     return precision
-
-
-def is_main_process() -> bool:
-    """True on rank 0 (and when not distributed): only it writes the run directory."""
-    import os
-
-    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))) == 0
