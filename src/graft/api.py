@@ -158,7 +158,7 @@ def fit(
     src = schema.apply(src) if src is not None else None
     info = DataInfo.from_source(target)
     torch.manual_seed(seed)  # random initialisation depends on the seed only
-    net = build_model(model, info, _model_options(run_cfg))
+    net = build_model(model, info, run_cfg.model_options())
     streams = build_streams(plan, target, src, net.spec.input, train_cfg,
                             unlabeled="unlabeled" in strategy_cls.needs)
     splits = streams.splits
@@ -185,7 +185,7 @@ def fit(
 
     torch.manual_seed(seed)
     np.random.seed(seed)
-    teacher_model = build_model(teacher, info, _model_options(run_cfg)) if teacher is not None else None
+    teacher_model = build_model(teacher, info, run_cfg.model_options()) if teacher is not None else None
     ctx = FitContext(model=net, train=streams.train, val=streams.val, train_config=train_cfg, seed=seed,
                      run_dir=run_dir, resume=resume, target=streams.target, teacher=teacher_model,
                      plain_train=streams.plain_train, source_val=streams.source_val, oracle=streams.test if len(streams.test) else None,
@@ -398,16 +398,6 @@ def _fit_default_warmup(cfg: TrainConfig, given: dict[str, Any]) -> None:
     old, cfg.warmup_epochs = cfg.warmup_epochs, round(cfg.epochs / 10, 3)
     note(f"The strategy's default warm-up ({old:g} epochs) is not shorter than --epochs {cfg.epochs}; it is "
          f"shortened to {cfg.warmup_epochs:g} epochs. Fix: pass --warmup-epochs to choose it.")
-
-
-def _model_options(run_cfg: RunOptions) -> Any:
-    """The model-building options of a run (``RunOptions.model_options`` where it exists)."""
-    from graft.models import ModelOptions
-
-    if hasattr(run_cfg, "model_options"):
-        return run_cfg.model_options()
-    return ModelOptions(image_size=run_cfg.image_size, pretrained=run_cfg.pretrained, arch=run_cfg.arch,
-                        max_length=run_cfg.max_length, pooling=run_cfg.pooling)
 
 
 def _shift(net: nn.Module, streams: Any, run_dir: Path, when: str) -> dict[str, float]:

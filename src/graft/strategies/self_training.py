@@ -13,27 +13,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from graft.data.batch_augment import cutout_batch, random_affine_batch
 from graft.data.batching import concat_inputs, input_count
 from graft.engine.trainer import Batch
 from graft.options import option
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
 from graft.strategies.base import FitContext, register_strategy
+from graft.strategies.pseudo_labels import PseudoLabelOptions, pseudo_label_loss, weak_strong_views
 
 
 @dataclass
-class SelfTrainingConfig(AdaptationConfig):
+class SelfTrainingConfig(PseudoLabelOptions, AdaptationConfig):
     """Options of ``self-training`` (each field's help is in its declaration)."""
 
-    threshold: float = option(0.95, help="Confidence a weak-view prediction needs to become a pseudo-label.",
-                              ge=0, le=1)
-    weak_shift: float = option(0.0625, help="Largest random shift of the weak view (fraction of the size).",
-                               ge=0, lt=1)
-    strong_shift: float = option(0.125, help="Largest random shift of the strong view (fraction of the size).",
-                                 ge=0, lt=1)
-    strong_rotate: float = option(15.0, help="Largest rotation of the strong view, in degrees.", ge=0, le=180)
-    cutout: float = option(0.3, help="Side of the square cut out of the strong view (fraction of the size).",
-                           ge=0, lt=1)
     # So one dominant class cannot take over the pseudo-labels.
     distribution_alignment: bool = option(
         True, help="Divide weak-view probabilities by the running mean target prediction before "
@@ -55,12 +46,7 @@ class SelfTraining(DomainAdaptation):
     def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
         cfg = self.config
         xs, ys, xt = self.augment_source(batch["x"]), batch["y"], batch["x_t"]
-        if not torch.is_tensor(xt) or xt.ndim != 4:
-            weak, strong = xt, xt  # tables and text: no geometric views
-        else:
-            weak = random_affine_batch(xt, cfg.weak_shift, 0.0, (1.0, 1.0))
-            strong = cutout_batch(random_affine_batch(xt, cfg.strong_shift, cfg.strong_rotate, (0.9, 1.1)),
-                                  cfg.cutout)
+        weak, strong = weak_strong_views(xt, cfg)
         n, m = input_count(xs), input_count(xt)
         logits = module(concat_inputs(xs, weak, strong))
         ls, lw, lst = logits[:n], logits[n:n + m], logits[n + m:]
@@ -72,9 +58,7 @@ class SelfTraining(DomainAdaptation):
             prior.update(weak_probs.mean(0))
             weak_probs = weak_probs / prior.mean.clamp_min(1e-6)
             weak_probs = weak_probs / weak_probs.sum(1, keepdim=True)
-        conf, pseudo = weak_probs.max(1)
-        mask = (conf >= cfg.threshold).float()
-        unsup = (F.cross_entropy(lst, pseudo, reduction="none") * mask).mean()
+        unsup, mask = pseudo_label_loss(lst, weak_probs, cfg.threshold)
         loss = ce + cfg.trade_off * unsup
         out = {"ce": ce.detach(), "transfer_loss": unsup.detach(), "mask_rate": mask.mean(),
                "accuracy": (ls.detach().argmax(1) == ys).float().mean()}

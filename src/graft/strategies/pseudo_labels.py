@@ -1,0 +1,53 @@
+"""What FixMatch-style strategies share (``self-training`` across domains, ``semi-supervised``
+within one): the options of the weak and strong views, the views, and the masked loss.
+
+A weakly augmented view of an unlabeled batch gives pseudo-labels where it is confident; the
+strongly augmented view of the same batch learns them (Sohn et al., 2020).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from graft.data.batch_augment import cutout_batch, random_affine_batch
+from graft.options import option
+from graft.strategies.base import StrategyConfig
+
+
+@dataclass
+class PseudoLabelOptions(StrategyConfig):
+    """Options of the pseudo-labelling strategies; each field's help is in its declaration."""
+
+    threshold: float = option(0.95, help="Confidence a weak-view prediction needs to become a pseudo-label.",
+                              ge=0, le=1)
+    weak_shift: float = option(0.0625, help="Largest random shift of the weak view (fraction of the size).",
+                               ge=0, lt=1)
+    strong_shift: float = option(0.125, help="Largest random shift of the strong view (fraction of the size).",
+                                 ge=0, lt=1)
+    strong_rotate: float = option(15.0, help="Largest rotation of the strong view, in degrees.", ge=0, le=180)
+    cutout: float = option(0.3, help="Side of the square cut out of the strong view (fraction of the size).",
+                           ge=0, lt=1)
+
+
+def weak_strong_views(x: Any, options: PseudoLabelOptions) -> tuple[Any, Any]:
+    """The weak and the strong view of an unlabeled batch; tables and text have no geometric
+    views, so both are the batch itself (the model's dropout is then the only difference)."""
+    if not torch.is_tensor(x) or x.ndim != 4:
+        return x, x
+    weak = random_affine_batch(x, options.weak_shift, 0.0, (1.0, 1.0))
+    strong = cutout_batch(random_affine_batch(x, options.strong_shift, options.strong_rotate, (0.9, 1.1)),
+                          options.cutout)
+    return weak, strong
+
+
+def pseudo_label_loss(strong_logits: torch.Tensor, weak_probs: torch.Tensor,
+                      threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy of the strong view against the confident weak-view labels; returns the
+    loss (averaged over the whole batch) and the mask of confident examples."""
+    conf, pseudo = weak_probs.max(1)
+    mask = (conf >= threshold).float()
+    return (F.cross_entropy(strong_logits, pseudo, reduction="none") * mask).mean(), mask
