@@ -221,6 +221,9 @@ def fit(
     }
     if not is_main_process():
         return Run(run_dir, net, metrics, config, result.history, schema)
+    from graft.models.cost import model_cost
+
+    metrics.update(model_cost(net, net.spec.input))
     save_model(net, run_dir / "model")
     schema.save(run_dir / "model")
     write_history(run_dir, result.history)

@@ -33,6 +33,7 @@ _KEY_FIGURE_KEYS = {
     "test_accuracy", "test_macro_f1", "val_accuracy", "selected_by", "selected_epoch", "best_epoch",
     "epochs_run", "trainable_params", "total_params", "train_seconds", "peak_memory_mb",
     "n_train_labeled", "n_val", "n_test", "seed", "labels_per_class",
+    "params", "macs", "latency_ms_b1", "latency_ms_b32", "latency_device", "latency_threads", "cost_seq_len",
 }
 
 
@@ -167,9 +168,32 @@ def _key_figures(metrics: Mapping[str, Any], sweep: _Sweep | None = None) -> str
         ("trainable / total params", params),
         ("train time", time),
         ("peak memory", DASH if not _finite(memory) else f"{float(memory):.1f} MB"),
+        *_cost_rows(metrics),
         ("labeled train / val / test examples", " / ".join(_count(metrics.get(k)) for k in _SIZE_KEYS)),
     ]
     return "## Key figures\n\n" + markdown_table(pd.DataFrame(rows, columns=["figure", "value"]))
+
+
+def _cost_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Inference cost: MACs per example and measured latency, with where it was measured."""
+    if "macs" not in metrics and "latency_ms_b1" not in metrics:
+        return []  # a run written before these figures existed
+    macs = metrics.get("macs")
+    per = f" at {metrics['cost_seq_len']} tokens" if _finite(metrics.get("cost_seq_len")) else ""
+    threads = metrics.get("latency_threads")
+    where = f"{_text(metrics.get('latency_device'))}" + (
+        f", {int(threads)} thread{'s' if int(threads) != 1 else ''}" if _finite(threads) else "")
+    latency = " / ".join(DASH if not _finite(metrics.get(f"latency_ms_b{b}")) else
+                         f"{float(metrics[f'latency_ms_b{b}']):.3g} ms" for b in (1, 32))
+    return [("MACs per example", (DASH if not _finite(macs) else _si(float(macs))) + per),
+            ("latency batch 1 / 32 (median)", f"{latency} ({where}{per})")]
+
+
+def _si(value: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.0f}"
 
 
 def _sweep_rows(sweep: _Sweep) -> list[tuple[str, str]]:
