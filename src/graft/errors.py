@@ -34,6 +34,14 @@ class MissingPathError(GraftError, FileNotFoundError):
     """A path the user named does not exist."""
 
 
+class ExportError(GraftError, ValueError):
+    """A model that cannot be exported, or whose exported graph disagrees with PyTorch."""
+
+
+class MissingDependencyError(GraftError, ImportError):
+    """An optional package a command needs is not installed."""
+
+
 def did_you_mean(name: str, allowed: Iterable[str]) -> str:
     """Return ' Did you mean 'x'?' for the closest allowed name, or ''.
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 import yaml
 from torch import nn
 
@@ -57,97 +56,16 @@ class Run:
             ``p_<class>`` column per class, and ``label`` when the data has labels the run
             knows. ``frame.attrs`` holds ``accuracy`` (or None) and ``notes``.
         """
-        import warnings
-
-        from graft.data import load_source, make_dataset
+        from graft.data import make_dataset
         from graft.engine.evaluate import predict_logits
-        from graft.notes import GraftNote
+        from graft.prediction import load_for_prediction, prediction_frame
 
-        schema = self.schema
-        options = {**(schema.load_options() if schema is not None else {}),
-                   **{k: v for k, v in load_options.items() if v is not None}}
-        if schema is not None and schema.kind == "text" and "text_column" not in options:
-            options["text_column"] = "text"  # a text run trained without a table: the usual name
-        from graft.warnings_filter import quiet_third_party
-
-        with warnings.catch_warnings(record=True) as caught, quiet_third_party():
-            warnings.simplefilter("always", GraftNote)
-            source = load_source(data, require_labels=False, **options)
-            raw = source
-            if schema is not None:
-                source = schema.apply(source, report=True)
-        notes = [str(w.message) for w in caught if issubclass(w.category, GraftNote)]
-        for w in caught:
-            if not issubclass(w.category, GraftNote):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        if schema is not None and schema.table is not None and hasattr(raw.x, "columns"):
-            extra = schema.table.extra_columns(raw.x)
-            if extra:
-                notes.append(f"ignored column(s) the model does not use: {', '.join(extra[:10])}"
-                             + (" …" if len(extra) > 10 else ""))
+        source, notes = load_for_prediction(data, self.schema, load_options)
         ds = make_dataset(source, np.arange(len(source)), self.model.spec.input)
         logits, _, _ = predict_logits(self.model, ds, batch_size)
-        probs = torch.softmax(logits, 1).numpy()
-        values = schema.class_values if schema is not None else self.model.classes
-        pred = probs.argmax(1)
-        frame = pd.DataFrame({"index": np.arange(len(pred)),
-                              "prediction": pd.Series([values[i] for i in pred], dtype=object),
-                              "confidence": probs.max(1)})
-        paths = source.meta.get("relative_paths") or source.meta.get("paths")
-        if paths is not None:
-            frame.insert(1, "path", [str(p) for p in paths])
-        for i, c in enumerate(self.model.classes):
-            frame[f"p_{c}"] = probs[:, i]
-        accuracy = self._attach_labels(frame, source, values, notes)
-        asked = load_options.get("label_column")
-        if asked and accuracy is None and source.kind in ("table", "text") and "label_values" not in source.meta:
-            notes.append(f"the data has no label column '{asked}': predicted without labels")
-        if not all(isinstance(v, str) for v in values):
-            frame["prediction"] = frame["prediction"].infer_objects()
-        frame.attrs["accuracy"] = accuracy
-        frame.attrs["notes"] = notes
-        from graft.notes import note
-
-        for line in notes:  # said once more, outside the recording, so a Python user sees them too
-            note(line)
-        return frame
-
-    def _attach_labels(self, frame: pd.DataFrame, source: Any, values: list[Any], notes: list[str]) -> float | None:
-        """Labels of the data matched to the run's classes by value; the accuracy on them."""
-        raw = source.meta.get("label_values")
-        if raw is None:
-            y = np.asarray(source.y)
-            if not (y >= 0).any():
-                return None
-            raw = np.array([source.classes[i] if i >= 0 else None for i in y], dtype=object)
-        lookup = {_label_key(c): i for i, c in enumerate(self.model.classes)}
-        keys = [_label_key(v) for v in raw]
-        idx = np.array([lookup.get(k, -1) if k is not None else -1 for k in keys])
-        known = idx >= 0
-        if not known.any():
-            if any(k is not None for k in keys) and "relative_paths" not in source.meta:
-                notes.append("the data's labels are not among the run's classes: no accuracy")
-            return None  # folders whose names are no class are just folders
-        unknown = sorted({k for k, i in zip(keys, idx) if k is not None and i < 0})
-        if unknown:
-            notes.append(f"{sum(1 for k, i in zip(keys, idx) if k is not None and i < 0)} example(s) have labels "
-                         f"the run does not know ({', '.join(unknown[:5])}): left out of the accuracy")
-        frame["label"] = pd.Series([values[i] if i >= 0 else None for i in idx], dtype=object)
-        pred_idx = frame[[f"p_{c}" for c in self.model.classes]].to_numpy().argmax(1)
-        return float((pred_idx[known] == idx[known]).mean())
-
-
-def _label_key(value: Any) -> str | None:
-    """A label as a comparable string: 3, 3.0 and '3' match; missing is None."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
+        values = self.schema.class_values if self.schema is not None else self.model.classes
+        return prediction_frame(logits.numpy(), source, self.model.classes, values, notes,
+                                load_options.get("label_column"))
 
 
 def write_predictions(frame: pd.DataFrame, out: str | Path, run_dir: str | Path | None = None) -> Path:
