@@ -34,7 +34,11 @@ StepFn = Callable[[nn.Module, Batch], dict[str, torch.Tensor]]
 
 
 class Callback(Protocol):
-    """Optional behaviour hooked into the loop (a freeze schedule, a ramp)."""
+    """Optional behaviour hooked into the loop (a freeze schedule, a ramp).
+
+    A callback may also define ``on_epoch_end(epoch, module)``, called after the epoch's
+    steps and before its validation (e.g. to refit a head on the updated features).
+    """
 
     def on_epoch_start(self, epoch: int, module: nn.Module) -> None: ...
 
@@ -240,6 +244,10 @@ class Trainer:
                             sums[k] = sums.get(k, 0.0) + float(v.detach())
                     bar.step(epoch, float(loss.detach()))
                 peak = max(peak, peak_memory_mb())  # training steps only, before validation
+                for cb in self.callbacks:
+                    end = getattr(cb, "on_epoch_end", None)
+                    if end is not None:
+                        end(epoch, module)
                 row: dict[str, float] = {"epoch": epoch + 1}
                 row.update({f"train_{k}": v / max(1, n_batches) for k, v in sums.items()})
                 row["lr"] = cfg.lr * factor if n_batches else float("nan")

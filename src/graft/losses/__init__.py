@@ -2,7 +2,7 @@
 
 Families: gradient reversal (:mod:`.grl`), MMD (:mod:`.mmd`), CORAL (:mod:`.coral`),
 entropy and information maximization (:mod:`.entropy`), minimum class confusion
-(:mod:`.mcc`), domain-adversarial and CDAN (:mod:`.adversarial`), distillation
+(:mod:`.mcc`), contrastive pair and SupCon losses (:mod:`.contrastive`), domain-adversarial and CDAN (:mod:`.adversarial`), distillation
 (:mod:`.kd`), fine-tuning regularizers L2-SP and BSS (:mod:`.regularizers`).
 """
 
@@ -19,6 +19,7 @@ from graft.losses.adversarial import (
     random_projections,
     randomized_multilinear_map,
 )
+from graft.losses.contrastive import pair_cosine_loss, supervised_contrastive_loss
 from graft.losses.coral import coral, covariance
 from graft.losses.entropy import entropy, information_maximization
 from graft.losses.grl import GradientReversal, grad_reverse, grl_schedule
@@ -59,7 +60,9 @@ __all__ = [
     "mk_bandwidths",
     "mk_mmd",
     "multilinear_map",
+    "pair_cosine_loss",
     "random_projections",
     "randomized_multilinear_map",
     "squared_distances",
+    "supervised_contrastive_loss",
 ]

@@ -62,12 +62,15 @@ class LinearProbe(Strategy):
 
 
 def fit_probe_head(
-    model: GraftModel, train: Dataset, val: Dataset | None, config: LinearProbeConfig, seed: int = 0
+    model: GraftModel, train: Dataset, val: Dataset | None, config: LinearProbeConfig, seed: int = 0,
+    *, device: Any = "cpu", cache: bool = True,
 ) -> list[dict[str, float]]:
-    """Fit ``model.head`` on cached features of the frozen backbone; returns one row per C tried."""
-    f_tr, y_tr = extract_features(model.backbone, train)
+    """Fit ``model.head`` on the frozen backbone's features (run on ``device``; cached unless
+    ``cache`` is off, for a backbone that keeps changing); returns one row per C tried."""
+    f_tr, y_tr = extract_features(model.backbone, train, device=device, cache=cache)
     has_val = val is not None and len(val) > 0
-    f_va, y_va = extract_features(model.backbone, val) if has_val else (None, None)  # type: ignore[arg-type]
+    f_va, y_va = (extract_features(model.backbone, val, device=device, cache=cache)  # type: ignore[arg-type]
+                  if has_val else (None, None))
     # Centred, then one global scale, not per-feature standardisation: with a few labeled examples
     # per-feature statistics are noise (near-constant features get blown up), which
     # costs 10 points of accuracy with 5 labels per class on digits.
