@@ -25,3 +25,27 @@ def test_the_unlabeled_rest_is_pseudo_labelled(blobs_npz: Path, tmp_path: Path) 
 def test_without_unlabeled_rows_it_says_how_to_get_them(blobs_npz: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="every training example is labeled.*--labels-per-class K"):
         graft.fit("builtin:mlp", f"npz:{blobs_npz}", strategy="semi-supervised", out=tmp_path / "r", **QUIET)
+
+
+def test_the_strong_text_view_hides_tokens_but_never_the_first() -> None:
+    import torch
+
+    from graft.strategies.pseudo_labels import PseudoLabelOptions, drop_tokens, weak_strong_views
+
+    torch.manual_seed(0)
+    batch = {"input_ids": torch.ones(64, 20, dtype=torch.long), "attention_mask": torch.ones(64, 20, dtype=torch.long)}
+    batch["attention_mask"][:, 15:] = 0  # padding stays padding
+    weak, strong = weak_strong_views(batch, PseudoLabelOptions(token_dropout=0.3))
+    assert weak is batch and torch.equal(strong["input_ids"], batch["input_ids"])
+    kept = strong["attention_mask"]
+    assert kept[:, 0].all() and not kept[:, 15:].any()
+    assert 0.6 < kept[:, 1:15].float().mean() < 0.8
+    assert drop_tokens(batch, 0.0) is batch
+
+
+def test_semi_supervised_on_text(tiny_bert: Path, sentiment_csv: Path, tmp_path: Path) -> None:
+    run = graft.fit(f"hf:{tiny_bert}", f"csv:{sentiment_csv}", "semi-supervised", text_column="review",
+                    labels_per_class=6, out=tmp_path / "t", epochs=4, batch_size=16, lr=5e-2, threshold=0.6,
+                    progress=False)
+    assert run.metrics["test_accuracy"] > 0.7, run.metrics
+    assert any(row.get("train_mask_rate", 0) > 0 for row in run.history)

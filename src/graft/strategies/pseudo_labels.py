@@ -31,11 +31,17 @@ class PseudoLabelOptions(StrategyConfig):
     strong_rotate: float = option(15.0, help="Largest rotation of the strong view, in degrees.", ge=0, le=180)
     cutout: float = option(0.3, help="Side of the square cut out of the strong view (fraction of the size).",
                            ge=0, lt=1)
+    token_dropout: float = option(0.15, help="Text: fraction of the tokens the strong view hides (masked out "
+                                  "of attention; the first token is always kept).", ge=0, lt=1)
 
 
 def weak_strong_views(x: Any, options: PseudoLabelOptions) -> tuple[Any, Any]:
-    """The weak and the strong view of an unlabeled batch; tables and text have no geometric
-    views, so both are the batch itself (the model's dropout is then the only difference)."""
+    """The weak and the strong view of an unlabeled batch. Images: a small shift, and a larger
+    shift with rotation and cutout. Text: the batch, and the batch with ``token_dropout`` of its
+    tokens hidden. Tables: the batch itself for both (the model's dropout is then the only
+    difference)."""
+    if isinstance(x, dict) and "attention_mask" in x:
+        return x, drop_tokens(x, options.token_dropout)
     if not torch.is_tensor(x) or x.ndim != 4:
         return x, x
     weak = random_affine_batch(x, options.weak_shift, 0.0, (1.0, 1.0))
@@ -51,3 +57,14 @@ def pseudo_label_loss(strong_logits: torch.Tensor, weak_probs: torch.Tensor,
     conf, pseudo = weak_probs.max(1)
     mask = (conf >= threshold).float()
     return (F.cross_entropy(strong_logits, pseudo, reduction="none") * mask).mean(), mask
+
+
+def drop_tokens(batch: dict[str, torch.Tensor], rate: float) -> dict[str, torch.Tensor]:
+    """A token batch with a random ``rate`` of its real tokens masked out of attention (the
+    first, a [CLS] or the text's start, is kept so that no text is emptied)."""
+    if rate <= 0:
+        return batch
+    mask = batch["attention_mask"]
+    keep = torch.rand(mask.shape, device=mask.device) >= rate
+    keep[:, 0] = True
+    return {**batch, "attention_mask": mask * keep.to(mask.dtype)}
