@@ -342,6 +342,20 @@ def shift(model: ModelLike, source: DataLike, data: DataLike, **options: Any) ->
     return measure(model, source, data, **options)
 
 
+@_quietly
+def export(run_dir: str | Path, format: str = "onnx", *, out: str | Path | None = None, opset: int = 18,
+           tolerance: float = 1e-4, model: nn.Module | None = None) -> Any:
+    """Export a finished run's model to ONNX or TorchScript, checked against PyTorch.
+
+    See :func:`graft.deploy.export.export_run`; returns its ``ExportResult`` (``path``,
+    ``sidecar``, ``max_abs_diff``). Predict with the file through onnxruntime:
+    ``graft.load_exported(result.path).predict(data)``.
+    """
+    from graft.deploy.export import export_run
+
+    return export_run(run_dir, format, out=out, opset=opset, tolerance=tolerance, model=model)
+
+
 def list_strategies() -> dict[str, str]:
     """Registered strategies with one-line descriptions."""
     from graft.strategies import STRATEGIES

@@ -154,26 +154,53 @@ def compare(
 
 @app.command()
 def predict(
-    run: Path = typer.Option(..., "--run", help="A finished run directory."),
+    run: Path = typer.Option(..., "--run", help="A finished run directory, or an exported model.onnx."),
     data: str = DataOpt,
     out: str = typer.Option("predictions.csv", help="CSV to write, or a folder (predictions.csv inside; a trailing / makes one)."),
     label_column: Optional[str] = typer.Option(None, help="Label column of a table (default: the run's)."),
     text_column: Optional[str] = typer.Option(None, help="Text column of a table (default: the run's)."),
     batch_size: int = typer.Option(256, min=1, help="Examples per forward pass."),
+    engine: Optional[str] = typer.Option(
+        None, help="torch (the run's PyTorch model) or onnx (onnxruntime; a run is exported to "
+                   "RUN/export/model.onnx first); default torch for a run, onnx for a .onnx file."),
 ) -> None:
     """Predict new data, labeled or not, with a finished run; writes a CSV of classes and probabilities.
 
     Any folder of images (flat or nested), a table with or without its label column (feature
     columns matched by name), an npz with only X. Labels, when present, give an accuracy line.
     """
-    from graft.run import load_run, write_predictions
+    from graft.deploy.predict import predictor
+    from graft.run import write_predictions
 
-    frame = load_run(run).predict(data, batch_size=batch_size, label_column=label_column, text_column=text_column)
-    path = write_predictions(frame, out, run_dir=run)
+    model, owner = predictor(run, engine)
+    frame = model.predict(data, batch_size=batch_size, label_column=label_column, text_column=text_column)
+    path = write_predictions(frame, out, run_dir=owner)
     msg = f"Wrote {len(frame)} predictions to {path}"
     if frame.attrs.get("accuracy") is not None:
         msg += f" (accuracy against the data's labels: {frame.attrs['accuracy']:.3f} on {frame['label'].notna().sum()})"
     out_console.print(msg, soft_wrap=True, highlight=False)
+
+
+@app.command("export")
+def export_(
+    run: Path = typer.Option(..., "--run", help="A finished run directory."),
+    format: str = typer.Option("onnx", "--format", "-f", help="onnx or torchscript."),
+    out: Optional[Path] = typer.Option(None, help="File to write, or a folder (default RUN/export/model.onnx or .pt)."),
+    opset: int = typer.Option(18, help="ONNX opset version (11-20)."),
+    tolerance: float = typer.Option(1e-4, help="Allowed max |logit difference| to PyTorch, relative to max(1, max |logit|)."),
+) -> None:
+    """Export a run's model to ONNX or TorchScript, checked against PyTorch on other batch sizes.
+
+    A sidecar JSON next to the file holds what inference needs (input size, normalisation or
+    tokenizer, classes, the run's input schema); graft predict --run model.onnx uses it.
+    """
+    from graft.api import export as api_export
+
+    result = api_export(run, format, out=out, opset=opset, tolerance=tolerance)
+    out_console.print(
+        f"Exported {result.format} to {result.path} (sidecar {result.sidecar.name}); parity with PyTorch on "
+        f"{', '.join(result.shapes)}: max |Δlogit| = {result.max_abs_diff:.2g} (allowed {result.limit:.2g})",
+        soft_wrap=True, highlight=False)
 
 
 @app.command("shift")
