@@ -123,6 +123,12 @@ def fit(
         strategy_cls, options,
         named=("labels_per_class", "seed", "out", "source", "teacher", "resume", "overwrite"))
     run_cfg = build_config(RunOptions, run_opts, "graft fit")
+    if strategy_cls.anchors_pretrained and not run_cfg.pretrained:
+        raise ConfigError(
+            f"The '{strategy}' strategy pulls the model toward its pretrained weights or features, but "
+            "--no-pretrained builds it with random ones: the pull would hold the model near noise. Allowed: "
+            f"a pretrained model. Fix: drop --no-pretrained, or use --strategy scratch for random weights."
+        )
     strategy_cfg = build_config(strategy_cls.Config, strat_opts, f"strategy '{strategy}'")
     train_cfg = build_config(TrainConfig, {**strategy_cls.train_defaults, **train_opts}, "the engine")
     train_cfg.validate()

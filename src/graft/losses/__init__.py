@@ -3,7 +3,7 @@
 Families: gradient reversal (:mod:`.grl`), MMD (:mod:`.mmd`), CORAL (:mod:`.coral`),
 entropy and information maximization (:mod:`.entropy`), minimum class confusion
 (:mod:`.mcc`), contrastive pair and SupCon losses (:mod:`.contrastive`), domain-adversarial and CDAN (:mod:`.adversarial`), distillation
-(:mod:`.kd`), fine-tuning regularizers L2-SP and BSS (:mod:`.regularizers`).
+(:mod:`.kd`), fine-tuning regularizers L2-SP, DELTA and BSS (:mod:`.regularizers`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,13 @@ from graft.losses.entropy import entropy, information_maximization
 from graft.losses.grl import GradientReversal, grad_reverse, grl_schedule
 from graft.losses.kd import feature_kd_loss, kd_loss
 from graft.losses.mcc import mcc_loss
-from graft.losses.regularizers import batch_spectral_shrinkage, l2_sp
+from graft.losses.regularizers import (
+    attentive_feature_distance,
+    batch_spectral_shrinkage,
+    channel_attention,
+    channel_axes,
+    l2_sp,
+)
 from graft.losses.mmd import (
     gaussian_kernels,
     linear_mmd,
@@ -39,7 +45,10 @@ __all__ = [
     "DomainDiscriminator",
     "GradientReversal",
     "RandomizedMultilinear",
+    "attentive_feature_distance",
     "batch_spectral_shrinkage",
+    "channel_attention",
+    "channel_axes",
     "cdan_features",
     "coral",
     "covariance",

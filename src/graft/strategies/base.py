@@ -109,6 +109,9 @@ class Strategy:
     #: Engine options that have no effect on this strategy (it does not train in the
     #: engine's loop); passing one is refused (:func:`graft.option_groups.check_unused`).
     ignores_engine_options: ClassVar[frozenset[str]] = frozenset()
+    #: The strategy pulls the model toward its pretrained weights or features (L2-SP, DELTA):
+    #: a model built with random weights (``--no-pretrained``) is refused.
+    anchors_pretrained: ClassVar[bool] = False
 
     def __init__(self, config: StrategyConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()

@@ -31,6 +31,7 @@ class L2SP(Finetune):
     config: L2SPConfig
     # L2-SP replaces the decay toward zero; both at once would pull the backbone two ways.
     train_defaults = {**Finetune.train_defaults, "weight_decay": 0.0}
+    anchors_pretrained = True
 
     def prepare(self, ctx: FitContext) -> None:
         super().prepare(ctx)
