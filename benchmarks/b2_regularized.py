@@ -1,8 +1,10 @@
-"""B2 — regularized (l2sp, bss) and semi-supervised fine-tuning against finetune, LeNet pretrained on MNIST-5k → digits.
+"""B2 — few-label strategies against finetune on digits: regularized (l2sp, delta, bss), contrastive
+and semi-supervised, from LeNet pretrained on MNIST-5k or from EfficientNet-Lite0 (ImageNet).
 
-K ∈ {5, 10}, seeds 0–2, each strategy's defaults; writes results/b2_regularized.md. Not part of CI.
+K ∈ {1, 5, 10}, seeds 0–2, each strategy's defaults; writes results/b2_regularized.md (LeNet) or
+results/b2_regularized_efficientnet-lite0.md. Not part of CI.
 
-    python benchmarks/b2_regularized.py [--ks 5,10] [--seeds 0,1,2]
+    python benchmarks/b2_regularized.py [--model lenet|efficientnet-lite0] [--ks 1,5,10] [--seeds 0,1,2]
 """
 
 from __future__ import annotations
@@ -15,39 +17,50 @@ from graft.data import load_source
 from _results import mean_std, publish
 
 HERE = Path(__file__).parent
-STRATEGIES = ("finetune", "l2sp", "bss", "semi-supervised")
+STRATEGIES = ("finetune", "l2sp", "delta", "bss", "contrastive", "semi-supervised")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--ks", default="5,10")
+    ap.add_argument("--model", default="lenet", choices=("lenet", "efficientnet-lite0"))
+    ap.add_argument("--ks", default="1,5,10")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--out", default=str(HERE / "runs" / "b2_regularized"))
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
     args = ap.parse_args()
-    out = Path(args.out)
+    out = Path(args.out) / args.model
     ks = [int(k) for k in args.ks.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
-    source = graft.pretrain("builtin:lenet", "builtin:mnist5k", out=out / "pretrain", overwrite=True,
-                            epochs=8, progress=False)
+    if args.model == "lenet":
+        source = graft.pretrain("builtin:lenet", "builtin:mnist5k", out=out / "pretrain", overwrite=True,
+                                epochs=8, progress=False)
+        model, options = f"run:{source.run_dir}", {}
+    else:
+        model, options = "builtin:efficientnet-lite0", {"image_size": 64}
     digits = load_source("builtin:digits")
+    title = ("LeNet pretrained on MNIST-5k" if args.model == "lenet" else "EfficientNet-Lite0 (ImageNet, 64 px)")
+    intro = (f"# B2 — few-label strategies, {title} → digits\n\n"
+             f"Seeds {', '.join(map(str, seeds))}; each strategy's defaults (l2sp: alpha 0.01, beta 0.01, no weight "
+             "decay toward zero; delta: alpha 0.01, beta 0.01, top 4 layer groups; bss: weight 0.001, k 1; "
+             "contrastive: SetFit's pair loss over every pair of a batch, a shifted copy of each image as its "
+             "own positive, the head refitted as a probe after each epoch); the same pretrained model for every "
+             "run; digits test "
+             "split as in BENCHMARKS.md; semi-supervised: FixMatch on the unlabeled rest of the training split, threshold "
+             "0.95. Epoch 0 is the probe-fitted start (LP-FT).")
+    name_out = "b2_regularized" if args.model == "lenet" else f"b2_regularized_{args.model}"
     rows = []
     for k in ks:
         for name in args.strategies.split(","):
-            runs = [graft.fit(f"run:{source.run_dir}", digits, strategy=name, labels_per_class=k, seed=s,
-                              out=out / f"k{k}-{name}-s{s}", overwrite=True, progress=False) for s in seeds]
+            runs = [graft.fit(model, digits, strategy=name, labels_per_class=k, seed=s,
+                              out=out / f"k{k}-{name}-s{s}", overwrite=True, progress=False, **options)
+                    for s in seeds]
             accs = [r.metrics["test_accuracy"] for r in runs]
             rows.append({"K": k, "strategy": name, "test accuracy": mean_std(accs),
                          "per seed": " / ".join(f"{a:.3f}" for a in accs),
                          "selected epochs": " / ".join(str(r.metrics["selected_epoch"]) for r in runs),
                          "s/run": f"{sum(r.metrics['train_seconds'] for r in runs) / len(runs):.1f}"})
             print(rows[-1], flush=True)
-    intro = ("# B2 — regularized fine-tuning, LeNet pretrained on MNIST-5k → digits\n\n"
-             f"Seeds {', '.join(map(str, seeds))}; each strategy's defaults (l2sp: alpha 0.01, beta 0.01, no weight "
-             "decay toward zero; bss: weight 0.001, k 1); the same pretrained LeNet for every run; digits test "
-             "split as in BENCHMARKS.md; semi-supervised: FixMatch on the unlabeled rest of the training split, threshold "
-             "0.95. Epoch 0 is the probe-fitted start (LP-FT).")
-    publish("b2_regularized", intro, rows)
+            publish(name_out, intro, rows)  # after every row: an interrupted benchmark keeps what it measured
 
 
 if __name__ == "__main__":
