@@ -90,6 +90,12 @@ KNOWN_LOG_RECORDS: tuple[KnownLogRecord, ...] = (
         why="a table of the checkpoint's unused task head and of the pooler graft drops anyway; "
         "graft reads the loading info itself and names missing encoder weights in its own words.",
     ),
+    KnownLogRecord(
+        logger="transformers.modeling_utils",
+        message=r"`loss_type=None` was set in the config but it is unrecognized",
+        why="torch.jit.trace (graft export --format torchscript) reads every attribute of the module, "
+        "transformers' training-loss property among them; an exported encoder computes no loss.",
+    ),
 )
 
 

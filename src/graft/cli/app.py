@@ -185,7 +185,8 @@ def predict(
 def export_(
     run: Path = typer.Option(..., "--run", help="A finished run directory."),
     format: str = typer.Option("onnx", "--format", "-f", help="onnx or torchscript."),
-    out: Optional[Path] = typer.Option(None, help="File to write, or a folder (default RUN/export/model.onnx or .pt)."),
+    out: Optional[str] = typer.Option(
+        None, help="File to write, or a folder (model.onnx inside; a trailing / makes one); default RUN/export/."),
     opset: int = typer.Option(18, help="ONNX opset version (11-20)."),
     tolerance: float = typer.Option(1e-4, help="Allowed max |logit difference| to PyTorch, relative to max(1, max |logit|)."),
 ) -> None:

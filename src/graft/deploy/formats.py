@@ -9,8 +9,11 @@ encoders) with dynamic axes.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,11 +87,27 @@ def _write_onnx(wrapper: nn.Module, args: tuple[torch.Tensor, ...], kind: str, p
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message="The feature will be removed", category=DeprecationWarning)
-        torch.onnx.export(wrapper, args, str(path), dynamo=False, input_names=names, output_names=[OUTPUT],
-                          dynamic_axes=dynamic, opset_version=opset, do_constant_folding=True)
+        with _native_stdout_silenced():
+            torch.onnx.export(wrapper, args, str(path), dynamo=False, input_names=names, output_names=[OUTPUT],
+                              dynamic_axes=dynamic, opset_version=opset, do_constant_folding=True)
     import onnx
 
     onnx.checker.check_model(str(path))
+
+
+@contextmanager
+def _native_stdout_silenced() -> Iterator[None]:
+    """Silence C++ writes to stdout: torch's exporter prints its whole graph there when an
+    operator fails (its log switch stays on in torch 2.x); graft says the failure in one line."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _onnx_runner(path: Path) -> Runner:
@@ -100,14 +119,14 @@ def _onnx_runner(path: Path) -> Runner:
 
 def _write_torchscript(wrapper: nn.Module, args: tuple[torch.Tensor, ...], kind: str, path: Path, opset: int) -> None:
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=DeprecationWarning)  # torch.jit's own deprecation notice
+        _ignore_jit_deprecation()
         traced = torch.jit.trace(wrapper, args, check_trace=False)
         torch.jit.save(traced, str(path))
 
 
 def _torchscript_runner(path: Path) -> Runner:
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        _ignore_jit_deprecation()
         module = torch.jit.load(str(path), map_location="cpu").eval()
 
     def run(feed: dict[str, np.ndarray]) -> np.ndarray:
@@ -115,6 +134,13 @@ def _torchscript_runner(path: Path) -> Runner:
             return module(*(torch.from_numpy(a) for a in feed.values())).float().numpy()
 
     return run
+
+
+def _ignore_jit_deprecation() -> None:
+    # torch 2.x marks torch.jit deprecated in favour of torch.export; TorchScript files still
+    # load in C++ (libtorch) without Python, which is why graft offers the format.
+    warnings.filterwarnings("ignore", message=r"`?torch\.jit\.\w+`? is deprecated")
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.jit")
 
 
 FORMATS: Registry[ExportFormat] = Registry("export format")
