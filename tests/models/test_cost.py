@@ -79,3 +79,13 @@ def test_specs_without_a_shape_say_so(spec: InputSpec) -> None:
 
     with pytest.raises(ConfigError, match="no"):
         example_inputs(spec, 1)
+
+
+def test_a_forward_that_refuses_synthetic_inputs_leaves_a_note_not_a_crash() -> None:
+    class Picky(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            raise RuntimeError("wants real data")
+
+    with pytest.warns(UserWarning, match="could not be measured on synthetic inputs .RuntimeError: wants real data"):
+        cost = model_cost(Picky(), InputSpec(kind="table", width=3))
+    assert cost["macs"] is None and cost["latency_ms_b32"] is None and cost["params"] == 0
