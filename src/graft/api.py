@@ -168,6 +168,9 @@ def fit(
     streams = build_streams(plan, target, src, net.spec.input, train_cfg,
                             unlabeled="unlabeled" in strategy_cls.needs)
     splits = streams.splits
+    strategy_obj = strategy_cls(strategy_cfg)
+    # Data the strategy cannot use is refused before the run directory is written.
+    strategy_obj.check(net, streams.plain_train if streams.plain_train is not None else streams.train)
 
     model_name = model if isinstance(model, str) else type(model).__name__
     data_name = target.name
@@ -199,7 +202,7 @@ def fit(
     measure = src is not None and run_cfg.shift_report
     shift_before = _shift_before(net, streams, run_dir, resume) if measure else {}
     t0 = time.perf_counter()
-    result = strategy_cls(strategy_cfg).fit(ctx)
+    result = strategy_obj.fit(ctx)
     seconds = result.seconds or (time.perf_counter() - t0)
 
     if len(streams.test):

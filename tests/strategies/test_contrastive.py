@@ -75,3 +75,11 @@ def test_one_text_example_in_a_class_is_refused_with_the_count_needed(
     with pytest.raises(ConfigError, match="at least 2 labeled examples in every class.*--labels-per-class 2"):
         graft.fit(f"hf:{tiny_bert}", f"csv:{sentiment_csv}", "contrastive", text_column="review",
                   labels_per_class=1, out=tmp_path / "one", epochs=1, progress=False)
+
+
+def test_the_refusal_comes_before_the_run_directory_is_written(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, 4)), np.repeat([0, 1, 2], 20)
+    with pytest.raises(ConfigError, match="at least 2 labeled examples"):
+        graft.fit("builtin:mlp", (x, y), "contrastive", labels_per_class=1, out=tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()

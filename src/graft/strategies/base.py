@@ -131,6 +131,10 @@ class Strategy:
         self.finish(ctx)
         return result
 
+    def check(self, model: GraftModel, train: Dataset) -> None:
+        """Refuse labeled training data this strategy cannot learn from (raise ConfigError);
+        called before the run directory is written."""
+
     def prepare(self, ctx: FitContext) -> None:
         """Model surgery before training (freeze, reinitialise, add adapters)."""
 

@@ -30,6 +30,7 @@ from graft.engine.param_groups import model_param_groups
 from graft.engine.trainer import Batch, Callback
 from graft.errors import ConfigError
 from graft.losses import pair_cosine_loss, supervised_contrastive_loss
+from graft.models.spec import GraftModel
 from graft.options import option
 from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy
 from graft.strategies.finetune import freeze_batchnorm
@@ -66,9 +67,13 @@ class Contrastive(Strategy):
     train_defaults = {"lr": 2e-4, "epochs": 20, "batch_size": 16, "weight_decay": 0.01,
                       "warmup_epochs": 1.0, "schedule": "linear", "augment": "light", "patience": None}
 
+    def check(self, model: GraftModel, train: Dataset) -> None:
+        if not (self.config.second_view and model.spec.input.kind == "image"):
+            _check_pairs(model, train)
+
     def prepare(self, ctx: FitContext) -> None:
-        self._images = _is_image_model(ctx)
-        _check_pairs(ctx, self.config.second_view and self._images)
+        self._images = ctx.model.spec.input.kind == "image"
+        self.check(ctx.model, ctx.labeled_plain())  # a strategy used outside graft.fit
         for p in ctx.model.head.parameters():  # the head is refitted, never stepped
             p.requires_grad_(False)
         refit_head(ctx)
@@ -123,10 +128,6 @@ def refit_head(ctx: FitContext) -> None:
         p.requires_grad_(False)
 
 
-def _is_image_model(ctx: FitContext) -> bool:
-    return ctx.model.spec.input.kind == "image"
-
-
 def _labels(data: Dataset) -> np.ndarray:
     targets = getattr(data, "targets", None)
     if targets is None:
@@ -134,12 +135,10 @@ def _labels(data: Dataset) -> np.ndarray:
     return np.asarray(torch.as_tensor(targets).cpu().numpy() if torch.is_tensor(targets) else targets)
 
 
-def _check_pairs(ctx: FitContext, self_pairs: bool) -> None:
-    """Pairs need two labeled examples of a class (one suffices when images add their own view)."""
-    if self_pairs:
-        return
-    counts = np.bincount(_labels(ctx.labeled_plain()), minlength=ctx.model.num_classes)
-    thin = [ctx.model.classes[c] for c in range(len(counts)) if counts[c] == 1]
+def _check_pairs(model: GraftModel, train: Dataset) -> None:
+    """Pairs need two labeled examples of a class (one suffices where images add their own view)."""
+    counts = np.bincount(_labels(train), minlength=model.num_classes)
+    thin = [model.classes[c] for c in range(len(counts)) if counts[c] == 1]
     if thin:
         raise ConfigError(
             f"The 'contrastive' strategy needs at least 2 labeled examples in every class to form a same-class "
