@@ -96,7 +96,7 @@ def test_an_untraceable_forward_is_an_error_that_says_where(run_copy, monkeypatc
     assert "not traceable" in message and "test_export.py" in message and "NumPy" in message
     assert "Fix:" in message
     assert not (run_dir / "export" / "model.onnx").exists()  # nothing half-done is left
-    assert not [p for p in (run_dir / "export").glob("*.tmp")] if (run_dir / "export").exists() else True
+    assert [p.name for p in run_dir.rglob("*.tmp")] == []
 
 
 def test_an_operator_onnx_lacks_is_an_error_with_its_name(run_copy, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -104,3 +104,10 @@ def test_an_operator_onnx_lacks_is_an_error_with_its_name(run_copy, monkeypatch:
     monkeypatch.setattr(MLP, "forward", lambda self, x: torch.special.zeta(self.layers(x).abs() + 2, 2.0 + x[:, :1] ** 2))
     with pytest.raises(ExportError, match=r"tracing its forward failed \(.*aten::special_zeta.*\).*--format torchscript"):
         graft.export(run_dir)
+
+
+def test_a_difference_beyond_the_tolerance_is_an_error_not_a_warning(run_copy) -> None:  # type: ignore[no-untyped-def]
+    run_dir = run_copy("image")
+    with pytest.raises(ExportError, match=r"disagrees with PyTorch on batch \d: max \|Δlogit\| = .*allowed <= .*--tolerance 1e-15"):
+        graft.export(run_dir, tolerance=1e-15)
+    assert not (run_dir / "export" / "model.onnx").exists() and not (run_dir / "export" / "model.onnx.json").exists()
