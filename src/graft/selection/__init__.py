@@ -1,12 +1,20 @@
-"""Model selection without target labels, and domain-shift measures.
+"""Model selection: transferability scores, label-free validators, domain-shift measures.
 
-Label-free validators (:mod:`.validators`, higher is better, registered in
-:data:`VALIDATORS`) and source-target distances (:mod:`.shift`). Inputs are NumPy
+Transferability scores (:mod:`.transferability`, registered in :data:`SCORES`: LogME,
+LEEP, NCE, NLEEP, H-score, GBC, TransRate, probes) rank pretrained models on target
+features before any training; label-free validators (:mod:`.validators`, registered in
+:data:`VALIDATORS`) select checkpoints without target labels; :mod:`.shift` measures
+source-target distances. All are higher-is-better where they score; inputs are NumPy
 arrays or tensors; results are Python floats.
 """
 
 from __future__ import annotations
 
+from graft.selection.gbc import gbc
+from graft.selection.hscore import hscore, shrinkage_hscore
+from graft.selection.leep import leep, nce, nleep
+from graft.selection.logme import logme
+from graft.selection.probes import knn_probe, linear_probe
 from graft.selection.shift import (
     PAD_C_GRID,
     linear_mmd,
@@ -15,6 +23,8 @@ from graft.selection.shift import (
     rbf_mmd,
     shift_report,
 )
+from graft.selection.transferability import SCORES, TransferScore, compute_scores
+from graft.selection.transrate import transrate
 from graft.selection.validators import (
     VALIDATORS,
     Validator,
@@ -29,18 +39,31 @@ from graft.selection.validators import (
 
 __all__ = [
     "PAD_C_GRID",
+    "SCORES",
     "VALIDATORS",
+    "TransferScore",
     "Validator",
+    "compute_scores",
     "cross_entropy_per_example",
     "density_ratio_weights",
     "dev_risk",
     "dev_score",
     "entropy_score",
+    "gbc",
+    "hscore",
     "im_score",
+    "knn_probe",
+    "leep",
+    "linear_probe",
     "linear_mmd",
+    "logme",
     "median_heuristic_gamma",
+    "nce",
+    "nleep",
     "proxy_a_distance",
     "rbf_mmd",
     "shift_report",
+    "shrinkage_hscore",
     "snd_score",
+    "transrate",
 ]
