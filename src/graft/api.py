@@ -352,6 +352,55 @@ def shift(model: ModelLike, source: DataLike, data: DataLike, **options: Any) ->
 
 
 @_quietly
+def rank(
+    models: ModelLike | Sequence[ModelLike] | None,
+    data: DataLike,
+    *,
+    labels_per_class: int | None = None,
+    scores: str | Sequence[str] | None = None,
+    out: str | Path | None = None,
+    models_file: str | Path | None = None,
+    verify: int = 0,
+    seed: int = 0,
+    **options: Any,
+) -> Any:
+    """Rank candidate models for ``data`` by transferability scores, before any training.
+
+    Each model is built as :func:`fit` builds it; its features of the labeled training split
+    (the K per class with ``labels_per_class``; never the test split) are extracted once and
+    scored. See :mod:`graft.ranking`.
+
+    Args:
+        models: Model specs (``builtin:minilm?pooling=cls`` sets a model's own options) or modules.
+        data: The target data, as for :func:`fit`.
+        labels_per_class: Score on K labeled examples per class, the same ones fit would train on.
+        scores: Score names (``"logme,leep"`` or a list); all registered ones by default
+            (``graft.selection.SCORES``).
+        out: Write ``rank.csv``, ``rank.md`` and ``plots/rank.png`` here.
+        models_file: A file with one model spec per line, added to ``models``.
+        verify: Fine-tune the top-N models with the default strategy and report each score's
+            rank correlation with their test accuracy.
+        seed: Seed of the labeled subset and of random-init models (as for :func:`fit`).
+        **options: Data and model options for every model (``image_size``, ``split_seed``,
+            ``label_column`` ...), ``batch_size`` and ``progress``; with ``verify``, also engine
+            options for the fine-tuning (``epochs`` ...).
+
+    Returns:
+        A :class:`~graft.ranking.RankResult`: ``result.table`` (a DataFrame, best consensus
+        first), ``result.winners()``, ``result.best``, ``result.correlations``.
+
+    Example:
+        >>> result = graft.rank(["builtin:efficientnet-lite0", "builtin:efficientnet-lite0?pretrained=false"],
+        ...                     "builtin:digits", labels_per_class=10, image_size=64)  # doctest: +SKIP
+        >>> result.best  # doctest: +SKIP
+    """
+    from graft.ranking import rank as run_ranking
+
+    return run_ranking(models, data, labels_per_class=labels_per_class, scores=scores, out=out,
+                       models_file=models_file, verify=verify, seed=seed, **options)
+
+
+@_quietly
 def export(run_dir: str | Path, format: str = "onnx", *, out: str | Path | None = None, opset: int = 18,
            tolerance: float = 1e-4, model: nn.Module | None = None) -> Any:
     """Export a finished run's model to ONNX or TorchScript, checked against PyTorch.

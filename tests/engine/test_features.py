@@ -141,3 +141,9 @@ def test_text_sets_with_equal_labels_do_not_share_features() -> None:
     extract_features(backbone, first)
     feats, _ = extract_features(backbone, second)
     assert torch.equal(feats, backbone(second.texts))
+
+
+def test_fingerprint_tells_apart_the_same_weights_pooled_another_way(make_mlp, blobs_source) -> None:
+    a, b = make_mlp(blobs_source), make_mlp(blobs_source)
+    b.backbone.pooling = "cls"  # a plain setting, like a text encoder's pooling, changes the features
+    assert fingerprint_module(a.backbone) != fingerprint_module(b.backbone)

@@ -222,6 +222,41 @@ def shift_(
                                        pretrained=pretrained, seed=seed), out)
 
 
+@app.command(context_settings=EXTRA, cls=GeneratedOptionsCommand)
+def rank(
+    ctx: typer.Context,
+    model: Optional[list[str]] = typer.Option(
+        None, "--model", "-m", help="Model spec; repeat for several. SPEC?pooling=cls or SPEC?pretrained=false "
+                                    "sets one model's own options."),
+    data: str = DataOpt,
+    models_file: Optional[Path] = typer.Option(None, "--models-file", help="A file with one model spec per line."),
+    labels_per_class: Optional[int] = typer.Option(
+        None, "--labels-per-class", "-k", help="Score on K labeled examples per class (those fit would train on)."),
+    scores: Optional[str] = typer.Option(
+        None, help="Comma-separated scores (default: all): logme, leep, nce, nleep, hscore, shrinkage-hscore, gbc, "
+                   "transrate, knn, linear."),
+    out: Path = typer.Option(Path("runs/rank"), help="Folder for rank.csv, rank.md and plots/rank.png."),
+    verify: int = typer.Option(
+        0, help="Fine-tune the top N with the default strategy and check each score against their accuracy."),
+    seed: int = typer.Option(0, help="Seed of the labeled subset and of random-init models."),
+    batch_size: int = typer.Option(256, help="Examples per forward pass of feature extraction."),
+) -> None:
+    """Which model to start from? Transferability scores of each model on the training split, no training.
+
+    Data and model options (--image-size, --split-seed ...) apply to every model; with --verify,
+    engine options (--epochs ...) shape the fine-tuning.
+    """
+    from graft.api import rank as api_rank
+    from graft.cli.rank_view import print_rank
+
+    options = _extra_options(ctx)
+    progress = str(options.pop("progress", "true")).lower() not in ("false", "0", "no", "off")
+    result = api_rank(model, data, labels_per_class=labels_per_class, scores=scores, out=out,
+                      models_file=models_file, verify=verify, seed=seed, batch_size=batch_size,
+                      progress=progress, **options)
+    print_rank(out_console, result, out)
+
+
 @app.command("list")
 def list_(
     options: Optional[str] = typer.Option(None, "--options", help="Show the options of one strategy."),

@@ -23,8 +23,14 @@ _CACHE_SIZE = 16
 
 
 def fingerprint_module(module: nn.Module) -> str:
-    """Hash of a module's weights and buffers (and its class)."""
+    """Hash of a module's weights and buffers, its class, and the plain settings of its
+    submodules (a text encoder's ``pooling``): the same weights pooled another way give
+    other features, and must not share a cache entry."""
     h = hashlib.sha1(type(module).__qualname__.encode())
+    for prefix, sub in module.named_modules():
+        for key, value in sorted(vars(sub).items()):
+            if not key.startswith("_") and key != "training" and isinstance(value, (str, int, float, bool)):
+                h.update(f"{prefix}.{key}={value!r};".encode())
     for name, t in module.state_dict().items():
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().view(-1).numpy().tobytes()
