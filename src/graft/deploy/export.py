@@ -105,7 +105,9 @@ def export_run(run_dir: str | Path, format: str = "onnx", *, out: str | Path | N
                           "images and tables. Fix: use a text model that names its tokenizer.")
     started = time.perf_counter()
     wrapper = ExportWrapper(run.model.cpu(), spec.kind).eval()
-    example = example_inputs(spec, TRACE_BATCH, seq_len=min(TRACE_SEQ, spec.max_length or TRACE_SEQ), padded=True)
+    seq = min(TRACE_SEQ, spec.max_length or TRACE_SEQ)
+    traced_on = f"batch {TRACE_BATCH}" + (f" × {seq} tokens" if spec.kind == "text" else "")
+    example = example_inputs(spec, TRACE_BATCH, seq_len=seq, padded=True)
     with atomic_path(target) as tmp:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -128,7 +130,7 @@ def export_run(run_dir: str | Path, format: str = "onnx", *, out: str | Path | N
         classes=list(run.model.classes),
         class_values=list(run.schema.class_values if run.schema is not None else run.model.classes),
         schema=run.schema.to_dict() if run.schema is not None else None,
-        parity={**asdict(parity), "tolerance": tolerance, "traced_on": f"batch {TRACE_BATCH}"},
+        parity={**asdict(parity), "tolerance": tolerance, "traced_on": traced_on},
         weights_sha256=file_sha256(run_dir / "model" / "model.safetensors"),
         tokenizer=tokenizer[0] if tokenizer else None, pad_id=tokenizer[1] if tokenizer else None,
     )
