@@ -234,7 +234,7 @@ def rank(
         None, "--labels-per-class", "-k", help="Score on K labeled examples per class (those fit would train on)."),
     scores: Optional[str] = typer.Option(
         None, help="Comma-separated scores (default: all): logme, leep, nce, nleep, hscore, shrinkage-hscore, gbc, "
-                   "transrate, knn, linear."),
+                   "transrate, sfda, knn, linear."),
     out: Path = typer.Option(Path("runs/rank"), help="Folder for rank.csv, rank.md and plots/rank.png."),
     verify: int = typer.Option(
         0, help="Fine-tune the top N with the default strategy and check each score against their accuracy."),

@@ -1,7 +1,7 @@
 """Model selection: transferability scores, label-free validators, domain-shift measures.
 
 Transferability scores (:mod:`.transferability`, registered in :data:`SCORES`: LogME,
-LEEP, NCE, NLEEP, H-score, GBC, TransRate, probes) rank pretrained models on target
+LEEP, NCE, NLEEP, H-score, GBC, TransRate, SFDA, probes) rank pretrained models on target
 features before any training; label-free validators (:mod:`.validators`, registered in
 :data:`VALIDATORS`) select checkpoints without target labels; :mod:`.shift` measures
 source-target distances. All are higher-is-better where they score; inputs are NumPy
@@ -15,6 +15,7 @@ from graft.selection.hscore import hscore, shrinkage_hscore
 from graft.selection.leep import leep, nce, nleep
 from graft.selection.logme import logme
 from graft.selection.probes import knn_probe, linear_probe
+from graft.selection.sfda import sfda
 from graft.selection.shift import (
     PAD_C_GRID,
     linear_mmd,
@@ -62,6 +63,7 @@ __all__ = [
     "nleep",
     "proxy_a_distance",
     "rbf_mmd",
+    "sfda",
     "shift_report",
     "shrinkage_hscore",
     "snd_score",

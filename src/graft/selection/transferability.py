@@ -24,6 +24,7 @@ from graft.selection.hscore import hscore, shrinkage_hscore
 from graft.selection.leep import leep, nce, nleep
 from graft.selection.logme import logme
 from graft.selection.probes import knn_probe, linear_probe
+from graft.selection.sfda import sfda
 from graft.selection.transrate import transrate
 
 NO_SOURCE_HEAD = "n/a (no source head)"
@@ -85,6 +86,9 @@ _register(TransferScore(
 _register(TransferScore(
     "transrate", lambda f, y, p, s: transrate(f, y),
     help="TransRate: coding-rate mutual information of features and labels (Huang et al. 2022)"))
+_register(TransferScore(
+    "sfda", lambda f, y, p, s: sfda(f, y),
+    help="SFDA: regularised Fisher discriminant posteriors after a self-challenge (Shao et al. 2022)"))
 _register(TransferScore(
     "knn", lambda f, y, p, s: knn_probe(f, y), min_per_class=2,
     help="Leave-one-out accuracy of a cosine k-nearest-neighbour vote"))
