@@ -159,7 +159,9 @@ def fit(
                        labels_per_class=labels_per_class)
     # What the run learns from its data (table preprocessing, pixel rule, classes) is fitted on
     # the training rows only and saved with the model, so prediction reads new data the same way.
-    schema = InputSchema.fit(plan.training_rows(target, src))
+    if plan.labeled_source and src is not None:
+        _check_source_classes(strategy, strategy_cls.same_classes, src, target)
+    schema = InputSchema.fit(plan.training_rows(target, src), predicted=target)
     target = schema.apply(target)
     src = schema.apply(src) if src is not None else None
     info = DataInfo.from_source(target)
@@ -198,6 +200,8 @@ def fit(
     ctx = FitContext(model=net, train=streams.train, val=streams.val, train_config=train_cfg, seed=seed,
                      run_dir=run_dir, resume=resume, target=streams.target, teacher=teacher_model,
                      plain_train=streams.plain_train, source_val=streams.source_val, oracle=streams.test if len(streams.test) else None,
+                     source=streams.source, source_plain=streams.source_plain,
+                     source_classes=list(src.classes) if src is not None else [],
                      extras={"target_plain": streams.target_plain, "splits": splits})
     measure = src is not None and run_cfg.shift_report
     shift_before = _shift_before(net, streams, run_dir, resume) if measure else {}
@@ -429,9 +433,11 @@ def _takers(stream: str) -> list[str]:
 
 def _check_needs(strategy: str, needs: frozenset[str], **given: Any) -> None:
     if "source" in needs and given.get("source") is None:
+        target = ("the unlabeled target" if "target" in needs
+                  else "the labeled target (--labels-per-class K keeps K labels per class)")
         raise ConfigError(
-            f"Strategy '{strategy}' adapts from a labeled source domain, but no source was given. "
-            "Fix: pass --source SPEC (labeled source data); --data is the unlabeled target."
+            f"Strategy '{strategy}' learns from a labeled source data set, but no source was given. "
+            f"Fix: pass --source SPEC (labeled source data); --data is {target}."
         )
     if given.get("source") is not None and "source" not in needs:
         raise ConfigError(
@@ -448,6 +454,20 @@ def _check_needs(strategy: str, needs: frozenset[str], **given: Any) -> None:
         raise ConfigError(
             f"Strategy '{strategy}' distils from a teacher, but none was given. Fix: pass --teacher run:DIR."
         )
+
+
+def _check_source_classes(strategy: str, same: bool, source: Any, target: Any) -> None:
+    """A labeled source beside the target: the same classes where its examples join the target's
+    task; any classes where it keeps its own task (said in a note when they differ)."""
+    from graft.streams import check_domains
+
+    if same:
+        check_domains(source, target)
+    elif list(source.classes) != list(target.classes):
+        from graft.notes import note
+
+        note(f"The source {source.name} has {len(source.classes)} classes and the target {len(target.classes)}, "
+             f"not the same: '{strategy}' keeps a head per task, so that is allowed.")
 
 
 def _as_unlabeled_target(target: Any, source: Any) -> Any:

@@ -8,6 +8,10 @@ Two layouts, chosen by what a strategy ``needs`` (never by its name):
   stream is the source (a held-out 10 % of it is the source validation split); the
   target's training split is a second stream WITHOUT labels; there is no labeled
   target validation set: a label-free validator selects.
+* transfer from a labeled source (``needs`` has ``source`` but not ``target``): the target
+  is laid out as in the supervised case (K labels per class, validation, test, the
+  unlabeled rest) and the source's examples are a second, LABELED stream (90 % of them;
+  10 % held out). Source and target may have different classes where the strategy allows.
 
 In both, the target's test split is only for the reported accuracy (and the clearly
 named oracle curve).
@@ -53,6 +57,9 @@ class Streams:
     target_plain: Dataset | None = None
     source_val: Dataset | None = None
     n_train_labeled: int = 0
+    #: A labeled source beside a labeled target (``needs`` has ``source`` but not ``target``).
+    source: Dataset | None = None
+    source_plain: Dataset | None = None
 
 
 @dataclass
@@ -67,10 +74,12 @@ class SplitPlan:
 
     target: Splits
     source: Splits | None = None
+    #: The source is a labeled second stream beside a labeled target (not domain adaptation).
+    labeled_source: bool = False
 
     @property
     def adaptation(self) -> bool:
-        return self.source is not None
+        return self.source is not None and not self.labeled_source
 
     @property
     def target_pool(self) -> np.ndarray:
@@ -80,9 +89,12 @@ class SplitPlan:
     def training_rows(self, target: DataSource, source: DataSource | None) -> list[tuple[DataSource, np.ndarray]]:
         """Every row training may look at (labeled or not), never validation or test:
         what the input preprocessing is fitted on."""
+        own = (target, np.union1d(self.target.train, self.target.unlabeled))
         if self.source is not None and source is not None:
+            if self.labeled_source:  # the target's classes; the source is extra training data
+                return [own, (source, self.source.train)]
             return [(source, self.source.train), (target, self.target_pool)]
-        return [(target, np.union1d(self.target.train, self.target.unlabeled))]
+        return [own]
 
 
 def plan_splits(
@@ -123,6 +135,12 @@ def plan_splits(
     splits = make_splits(target, seed=seed, split_seed=split_seed, test_fraction=test_fraction,
                          val_fraction=val_fraction, labels_per_class=labels_per_class)
     _warn_small_validation(target, splits)
+    if "source" in needs:
+        if source is None:
+            raise ConfigError("internal: a labeled-source layout needs a source")
+        check_kinds(source, target)
+        return SplitPlan(splits, make_splits(source, seed=seed, split_seed=split_seed, test_fraction=0.1,
+                                             val_fraction=0.0), labeled_source=True)
     return SplitPlan(splits)
 
 
@@ -164,7 +182,7 @@ def build_streams(
         return make_dataset(src, idx, input_spec, augment=cfg.augment if augment else "none")
 
     splits = plan.target
-    if plan.source is not None:
+    if plan.source is not None and not plan.labeled_source:
         if source is None:
             raise ConfigError("internal: a domain-adaptation plan needs its source")
         src_splits, pool = plan.source, plan.target_pool
@@ -188,17 +206,30 @@ def build_streams(
                 "split becomes the unlabeled stream), or leave some labels empty."
             )
         rest = Unlabeled(ds(target, splits.unlabeled, augment=True))
-    return Streams(train=train, plain_train=plain, val=val, test=ds(target, splits.test),
-                   splits=splits, target=rest, n_train_labeled=len(splits.train))
+    streams = Streams(train=train, plain_train=plain, val=val, test=ds(target, splits.test),
+                      splits=splits, target=rest, n_train_labeled=len(splits.train))
+    if plan.labeled_source and plan.source is not None and source is not None:
+        streams.source = ds(source, plan.source.train, augment=True)
+        streams.source_plain = ds(source, plan.source.train) if cfg.augment != "none" else streams.source
+        streams.source_val = ds(source, plan.source.test)
+        if len(splits.unlabeled):
+            streams.target_plain = Unlabeled(ds(target, splits.unlabeled))
+    return streams
 
 
-def check_domains(source: DataSource, target: DataSource) -> None:
-    """Source and target must share classes (in order) and input kind and width."""
+def check_kinds(source: DataSource, target: DataSource) -> None:
+    """Source and target must hold the same kind of input (and the same columns for tables)."""
     if source.kind != target.kind:
         raise DataError(
             f"The source ({source.name}) holds {source.kind} data but the target ({target.name}) "
             f"holds {target.kind} data. Fix: pass a source and a target of the same kind."
         )
+    _check_columns(source, target)
+
+
+def check_domains(source: DataSource, target: DataSource) -> None:
+    """Source and target must share classes (in order) and input kind and width."""
+    check_kinds(source, target)
     if source.classes and target.classes and list(source.classes) != list(target.classes):
         only_s = sorted(set(source.classes) - set(target.classes))
         only_t = sorted(set(target.classes) - set(source.classes))
@@ -208,6 +239,9 @@ def check_domains(source: DataSource, target: DataSource) -> None:
             f"Source {source.name} and target {target.name} have different class sets ({detail}). "
             "Allowed: the same classes in both domains. Fix: relabel or drop the extra classes."
         )
+
+
+def _check_columns(source: DataSource, target: DataSource) -> None:
     s_cols, t_cols = source.meta.get("feature_columns"), target.meta.get("feature_columns")
     if source.kind == "table" and s_cols and t_cols and set(s_cols) != set(t_cols):
         raise DataError(

@@ -38,6 +38,13 @@ def concat_inputs(*parts: Any) -> Any:
     raise TypeError(f"Cannot concatenate inputs of type {type(first).__name__}.")
 
 
+def take_inputs(x: Any, n: int) -> Any:
+    """The first ``n`` examples of a batch of inputs (tensors, token batches or lists)."""
+    if isinstance(x, dict):
+        return {key: value[:n] for key, value in x.items()}
+    return x[:n]
+
+
 def input_count(x: Any) -> int:
     """How many examples a batch of inputs holds."""
     if isinstance(x, dict):

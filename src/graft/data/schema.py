@@ -56,12 +56,15 @@ class InputSchema:
     image: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def fit(cls, parts: Sequence[tuple[DataSource, np.ndarray]]) -> InputSchema:
+    def fit(cls, parts: Sequence[tuple[DataSource, np.ndarray]], *, predicted: DataSource | None = None
+            ) -> InputSchema:
         """Fit on the training rows of one or more sources (labeled and unlabeled).
 
         Args:
             parts: ``(source, row indices)`` pairs; the first source gives the classes.
                 Never pass validation or test rows: the preprocessing must not see them.
+            predicted: The data the model will predict (its pixel rule is kept); default the
+                last part's (domain adaptation: the target).
         """
         first = parts[0][0]
         table = None
@@ -87,7 +90,8 @@ class InputSchema:
             text_column=first.meta.get("text_column"),
             table=table,
             # The data the model will predict is the last part's (domain adaptation: the target).
-            pixels=next((src.meta["pixels"] for src, _ in reversed(parts) if src.meta.get("pixels")), None),
+            pixels=(predicted.meta.get("pixels") if predicted is not None else
+                    next((src.meta["pixels"] for src, _ in reversed(parts) if src.meta.get("pixels")), None)),
             image=image,
         )
 

@@ -124,10 +124,11 @@ class Trainer:
             module: What to train; its ``forward(x)`` returns logits for validation.
             groups: Optimizer groups tagged with ``lr_scale``.
             step: Computes ``{"loss": ..., other logs}`` for one batch. The batch has
-                ``x`` and ``y``, plus ``x_t`` from ``target`` when given.
+                ``x`` and ``y``, plus ``x_t`` and ``y_t`` from ``target`` when given.
             train: Labeled training data of ``(x, y)`` items.
             val: Validation data; None or empty selects the last epoch.
-            target: A second, unlabeled stream (domain adaptation, semi-supervised).
+            target: A second stream: unlabeled (domain adaptation, semi-supervised), or a
+                labeled source beside the labeled target (multi-task, instance weighting).
             resume: Continue from ``run_dir/checkpoints/last.ckpt``.
 
         Returns:
@@ -311,8 +312,8 @@ class Trainer:
         for _ in range(steps):
             x, y = next(labeled)
             batch: Batch = {"x": x, "y": y}
-            if unlabeled is not None:
-                batch["x_t"] = next(unlabeled)[0]
+            if unlabeled is not None:  # its labels are -1 where it has none (an Unlabeled stream)
+                batch["x_t"], batch["y_t"] = next(unlabeled)
             yield batch
 
     def _loader(self, data: Dataset, epoch: int) -> DataLoader:

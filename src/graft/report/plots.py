@@ -418,3 +418,16 @@ def _within_unit_interval(values: pd.DataFrame) -> bool:
     finite = values.to_numpy(dtype=np.float64)
     finite = finite[np.isfinite(finite)]
     return bool(finite.size) and bool(((finite >= 0) & (finite <= 1)).all())
+
+
+def plot_weights(weights: np.ndarray, path: PathLike, title: str) -> Path:
+    """A histogram of per-example importance weights (instance weighting), mean marked."""
+    fig = _new_figure(5.5, 3.5)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.hist(np.asarray(weights, dtype=float), bins=40, color="#4c72b0")
+    ax.axvline(float(np.mean(weights)), color="#c44e52", linestyle="--", label="mean")
+    ax.set_xlabel("weight of a source example")
+    ax.set_ylabel("source examples")
+    ax.set_title(title, fontsize=9)
+    ax.legend()
+    return _save(fig, path)

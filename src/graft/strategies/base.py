@@ -54,6 +54,10 @@ class FitContext:
             the DEV validator weighs its losses).
         oracle: The target test set, ONLY for the clearly named per-epoch
             ``oracle_test_accuracy`` (never for selection or training).
+        source: A labeled source stream beside the labeled target (``needs`` has ``source``
+            but not ``target``); its labels index ``source_classes``.
+        source_plain: ``source`` without augmentation.
+        source_classes: The source's class names (they may differ from the target's).
         extras: Anything else a strategy family needs (e.g. a source validation split).
     """
 
@@ -69,6 +73,9 @@ class FitContext:
     plain_train: Dataset | None = None
     source_val: Dataset | None = None
     oracle: Dataset | None = None
+    source: Dataset | None = None
+    source_plain: Dataset | None = None
+    source_classes: list[str] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def labeled_plain(self) -> Dataset:
@@ -103,7 +110,12 @@ class Strategy:
     Config: ClassVar[type[StrategyConfig]] = StrategyConfig
     #: Streams or models beyond labeled training data: "source", "target", "teacher",
     #: "unlabeled" (the unlabeled rest of the training split as a second stream).
+    #: "source" with "target" is domain adaptation (the target's labels unused); "source"
+    #: alone is a labeled source beside the labeled target.
     needs: ClassVar[frozenset[str]] = frozenset()
+    #: With a labeled source: its classes must be the target's (its examples join the
+    #: target's task); False where the source keeps its own task (multi-task).
+    same_classes: ClassVar[bool] = True
     #: Engine options this strategy trains best with; the user's options override.
     train_defaults: ClassVar[dict[str, Any]] = {}
     #: Engine options that have no effect on this strategy (it does not train in the

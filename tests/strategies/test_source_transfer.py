@@ -1,0 +1,68 @@
+"""A labeled source beside a labeled target: multitask (a head per task, classes may differ) and
+instance-weighting (source examples resampled by their relevance to the target)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+import graft
+from graft.data import from_arrays
+from graft.engine.config import TrainConfig
+from graft.errors import ConfigError, DataError
+from graft.strategies import FitContext
+from graft.strategies.instance_weighting import source_weights
+from tests.conftest import blobs, table_source, tiny_mlp
+
+QUIET = {"epochs": 3, "batch_size": 16, "lr": 3e-3, "progress": False}
+
+
+def test_multitask_trains_both_heads_and_keeps_the_target_one(tmp_path: Path) -> None:
+    x_s, y_s = blobs(40, n_classes=5, seed=3)  # the source's own 5-class task on the same inputs
+    source = from_arrays(x_s, np.array([f"s{c}" for c in y_s]), name="five")
+    run = graft.fit("builtin:mlp", table_source(seed=1), "multitask", source=source, labels_per_class=5,
+                    out=tmp_path / "mt", **QUIET)
+    assert run.metrics["test_accuracy"] > 0.7 and run.model.num_classes == 3
+    trained = [r for r in run.history if r["epoch"] > 0]
+    assert trained[-1]["train_source_accuracy"] > 0.4  # the 5-class source head learned too
+    # an epoch is a pass over the source's 90 % (180 examples), not the 15 target labels
+    assert run.metrics["n_train_labeled"] == 15
+
+
+def test_the_source_examples_that_look_like_the_target_weigh_more() -> None:
+    x_t, y_t = blobs(20, seed=1)
+    near, y_near = blobs(20, seed=2)
+    far, y_far = blobs(20, seed=3, shift=6.0)
+    x_s, y_s = np.concatenate([near, far]), np.concatenate([y_near, y_far])
+    model = tiny_mlp(table_source())
+    ds = lambda x, y: TensorDataset(torch.tensor(x), torch.tensor(y))  # noqa: E731
+    ctx = FitContext(model=model, train=ds(x_t, y_t), val=None, train_config=TrainConfig(),
+                     source=ds(x_s, y_s), source_classes=["0", "1", "2"])
+    w = source_weights(ctx, max_weight=10.0)
+    assert w.shape == (120,) and abs(w.mean() - 1) < 1e-9
+    assert w[:60].mean() > 3 * w[60:].mean()
+    assert np.allclose(source_weights(ctx, max_weight=1e-9), 1.0)  # every weight clipped: all equal
+
+
+def test_instance_weighting_learns_and_plots_its_weights(tmp_path: Path) -> None:
+    run = graft.fit("builtin:mlp", table_source(seed=1), "instance-weighting", source=table_source(seed=2, shift=1.0),
+                    labels_per_class=5, out=tmp_path / "iw", **QUIET)
+    assert run.metrics["test_accuracy"] > 0.7
+    assert (tmp_path / "iw" / "plots" / "source_weights.png").is_file()
+
+
+def test_instance_weighting_needs_the_same_classes(tmp_path: Path) -> None:
+    x_s, y_s = blobs(20, n_classes=4, seed=3)
+    with pytest.raises(DataError, match=r"different class sets \(only in the source: \['3'\]"):
+        graft.fit("builtin:mlp", table_source(seed=1), "instance-weighting", source=from_arrays(x_s, y_s),
+                  labels_per_class=5, out=tmp_path / "x", **QUIET)
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_source_strategy_without_a_source_says_what_to_pass(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="labeled source data set.*--source SPEC.*the labeled target"):
+        graft.fit("builtin:mlp", table_source(seed=1), "multitask", out=tmp_path / "x", **QUIET)
