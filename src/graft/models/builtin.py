@@ -14,7 +14,7 @@ from torch import nn
 
 from graft.data.base import InputSpec
 from graft.errors import ConfigError
-from graft.models.efficientnet_lite0 import efficientnet_lite0, efficientnet_lite0_imagenet
+from graft.models.efficientnet_lite import VARIANTS, efficientnet_lite, efficientnet_lite0_imagenet
 from graft.models.introspect import adapter_target_names, no_decay_names
 from graft.models.options import DataInfo, ModelOptions
 from graft.models.spec import BackboneSpec
@@ -117,13 +117,20 @@ def build_mlp(data_info: DataInfo, options: ModelOptions) -> tuple[nn.Module, Ba
     return model, _generic_spec("builtin:mlp", model, hidden[-1], input_spec, groups)
 
 
-@BUILTIN_MODELS.register(
-    "efficientnet-lite0",
-    help="EfficientNet-Lite0 (timm tf_efficientnet_lite0) with shipped ImageNet-1k weights, 1280-d features",
-)
-def build_efficientnet_lite0(data_info: DataInfo, options: ModelOptions) -> tuple[nn.Module, BackboneSpec]:
-    model = efficientnet_lite0(pretrained=options.pretrained)
-    return model, spec_from_timm(model, "builtin:efficientnet-lite0", options)
+def _register_efficientnet_lite(variant: int, native: int) -> None:
+    name = f"efficientnet-lite{variant}"
+
+    def build(data_info: DataInfo, options: ModelOptions) -> tuple[nn.Module, BackboneSpec]:
+        model = efficientnet_lite(variant, pretrained=options.pretrained)
+        return model, spec_from_timm(model, f"builtin:{name}", options)
+
+    BUILTIN_MODELS.register(name, help=(
+        f"{VARIANTS[variant].title} (timm {VARIANTS[variant].timm_name}) with shipped ImageNet-1k weights, "
+        f"{native} px native, 1280-d features"))(build)
+
+
+for _variant, _native in ((0, 224), (1, 240), (2, 260)):
+    _register_efficientnet_lite(_variant, _native)
 
 
 @BUILTIN_MODELS.register(

