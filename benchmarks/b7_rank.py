@@ -1,7 +1,7 @@
 """B7 — choosing the model before training: ``graft rank`` against fine-tuned accuracy.
 
-The offline zoo (image targets): EfficientNet-Lite0 with its ImageNet weights and with random
-weights (64 px), LeNet pretrained on MNIST-5k by ``graft pretrain`` and a random LeNet, and a
+The offline zoo (image targets): EfficientNet-Lite0, -Lite1 and -Lite2 with their ImageNet weights
+and Lite0 with random weights (all at 64 px, as in B2), LeNet pretrained on MNIST-5k by ``graft pretrain`` and a random LeNet, and a
 timm ResNet-10t pretrained by graft on MNIST-5k (32 px, a few epochs) and a random one. Each
 candidate is ranked by every score on the target's labeled training split, then trained with
 its default strategy (``finetune``; ``scratch`` for random weights) and, as a second column, a
@@ -10,7 +10,7 @@ the fine-tuned test accuracy, its top-1 pick against the best model, and the ran
 against the time to train every candidate. ``--targets bbc-k10`` adds the text ranking
 (MiniLM mean vs cls pooling vs random weights on BBC news); it costs about 15 minutes more.
 
-Writes results/b7_rank.md and results/b7_rank.csv; not part of CI. About 30 minutes on 2
+Writes results/b7_rank.md and results/b7_rank.csv; not part of CI. About an hour on 2
 shared CPU cores (the all-labels fine-tunes of EfficientNet dominate). A finished training run
 under --out is reused, so a rerun after an interruption (or after a score changed) costs
 only the rankings.
@@ -48,6 +48,8 @@ def image_zoo(out: Path) -> list[str]:
     resnet = _pretrained(out / "pretrain-resnet10t", "timm:resnet10t", epochs=3, pretrained=False, image_size=32)
     return [
         "builtin:efficientnet-lite0?image_size=64",
+        "builtin:efficientnet-lite1?image_size=64",
+        "builtin:efficientnet-lite2?image_size=64",
         "builtin:efficientnet-lite0?pretrained=false&image_size=64",
         f"run:{lenet}",
         "builtin:lenet",
