@@ -1,5 +1,5 @@
-"""Pretraining methods, chosen by name: ``supervised`` now; self-supervised
-methods (SimCLR-style, rotation) register here with the same signature."""
+"""Pretraining methods, chosen by name: ``supervised`` (labels), and the self-supervised
+``simclr`` and ``rotation`` (no labels; :mod:`graft.self_supervised`)."""
 
 from __future__ import annotations
 
@@ -24,3 +24,18 @@ def supervised(model: Any, data: Any, *, out: str | Path | None = None, seed: in
     defaults = {"lp_init": False, "layer_decay": None, "label_smoothing": 0.0, "test_fraction": 0.1,
                 "val_fraction": 0.1, "epochs": 10, "lr": 1e-3, "warmup_epochs": 0.5}
     return fit(model, data, "finetune", seed=seed, out=out, **{**defaults, **options})
+
+
+def _self_supervised(method: str) -> PretrainFn:
+    def run(model: Any, data: Any, *, out: str | Path | None = None, seed: int = 0, **options: Any) -> Any:
+        from graft.self_supervised import pretrain_self_supervised
+
+        return pretrain_self_supervised(method, model, data, out=out, seed=seed, **options)
+
+    return run
+
+
+PRETRAIN_METHODS.register("simclr", "no labels: two random views of each example find each other (SimCLR; "
+                          "SimCSE dropout views for text)")(_self_supervised("simclr"))
+PRETRAIN_METHODS.register("rotation", "no labels: predict the rotation (0/90/180/270 degrees) of each image")(
+    _self_supervised("rotation"))

@@ -113,7 +113,7 @@ def pretrain(
     model: str = ModelOpt,
     data: str = DataOpt,
     out: Optional[Path] = typer.Option(None, help="Run directory, usable afterwards as run:DIR."),
-    method: str = typer.Option("supervised", help="Pretraining method."),
+    method: str = typer.Option("supervised", help="Pretraining method: supervised (labels), or simclr or rotation (no labels needed)."),
     seed: int = typer.Option(0),
 ) -> None:
     """Train a source model; use the result anywhere as --model run:DIR."""

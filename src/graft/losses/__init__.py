@@ -19,7 +19,7 @@ from graft.losses.adversarial import (
     random_projections,
     randomized_multilinear_map,
 )
-from graft.losses.contrastive import pair_cosine_loss, supervised_contrastive_loss
+from graft.losses.contrastive import nt_xent_loss, pair_cosine_loss, supervised_contrastive_loss
 from graft.losses.coral import coral, covariance
 from graft.losses.entropy import entropy, information_maximization
 from graft.losses.grl import GradientReversal, grad_reverse, grl_schedule
@@ -69,6 +69,7 @@ __all__ = [
     "mk_bandwidths",
     "mk_mmd",
     "multilinear_map",
+    "nt_xent_loss",
     "pair_cosine_loss",
     "random_projections",
     "randomized_multilinear_map",

@@ -6,6 +6,8 @@
   oversampling of positive pairs makes them.
 * :func:`supervised_contrastive_loss` — SupCon (Khosla et al., 2020): for each anchor, a
   softmax over the batch's similarities that puts its mass on the anchor's positives.
+* :func:`nt_xent_loss` — SimCLR's NT-Xent (Chen et al., 2020): SupCon where the only positive
+  of a view is the other view of the same example (no labels needed).
 
 Both take embeddings ``[B, D]`` and labels ``[B]``, and return 0 (with a gradient) for a
 batch without a single same-class pair, which then teaches nothing.
@@ -62,3 +64,17 @@ def supervised_contrastive_loss(embeddings: torch.Tensor, labels: torch.Tensor,
         return logits.masked_fill(self_mask, 0).sum() * 0.0
     per_anchor = -(log_prob.masked_fill(~pos, 0).sum(1)[has_pos] / pos.sum(1)[has_pos])
     return per_anchor.mean()
+
+
+def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
+    """NT-Xent over two views ``[B, D]`` of the same B examples: each view must pick its twin
+    among the other 2B − 1 embeddings.
+
+    Example:
+        >>> z = torch.eye(4)
+        >>> round(float(nt_xent_loss(z, z, 0.1)), 3)
+        0.0
+    """
+    n = len(z1)
+    pairs = torch.arange(n, device=z1.device)
+    return supervised_contrastive_loss(torch.cat([z1, z2]), torch.cat([pairs, pairs]), temperature)
