@@ -83,3 +83,31 @@ def test_the_refusal_comes_before_the_run_directory_is_written(tmp_path: Path) -
     with pytest.raises(ConfigError, match="at least 2 labeled examples"):
         graft.fit("builtin:mlp", (x, y), "contrastive", labels_per_class=1, out=tmp_path / "r", progress=False)
     assert not (tmp_path / "r").exists()
+
+
+def test_without_validation_the_shipped_head_fits_the_tuned_features() -> None:
+    import copy
+
+    from torch.utils.data import TensorDataset
+
+    from graft.engine.config import TrainConfig
+    from graft.strategies import FitContext
+    from graft.strategies.contrastive import Contrastive
+    from graft.strategies.linear_probe import LinearProbeConfig, fit_head_on_features
+    from tests.conftest import blobs, table_source, tiny_mlp
+
+    x, y = blobs(20)
+    model = tiny_mlp(table_source())
+    train = TensorDataset(torch.tensor(x), torch.tensor(y))
+    ctx = FitContext(model=model, train=train, val=None,
+                     train_config=TrainConfig(epochs=3, lr=1e-2, batch_size=16, progress=False))
+    start = copy.deepcopy(model.backbone.state_dict())
+    Contrastive().fit(ctx)
+    assert any(not torch.equal(start[k], v) for k, v in model.backbone.state_dict().items())  # tuned
+    with torch.no_grad():
+        feats = model.backbone.eval()(torch.tensor(x))
+        shipped = model.head(feats)
+    refit = copy.deepcopy(model)
+    fit_head_on_features(refit, feats, torch.tensor(y), None, None, LinearProbeConfig())
+    with torch.no_grad():
+        assert torch.allclose(shipped, refit.head(feats), atol=1e-4)

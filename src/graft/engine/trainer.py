@@ -77,6 +77,9 @@ class Trainer:
         start_is_candidate: The weights before training may be selected (epoch 0)
             when no epoch validates better; their figures are then the history's
             epoch-0 row.
+        evaluator: Per-example ``loss`` and ``accuracy`` of the module on labeled data, in
+            place of a forward pass over it (a strategy that refits its head on the
+            validation features it computes anyway).
     """
 
     def __init__(
@@ -88,8 +91,10 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         metrics: Sequence[Callable[[nn.Module], dict[str, float]]] = (),
         start_is_candidate: bool = False,
+        evaluator: Callable[[nn.Module, Dataset], dict[str, torch.Tensor]] | None = None,
     ) -> None:
         self.config = config
+        self.evaluator = evaluator
         self.seed = seed
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.callbacks = list(callbacks)
@@ -297,7 +302,9 @@ class Trainer:
     def _validate(self, module: nn.Module, val: Dataset | None) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
         """The epoch's validation metrics, and per-example values where there are labels."""
         examples: dict[str, torch.Tensor] = {}
-        if val is not None:
+        if val is not None and self.evaluator is not None:
+            examples = {f"val_{k}": v for k, v in self.evaluator(module, val).items()}
+        elif val is not None:
             examples = evaluate_examples(module, val, self.config.batch_size, self.fabric.device, prefix="val_")
         metrics = {k: float(v.mean()) for k, v in examples.items()}
         for metric in self.metrics:

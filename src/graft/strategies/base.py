@@ -89,12 +89,13 @@ class FitContext:
 
     def trainer(self, *, config: TrainConfig | None = None, callbacks: list[Callback] | None = None,
                 metrics: list[Any] | None = None, run_dir: Path | None | str = "same",
-                start_is_candidate: bool = False) -> Trainer:
+                start_is_candidate: bool = False, evaluator: Any = None) -> Trainer:
         """A Trainer for this run (a sub-step such as a probe may pass ``run_dir=None``)."""
         return Trainer(
             config or self.train_config, seed=self.seed,
             run_dir=self.run_dir if run_dir == "same" else run_dir,  # type: ignore[arg-type]
             callbacks=callbacks or [], metrics=metrics or [], start_is_candidate=start_is_candidate,
+            evaluator=evaluator,
         )
 
 
@@ -135,7 +136,7 @@ class Strategy:
         self.prepare(ctx)
         groups = self.param_groups(ctx)
         trainer = ctx.trainer(callbacks=self.callbacks(ctx), metrics=self.metrics(ctx),
-                              start_is_candidate=self.start_is_candidate(ctx))
+                              start_is_candidate=self.start_is_candidate(ctx), evaluator=self.evaluator(ctx))
         result = trainer.fit(self.module(ctx), groups, self.step, ctx.train, ctx.val, ctx.target,
                              resume=ctx.resume)
         # Counted before finish(): a merged adapter's parameters no longer exist afterwards.
@@ -169,6 +170,11 @@ class Strategy:
 
     def callbacks(self, ctx: FitContext) -> list[Callback]:
         return []
+
+    def evaluator(self, ctx: FitContext) -> Any:
+        """Per-example validation ``fn(module, val) -> {"loss", "accuracy"}`` replacing the
+        engine's forward pass over the validation data; None keeps the engine's."""
+        return None
 
     def start_is_candidate(self, ctx: FitContext) -> bool:
         """Whether the weights before training compete for selection (epoch 0)."""

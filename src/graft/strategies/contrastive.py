@@ -9,8 +9,9 @@ otherwise), ``--loss supcon`` the supervised contrastive loss (Khosla et al., 20
 images, a randomly shifted and rotated copy of each example joins the batch as its own
 positive, so even one label per class forms pairs.
 
-After every epoch the head is refitted as a linear probe on the tuned features (cached,
-C chosen on validation), so each epoch is validated as the model it would ship; the
+After every epoch the head is refitted as a linear probe on the tuned features (C chosen on
+validation, whose features the refit computes once for both), so each epoch is validated as
+the model it would ship; the
 probe on the untouched backbone competes as epoch 0, and the tuned backbone replaces it
 only when validation shows a gain beyond noise (``--start-margin-se``).
 """
@@ -22,10 +23,12 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
 from graft.data.batch_augment import random_affine_batch
+from graft.engine.features import extract_features
 from graft.engine.param_groups import model_param_groups
 from graft.engine.trainer import Batch, Callback
 from graft.errors import ConfigError
@@ -34,7 +37,7 @@ from graft.models.spec import GraftModel
 from graft.options import option
 from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy
 from graft.strategies.finetune import freeze_batchnorm
-from graft.strategies.linear_probe import LinearProbeConfig, fit_probe_head
+from graft.strategies.linear_probe import LinearProbeConfig, fit_head_on_features
 
 LOSSES = ("cosine", "supcon")
 
@@ -76,7 +79,7 @@ class Contrastive(Strategy):
         self.check(ctx.model, ctx.labeled_plain())  # a strategy used outside graft.fit
         for p in ctx.model.head.parameters():  # the head is refitted, never stepped
             p.requires_grad_(False)
-        refit_head(ctx)
+        refit_head(ctx)  # with validation, the engine's start evaluation refits it on C chosen there
 
     def param_groups(self, ctx: FitContext) -> list[dict[str, Any]]:
         groups = model_param_groups(ctx.model, weight_decay=ctx.train_config.weight_decay,
@@ -88,7 +91,11 @@ class Contrastive(Strategy):
         return True
 
     def callbacks(self, ctx: FitContext) -> list[Callback]:
-        return [_RefitHead(self, ctx)]
+        return [_FreezeBatchNorm(self, ctx)]
+
+    def evaluator(self, ctx: FitContext) -> Any:
+        # The head is refitted on the validation features it needs anyway: one pass, not two.
+        return lambda module, val: refit_head(ctx, val)
 
     def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
         cfg = self.config
@@ -104,8 +111,9 @@ class Contrastive(Strategy):
         return {"loss": loss}
 
 
-class _RefitHead:
-    """Batch norm frozen at each epoch's start; the head refitted on the tuned features at its end."""
+class _FreezeBatchNorm:
+    """Batch-norm statistics fixed at each epoch's start (the source's running mean/var); without
+    validation, the head refitted at each epoch's end."""
 
     def __init__(self, strategy: Contrastive, ctx: FitContext) -> None:
         self.strategy, self.ctx = strategy, ctx
@@ -115,17 +123,29 @@ class _RefitHead:
             freeze_batchnorm(self.ctx.model.backbone)
 
     def on_epoch_end(self, epoch: int, module: nn.Module) -> None:
-        refit_head(self.ctx)
+        if self.ctx.val is None or len(self.ctx.val) == 0:  # type: ignore[arg-type]
+            refit_head(self.ctx)  # no validation refits it: the shipped head must match the features
 
 
-def refit_head(ctx: FitContext) -> None:
-    """Fit the head as a linear probe on the backbone's current features, where the backbone is."""
+def refit_head(ctx: FitContext, val: Dataset | None = None) -> dict[str, torch.Tensor]:
+    """Fit the head as a linear probe on the backbone's current features, where the backbone is;
+    returns the per-example validation loss and accuracy of the refitted model (empty without ``val``)."""
     device = next(ctx.model.backbone.parameters()).device
-    fit_probe_head(ctx.model, ctx.labeled_plain(), ctx.val, LinearProbeConfig(), seed=ctx.seed,
-                   device=device, cache=False)
+    f_tr, y_tr = extract_features(ctx.model.backbone, ctx.labeled_plain(), device=device, cache=False)
+    has_val = val is not None and len(val) > 0  # type: ignore[arg-type]
+    f_va, y_va = (extract_features(ctx.model.backbone, val, device=device, cache=False)  # type: ignore[arg-type]
+                  if has_val else (None, None))
+    fit_head_on_features(ctx.model, f_tr, y_tr, f_va, y_va, LinearProbeConfig(), seed=ctx.seed)
     ctx.model.head.to(device)
     for p in ctx.model.head.parameters():
         p.requires_grad_(False)
+    if f_va is None or y_va is None:
+        return {}
+    with torch.no_grad():
+        logits = ctx.model.head(f_va.to(device)).float().cpu()
+    known = y_va >= 0
+    return {"loss": F.cross_entropy(logits[known], y_va[known], reduction="none"),
+            "accuracy": (logits[known].argmax(1) == y_va[known]).float()}
 
 
 def _labels(data: Dataset) -> np.ndarray:

@@ -71,6 +71,15 @@ def fit_probe_head(
     has_val = val is not None and len(val) > 0
     f_va, y_va = (extract_features(model.backbone, val, device=device, cache=cache)  # type: ignore[arg-type]
                   if has_val else (None, None))
+    return fit_head_on_features(model, f_tr, y_tr, f_va, y_va, config, seed)
+
+
+def fit_head_on_features(
+    model: GraftModel, f_tr: torch.Tensor, y_tr: torch.Tensor, f_va: torch.Tensor | None,
+    y_va: torch.Tensor | None, config: LinearProbeConfig, seed: int = 0,
+) -> list[dict[str, float]]:
+    """Fit ``model.head`` on given features (validation features pick C); one row per C tried."""
+    has_val = f_va is not None and len(f_va) > 0
     # Centred, then one global scale, not per-feature standardisation: with a few labeled examples
     # per-feature statistics are noise (near-constant features get blown up), which
     # costs 10 points of accuracy with 5 labels per class on digits.
