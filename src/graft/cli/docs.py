@@ -43,6 +43,16 @@ def options_markdown() -> str:
             ignored = ", ".join(f"`{flag(n)}`" for n in sorted(cls.ignores_engine_options))
             section += ["", f"It does not train in the engine's loop: {ignored} do not apply and are refused."]
         parts.append("\n".join(section) + "\n")
+    from graft.self_supervised import SELF_SUPERVISED
+
+    for name, help_ in SELF_SUPERVISED.describe().items():
+        cls = SELF_SUPERVISED.get(name)
+        section = [f"## Pretraining method `{name}` (`graft pretrain --method {name}`)", "",
+                   help_[:1].upper() + help_[1:] + "; no labels needed.", ""]
+        rows = option_rows(cls.Config)
+        section += [markdown_table(rows) if rows else "No options of its own."]
+        section += ["", "Engine defaults of this method: " + _defaults(cls.train_defaults) + "."]
+        parts.append("\n".join(section) + "\n")
     return "\n".join(parts)
 
 
