@@ -67,7 +67,7 @@ def test_strategy_declares_config_and_needs(name: str) -> None:
     assert issubclass(cls, Strategy) and cls.name == name
     assert dataclasses.is_dataclass(cls.Config) and issubclass(cls.Config, StrategyConfig)
     cls(cls.Config())  # every option has a default
-    assert cls.needs <= {"source", "target", "teacher", "unlabeled"}
+    assert cls.needs <= {"source", "target", "teacher", "unlabeled", "source_head"}
     assert set(cls.train_defaults) <= {f.name for f in dataclasses.fields(TrainConfig)}
     assert STRATEGIES.describe()[name]
 
@@ -81,7 +81,9 @@ def test_strategy_fits_and_writes_a_complete_run_directory(
     out = tmp_path / name
     from graft.option_groups import without_ignored
 
-    run = graft.fit("builtin:mlp", data, name, out=out, seed=0, **without_ignored(cls, TINY),
+    # a strategy that needs a source head starts from a run (whose head is the source task's)
+    model = f"run:{request.getfixturevalue('teacher_run')}" if "source_head" in cls.needs else "builtin:mlp"
+    run = graft.fit(model, data, name, out=out, seed=0, **without_ignored(cls, TINY),
                     **_needs_kwargs(cls, shifted_source, request))
 
     # Learns: well above chance (3 classes) on the held-out test split.
@@ -96,7 +98,7 @@ def test_strategy_fits_and_writes_a_complete_run_directory(
     metrics = json.loads((out / "metrics.json").read_text())
     missing = METRIC_KEYS - set(metrics)
     assert not missing, f"metrics.json lacks {sorted(missing)}"
-    assert metrics["strategy"] == name and metrics["model"] == "builtin:mlp" and metrics["data"] == data
+    assert metrics["strategy"] == name and metrics["model"] == model and metrics["data"] == data
     assert metrics["test_accuracy"] == pytest.approx(m["test_accuracy"])
     # Labeled validation selects, or a label-free validator where the strategy has no target labels.
     assert metrics["selected_by"] == "val" or metrics["selected_by"] in _validators(), metrics["selected_by"]

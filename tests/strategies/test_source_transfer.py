@@ -66,3 +66,19 @@ def test_instance_weighting_needs_the_same_classes(tmp_path: Path) -> None:
 def test_a_source_strategy_without_a_source_says_what_to_pass(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="labeled source data set.*--source SPEC.*the labeled target"):
         graft.fit("builtin:mlp", table_source(seed=1), "multitask", out=tmp_path / "x", **QUIET)
+
+
+def test_co_tuning_trains_the_source_head_on_translated_labels(tmp_path: Path) -> None:
+    x_s, y_s = blobs(30, n_classes=4, seed=5)
+    source_run = graft.fit("builtin:mlp", (x_s, np.array(list("abcd"))[y_s]), "scratch", out=tmp_path / "src",
+                           **{**QUIET, "epochs": 10, "lr": 1e-2})
+    run = graft.fit(f"run:{source_run.run_dir}", table_source(seed=1), "co-tuning", labels_per_class=5,
+                    out=tmp_path / "co", **QUIET)
+    assert run.metrics["test_accuracy"] > 0.7 and run.model.num_classes == 3
+    assert all(r["train_co_tuning"] > 0 for r in run.history if r["epoch"] > 0)
+
+
+def test_co_tuning_without_a_source_head_is_refused_first(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="'co-tuning' strategy trains the model's source head.*--model run:DIR"):
+        graft.fit("builtin:mlp", table_source(seed=1), "co-tuning", out=tmp_path / "x", **QUIET)
+    assert not (tmp_path / "x").exists()

@@ -169,8 +169,10 @@ def _from_file(path: str, data_info: DataInfo, options: ModelOptions) -> GraftMo
 def _from_run(directory: str, data_info: DataInfo) -> GraftModel:
     saved = load_model(directory)
     if saved.classes == list(data_info.classes):
+        saved.source_run = directory
         return saved
     model = GraftModel(saved.backbone, saved.spec, data_info.num_classes, data_info.classes)
+    model.source_run = directory  # its head (the source task's) stays reachable: co-tuning
     log.info("run:%s: kept the backbone, new %d-way head (the run had classes %s)",
              directory, data_info.num_classes, saved.classes[:10])
     return model

@@ -79,6 +79,9 @@ class GraftModel(nn.Module):
         self.head = make_head(spec.feature_dim, num_classes, self.head_hidden)
         self.spec = spec
         self.classes = list(classes) if classes is not None else [str(i) for i in range(num_classes)]
+        #: The run directory this model's backbone came from (``run:DIR``), whose head is the
+        #: source task's; None for other models.
+        self.source_run: str | None = None
 
     @property
     def num_classes(self) -> int:

@@ -112,7 +112,8 @@ class Strategy:
     #: Streams or models beyond labeled training data: "source", "target", "teacher",
     #: "unlabeled" (the unlabeled rest of the training split as a second stream).
     #: "source" with "target" is domain adaptation (the target's labels unused); "source"
-    #: alone is a labeled source beside the labeled target.
+    #: alone is a labeled source beside the labeled target. "source_head": the model must
+    #: keep its source task's head (a ``run:DIR`` model).
     needs: ClassVar[frozenset[str]] = frozenset()
     #: With a labeled source: its classes must be the target's (its examples join the
     #: target's task); False where the source keeps its own task (multi-task).

@@ -1,0 +1,106 @@
+"""co-tuning: keep the source head and train it too, on soft source labels translated from the
+target labels (You et al., 2020).
+
+Fine-tuning throws the source head away; co-tuning learns once how the target classes relate
+to the source's categories (the source model's mean predicted distribution over the target
+examples of each class) and then asks the source head, on top of the shared backbone, to
+predict ``relationship[y]`` for every target example. The source task's knowledge keeps
+shaping the backbone through its own head. Needs a model with a source head: a ``run:DIR``
+model (its head is the source task's). The saved model keeps the target head only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset
+
+from graft.engine.features import extract_features
+from graft.engine.param_groups import model_param_groups
+from graft.engine.trainer import Batch
+from graft.errors import ConfigError
+from graft.models.spec import GraftModel
+from graft.options import option
+from graft.strategies.adaptation import AdaptationModule
+from graft.strategies.base import FitContext, register_strategy
+from graft.strategies.finetune import Finetune, FinetuneConfig
+
+
+@dataclass
+class CoTuningConfig(FinetuneConfig):
+    """Options of ``co-tuning`` (and those of ``finetune``); each field's help is in its declaration."""
+
+    # You et al. 2020 (and TLlib) use a trade-off of 2.3 on their benchmarks.
+    co_weight: float = option(2.3, help="Weight of the source head's loss on the translated soft labels.", ge=0)
+
+
+@register_strategy("co-tuning", "fine-tune while the source head learns soft source labels translated from the "
+                   "target labels (needs a run: model)")
+class CoTuning(Finetune):
+    Config = CoTuningConfig
+    config: CoTuningConfig
+    needs: ClassVar[frozenset[str]] = frozenset({"source_head"})
+
+    def check(self, model: GraftModel, train: Dataset) -> None:
+        if getattr(model, "source_run", None) is None:
+            raise ConfigError(
+                "The 'co-tuning' strategy trains the model's source head too, but this model has none that "
+                "graft knows (it was not loaded from a run directory). Allowed: --model run:DIR (a run trained "
+                "on the source task). Fix: graft pretrain the source first and pass --model run:DIR, or use "
+                "--strategy finetune."
+            )
+
+    def prepare(self, ctx: FitContext) -> None:
+        from graft.models import load_model
+
+        self.check(ctx.model, ctx.train)
+        source = load_model(str(ctx.model.source_run))
+        head = source.head
+        device = next(ctx.model.backbone.parameters()).device
+        # The relationship is measured before training: pretrained backbone, source head.
+        feats, labels = extract_features(ctx.model.backbone, ctx.labeled_plain(), device=device)
+        with torch.no_grad():
+            probs = torch.softmax(head(feats), 1)
+        self.relationship = relationship(probs, labels, ctx.model.num_classes)
+        self._source_classes = source.classes
+        super().prepare(ctx)
+        self._module = AdaptationModule(ctx.model, {"source_head": head})
+
+    def module(self, ctx: FitContext) -> nn.Module:
+        return self._module
+
+    def param_groups(self, ctx: FitContext) -> list[dict[str, Any]]:
+        return model_param_groups(ctx.model, weight_decay=ctx.train_config.weight_decay,
+                                  layer_decay=self.config.layer_decay, head_lr_scale=self.config.head_lr_scale,
+                                  extra=dict(self._module.extras.items()))
+
+    def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
+        x, y = batch["x"], batch["y"]
+        logits, feats = module(x, return_features=True)
+        ce = F.cross_entropy(logits, y, label_smoothing=self.config.label_smoothing)
+        source_logits = module.extras["source_head"](feats)
+        soft = self.relationship.to(source_logits.device)[y]
+        co = -(soft * F.log_softmax(source_logits, 1)).sum(1).mean()
+        return {"loss": ce + self.config.co_weight * co, "ce": ce.detach(), "co_tuning": co.detach(),
+                "accuracy": (logits.detach().argmax(1) == y).float().mean()}
+
+
+def relationship(source_probs: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """``[n_classes, n_source]``: per target class, the mean source-head distribution of its
+    examples; a class without examples gets the overall mean.
+
+    Example:
+        >>> p = torch.tensor([[0.9, 0.1], [0.7, 0.3], [0.2, 0.8]], dtype=torch.float64)
+        >>> relationship(p, torch.tensor([0, 0, 1]), 2).tolist()
+        [[0.8, 0.2], [0.2, 0.8]]
+    """
+    out = source_probs.mean(0, keepdim=True).repeat(n_classes, 1)
+    for c in range(n_classes):
+        rows = labels == c
+        if rows.any():
+            out[c] = source_probs[rows].mean(0)
+    return out
