@@ -82,3 +82,16 @@ def test_co_tuning_without_a_source_head_is_refused_first(tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match="'co-tuning' strategy trains the model's source head.*--model run:DIR"):
         graft.fit("builtin:mlp", table_source(seed=1), "co-tuning", out=tmp_path / "x", **QUIET)
     assert not (tmp_path / "x").exists()
+
+
+def test_side_tune_keeps_the_base_frozen_and_learns_the_blend(finished_run: Path, tmp_path: Path) -> None:
+    start = {k: v.clone() for k, v in graft.load_run(finished_run).model.backbone.state_dict().items()}
+    run = graft.fit(f"run:{finished_run}", table_source(seed=1, shift=1.0), "side-tune", labels_per_class=10,
+                    out=tmp_path / "side", lp_init=False, **{**QUIET, "epochs": 5, "lr": 1e-2})
+    backbone = run.model.backbone
+    assert all(torch.equal(start[k], v) for k, v in backbone.base.state_dict().items())
+    assert any(not torch.equal(start[k], v) for k, v in backbone.side.state_dict().items())
+    alphas = [r["train_alpha"] for r in run.history if r["epoch"] > 0]
+    assert alphas[-1] != pytest.approx(0.5)
+    reloaded = graft.load_run(tmp_path / "side").model.backbone  # rebuilt as base + side from model.json
+    assert reloaded.alpha == pytest.approx(backbone.alpha)

@@ -24,6 +24,8 @@ from graft.errors import CheckpointError, ConfigError, MissingPathError, SpecErr
 from graft.io import atomic_path, write_json
 from graft.models.builtin import BUILTIN_MODELS
 from graft.models.options import DataInfo, ModelOptions
+from graft.models.side import RECIPE_KEY as SIDE_TUNE_KEY
+from graft.models.side import side_tune_backbone
 from graft.models.spec import BackboneSpec, GraftModel
 from graft.models.weights import load_backbone, read_state_dict, strip_prefixes
 
@@ -239,6 +241,8 @@ def load_model(dir: Path | str, arch: nn.Module | None = None) -> GraftModel:
             "graft cannot rebuild it by name. Fix: pass a fresh instance of that module: "
             "graft.load_run(run_dir, model=MyModule()) (or load_model(dir, arch=MyModule()))."
         )
+    if recipe.get(SIDE_TUNE_KEY):  # a frozen base and a side network, blended
+        backbone = side_tune_backbone(backbone)
     model = GraftModel(backbone, bspec, num_classes, classes,
                        head_hidden=tuple(int(h) for h in meta.get("head_hidden") or ()))
     state = read_state_dict(directory / WEIGHTS_FILE)

@@ -12,7 +12,7 @@ from graft.strategies.base import STRATEGIES, FitContext, Strategy, StrategyConf
 
 _MODULES = (
     "scratch", "linear_probe", "finetune", "l2sp", "delta", "bss", "semi_supervised", "contrastive", "co_tuning", "lora", "ia3",
-    "multitask", "instance_weighting", "source_only", "dann", "cdan", "dan", "coral", "mcc", "self_training",
+    "multitask", "instance_weighting", "side_tune", "source_only", "dann", "cdan", "dan", "coral", "mcc", "self_training",
 )
 
 for _name in _MODULES:
