@@ -37,8 +37,10 @@ def main() -> None:
     parts = args.part.split(",")
     mnist, digits = load_source("builtin:mnist5k"), load_source("builtin:digits")
     pretrained = out / "pretrain-supervised"
-    supervised = graft.load_run(pretrained) if (pretrained / "metrics.json").exists() else graft.pretrain("builtin:lenet", mnist, out=out / "pretrain-supervised", overwrite=True,
-                                epochs=8, progress=False)
+    if (pretrained / "metrics.json").exists():  # a second invocation reuses the source model
+        supervised = graft.load_run(pretrained)
+    else:
+        supervised = graft.pretrain("builtin:lenet", mnist, out=pretrained, overwrite=True, epochs=8, progress=False)
     intro = ("# B9 — labeled source plus few target labels; self-supervised pretraining (LeNet)\n\n"
              "Target `builtin:digits` (test split 50 %, split seed 0), K labels per class drawn with each seed; "
              "the same LeNet pretrained on `builtin:mnist5k` (supervised, 8 epochs) starts every part-1 run; "
