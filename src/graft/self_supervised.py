@@ -160,7 +160,12 @@ def pretrain_self_supervised(method: str, model: Any, data: Any, *, out: str | P
     from graft.report import write_run_report
     from graft.run import Run
     from graft.run_dir import (
-        check_run_dir, default_run_dir, prepare_run_dir, write_config, write_history, write_metrics,
+        check_run_dir,
+        default_run_dir,
+        prepare_run_dir,
+        write_config,
+        write_history,
+        write_metrics,
     )
     from graft.run_options import RunOptions
 

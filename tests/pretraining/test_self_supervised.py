@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 import graft
 from graft.cli import app as cli
 from graft.errors import ConfigError

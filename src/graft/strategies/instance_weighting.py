@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset, Subset
 
 from graft.engine.features import extract_features
