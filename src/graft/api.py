@@ -64,6 +64,7 @@ def fit(
     out: str | Path | None = None,
     source: DataLike | None = None,
     teacher: ModelLike | None = None,
+    unlabeled: DataLike | None = None,
     resume: bool = False,
     overwrite: bool = False,
     **options: Any,
@@ -86,6 +87,9 @@ def fit(
         out: The run directory; default ``runs/<strategy>-<model>-<data>-s<seed>-<time>``.
         source: Labeled source data, for strategies that need it (domain adaptation).
         teacher: A trained model, for strategies that need it (distillation).
+        unlabeled: Extra unlabeled data of the target's task (any labels in it are ignored),
+            added to the unlabeled rest of the training split for strategies that learn
+            from unlabeled examples (``semi-supervised``).
         resume: Continue an interrupted run in ``out`` from its last checkpoint.
         overwrite: Replace a finished run in ``out``.
         **options: Engine options (``epochs``, ``lr``, ``batch_size``, ``schedule``, ...),
@@ -121,7 +125,7 @@ def fit(
 
     run_opts, strat_opts, train_opts = split_options(
         strategy_cls, options,
-        named=("labels_per_class", "seed", "out", "source", "teacher", "resume", "overwrite"))
+        named=("labels_per_class", "seed", "out", "source", "teacher", "unlabeled", "resume", "overwrite"))
     run_cfg = build_config(RunOptions, run_opts, "graft fit")
     if strategy_cls.anchors_pretrained and not run_cfg.pretrained:
         raise ConfigError(
@@ -137,7 +141,7 @@ def fit(
     if labels_per_class is not None and labels_per_class < 1:
         raise ConfigError(f"--labels-per-class must be >= 1. Got {labels_per_class} instead. "
                           "Fix: pass e.g. --labels-per-class 10, or leave it out to use every label.")
-    _check_needs(strategy, strategy_cls.needs, source=source, teacher=teacher)
+    _check_needs(strategy, strategy_cls.needs, source=source, teacher=teacher, unlabeled=unlabeled)
     # Mistakes that need no data are caught before any data loads.
     from graft.models import check_model_spec
     from graft.run_dir import check_run_dir
@@ -152,6 +156,7 @@ def fit(
     adapting = "target" in strategy_cls.needs  # the target is used without labels: it may have none
     target = load_source(data, **label_opts, require_labels=not adapting)
     src = load_source(source, **label_opts) if source is not None else None
+    extra = load_source(unlabeled, **label_opts, require_labels=False) if unlabeled is not None else None
     if adapting and src is not None and not (target.y >= 0).any():
         target = _as_unlabeled_target(target, src)
     plan = plan_splits(strategy_cls.needs, target, src, train_cfg, seed=seed, split_seed=run_cfg.split_seed,
@@ -164,11 +169,12 @@ def fit(
     schema = InputSchema.fit(plan.training_rows(target, src), predicted=target)
     target = schema.apply(target)
     src = schema.apply(src) if src is not None else None
+    extra = schema.apply(extra) if extra is not None else None
     info = DataInfo.from_source(target)
     torch.manual_seed(seed)  # random initialisation depends on the seed only
     net = build_model(model, info, run_cfg.model_options())
     streams = build_streams(plan, target, src, net.spec.input, train_cfg,
-                            unlabeled="unlabeled" in strategy_cls.needs)
+                            unlabeled="unlabeled" in strategy_cls.needs, extra_unlabeled=extra)
     splits = streams.splits
     strategy_obj = strategy_cls(strategy_cfg)
     # Data the strategy cannot use is refused before the run directory is written.
@@ -443,6 +449,11 @@ def _check_needs(strategy: str, needs: frozenset[str], **given: Any) -> None:
         raise ConfigError(
             f"Strategy '{strategy}' does not use a source domain, but --source was given. Fix: drop "
             "--source, or pick a domain-adaptation strategy (graft list)."
+        )
+    if given.get("unlabeled") is not None and "unlabeled" not in needs:
+        raise ConfigError(
+            f"Strategy '{strategy}' does not learn from unlabeled examples, but --unlabeled was given. Fix: drop "
+            f"--unlabeled, or pick a strategy that does ({', '.join(_takers('unlabeled'))})."
         )
     if given.get("teacher") is not None and "teacher" not in needs:
         raise ConfigError(

@@ -169,12 +169,15 @@ def build_streams(
     cfg: TrainConfig,
     *,
     unlabeled: bool = False,
+    extra_unlabeled: DataSource | None = None,
 ) -> Streams:
     """Build the datasets of a planned run (sources already encoded for the model).
 
     Args:
         unlabeled: Also give the unlabeled rest of the target's training split as a second
             stream (semi-supervised strategies; ``needs`` has ``unlabeled``).
+        extra_unlabeled: More unlabeled data of the target's task (``--unlabeled``), added to
+            that stream; its labels, if any, are never read.
     """
     from graft.data import make_dataset
 
@@ -197,15 +200,25 @@ def build_streams(
     train = ds(target, splits.train, augment=True)
     plain = ds(target, splits.train) if cfg.augment != "none" else train
     val = ds(target, splits.val) if len(splits.val) else None
-    rest = None
+    rest: Dataset | None = None
     if unlabeled:
-        if len(splits.unlabeled) == 0:
+        parts: list[Dataset] = []
+        if len(splits.unlabeled):
+            parts.append(Unlabeled(ds(target, splits.unlabeled, augment=True)))
+        if extra_unlabeled is not None:
+            if extra_unlabeled.kind != target.kind:
+                raise DataError(f"--unlabeled {extra_unlabeled.name} holds {extra_unlabeled.kind} data but the "
+                                f"target holds {target.kind} data. Fix: pass unlabeled {target.kind} data.")
+            every = np.arange(len(extra_unlabeled), dtype=np.int64)
+            parts.append(Unlabeled(ds(extra_unlabeled, every, augment=True)))
+        if not parts:
             raise ConfigError(
-                "This strategy learns from unlabeled examples too, but every training example is labeled. "
-                "Allowed: data with unlabeled rows. Fix: pass --labels-per-class K (the rest of the training "
-                "split becomes the unlabeled stream), or leave some labels empty."
+                "This strategy learns from unlabeled examples too, but every training example is labeled and "
+                "no --unlabeled data was given. Allowed: data with unlabeled rows. Fix: pass --labels-per-class K "
+                "(the rest of the training split becomes the unlabeled stream), --unlabeled SPEC, or leave some "
+                "labels empty."
             )
-        rest = Unlabeled(ds(target, splits.unlabeled, augment=True))
+        rest = parts[0] if len(parts) == 1 else _concat(parts)
     streams = Streams(train=train, plain_train=plain, val=val, test=ds(target, splits.test),
                       splits=splits, target=rest, n_train_labeled=len(splits.train))
     if plan.labeled_source and plan.source is not None and source is not None:
@@ -215,6 +228,14 @@ def build_streams(
         if len(splits.unlabeled):
             streams.target_plain = Unlabeled(ds(target, splits.unlabeled))
     return streams
+
+
+def _concat(parts: list[Dataset]) -> Dataset:
+    from torch.utils.data import ConcatDataset
+
+    joined = ConcatDataset(parts)
+    joined.collate = getattr(parts[0], "collate", None)  # type: ignore[attr-defined]
+    return joined
 
 
 def check_kinds(source: DataSource, target: DataSource) -> None:

@@ -23,7 +23,7 @@ def test_the_unlabeled_rest_is_pseudo_labelled(blobs_npz: Path, tmp_path: Path) 
 
 
 def test_without_unlabeled_rows_it_says_how_to_get_them(blobs_npz: Path, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="every training example is labeled.*--labels-per-class K"):
+    with pytest.raises(ConfigError, match="every training example is labeled and no --unlabeled.*--labels-per-class K"):
         graft.fit("builtin:mlp", f"npz:{blobs_npz}", strategy="semi-supervised", out=tmp_path / "r", **QUIET)
 
 
@@ -49,3 +49,22 @@ def test_semi_supervised_on_text(tiny_bert: Path, sentiment_csv: Path, tmp_path:
                     progress=False)
     assert run.metrics["test_accuracy"] > 0.7, run.metrics
     assert any(row.get("train_mask_rate", 0) > 0 for row in run.history)
+
+
+def test_extra_unlabeled_data_joins_the_unlabeled_stream(blobs_npz: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    from tests.conftest import blobs
+
+    x_extra, _ = blobs(40, seed=7)
+    np.savez(tmp_path / "extra.npz", X=x_extra)  # no labels
+    run = graft.fit("builtin:mlp", f"npz:{blobs_npz}", strategy="semi-supervised", unlabeled=f"npz:{tmp_path / 'extra.npz'}",
+                    out=tmp_path / "r", **QUIET)  # every training example labeled: the extra data is the stream
+    assert run.metrics["test_accuracy"] > 0.6
+    assert max(row["train_mask_rate"] for row in run.history if row["epoch"] > 0) > 0
+
+
+def test_unlabeled_data_for_a_strategy_that_cannot_use_it_is_refused(blobs_npz: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="'finetune' does not learn from unlabeled examples.*semi-supervised"):
+        graft.fit("builtin:mlp", f"npz:{blobs_npz}", strategy="finetune", unlabeled=f"npz:{blobs_npz}",
+                  out=tmp_path / "r", progress=False)

@@ -78,8 +78,11 @@ def fit(
     labels_per_class: Optional[int] = typer.Option(None, "--labels-per-class", "-k", help="Keep K labeled examples per class."),
     seed: int = typer.Option(0, help="Seed of the labeled subset, init, shuffling."),
     out: Optional[Path] = typer.Option(None, help="Run directory (default runs/...)."),
-    source: Optional[str] = typer.Option(None, help="Labeled source data (domain adaptation)."),
+    source: Optional[str] = typer.Option(None, help="Labeled source data (domain adaptation, multitask, "
+                                         "instance-weighting)."),
     teacher: Optional[str] = typer.Option(None, help="Teacher model (distillation)."),
+    unlabeled: Optional[str] = typer.Option(None, help="Extra unlabeled data of the target's task, beside the "
+                                            "unlabeled rest of the split (semi-supervised)."),
     resume: bool = typer.Option(False, help="Continue an interrupted run in --out."),
     overwrite: bool = typer.Option(False, help="Replace a finished run in --out."),
 ) -> None:
@@ -103,7 +106,8 @@ def fit(
     strategy_cls = STRATEGIES.get(strategy)
     check_unused(strategy_cls, split_options(strategy_cls, options, named=_named(ctx))[2])
     run = api_fit(model, data, strategy, labels_per_class=labels_per_class, seed=seed, out=out,
-                  source=source, teacher=teacher, resume=resume, overwrite=overwrite, **options)
+                  source=source, teacher=teacher, unlabeled=unlabeled, resume=resume, overwrite=overwrite,
+                  **options)
     print_run(out_console, run)
 
 
