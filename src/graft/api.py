@@ -343,14 +343,19 @@ def pretrain(
         model: The architecture (and starting weights) to pretrain.
         data: The labeled source data.
         out: The run directory.
-        method: ``supervised``. Self-supervised methods register in
-            ``graft.pretraining.PRETRAIN_METHODS``.
+        method: ``supervised`` (labels), ``simclr`` or ``rotation`` (no labels needed;
+            :mod:`graft.self_supervised`).
         seed: The seed.
         **options: As for :func:`fit`.
     """
-    from graft.pretraining import PRETRAIN_METHODS
+    from graft.pretraining import PRETRAIN_METHODS, SUPERVISED_DEFAULTS
 
-    return PRETRAIN_METHODS.get(method)(model, data, out=out, seed=seed, **options)
+    PRETRAIN_METHODS.get(method)  # an unknown name: the allowed ones and the closest
+    if method == "supervised":
+        return fit(model, data, "finetune", seed=seed, out=out, **{**SUPERVISED_DEFAULTS, **options})
+    from graft.self_supervised import pretrain_self_supervised
+
+    return pretrain_self_supervised(method, model, data, out=out, seed=seed, **options)
 
 
 @_quietly
