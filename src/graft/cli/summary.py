@@ -43,9 +43,12 @@ def print_compare(console: Console, results: Any, out: Path) -> None:
 def print_listing(console: Console) -> None:
     from graft.data import BUILTIN_DATA
     from graft.models import BUILTIN_MODELS
+    from graft.pretraining import PRETRAIN_METHODS
     from graft.strategies import STRATEGIES
 
-    for title, reg, prefix in (("Strategies", STRATEGIES, ""), ("Built-in models", BUILTIN_MODELS, "builtin:"),
+    for title, reg, prefix in (("Strategies", STRATEGIES, ""),
+                               ("Pretraining methods (graft pretrain --method)", PRETRAIN_METHODS, ""),
+                               ("Built-in models", BUILTIN_MODELS, "builtin:"),
                                ("Built-in data sets", BUILTIN_DATA, "builtin:")):
         table = Table(title=title, show_header=False, title_justify="left")
         for name, help_ in reg.describe().items():
