@@ -263,7 +263,7 @@ def rank(
 
 @app.command("list")
 def list_(
-    options: Optional[str] = typer.Option(None, "--options", help="Show the options of one strategy."),
+    options: Optional[str] = typer.Option(None, "--options", help="Show the options of one strategy (or pretraining method)."),
 ) -> None:
     """List strategies, built-in models and built-in data sets."""
     from graft.cli.summary import print_listing, print_options

@@ -55,16 +55,18 @@ def print_listing(console: Console) -> None:
             table.add_row(prefix + name, help_)
         console.print(table)
     console.print("Models also: timm:NAME, run:DIR, file:PATH --arch SPEC.  "
-                  "Data also: folder:PATH, csv:PATH, npz:PATH.  Options: graft list --options STRATEGY")
+                  "Data also: folder:PATH, csv:PATH, npz:PATH.  Options: graft list --options STRATEGY (or METHOD)")
 
 
 def print_options(console: Console, strategy: str) -> None:
     """Every option a strategy run takes, from the declarations: the strategy's own, the
     engine's (with the strategy's defaults) and the data and model options."""
     from graft.option_groups import option_groups
+    from graft.self_supervised import SELF_SUPERVISED
     from graft.strategies import STRATEGIES
 
-    cls = STRATEGIES.get(strategy)
+    # a self-supervised pretraining method (graft pretrain --method NAME) lists its options too
+    cls = SELF_SUPERVISED.get(strategy) if strategy in SELF_SUPERVISED else STRATEGIES.get(strategy)
     for group in option_groups(cls):
         print_option_table(console, group.title, option_rows_of(group))
     if cls.ignores_engine_options:
