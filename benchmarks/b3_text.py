@@ -15,6 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 import graft
@@ -74,9 +75,13 @@ def write(results: pd.DataFrame) -> None:
     order = {k: i for i, k in enumerate(["2", "5", "10", "all"])}
     rows = []
     groups = results.groupby(["K", "strategy"])
+    probe = {(r.K, int(r.seed)): r.test_accuracy for r in results[results.strategy == "linear-probe"].itertuples()}
+    tuned = {(r.K, int(r.seed)): r.train_seconds for r in results[results.strategy == "finetune"].itertuples()}
     for (k, name), g in sorted(groups, key=lambda t: (order.get(t[0][0], 99), STRATEGIES.index(t[0][1])
                                                       if t[0][1] in STRATEGIES else 99)):
         acc = g["test_accuracy"].to_numpy(dtype=float)
+        gaps = [a - probe[(k, int(s))] for a, s in zip(acc, g["seed"]) if (k, int(s)) in probe]
+        times = [t / tuned[(k, int(s))] for t, s in zip(g["train_seconds"], g["seed"]) if (k, int(s)) in tuned]
         rows.append({
             "K": k, "strategy": name, "seeds": len(g),
             "test accuracy": mean_std(acc),
@@ -84,8 +89,11 @@ def write(results: pd.DataFrame) -> None:
             "trainable %": f"{100 * g['trainable_params'].iloc[0] / g['total_params'].iloc[0]:.2f}",
             "peak MB": f"{g['peak_memory_mb'].mean():.0f}" if "peak_memory_mb" in g else "",
             "train s": f"{g['train_seconds'].mean():.0f}",
+            "× finetune s": f"{np.mean(times):.1f}" if times else "",
+            "worst seed − probe": f"{min(gaps):+.3f}" if gaps and name != "linear-probe" else "",
             "epochs": f"{g['epochs_run'].mean():.0f}",
         })
+    rows = _with_peer(rows)
     publish("b3", "# B3 — text transfer: MiniLM → BBC news\n\n"
             "`builtin:minilm` (all-MiniLM-L6-v2, mean pooling) on `builtin:bbc-news`, stratified 50/50 split "
             "(random_state=0), max length 128, each strategy's default options; K labeled articles per topic; "
@@ -100,7 +108,26 @@ def write(results: pd.DataFrame) -> None:
             "K=2 0.754, K=5 0.885, K=10 0.925. **Peer: SetFit 1.2.0** on the same K articles per seed and the same "
             "test split (BENCHMARKS.md): K=2 0.749 ± 0.035, K=5 0.906 ± 0.013, K=10 0.934 ± 0.010. `contrastive` "
             "trains SetFit's pair loss over every pair of a batch (lr 2e-5 on the encoder, 20 epochs, batch 16) "
-            "and refits the probe head after each epoch; the untouched probe competes as epoch 0.", rows)
+            "and refits the probe head after each epoch; the untouched probe competes as epoch 0. "
+            "`worst seed − probe`: the lowest per-seed gain over the probe on the same K examples. `× finetune s`: "
+            "training time against finetune's on the same seed; contrastive's runs shared the 2 cores with up to "
+            "five other processes (finetune's did not), so its times are inflated.", rows)
+
+
+#: SetFit 1.2.0 on the same K articles per seed and test split (BENCHMARKS.md), seeds 0-2.
+SETFIT = {"2": "0.749 ± 0.035", "5": "0.906 ± 0.013", "10": "0.934 ± 0.010"}
+
+
+def _with_peer(rows: list[dict]) -> list[dict]:  # type: ignore[type-arg]
+    """The rows with SetFit's figure after each K's strategies, for side-by-side reading."""
+    out: list[dict] = []  # type: ignore[type-arg]
+    for i, row in enumerate(rows):
+        out.append(row)
+        last_of_k = i + 1 == len(rows) or rows[i + 1]["K"] != row["K"]
+        if last_of_k and row["K"] in SETFIT:
+            out.append({key: "" for key in row} | {"K": row["K"], "strategy": "SetFit (peer)", "seeds": 3,
+                                                   "test accuracy": SETFIT[row["K"]]})
+    return out
 
 
 if __name__ == "__main__":
