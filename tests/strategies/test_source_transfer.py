@@ -95,3 +95,14 @@ def test_side_tune_keeps_the_base_frozen_and_learns_the_blend(finished_run: Path
     assert alphas[-1] != pytest.approx(0.5)
     reloaded = graft.load_run(tmp_path / "side").model.backbone  # rebuilt as base + side from model.json
     assert reloaded.alpha == pytest.approx(backbone.alpha)
+
+
+def test_an_imagenet_built_in_brings_its_classifier_as_the_source_head() -> None:
+    from graft.models import DataInfo, ModelOptions, build_model
+    from graft.strategies.co_tuning import has_source_head, source_head
+
+    info = DataInfo(kind="image", num_classes=3, classes=["a", "b", "c"])
+    model = build_model("builtin:efficientnet-lite0", info, ModelOptions(image_size=32))
+    head = source_head(model)
+    assert has_source_head(model) and head.weight.shape == (1000, 1280)
+    assert not has_source_head(build_model("builtin:efficientnet-lite0", info, ModelOptions(pretrained=False)))

@@ -6,7 +6,8 @@ to the source's categories (the source model's mean predicted distribution over 
 examples of each class) and then asks the source head, on top of the shared backbone, to
 predict ``relationship[y]`` for every target example. The source task's knowledge keeps
 shaping the backbone through its own head. Needs a model with a source head: a ``run:DIR``
-model (its head is the source task's). The saved model keeps the target head only.
+model (its head is the source task's) or a pretrained built-in that ships its classifier
+(EfficientNet-Lite's 1000 ImageNet classes). The saved model keeps the target head only.
 """
 
 from __future__ import annotations
@@ -39,34 +40,33 @@ class CoTuningConfig(FinetuneConfig):
 
 
 @register_strategy("co-tuning", "fine-tune while the source head learns soft source labels translated from the "
-                   "target labels (needs a run: model)")
+                   "target labels (needs a run: model or an ImageNet built-in)")
 class CoTuning(Finetune):
     Config = CoTuningConfig
     config: CoTuningConfig
     needs: ClassVar[frozenset[str]] = frozenset({"source_head"})
 
     def check(self, model: GraftModel, train: Dataset) -> None:
-        if getattr(model, "source_run", None) is None:
+        if not has_source_head(model):
+            from graft.ranking.source_heads import SOURCE_HEADS
+
             raise ConfigError(
                 "The 'co-tuning' strategy trains the model's source head too, but this model has none that "
-                "graft knows (it was not loaded from a run directory). Allowed: --model run:DIR (a run trained "
-                "on the source task). Fix: graft pretrain the source first and pass --model run:DIR, or use "
-                "--strategy finetune."
+                "graft knows (it was not loaded from a run directory, and it is not a pretrained built-in that "
+                f"ships its classifier). Allowed: --model run:DIR (a run trained on the source task), "
+                f"{', '.join(SOURCE_HEADS)}. Fix: graft pretrain the source first and pass --model run:DIR, or "
+                "use --strategy finetune."
             )
 
     def prepare(self, ctx: FitContext) -> None:
-        from graft.models import load_model
-
         self.check(ctx.model, ctx.train)
-        source = load_model(str(ctx.model.source_run))
-        head = source.head
+        head = source_head(ctx.model)
         device = next(ctx.model.backbone.parameters()).device
         # The relationship is measured before training: pretrained backbone, source head.
         feats, labels = extract_features(ctx.model.backbone, ctx.labeled_plain(), device=device)
         with torch.no_grad():
             probs = torch.softmax(head(feats), 1)
         self.relationship = relationship(probs, labels, ctx.model.num_classes)
-        self._source_classes = source.classes
         super().prepare(ctx)
         self._module = AdaptationModule(ctx.model, {"source_head": head})
 
@@ -87,6 +87,26 @@ class CoTuning(Finetune):
         co = -(soft * F.log_softmax(source_logits, 1)).sum(1).mean()
         return {"loss": ce + self.config.co_weight * co, "ce": ce.detach(), "co_tuning": co.detach(),
                 "accuracy": (logits.detach().argmax(1) == y).float().mean()}
+
+
+def has_source_head(model: GraftModel) -> bool:
+    """Whether graft knows the model's source head: a ``run:DIR`` model's saved head, or the
+    classifier a pretrained built-in ships (``graft.ranking.source_heads.SOURCE_HEADS``)."""
+    from graft.ranking.source_heads import SOURCE_HEADS
+
+    pretrained = bool((model.spec.recipe.get("options") or {}).get("pretrained", True))
+    return model.source_run is not None or (model.spec.name in SOURCE_HEADS and pretrained)
+
+
+def source_head(model: GraftModel) -> nn.Module:
+    """A trainable copy of the model's source head (see :func:`has_source_head`)."""
+    if model.source_run is not None:
+        from graft.models import load_model
+
+        return load_model(model.source_run).head
+    from graft.ranking.source_heads import SOURCE_HEADS
+
+    return SOURCE_HEADS.get(model.spec.name)(model)
 
 
 def relationship(source_probs: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:
