@@ -17,7 +17,7 @@ from graft.data import load_source
 from _results import mean_std, publish
 
 HERE = Path(__file__).parent
-STRATEGIES = ("finetune", "l2sp", "delta", "bss", "contrastive", "semi-supervised")
+STRATEGIES = ("finetune", "l2sp", "delta", "bss", "contrastive", "co-tuning", "semi-supervised")
 
 
 def main() -> None:
