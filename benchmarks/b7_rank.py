@@ -32,12 +32,14 @@ import pandas as pd
 import graft
 from _results import RESULTS
 from graft.ranking import parse_candidate
+from graft.ranking.result import comparable
 from graft.report import markdown_table
 
 HERE = Path(__file__).parent
 TARGETS: dict[str, tuple[str, int | None, dict[str, Any]]] = {
     "digits-k10": ("builtin:digits", 10, {}),
     "digits-all": ("builtin:digits", None, {}),
+    "lfw-all": ("builtin:lfw-faces", None, {}),
     "bbc-k10": ("builtin:bbc-news", 10, {}),
 }
 
@@ -100,7 +102,7 @@ def correlations(table: pd.DataFrame, scores: list[str], truth: str) -> pd.DataF
     rows = []
     acc = table[truth].to_numpy(dtype=float)
     for name in [*scores, "consensus"]:
-        values = (-table["consensus_rank"] if name == "consensus" else table[name]).to_numpy(dtype=float)
+        values = comparable((-table["consensus_rank"] if name == "consensus" else table[name]).to_numpy(dtype=float))
         ok = np.isfinite(values)
         row = {"score": name, "models": int(ok.sum()), "kendall_tau": np.nan, "weighted_tau": np.nan,
                "top1_accuracy": np.nan, "best_accuracy": float(acc[ok].max()) if ok.any() else np.nan}

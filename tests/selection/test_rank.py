@@ -127,3 +127,11 @@ def test_rank_refuses_unusable_requests_before_building_models(blobs_npz: Path, 
     np.savez(one_class, X=x, y=np.zeros(20, dtype=np.int64))
     with pytest.raises(DataError):
         graft.rank("builtin:mlp", f"npz:{one_class}", progress=False)
+
+
+def test_scores_equal_up_to_rounding_noise_tie() -> None:
+    from graft.ranking.result import comparable, per_score_ranks
+
+    table = pd.DataFrame({"model": ["a", "b", "c"], "hscore": [9.000000000000004, 8.999999999999998, 8.5]})
+    assert per_score_ranks(table, ["hscore"])["hscore"].tolist() == [1.5, 1.5, 3.0]
+    assert np.isnan(comparable(np.array([np.nan]))[0]) and comparable(np.array([0.0]))[0] == 0.0

@@ -74,14 +74,18 @@ def per_score_ranks(table: pd.DataFrame, scores: list[str]) -> pd.DataFrame:
     """Rank of each model under each score (1 = highest score)."""
     ranks = pd.DataFrame({"model": table["model"]})
     for name in scores:
-        values = pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=float)
-        # Values equal to 10 significant digits tie: a saturated H-score is C - 1 for every
-        # model, up to rounding noise that must not order them.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            digits = 9 - np.floor(np.log10(np.abs(np.where(values == 0, 1.0, values))))
-        rounded = np.array([round(v, int(d)) if np.isfinite(v) else np.nan for v, d in zip(values, digits)])
-        ranks[name] = pd.Series(rounded, index=table.index).rank(ascending=False, method="average")
+        values = comparable(pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=float))
+        ranks[name] = pd.Series(values, index=table.index).rank(ascending=False, method="average")
     return ranks
+
+
+def comparable(values: np.ndarray) -> np.ndarray:
+    """Scores rounded to 10 significant digits, so that values equal up to floating-point noise
+    tie: a saturated H-score is C - 1 for every model, and the noise must not order them."""
+    values = np.asarray(values, dtype=float)
+    safe = np.where(np.isfinite(values) & (values != 0), np.abs(values), 1.0)
+    digits = (9 - np.floor(np.log10(safe))).astype(int)
+    return np.array([round(v, d) if np.isfinite(v) else np.nan for v, d in zip(values, digits)])
 
 
 def consensus(table: pd.DataFrame, scores: list[str]) -> tuple[pd.Series, list[str]]:

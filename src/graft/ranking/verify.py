@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from graft.ranking.candidates import Candidate
-from graft.ranking.result import RankResult
+from graft.ranking.result import RankResult, comparable
 
 CONSENSUS = "consensus"
 
@@ -56,7 +56,7 @@ def correlations(table: pd.DataFrame, scores: list[str]) -> pd.DataFrame:
     rows = []
     for name in [*scores, CONSENSUS]:
         values = (-verified["consensus_rank"] if name == CONSENSUS else pd.to_numeric(verified[name], errors="coerce"))
-        values = values.to_numpy(dtype=float)
+        values = comparable(values.to_numpy(dtype=float))
         ok = np.isfinite(values)
         row: dict[str, Any] = {"score": name, "models": int(ok.sum()), "kendall_tau": np.nan, "weighted_tau": np.nan,
                                "top1_pick": None, "top1_accuracy": np.nan, "best_accuracy": float(acc.max())}
