@@ -27,6 +27,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--out", default=str(HERE / "runs" / "b2_regularized"))
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
+    ap.add_argument("--name", default=None, help="results/NAME.md (default b2_regularized[_MODEL])")
     args = ap.parse_args()
     out = Path(args.out) / args.model
     ks = [int(k) for k in args.ks.split(",")]
@@ -47,7 +48,7 @@ def main() -> None:
              "run; digits test "
              "split as in BENCHMARKS.md; semi-supervised: FixMatch on the unlabeled rest of the training split, threshold "
              "0.95. Epoch 0 is the probe-fitted start (LP-FT).")
-    name_out = "b2_regularized" if args.model == "lenet" else f"b2_regularized_{args.model}"
+    name_out = args.name or ("b2_regularized" if args.model == "lenet" else f"b2_regularized_{args.model}")
     rows = []
     for k in ks:
         for name in args.strategies.split(","):
