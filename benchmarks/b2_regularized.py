@@ -33,9 +33,11 @@ def main() -> None:
     ks = [int(k) for k in args.ks.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.model == "lenet":
-        source = graft.pretrain("builtin:lenet", "builtin:mnist5k", out=out / "pretrain", overwrite=True,
-                                epochs=8, progress=False)
-        model, options = f"run:{source.run_dir}", {}
+        pretrained = out / "pretrain"
+        if not (pretrained / "metrics.json").exists():  # a second invocation reuses the source model
+            graft.pretrain("builtin:lenet", "builtin:mnist5k", out=pretrained, overwrite=True, epochs=8,
+                           progress=False)
+        model, options = f"run:{pretrained}", {}
     else:
         model, options = "builtin:efficientnet-lite0", {"image_size": 64}
     digits = load_source("builtin:digits")
