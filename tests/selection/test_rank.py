@@ -118,6 +118,8 @@ def test_rank_refuses_unusable_requests_before_building_models(blobs_npz: Path, 
         graft.rank("builtin:mlp", data, scores="logmee", progress=False)
     with pytest.raises(ConfigError, match="--epochs would have no effect.*--verify"):
         graft.rank("builtin:mlp", data, epochs=3, progress=False)
+    with pytest.raises(ConfigError, match="Did you mean 'epochs'"):
+        graft.rank("builtin:mlp", data, verify=1, epohcs=3, progress=False)
     with pytest.raises(ConfigError, match="at least one model"):
         graft.rank([], data, progress=False)
     with pytest.raises(SpecError, match="Unknown built-in model"):
@@ -135,3 +137,12 @@ def test_scores_equal_up_to_rounding_noise_tie() -> None:
     table = pd.DataFrame({"model": ["a", "b", "c"], "hscore": [9.000000000000004, 8.999999999999998, 8.5]})
     assert per_score_ranks(table, ["hscore"])["hscore"].tolist() == [1.5, 1.5, 3.0]
     assert np.isnan(comparable(np.array([np.nan]))[0]) and comparable(np.array([0.0]))[0] == 0.0
+
+
+def test_modules_and_repeated_specs_become_distinct_candidates() -> None:
+    import torch
+
+    from graft.ranking.candidates import collect_candidates
+
+    found = collect_candidates([torch.nn.Linear(2, 2), torch.nn.Linear(2, 2), "builtin:mlp", "builtin:mlp"])
+    assert [c.label for c in found] == ["Linear", "Linear #2", "builtin:mlp"]

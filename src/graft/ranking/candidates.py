@@ -107,7 +107,12 @@ def collect_candidates(models: Any, models_file: str | Path | None = None) -> li
     out: list[Candidate] = []
     for item in items:
         candidate = parse_candidate(item)
-        if all(candidate.label != c.label or isinstance(c.spec, nn.Module) for c in out):
+        if isinstance(candidate.spec, nn.Module):  # two modules of one class need two names
+            same = sum(isinstance(c.spec, nn.Module) and c.label.split(" #")[0] == candidate.label for c in out)
+            if same:
+                candidate = Candidate(candidate.spec, f"{candidate.label} #{same + 1}", candidate.options)
+            out.append(candidate)
+        elif all(candidate.label != c.label for c in out):  # a spec given twice is ranked once
             out.append(candidate)
     if not out:
         raise ConfigError("graft rank needs at least one model. Got none. Fix: pass --model SPEC (repeat it for "

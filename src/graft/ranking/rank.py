@@ -55,7 +55,9 @@ def rank(
     train_opts = {k: v for k, v in options.items() if k not in run_opts}
     run_cfg = build_config(RunOptions, run_opts, "graft rank")
     per_model = [build_config(RunOptions, {**run_opts, **c.options}, f"the model '{c.label}'") for c in candidates]
-    if train_opts and not verify:
+    if verify:
+        _check_verify_options(candidates, per_model, train_opts)
+    elif train_opts:
         raise ConfigError(
             f"graft rank trains nothing without --verify, so {', '.join('--' + k.replace('_', '-') for k in train_opts)} "
             f"would have no effect. Allowed without --verify: the data and model options "
@@ -110,6 +112,18 @@ def rank(
 
         write_rank(result, Path(out))
     return result
+
+
+def _check_verify_options(candidates: list[Candidate], per_model: list[RunOptions], train_opts: dict[str, Any]) -> None:
+    """A typo in a fine-tuning option is refused before the ranking runs, not after it."""
+    from graft.api import default_strategy
+    from graft.option_groups import split_options
+    from graft.strategies import STRATEGIES
+
+    named = ("labels_per_class", "scores", "out", "models_file", "verify", "seed", "batch_size", "progress")
+    for c, cfg in zip(candidates, per_model):
+        strategy = default_strategy(c.spec, {"pretrained": cfg.pretrained})
+        split_options(STRATEGIES.get(strategy), train_opts, named=named)
 
 
 def _build(candidate: Candidate, info: Any, model_options: Any, seed: int) -> tuple[Any, float]:
