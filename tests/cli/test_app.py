@@ -13,22 +13,6 @@ from graft.cli.extra_args import parse_extra_args, parse_int_list, parse_k_list
 from graft.errors import ConfigError
 
 
-@pytest.fixture
-def graft_cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    """``graft_cli(*args) -> (exit_code, stdout, stderr)`` through the real entry point."""
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = 0
-        try:
-            cli.main([str(a) for a in args])
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
 def _assert_user_error(code: int, out: str, err: str, *needles: str) -> None:
     assert code == 2, (out, err)
     assert "Traceback" not in out + err

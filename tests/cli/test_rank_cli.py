@@ -4,24 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from graft.cli import app as cli
-
-
-@pytest.fixture
-def graft_cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    def run(*args: str) -> tuple[int, str, str]:
-        code = 0
-        try:
-            cli.main([str(a) for a in args])
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
 
 def _one_line_error(code: int, out: str, err: str, *needles: str) -> None:
     assert code == 2, (out, err)

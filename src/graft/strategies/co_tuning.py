@@ -13,7 +13,7 @@ model (its head is the source task's) or a pretrained built-in that ships its cl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -21,14 +21,14 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from graft.engine.features import extract_features
-from graft.engine.param_groups import model_param_groups
 from graft.engine.trainer import Batch
 from graft.errors import ConfigError
 from graft.models.spec import GraftModel
 from graft.options import option
 from graft.strategies.adaptation import AdaptationModule
 from graft.strategies.base import FitContext, register_strategy
-from graft.strategies.finetune import Finetune, FinetuneConfig
+from graft.strategies.finetune import FinetuneConfig
+from graft.strategies.multitask import ExtraHeadFinetune
 
 
 @dataclass
@@ -41,7 +41,7 @@ class CoTuningConfig(FinetuneConfig):
 
 @register_strategy("co-tuning", "fine-tune while the source head learns soft source labels translated from the "
                    "target labels (needs a run: model or an ImageNet built-in)")
-class CoTuning(Finetune):
+class CoTuning(ExtraHeadFinetune):
     Config = CoTuningConfig
     config: CoTuningConfig
     needs: ClassVar[frozenset[str]] = frozenset({"source_head"})
@@ -69,14 +69,6 @@ class CoTuning(Finetune):
         self.relationship = relationship(probs, labels, ctx.model.num_classes)
         super().prepare(ctx)
         self._module = AdaptationModule(ctx.model, {"source_head": head})
-
-    def module(self, ctx: FitContext) -> nn.Module:
-        return self._module
-
-    def param_groups(self, ctx: FitContext) -> list[dict[str, Any]]:
-        return model_param_groups(ctx.model, weight_decay=ctx.train_config.weight_decay,
-                                  layer_decay=self.config.layer_decay, head_lr_scale=self.config.head_lr_scale,
-                                  extra=dict(self._module.extras.items()))
 
     def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
         x, y = batch["x"], batch["y"]

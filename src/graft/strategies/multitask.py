@@ -33,8 +33,23 @@ class MultitaskConfig(FinetuneConfig):
                                  "--batch-size of them).", gt=0)
 
 
+class ExtraHeadFinetune(Finetune):
+    """Fine-tuning with a second head on the shared features (``self._module.extras['source_head']``,
+    set by ``prepare``): the engine trains the model and that head together."""
+
+    _module: AdaptationModule
+
+    def module(self, ctx: FitContext) -> nn.Module:
+        return self._module
+
+    def param_groups(self, ctx: FitContext) -> list[dict[str, Any]]:
+        return model_param_groups(ctx.model, weight_decay=ctx.train_config.weight_decay,
+                                  layer_decay=self.config.layer_decay, head_lr_scale=self.config.head_lr_scale,
+                                  extra=dict(self._module.extras.items()))
+
+
 @register_strategy("multitask", "one backbone, a source head and a target head trained jointly on both labeled sets")
-class Multitask(Finetune):
+class Multitask(ExtraHeadFinetune):
     Config = MultitaskConfig
     config: MultitaskConfig
     needs: ClassVar[frozenset[str]] = frozenset({"source"})
@@ -46,14 +61,6 @@ class Multitask(Finetune):
         super().prepare(ctx)
         source_head = nn.Linear(ctx.model.spec.feature_dim, max(1, len(ctx.source_classes)))
         self._module = AdaptationModule(ctx.model, {"source_head": source_head})
-
-    def module(self, ctx: FitContext) -> nn.Module:
-        return self._module
-
-    def param_groups(self, ctx: FitContext) -> list[dict[str, Any]]:
-        return model_param_groups(ctx.model, weight_decay=ctx.train_config.weight_decay,
-                                  layer_decay=self.config.layer_decay, head_lr_scale=self.config.head_lr_scale,
-                                  extra=dict(self._module.extras.items()))
 
     def fit(self, ctx: FitContext) -> Any:
         # the labeled source is the engine's second stream
