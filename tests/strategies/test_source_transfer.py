@@ -3,6 +3,8 @@ instance-weighting (source examples resampled by their relevance to the target).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +13,19 @@ import torch
 from torch.utils.data import TensorDataset
 
 import graft
-from graft.data import from_arrays
+from graft.data import DataSource, from_arrays
 from graft.engine.config import TrainConfig
 from graft.errors import ConfigError, DataError
 from graft.strategies import FitContext
-from graft.strategies.instance_weighting import source_weights
+from graft.strategies.instance_weighting import (
+    InstanceWeighting,
+    InstanceWeightingConfig,
+    source_weights,
+    tradaboost_beta,
+    tradaboost_update,
+)
 from tests.conftest import blobs, table_source, tiny_mlp
+from tests.strategies.conftest import Setup
 
 QUIET = {"epochs": 3, "batch_size": 16, "lr": 3e-3, "progress": False}
 
@@ -39,7 +48,7 @@ def test_the_source_examples_that_look_like_the_target_weigh_more() -> None:
     far, y_far = blobs(20, seed=3, shift=6.0)
     x_s, y_s = np.concatenate([near, far]), np.concatenate([y_near, y_far])
     model = tiny_mlp(table_source())
-    ds = lambda x, y: TensorDataset(torch.tensor(x), torch.tensor(y))  # noqa: E731
+    ds = lambda x, y: TensorDataset(torch.tensor(x), torch.tensor(y))
     ctx = FitContext(model=model, train=ds(x_t, y_t), val=None, train_config=TrainConfig(),
                      source=ds(x_s, y_s), source_classes=["0", "1", "2"])
     w = source_weights(ctx, max_weight=10.0)
@@ -106,3 +115,45 @@ def test_an_imagenet_built_in_brings_its_classifier_as_the_source_head() -> None
     head = source_head(model)
     assert has_source_head(model) and head.weight.shape == (1000, 1280)
     assert not has_source_head(build_model("builtin:efficientnet-lite0", info, ModelOptions(pretrained=False)))
+
+
+def test_tradaboost_fades_out_the_source_examples_that_contradict_the_target(
+    blobs_source: DataSource, make_setup: Callable[..., Setup]
+) -> None:
+    x_s, y_s = blobs(30, seed=4)
+    flipped = np.zeros(len(y_s), dtype=bool)
+    flipped[::4] = True  # a quarter of the source is mislabeled
+    y_bad = np.where(flipped, (y_s + 1) % 3, y_s)
+    source = TensorDataset(torch.tensor(x_s), torch.tensor(y_bad))
+    weights = {}
+    for reweight in ("none", "tradaboost"):
+        setup = make_setup(blobs_source, "instance-weighting", epochs=6, lr=1e-2)
+        ctx = dataclasses.replace(setup.ctx, source=source, source_plain=source, source_classes=["0", "1", "2"])
+        strategy = InstanceWeighting(InstanceWeightingConfig(reweight=reweight))
+        strategy.fit(ctx)
+        weights[reweight] = strategy.weights
+        assert setup.test_accuracy() > 0.8
+    start, end = weights["tradaboost"]
+    # The domain classifier does not see labels: at the start both groups weigh alike.
+    assert start[flipped].mean() == pytest.approx(start[~flipped].mean(), rel=0.5)
+    beta = tradaboost_beta(len(y_s), 6)
+    assert end[flipped].mean() < 0.2 * end[~flipped].mean() and abs(end.mean() - 1) < 1e-9
+    assert end[flipped].max() < start[flipped].max() * beta  # each mislabeled example lost weight
+    assert np.array_equal(*weights["none"])  # without --reweight the weights stay the domain classifier's
+
+
+def test_the_tradaboost_update_is_tradaboost() -> None:
+    assert tradaboost_beta(100, 10) == pytest.approx(1 / (1 + np.sqrt(2 * np.log(100) / 10)))
+    w = tradaboost_update(np.array([1.0, 1.0, 2.0, 0.5]), np.array([True, False, True, False]), 0.5)
+    expected = np.array([0.5, 1.0, 1.0, 0.5])
+    assert np.allclose(w, expected / expected.mean())
+
+
+def test_tradaboost_plots_the_start_and_the_end_and_an_unknown_reweight_is_refused(tmp_path: Path) -> None:
+    run = graft.fit("builtin:mlp", table_source(seed=1), "instance-weighting", source=table_source(seed=2, shift=1.0),
+                    labels_per_class=5, reweight="tradaboost", out=tmp_path / "iw", **QUIET)
+    assert run.metrics["test_accuracy"] > 0.7 and (tmp_path / "iw" / "plots" / "source_weights.png").is_file()
+    assert "reweight: tradaboost" in (tmp_path / "iw" / "config.yaml").read_text()
+    with pytest.raises(ConfigError, match="reweight.*tradaboost"):
+        graft.fit("builtin:mlp", table_source(seed=1), "instance-weighting", source=table_source(seed=2),
+                  reweight="adaboost", out=tmp_path / "x", **QUIET)

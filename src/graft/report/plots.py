@@ -420,12 +420,19 @@ def _within_unit_interval(values: pd.DataFrame) -> bool:
     return bool(finite.size) and bool(((finite >= 0) & (finite <= 1)).all())
 
 
-def plot_weights(weights: np.ndarray, path: PathLike, title: str) -> Path:
-    """A histogram of per-example importance weights (instance weighting), mean marked."""
+def plot_weights(weights: np.ndarray, path: PathLike, title: str, final: np.ndarray | None = None) -> Path:
+    """A histogram of per-example importance weights (instance weighting), mean marked; with
+    ``final``, the weights after training's reweighting overlaid on the starting ones."""
     fig = _new_figure(5.5, 3.5)
     ax = fig.add_subplot(1, 1, 1)
-    ax.hist(np.asarray(weights, dtype=float), bins=40, color="#4c72b0")
-    ax.axvline(float(np.mean(weights)), color="#c44e52", linestyle="--", label="mean")
+    start = np.asarray(weights, dtype=float)
+    both = start if final is None else np.concatenate([start, np.asarray(final, dtype=float)])
+    bins = np.linspace(float(both.min()), float(both.max()) + 1e-12, 41)
+    ax.hist(start, bins=bins, color="#4c72b0", alpha=0.6 if final is not None else 1.0,
+            label="start" if final is not None else None)
+    if final is not None:
+        ax.hist(np.asarray(final, dtype=float), bins=bins, color="#dd8452", alpha=0.6, label="end of training")
+    ax.axvline(float(np.mean(start)), color="#c44e52", linestyle="--", label="mean")
     ax.set_xlabel("weight of a source example")
     ax.set_ylabel("source examples")
     ax.set_title(title, fontsize=9)

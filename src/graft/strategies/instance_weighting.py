@@ -8,17 +8,27 @@ KMM/KLIEP family). Source examples are then resampled with those weights, so eve
 source batch follows the target's distribution in expectation while its loss stays a plain
 mean. The target side uses the K labeled examples and, when present, the unlabeled rest of the
 target's training split (never their labels). The weights' histogram is ``plots/source_weights.png``.
+
+``--reweight tradaboost`` then lets the model's own errors refine the weights (Dai et al., 2007,
+TrAdaBoost): after each epoch, every source example the model misclassifies has its weight
+multiplied by ``β = 1/(1 + sqrt(2 ln n / E))`` (``n`` source examples, ``E`` epochs), the
+weights are renormalised and the source stream is redrawn from them. Source examples that
+contradict the target (mislabeled, or from a region where the tasks disagree) fade out; the
+plot then shows the starting and the final weights.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+from torch import nn
 from torch.utils.data import Dataset, Subset
 
 from graft.engine.features import extract_features
+from graft.engine.trainer import Callback
 from graft.options import option
 from graft.strategies.base import FitContext, register_strategy
 from graft.strategies.finetune import Finetune
@@ -31,6 +41,10 @@ class InstanceWeightingConfig(MultitaskConfig):
 
     max_weight: float = option(10.0, help="Largest weight of a source example before normalisation "
                                "(clipping keeps a few look-alikes from taking over).", gt=0)
+    reweight: str = option("none", help="tradaboost: after each epoch, multiply the weight of each source example "
+                           "the model misclassifies by β = 1/(1+sqrt(2 ln n / epochs)) and redraw the source "
+                           "stream (Dai et al., 2007); none: keep the domain classifier's weights.",
+                           choices=("none", "tradaboost"))
 
 
 @register_strategy("instance-weighting", "source examples join the target's training, resampled by their "
@@ -43,12 +57,18 @@ class InstanceWeighting(Multitask):
     def fit(self, ctx: FitContext) -> Any:
         # Weights from the pretrained features, before any training moves them.
         weights = source_weights(ctx, self.config.max_weight)
-        rng = np.random.default_rng(ctx.seed)
-        drawn = rng.choice(len(weights), size=len(weights), replace=True, p=weights / weights.sum())
-        _plot(ctx, weights)
-        resampled = Subset(ctx.source, drawn.tolist())
-        resampled.collate = getattr(ctx.source, "collate", None)  # type: ignore[attr-defined]
-        return super(Multitask, self).fit(_with_second_stream(ctx, resampled))
+        _note(weights)
+        self._stream = _WeightedStream(ctx.source, weights, ctx.seed)  # type: ignore[arg-type]
+        result = super(Multitask, self).fit(_with_second_stream(ctx, self._stream.subset))
+        #: The source weights the run started from and those it ended with (equal without --reweight).
+        self.weights = (weights, self._stream.weights)
+        _plot(ctx, weights, self._stream.weights if self.config.reweight == "tradaboost" else None)
+        return result
+
+    def callbacks(self, ctx: FitContext) -> list[Callback]:
+        if self.config.reweight == "tradaboost":
+            return [*super().callbacks(ctx), _TrAdaBoost(ctx, self._stream)]
+        return super().callbacks(ctx)
 
     def prepare(self, ctx: FitContext) -> None:
         super().prepare(ctx)
@@ -81,16 +101,103 @@ def source_weights(ctx: FitContext, max_weight: float) -> np.ndarray:
     return w / w.mean()
 
 
-def _plot(ctx: FitContext, weights: np.ndarray) -> None:
+def tradaboost_beta(n_source: int, rounds: int) -> float:
+    """TrAdaBoost's factor for a misclassified source example: ``1/(1 + sqrt(2 ln n / N))``."""
+    return 1.0 / (1.0 + math.sqrt(2.0 * math.log(max(n_source, 1)) / max(rounds, 1)))
+
+
+def tradaboost_update(weights: np.ndarray, wrong: np.ndarray, beta: float) -> np.ndarray:
+    """``weights`` with the misclassified examples' multiplied by ``beta``, renormalised to mean 1."""
+    w = np.asarray(weights, dtype=np.float64) * np.where(np.asarray(wrong, dtype=bool), beta, 1.0)
+    return w / w.mean()
+
+
+class _WeightedStream:
+    """The source resampled with replacement in proportion to its weights; ``draw`` replaces the
+    indices in place, so the engine's next epoch reads the new sample."""
+
+    def __init__(self, source: Dataset, weights: np.ndarray, seed: int) -> None:
+        self.seed = seed
+        self.subset = Subset(source, [])
+        self.subset.collate = getattr(source, "collate", None)  # type: ignore[attr-defined]
+        self.draw(weights, 0)
+
+    def draw(self, weights: np.ndarray, epoch: int) -> None:
+        self.weights = weights
+        rng = np.random.default_rng(self.seed if epoch == 0 else [self.seed, epoch])
+        drawn = rng.choice(len(weights), size=len(weights), replace=True, p=weights / weights.sum())
+        self.subset.indices = drawn.tolist()
+
+
+class _TrAdaBoost:
+    """After each epoch: the source examples the model gets wrong lose weight; the stream is redrawn.
+
+    Each epoch's weights are kept in ``checkpoints/tradaboost_weights.npz`` so a resumed run
+    continues from the weights the interrupted one had reached at its checkpoint's epoch.
+    """
+
+    def __init__(self, ctx: FitContext, stream: _WeightedStream) -> None:
+        self.ctx, self.stream = ctx, stream
+        self.data = ctx.source_plain if ctx.source_plain is not None else ctx.source
+        self.beta = tradaboost_beta(len(stream.weights), ctx.train_config.epochs)
+        self.epoch = 0  # the epoch whose weights the stream holds
+        self.saved: dict[str, np.ndarray] = {"e0": stream.weights}
+        self.path = ctx.run_dir / "checkpoints" / "tradaboost_weights.npz" if ctx.run_dir is not None else None
+
+    def on_epoch_start(self, epoch: int, module: nn.Module) -> None:
+        if epoch == self.epoch:
+            return
+        # A resumed run starts past epoch 0: take up the weights that epoch was drawn from.
+        if self.path is not None and self.path.is_file():
+            with np.load(self.path) as saved:
+                self.saved = {k: saved[k] for k in saved.files}
+        if f"e{epoch}" not in self.saved:
+            from graft.errors import CheckpointError
+
+            raise CheckpointError(
+                f"--resume at epoch {epoch} of an instance-weighting run with --reweight tradaboost, but "
+                f"'{self.path}' lacks that epoch's source weights. Fix: start the run afresh without --resume."
+            )
+        self.stream.draw(self.saved[f"e{epoch}"], epoch)
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch: int, module: nn.Module) -> None:
+        from graft.engine.evaluate import predict_logits
+
+        model = self.ctx.model
+        device = next(model.parameters()).device
+        logits, y, _ = predict_logits(model, self.data, device=device)  # type: ignore[arg-type]
+        wrong = (logits.argmax(1) != y).numpy()
+        self.epoch = epoch + 1
+        weights = tradaboost_update(self.stream.weights, wrong, self.beta)
+        self.stream.draw(weights, self.epoch)
+        self.saved[f"e{self.epoch}"] = weights.astype(np.float32)
+        if self.path is not None:
+            from graft.io import atomic_path
+
+            with atomic_path(self.path) as tmp, open(tmp, "wb") as f:
+                np.savez(f, **self.saved)
+
+
+def _ess(weights: np.ndarray) -> float:
+    """Effective sample size as a share of the examples."""
+    return float(weights.sum() ** 2 / (weights**2).sum()) / len(weights)
+
+
+def _note(weights: np.ndarray) -> None:
     from graft.notes import note
 
-    ess = float(weights.sum() ** 2 / (weights**2).sum()) / len(weights)
     note(f"instance-weighting: {len(weights)} source examples weighted by relevance to the target; the "
-         f"effective sample size is {100 * ess:.0f} % of them (max weight {weights.max():.2f}).")
+         f"effective sample size is {100 * _ess(weights):.0f} % of them (max weight {weights.max():.2f}).")
+
+
+def _plot(ctx: FitContext, weights: np.ndarray, final: np.ndarray | None) -> None:
     if ctx.run_dir is None:
         return
     from graft.report.plots import plot_weights
 
     (ctx.run_dir / "plots").mkdir(parents=True, exist_ok=True)
-    plot_weights(weights, ctx.run_dir / "plots" / "source_weights.png",
-                 f"source weights p_t/p_s (effective sample size {100 * ess:.0f} %)")
+    title = f"source weights p_t/p_s (effective sample size {100 * _ess(weights):.0f} %)"
+    if final is not None:
+        title += f"; after TrAdaBoost {100 * _ess(final):.0f} %"
+    plot_weights(weights, ctx.run_dir / "plots" / "source_weights.png", title, final=final)
