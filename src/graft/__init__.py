@@ -1,7 +1,7 @@
 """graft: transfer learning for PyTorch.
 
 The public API: :func:`fit`, :func:`compare`, :func:`pretrain`, :func:`load_run`,
-:func:`list_strategies`, :func:`export`, :func:`load_exported`, :func:`rank`. Importing graft loads nothing heavy and has no side effects.
+:func:`list_strategies`, :func:`export`, :func:`load_exported`, :func:`rank`, :func:`tune`. Importing graft loads nothing heavy and has no side effects.
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["fit", "compare", "pretrain", "shift", "export", "rank", "load_run", "load_exported", "list_strategies",
-           "__version__"]
+__all__ = ["fit", "compare", "pretrain", "shift", "export", "rank", "tune", "load_run", "load_exported",
+           "list_strategies", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("fit", "compare", "pretrain", "shift", "export", "rank", "list_strategies"):
+    if name in ("fit", "compare", "pretrain", "shift", "export", "rank", "tune", "list_strategies"):
         from graft import api
 
         return getattr(api, name)

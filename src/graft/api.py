@@ -328,6 +328,72 @@ def compare_metrics(results: Any) -> tuple[str, ...]:
     return tuple(c for c in wanted if c in results and results[c].notna().any())
 
 
+@_quietly
+def tune(
+    model: ModelLike,
+    data: DataLike,
+    *,
+    strategy: str | None = None,
+    trials: int = 20,
+    timeout: float | None = None,
+    storage: str | None = None,
+    study: str | None = None,
+    out: str | Path | None = None,
+    space: Sequence[str] | dict[str, Any] | None = None,
+    labels_per_class: int | None = None,
+    seed: int = 0,
+    source: DataLike | None = None,
+    teacher: ModelLike | None = None,
+    unlabeled: DataLike | None = None,
+    pruner: Any = "median",
+    sampler: Any = None,
+    **options: Any,
+) -> Any:
+    """Search a strategy's options with Optuna, scored on validation, never on the test split.
+
+    The space is the union of the ranges the engine and the strategy declare next to their
+    options (``graft list --options STRATEGY`` shows them), less the options passed here; each
+    trial is a :func:`fit` run in ``OUT/trials/NNN``. See :mod:`graft.tuning`.
+
+    Args:
+        model: As for :func:`fit`.
+        data: As for :func:`fit`.
+        strategy: A registered strategy; by default as for :func:`fit`.
+        trials: Finished (complete or pruned) trials the study should hold; a continued study
+            counts the ones it has.
+        timeout: Stop starting trials after this many seconds.
+        storage: A database URL Optuna supports (``sqlite:///study.db``): the study survives a
+            crash and several processes or machines share it. None: in memory.
+        study: The study's name; by default one derived from strategy, model, data and K, so the
+            same call continues the same study.
+        out: The tune directory; default ``runs/<study>``.
+        space: Changed or added ranges: ``["lr=1e-4:1e-2:log"]`` or ``{"lr": (1e-4, 1e-2, "log")}``.
+        labels_per_class: As for :func:`fit`.
+        seed: Seed of every trial's run (and of the sampler, in memory).
+        source: As for :func:`fit`.
+        teacher: As for :func:`fit`.
+        unlabeled: As for :func:`fit`.
+        pruner: ``"median"`` (on the per-epoch validation value), ``"none"``, or an Optuna pruner.
+        sampler: An Optuna sampler; default TPE.
+        **options: Options fixed for every trial, as for :func:`fit`.
+
+    Returns:
+        A :class:`~graft.tuning.TuneResult`: ``best_params``, ``best_value``, ``best_run_dir``,
+        ``test`` (the best run's test figures, reported once), ``study``, ``table()``.
+
+    Example:
+        >>> result = graft.tune("builtin:lenet", "builtin:digits", strategy="scratch", trials=8,
+        ...                     epochs=10, out="runs/tune")  # doctest: +SKIP
+        >>> result.best_params  # doctest: +SKIP
+    """
+    from graft.tuning import run_tune
+
+    strategy = strategy or default_strategy(model, options)
+    return run_tune(model, data, strategy=strategy, trials=trials, timeout=timeout, storage=storage, study=study,
+                    out=out, space=space, labels_per_class=labels_per_class, seed=seed, source=source,
+                    teacher=teacher, unlabeled=unlabeled, pruner=pruner, sampler=sampler, **options)
+
+
 def pretrain(
     model: ModelLike,
     data: DataLike,

@@ -38,6 +38,37 @@ Choices = tuple[str, ...] | Callable[[], Iterable[str]]
 
 
 @dataclasses.dataclass(frozen=True)
+class Search:
+    """The range ``graft tune`` searches for a numeric option, declared next to its field.
+
+    Attributes:
+        low: Smallest value tried.
+        high: Largest value tried.
+        log: Sample on a log scale (learning rates, weights spanning decades).
+        relative: ``low`` and ``high`` are multiples of the option's default (a strategy's
+            ``train_defaults`` included), so one declaration fits an SGD and an AdamW
+            strategy; an option whose default is 0 or unset is then not searched.
+        when: Search the option only while other options of the same config have one of
+            these values (``{"adapter": ("lora",)}``: a LoRA rank means nothing without LoRA).
+
+    Example:
+        >>> Search(1e-5, 1e-2, log=True).describe()
+        '1e-05..0.01 (log)'
+    """
+
+    low: float
+    high: float
+    log: bool = False
+    relative: bool = False
+    when: Mapping[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
+
+    def describe(self) -> str:
+        """The range in words: ``1e-05..0.01 (log)``, ``0.1..10 × default``."""
+        text = f"{_num(self.low)}..{_num(self.high)}" + (" × default" if self.relative else "")
+        return text + (" (log)" if self.log else "")
+
+
+@dataclasses.dataclass(frozen=True)
 class Option:
     """The declaration of one option: what it does and which values it allows.
 
@@ -54,6 +85,8 @@ class Option:
         example: A valid value for the "Fix: pass e.g." part of an error, when the
             default cannot serve (it is None or out of range).
         unset: What leaving an optional option unset (None) does, e.g. "pick C on validation".
+        search: The range ``graft tune`` searches by default (None: not searched unless
+            ``--space`` names it).
     """
 
     help: str
@@ -66,6 +99,7 @@ class Option:
     allowed_text: str | None = None
     example: Any = None
     unset: str | None = None
+    search: Search | None = None
 
     def names(self) -> tuple[str, ...]:
         """The allowed names (empty when the option has no choices)."""
@@ -126,6 +160,7 @@ def option(
     allowed_text: str | None = None,
     example: Any = None,
     unset: str | None = None,
+    search: Search | None = None,
     default_factory: Callable[[], Any] | Any = dataclasses.MISSING,
 ) -> Any:
     """Declare a config field as an option; see :class:`Option` for the arguments.
@@ -134,7 +169,7 @@ def option(
     carries the declaration in its metadata.
     """
     declared = Option(help=help, ge=ge, gt=gt, le=le, lt=lt, choices=choices, pattern=pattern,
-                      allowed_text=allowed_text, example=example, unset=unset)
+                      allowed_text=allowed_text, example=example, unset=unset, search=search)
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata={OPTION_KEY: declared})
     return dataclasses.field(default=default, metadata={OPTION_KEY: declared})

@@ -156,6 +156,46 @@ def compare(
     print_compare(out_console, results, out)
 
 
+@app.command(context_settings=EXTRA, cls=GeneratedOptionsCommand)
+def tune(
+    ctx: typer.Context,
+    model: str = ModelOpt,
+    data: str = DataOpt,
+    strategy: Optional[str] = typer.Option(None, "--strategy", "-s", help="Strategy to tune (default as for fit)."),
+    trials: int = typer.Option(20, help="Finished trials the study should hold (a continued study counts its own)."),
+    timeout: Optional[float] = typer.Option(None, help="Stop starting trials after this many seconds."),
+    storage: Optional[str] = typer.Option(
+        None, help="Database URL Optuna supports (sqlite:///study.db): the study survives a crash, and processes "
+                   "on several machines share it with the same --storage and --study."),
+    study: Optional[str] = typer.Option(None, help="Study name (default: from strategy, model, data and K)."),
+    out: Optional[Path] = typer.Option(None, help="Folder for tune.md, best.yaml, trials/ and best/ (default runs/STUDY)."),
+    space: Optional[list[str]] = typer.Option(
+        None, help="KEY=LOW:HIGH[:log] changes or adds a searched range; repeat for several."),
+    pruner: str = typer.Option("median", help="median (on the per-epoch validation value) or none."),
+    labels_per_class: Optional[int] = typer.Option(None, "--labels-per-class", "-k", help="Keep K labeled examples per class."),
+    seed: int = typer.Option(0, help="Seed of every trial's run (and of the sampler without --storage)."),
+    source: Optional[str] = typer.Option(None, help="Labeled source data (domain adaptation, multitask)."),
+    teacher: Optional[str] = typer.Option(None, help="Teacher model (distillation)."),
+    unlabeled: Optional[str] = typer.Option(None, help="Extra unlabeled data of the target's task."),
+) -> None:
+    """Search a strategy's options with Optuna on validation (label-free for domain adaptation).
+
+    Any fit option may follow and is fixed for every trial (then not searched). The searched ranges
+    are declared with the options: graft list --options STRATEGY. The test split is never searched
+    on; the chosen configuration's test accuracy is reported once, at the end.
+    """
+    from graft.api import default_strategy
+    from graft.api import tune as api_tune
+    from graft.cli.summary import print_tune
+
+    options = _extra_options(ctx)
+    result = api_tune(model, data, strategy=strategy or default_strategy(model, options), trials=trials,
+                      timeout=timeout, storage=storage, study=study, out=out, space=space, pruner=pruner,
+                      labels_per_class=labels_per_class, seed=seed, source=source, teacher=teacher,
+                      unlabeled=unlabeled, **options)
+    print_tune(out_console, result)
+
+
 @app.command()
 def predict(
     run: Path = typer.Option(..., "--run", help="A finished run directory, or an exported model.onnx."),

@@ -40,6 +40,29 @@ def print_compare(console: Console, results: Any, out: Path) -> None:
     console.print(f"Results: {out / 'results.csv'}  Summary: {out / 'summary.md'}  Chart: {out / 'plots' / 'compare.png'}")
 
 
+def print_tune(console: Console, result: Any) -> None:
+    """The best trial and, apart, the one test figure of the search."""
+    from graft.options import flag
+
+    study = result.study
+    states = [t.state.name.lower() for t in study.trials]
+    counts = ", ".join(f"{states.count(s)} {s}" for s in ("complete", "pruned", "fail") if states.count(s))
+    table = Table(title=f"tune · {study.study_name} ({counts or 'no trials'})", show_header=False)
+    if result.best_value is not None:
+        table.add_row(f"best {result.objective} (validation)", f"{result.best_value:.4f}")
+        for name, value in result.best_params.items():
+            table.add_row(flag(name), f"{value:.4g}" if isinstance(value, float) else str(value))
+    else:
+        table.add_row("best", "no trial completed yet")
+    console.print(table)
+    if result.test:
+        figures = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.test.items())
+        console.print(f"Test figures of the chosen configuration (reported once; the search never used them): "
+                      f"{figures}", highlight=False, soft_wrap=True)
+    console.print(f"Report: {result.out / 'tune.md'}  Options: {result.out / 'best.yaml'}"
+                  + (f"  Best run: {result.best_run_dir}" if result.best_run_dir else ""), soft_wrap=True)
+
+
 def print_listing(console: Console) -> None:
     from graft.data import BUILTIN_DATA
     from graft.models import BUILTIN_MODELS
@@ -69,6 +92,14 @@ def print_options(console: Console, strategy: str) -> None:
     cls = SELF_SUPERVISED.get(strategy) if strategy in SELF_SUPERVISED else STRATEGIES.get(strategy)
     for group in option_groups(cls):
         print_option_table(console, group.title, option_rows_of(group))
+    if strategy not in SELF_SUPERVISED:
+        from graft.options import flag
+        from graft.tuning.space import declared_params
+
+        params = declared_params(cls, cls.Config())
+        if params:
+            ranges = ", ".join(f"{flag(p.name)} {p.describe()}" for p in params)
+            console.print(f"graft tune searches (unless fixed; --space changes them): {ranges}.", highlight=False)
     if cls.ignores_engine_options:
         from graft.options import flag
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from graft.engine.schedules import SCHEDULES
-from graft.options import Options, option
+from graft.options import Options, Search, option
 
 OPTIMIZERS = ("adamw", "sgd")
 PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "64-true", "32", "16", "bf16")
@@ -36,9 +36,13 @@ class TrainConfig(Options):
 
     epochs: int = option(30, help="Passes over the labeled training data.", ge=1)
     batch_size: int = option(32, help="Labeled examples per step (and target examples, for two streams).", ge=1)
-    lr: float = option(1e-3, help="Base learning rate; each parameter group's is lr × its lr_scale.", gt=0)
+    # Searched around each strategy's own default: an SGD strategy's 0.01 and an AdamW one's 1e-3.
+    lr: float = option(1e-3, help="Base learning rate; each parameter group's is lr × its lr_scale.", gt=0,
+                       search=Search(0.1, 10.0, log=True, relative=True))
     optimizer: str = option("adamw", help="adamw, or sgd (with Nesterov momentum).", choices=OPTIMIZERS)
-    weight_decay: float = option(0.01, help="Decay of weights (not of norms or biases).", ge=0)
+    # Relative: a strategy that sets 0 (l2sp, delta regularise otherwise) keeps it.
+    weight_decay: float = option(0.01, help="Decay of weights (not of norms or biases).", ge=0,
+                                 search=Search(0.1, 10.0, log=True, relative=True))
     momentum: float = option(0.9, help="SGD momentum.", ge=0, lt=1)
     schedule: str = option("cosine", help="Learning-rate schedule after the warm-up.", choices=SCHEDULES)
     warmup_epochs: float = option(0.0, help="Linear warm-up length in epochs (fractions allowed).", ge=0)

@@ -7,6 +7,8 @@ schedules, progress and logging. A strategy hands it a module, the optimizer gro
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -37,10 +39,36 @@ class Callback(Protocol):
     """Optional behaviour hooked into the loop (a freeze schedule, a ramp).
 
     A callback may also define ``on_epoch_end(epoch, module)``, called after the epoch's
-    steps and before its validation (e.g. to refit a head on the updated features).
+    steps and before its validation (e.g. to refit a head on the updated features), and
+    ``on_validation_end(epoch, row, monitor)``, called with the epoch's history row once it
+    is validated and offered for selection (``row[monitor]`` is the value that selects). An
+    exception it raises ends the run (a hyper-parameter search pruning a trial).
     """
 
     def on_epoch_start(self, epoch: int, module: nn.Module) -> None: ...
+
+
+_ATTACHED: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar("graft_attached_callbacks", default=())
+
+
+@contextlib.contextmanager
+def attached_callbacks(*callbacks: Any) -> Iterator[None]:
+    """Add ``callbacks`` to every :class:`Trainer` created inside the block.
+
+    For behaviour that belongs to whoever calls a run rather than to its strategy: ``graft tune``
+    reports each epoch's validation value to its trial without a strategy knowing. Each callback
+    defines any of the hooks of :class:`Callback`.
+    """
+    token = _ATTACHED.set(_ATTACHED.get() + callbacks)
+    try:
+        yield
+    finally:
+        _ATTACHED.reset(token)
+
+
+def monitor_mode(monitor: str) -> str:
+    """``min`` for a monitored loss, ``max`` for any other metric (accuracies, label-free validators)."""
+    return "min" if monitor.endswith("loss") else "max"
 
 
 @dataclass
@@ -97,7 +125,7 @@ class Trainer:
         self.evaluator = evaluator
         self.seed = seed
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.callbacks = list(callbacks)
+        self.callbacks = [*callbacks, *_ATTACHED.get()]
         self.metrics = list(metrics)
         self.start_is_candidate = start_is_candidate
         with quiet_third_party():  # Fabric's environment checks (srun on the PATH)
@@ -167,7 +195,7 @@ class Trainer:
         warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
         has_val = val is not None and len(val) > 0
         selecting = has_val or bool(self.metrics)
-        mode = "min" if cfg.monitor.endswith("loss") else "max"
+        mode = monitor_mode(cfg.monitor)
         plateau = PlateauState(mode=mode, factor=cfg.gamma, patience=cfg.plateau_patience)
         result = FitResult(selected_by="val" if has_val else (cfg.monitor if selecting else "last"))
         selector = EpochSelector(mode=mode, margin_se=cfg.start_margin_se)
@@ -218,7 +246,9 @@ class Trainer:
                 _seed(self.seed * 100_003 + epoch)
                 wrapped.train()
                 for cb in self.callbacks:  # after train(): a callback may put parts in eval mode
-                    cb.on_epoch_start(epoch, module)
+                    start = getattr(cb, "on_epoch_start", None)
+                    if start is not None:
+                        start(epoch, module)
                 sums: dict[str, float] = {}
                 n_batches = 0
                 for batch in self._batches(train, target, epoch, steps_per_epoch):
@@ -273,6 +303,10 @@ class Trainer:
                 bad_epochs = 0 if improved or not selecting else bad_epochs + 1
                 fabric.log_dict({k: v for k, v in row.items() if k != "epoch"}, step=epoch + 1)
                 bar.end_epoch(epoch, row)
+                for cb in self.callbacks:
+                    validated = getattr(cb, "on_validation_end", None)
+                    if validated is not None and selecting:
+                        validated(epoch + 1, row, cfg.monitor)
                 # At most one checkpoint every checkpoint_every seconds: a per-epoch torch.save was
                 # half the wall time of a small table's training (B11); a resume loses at most that.
                 now = time.perf_counter()
@@ -446,4 +480,5 @@ def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
 
-__all__ = ["Trainer", "FitResult", "Callback", "StepFn", "Batch", "SeededSampler"]
+__all__ = ["Batch", "Callback", "FitResult", "SeededSampler", "StepFn", "Trainer", "attached_callbacks",
+           "monitor_mode"]

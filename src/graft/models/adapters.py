@@ -18,7 +18,7 @@ from torch import nn
 
 from graft.errors import ConfigError
 from graft.models.spec import GraftModel
-from graft.options import Options, option
+from graft.options import Options, Search, option
 
 ADAPTERS = ("none", "lora", "ia3")
 
@@ -31,8 +31,9 @@ class AdapterOptions(Options):
     option_owner = "the adapter options"
 
     adapter: str = option("none", help="Parameter-efficient adapter in the frozen backbone.", choices=ADAPTERS)
-    lora_r: int = option(8, help="LoRA rank.", ge=1)
-    lora_alpha: float = option(16.0, help="LoRA scaling numerator (the update is scaled by alpha / r).", gt=0)
+    lora_r: int = option(8, help="LoRA rank.", ge=1, search=Search(2, 32, log=True, when={"adapter": ("lora",)}))
+    lora_alpha: float = option(16.0, help="LoRA scaling numerator (the update is scaled by alpha / r).", gt=0,
+                               search=Search(4.0, 64.0, log=True, when={"adapter": ("lora",)}))
     lora_dropout: float = option(0.1, help="Dropout on the LoRA branch's input.", ge=0, lt=1)
     adapter_targets: tuple[str, ...] | None = option(
         None, help="Module names or regular expressions to wrap, comma-separated (e.g. query,value).",

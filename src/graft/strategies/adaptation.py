@@ -25,7 +25,7 @@ from graft.engine.param_groups import model_param_groups, trainable_param_groups
 from graft.engine.trainer import Batch
 from graft.errors import ConfigError
 from graft.models.adapters import AdapterOptions, add_adapter
-from graft.options import option
+from graft.options import Search, option
 from graft.strategies.base import FitContext, Strategy, StrategyConfig
 
 
@@ -46,7 +46,7 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
     :class:`~graft.models.adapters.AdapterOptions`.
     """
 
-    trade_off: float = option(1.0, help="Weight of the alignment loss.", ge=0)
+    trade_off: float = option(1.0, help="Weight of the alignment loss.", ge=0, search=Search(0.1, 5.0, log=True))
     # An alignment loss at full weight from the first step can collapse the features of
     # a model that has not learned the source yet.
     ramp: bool = option(True, help="Ramp the alignment weight from 0 to --trade-off as 2/(1+exp(−10·p)) − 1 "
@@ -57,7 +57,7 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
     max_validation: int = option(2000, help="Target (and source-validation) examples scored per epoch.", ge=1)
     backbone_lr_scale: float = option(
         1.0, help="LR multiplier of the backbone relative to the head and the domain modules (0.1 is usual "
-        "for a pretrained backbone).", ge=0)
+        "for a pretrained backbone).", ge=0, search=Search(0.05, 1.0, log=True))
     # So the classifier does not lean on the source's scale and sharpness: on B1 this
     # alone lifts source-only from 0.58 to 0.80.
     source_augment: str = option(

@@ -10,7 +10,7 @@ from torch import nn
 
 from graft.engine.trainer import Batch
 from graft.losses import batch_spectral_shrinkage
-from graft.options import option
+from graft.options import Search, option
 from graft.strategies.base import register_strategy
 from graft.strategies.finetune import Finetune, FinetuneConfig
 
@@ -20,7 +20,8 @@ class BSSConfig(FinetuneConfig):
     """Options of ``bss`` (and those of ``finetune``); each field's help is in its declaration."""
 
     # Chen et al. 2019: k = 1 and a weight of 1e-3 across their benchmarks.
-    bss_weight: float = option(0.001, help="Weight of the sum of the k smallest squared singular values.", ge=0)
+    bss_weight: float = option(0.001, help="Weight of the sum of the k smallest squared singular values.", ge=0,
+                               search=Search(1e-4, 0.1, log=True))
     bss_k: int = option(1, help="How many of the smallest singular values of a batch's features to shrink.", ge=1)
 
 

@@ -24,7 +24,7 @@ from graft.engine.features import extract_features
 from graft.engine.trainer import Batch
 from graft.errors import ConfigError
 from graft.models.spec import GraftModel
-from graft.options import option
+from graft.options import Search, option
 from graft.strategies.adaptation import AdaptationModule
 from graft.strategies.base import FitContext, register_strategy
 from graft.strategies.finetune import FinetuneConfig
@@ -36,7 +36,8 @@ class CoTuningConfig(FinetuneConfig):
     """Options of ``co-tuning`` (and those of ``finetune``); each field's help is in its declaration."""
 
     # You et al. 2020 (and TLlib) use a trade-off of 2.3 on their benchmarks.
-    co_weight: float = option(2.3, help="Weight of the source head's loss on the translated soft labels.", ge=0)
+    co_weight: float = option(2.3, help="Weight of the source head's loss on the translated soft labels.", ge=0,
+                              search=Search(0.1, 10.0, log=True))
 
 
 @register_strategy("co-tuning", "fine-tune while the source head learns soft source labels translated from the "

@@ -34,7 +34,7 @@ from graft.engine.trainer import Batch, Callback
 from graft.errors import ConfigError
 from graft.losses import pair_cosine_loss, supervised_contrastive_loss
 from graft.models.spec import GraftModel
-from graft.options import option
+from graft.options import Search, option
 from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy
 from graft.strategies.finetune import freeze_batchnorm
 from graft.strategies.linear_probe import LinearProbeConfig, fit_head_on_features
@@ -48,7 +48,8 @@ class ContrastiveConfig(StrategyConfig):
 
     loss: str = option("cosine", help="cosine: SetFit's pair loss (same class → similarity 1, other → 0); "
                        "supcon: supervised contrastive loss with --temperature.", choices=LOSSES)
-    temperature: float = option(0.1, help="Temperature of --loss supcon.", gt=0)
+    temperature: float = option(0.1, help="Temperature of --loss supcon.", gt=0,
+                                search=Search(0.03, 0.5, log=True, when={"loss": ("supcon",)}))
     second_view: bool = option(True, help="Images: add a shifted, rotated copy of each example as its own "
                                "positive (no effect on text and tables).")
     view_shift: float = option(0.1, help="Largest random shift of the second view (fraction of the size).",
@@ -56,7 +57,7 @@ class ContrastiveConfig(StrategyConfig):
     view_rotate: float = option(15.0, help="Largest rotation of the second view, in degrees.", ge=0, le=180)
     layer_decay: float | None = option(
         None, help="Layer-wise LR decay: the group k steps below the top learns at lr × layer_decay^k.",
-        gt=0, le=1, unset="give every group the same LR")
+        gt=0, le=1, unset="give every group the same LR", search=Search(0.5, 1.0))
     freeze_bn: bool = option(True, help="Keep batch-norm statistics fixed (the source's running mean/var).")
 
 

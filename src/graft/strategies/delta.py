@@ -24,7 +24,7 @@ from graft.engine.evaluate import move_to
 from graft.engine.trainer import Batch
 from graft.errors import ConfigError
 from graft.losses import attentive_feature_distance, channel_attention, channel_axes
-from graft.options import option
+from graft.options import Search, option
 from graft.strategies.base import FitContext, register_strategy
 from graft.strategies.finetune import Finetune, FinetuneConfig
 
@@ -37,8 +37,10 @@ class DeltaConfig(FinetuneConfig):
     """Options of ``delta`` (and those of ``finetune``); each field's help is in its declaration."""
 
     # TLlib's DELTA defaults: trade-off 0.01 for the feature term, 0.01 for the head's L2.
-    alpha: float = option(0.01, help="Weight α of the attention-weighted feature-map distance.", ge=0)
-    beta: float = option(0.01, help="Weight β of β/2·||w||² over the head's weights.", ge=0)
+    alpha: float = option(0.01, help="Weight α of the attention-weighted feature-map distance.", ge=0,
+                          search=Search(1e-4, 1.0, log=True))
+    beta: float = option(0.01, help="Weight β of β/2·||w||² over the head's weights.", ge=0,
+                         search=Search(1e-4, 1.0, log=True))
     delta_layers: int = option(4, help="How many of the backbone's top layer groups have their outputs "
                                "regularized.", ge=1)
 

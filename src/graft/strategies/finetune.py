@@ -10,7 +10,7 @@ from torch import nn
 
 from graft.engine.param_groups import model_param_groups
 from graft.engine.trainer import Batch, Callback
-from graft.options import check_value, option
+from graft.options import Search, check_value, option
 from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy, supervised_step
 from graft.strategies.linear_probe import LinearProbeConfig, fit_probe_head
 
@@ -24,7 +24,8 @@ class TuningOptions(StrategyConfig):
     # LP-FT: tuning from a random head distorts the pretrained features; the probe-fitted
     # model also competes for selection as epoch 0.
     lp_init: bool = option(True, help="Warm-start the head with a linear probe on cached features (LP-FT).")
-    label_smoothing: float = option(0.1, help="Label smoothing of the cross-entropy.", ge=0, lt=1)
+    label_smoothing: float = option(0.1, help="Label smoothing of the cross-entropy.", ge=0, lt=1,
+                                    search=Search(0.0, 0.2))
     # With few labels and small batches, batch statistics are noisy and shift the
     # features the head was fitted on.
     freeze_bn: bool = option(True, help="Keep batch-norm statistics fixed (the source's running mean/var).")
@@ -44,7 +45,7 @@ class FinetuneConfig(TuningOptions):
         ge=0, example=2, unset="train them from the start")
     layer_decay: float | None = option(
         0.8, help="Layer-wise LR decay: the group k steps below the head learns at lr × layer_decay^k.",
-        gt=0, le=1, unset="give every group the same LR")
+        gt=0, le=1, unset="give every group the same LR", search=Search(0.5, 1.0))
 
 
 @register_strategy("finetune", "fine-tune the backbone: top-k groups, freeze→unfreeze, layer-wise LR decay, LP-FT")

@@ -10,7 +10,7 @@ from torch import nn
 
 from graft.engine.trainer import Batch
 from graft.losses import l2_sp
-from graft.options import option
+from graft.options import Search, option
 from graft.strategies.base import FitContext, register_strategy
 from graft.strategies.finetune import Finetune, FinetuneConfig
 
@@ -21,8 +21,10 @@ class L2SPConfig(FinetuneConfig):
 
     # Li et al. 2018 use 0.01-0.1 for alpha and 0.01 for beta with SGD; the same orders of
     # magnitude hold with AdamW because the penalty's gradient is added to the loss's.
-    alpha: float = option(0.01, help="Weight α of α/2·||w − w_pretrained||² over the backbone.", ge=0)
-    beta: float = option(0.01, help="Weight β of β/2·||w||² over the head's weights.", ge=0)
+    alpha: float = option(0.01, help="Weight α of α/2·||w − w_pretrained||² over the backbone.", ge=0,
+                          search=Search(1e-4, 1.0, log=True))
+    beta: float = option(0.01, help="Weight β of β/2·||w||² over the head's weights.", ge=0,
+                         search=Search(1e-4, 1.0, log=True))
 
 
 @register_strategy("l2sp", "fine-tune with weight decay toward the pretrained weights (L2-SP)")

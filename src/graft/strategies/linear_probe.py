@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 from graft.engine.features import extract_features
 from graft.engine.trainer import FitResult
 from graft.models.spec import GraftModel
-from graft.options import option
+from graft.options import Search, option
 from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy
 
 HEADS = ("torch", "logreg", "svm", "mlp")
@@ -31,7 +31,7 @@ class LinearProbeConfig(StrategyConfig):
     C: float | None = option(
         None, help=f"Inverse regularisation strength; unset, each of {', '.join(f'{c:g}' for c in C_GRID)} is "
         "tried and the best on validation kept (1 without a validation split).",
-        gt=0, example=1.0, unset="pick C on validation")
+        gt=0, example=1.0, unset="pick C on validation", search=Search(1e-3, 1e3, log=True))
     max_iter: int = option(300, help="Iterations of the head's solver.", ge=1)
     mlp_hidden: int = option(256, help="Hidden width of the mlp head (--head mlp).", ge=1)
 

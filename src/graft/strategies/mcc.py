@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from graft.engine.trainer import Batch
-from graft.options import option
+from graft.options import Search, option
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
 from graft.strategies.base import register_strategy
 
@@ -17,7 +17,8 @@ from graft.strategies.base import register_strategy
 class MccConfig(AdaptationConfig):
     """Options of ``mcc`` (each field's help is in its declaration)."""
 
-    temperature: float = option(2.5, help="Softmax temperature of the class-confusion estimate.", gt=0)
+    temperature: float = option(2.5, help="Softmax temperature of the class-confusion estimate.", gt=0,
+                                search=Search(1.0, 5.0))
 
 
 @register_strategy("mcc", "Minimum Class Confusion on target predictions")

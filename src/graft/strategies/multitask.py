@@ -18,7 +18,7 @@ from torch import nn
 from graft.data.batching import concat_inputs, input_count, take_inputs
 from graft.engine.param_groups import model_param_groups
 from graft.engine.trainer import Batch
-from graft.options import option
+from graft.options import Search, option
 from graft.strategies.adaptation import AdaptationModule
 from graft.strategies.base import FitContext, register_strategy
 from graft.strategies.finetune import Finetune, FinetuneConfig
@@ -28,7 +28,8 @@ from graft.strategies.finetune import Finetune, FinetuneConfig
 class MultitaskConfig(FinetuneConfig):
     """Options of ``multitask`` (and those of ``finetune``); each field's help is in its declaration."""
 
-    source_weight: float = option(1.0, help="Weight of the source task's cross-entropy.", ge=0)
+    source_weight: float = option(1.0, help="Weight of the source task's cross-entropy.", ge=0,
+                                  search=Search(0.1, 3.0, log=True))
     source_ratio: float = option(1.0, help="Source examples per labeled target example in each step (at most "
                                  "--batch-size of them).", gt=0)
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from graft.data.batch_augment import cutout_batch, random_affine_batch
-from graft.options import option
+from graft.options import Search, option
 from graft.strategies.base import StrategyConfig
 
 
@@ -23,7 +23,7 @@ class PseudoLabelOptions(StrategyConfig):
     """Options of the pseudo-labelling strategies; each field's help is in its declaration."""
 
     threshold: float = option(0.95, help="Confidence a weak-view prediction needs to become a pseudo-label.",
-                              ge=0, le=1)
+                              ge=0, le=1, search=Search(0.7, 0.99))
     weak_shift: float = option(0.0625, help="Largest random shift of the weak view (fraction of the size).",
                                ge=0, lt=1)
     strong_shift: float = option(0.125, help="Largest random shift of the strong view (fraction of the size).",

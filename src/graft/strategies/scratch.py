@@ -10,7 +10,7 @@ from torch import nn
 
 from graft.engine.param_groups import model_param_groups
 from graft.engine.trainer import Batch
-from graft.options import option
+from graft.options import Search, option
 from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy, supervised_step
 
 
@@ -18,7 +18,8 @@ from graft.strategies.base import FitContext, Strategy, StrategyConfig, register
 class ScratchConfig(StrategyConfig):
     """Options of ``scratch`` (each field's help is in its declaration)."""
 
-    label_smoothing: float = option(0.0, help="Label smoothing of the cross-entropy.", ge=0, lt=1)
+    label_smoothing: float = option(0.0, help="Label smoothing of the cross-entropy.", ge=0, lt=1,
+                                    search=Search(0.0, 0.2))
 
 
 @register_strategy("scratch", "same architecture, fresh random weights: the baseline")

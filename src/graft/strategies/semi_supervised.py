@@ -18,7 +18,7 @@ from torch import nn
 
 from graft.data.batching import concat_inputs, input_count
 from graft.engine.trainer import Batch
-from graft.options import option
+from graft.options import Search, option
 from graft.strategies.base import register_strategy
 from graft.strategies.finetune import Finetune, FinetuneConfig
 from graft.strategies.pseudo_labels import PseudoLabelOptions, pseudo_label_loss, weak_strong_views
@@ -28,7 +28,8 @@ from graft.strategies.pseudo_labels import PseudoLabelOptions, pseudo_label_loss
 class SemiSupervisedConfig(PseudoLabelOptions, FinetuneConfig):
     """Options of ``semi-supervised`` (and those of ``finetune``); each field's help is in its declaration."""
 
-    unlabeled_weight: float = option(1.0, help="Weight of the pseudo-label loss on the unlabeled stream.", ge=0)
+    unlabeled_weight: float = option(1.0, help="Weight of the pseudo-label loss on the unlabeled stream.", ge=0,
+                                     search=Search(0.1, 3.0, log=True))
 
 
 @register_strategy("semi-supervised", "finetune plus FixMatch pseudo-labels on the unlabeled rest of the split")

@@ -1,0 +1,115 @@
+"""Opening a study: its storage, its identity, its sampler and pruner.
+
+A study lives in memory, or in any database Optuna supports (``sqlite:///study.db``,
+``postgresql://user:pass@host/db``, ``mysql+pymysql://...``). Stored, it survives a crash and
+several ``graft tune`` processes, on one machine or many, share it: they pass the same
+``--storage`` URL and ``--study`` name. What the study is about (strategy, model, data, objective)
+is stored with it, so a study is never continued with another strategy by mistake.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from graft.errors import ConfigError
+
+if TYPE_CHECKING:
+    import optuna
+
+#: The study's user attribute that holds what graft stored with it.
+IDENTITY_KEY = "graft"
+#: Parts of the identity that must match for a study to be continued.
+IDENTITY_FIELDS = ("strategy", "model", "data", "source", "labels_per_class", "objective")
+#: A trial whose process died (kill -9, a lost machine) is failed after this many seconds without
+#: a heartbeat, and its parameters are tried again by the next process.
+HEARTBEAT_SECONDS = 30
+STORAGE_EXAMPLES = "sqlite:///study.db, postgresql://user:password@host/db, mysql+pymysql://user@host/db"
+
+
+def default_study_name(strategy: str, model: str, data: str, labels_per_class: int | None) -> str:
+    """``tune-finetune-lenet-digits-k10``: the same command names the same study, so it continues."""
+    def short(spec: str) -> str:
+        name = spec.rstrip("/").split("/")[-1].split(":")[-1]
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:40] or "x"
+
+    k = f"-k{labels_per_class}" if labels_per_class is not None else ""
+    return f"tune-{strategy}-{short(model)}-{short(data)}{k}"
+
+
+def open_storage(url: str | None) -> Any:
+    """An Optuna storage for ``url`` (None: in memory).
+
+    Raises:
+        ConfigError: A URL Optuna cannot open (malformed, an unreachable server, a missing driver,
+            a folder that does not exist).
+    """
+    if url is None:
+        return None
+    import optuna
+
+    if "://" not in url:
+        raise ConfigError(
+            f"--storage must be a database URL Optuna can open. Got {url!r} instead. Allowed: {STORAGE_EXAMPLES}. "
+            f"Fix: pass e.g. --storage sqlite:///{url if url.endswith('.db') else 'study.db'}."
+        )
+    try:
+        return optuna.storages.RDBStorage(
+            url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=2 * HEARTBEAT_SECONDS,
+            failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1))
+    except Exception as err:  # noqa: BLE001 - SQLAlchemy, a driver or the OS: all mean "cannot open"
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(
+            f"Optuna cannot open the storage --storage {url!r}: {reason[:200]}. Allowed: a database URL Optuna "
+            f"supports ({STORAGE_EXAMPLES}). Fix: check the URL, that its folder or server exists and that its "
+            f"driver is installed."
+        ) from None
+
+
+def open_study(
+    name: str,
+    storage: Any,
+    identity: Mapping[str, Any],
+    *,
+    sampler: optuna.samplers.BaseSampler | None,
+    pruner: optuna.pruners.BasePruner | None,
+) -> optuna.Study:
+    """Create the study, or load it when ``storage`` already holds one of that name.
+
+    Args:
+        name: The study's name.
+        storage: From :func:`open_storage`.
+        identity: What the study optimises (:data:`IDENTITY_FIELDS`, ``direction``, ``space``).
+        sampler: The study's sampler (None: Optuna's default).
+        pruner: The study's pruner (None: no pruning).
+
+    Raises:
+        ConfigError: The stored study was created for another strategy, model, data set or objective.
+    """
+    import optuna
+
+    pruner = pruner if pruner is not None else optuna.pruners.NopPruner()
+    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
+                                direction="minimize" if identity["direction"] == "minimize" else "maximize",
+                                load_if_exists=True)
+    stored = study.user_attrs.get(IDENTITY_KEY)
+    if stored is None:
+        if study.trials and study.direction.name.lower() != identity["direction"]:
+            raise _other_study(name, "objective direction", study.direction.name.lower(), identity["direction"])
+        study.set_user_attr(IDENTITY_KEY, dict(identity))
+        return study
+    for key in IDENTITY_FIELDS:
+        if stored.get(key) != identity.get(key):
+            raise _other_study(name, key, stored.get(key), identity.get(key))
+    return study
+
+
+def _other_study(name: str, what: str, stored: Any, given: Any) -> ConfigError:
+    flag = {"labels_per_class": "--labels-per-class", "objective": "objective (--select-by / --monitor)"}.get(
+        what, f"--{what}")
+    return ConfigError(
+        f"The study '{name}' in this storage was created for {what} {stored!r}; this command has {given!r}. "
+        f"A study continues only with the command that created it. Fix: pass another --study name to start a new "
+        f"study, or the same {flag} as its trials."
+    )
