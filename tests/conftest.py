@@ -187,3 +187,20 @@ def sentiment_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("text") / "reviews.csv"
     pd.concat(frames, ignore_index=True).to_csv(path, index=False)
     return path
+
+
+@pytest.fixture
+def graft_cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """``graft_cli(*args) -> (exit_code, stdout, stderr)`` through the real entry point."""
+    from graft.cli import app as cli
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = 0
+        try:
+            cli.main([str(a) for a in args])
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

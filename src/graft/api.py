@@ -146,9 +146,12 @@ def fit(
     from graft.models import check_model_spec
     from graft.run_dir import check_run_dir
 
-    for spec in (model, teacher):
-        if isinstance(spec, str):
-            check_model_spec(spec)
+    if isinstance(model, str):
+        check_model_spec(model)
+    if teacher is not None:  # loaded whole, before any data: its head is the point
+        from graft.teachers import load_teacher
+
+        teacher_net, teacher_schema, teacher_name = load_teacher(teacher)
     if out is not None and not resume:
         check_run_dir(Path(out), resume=resume, overwrite=overwrite)
 
@@ -167,14 +170,22 @@ def fit(
     if plan.labeled_source and src is not None:
         _check_source_classes(strategy, strategy_cls.same_classes, src, target)
     schema = InputSchema.fit(plan.training_rows(target, src), predicted=target)
+    raw_target, raw_extra = target, extra
     target = schema.apply(target)
     src = schema.apply(src) if src is not None else None
     extra = schema.apply(extra) if extra is not None else None
     info = DataInfo.from_source(target)
     torch.manual_seed(seed)  # random initialisation depends on the seed only
     net = build_model(model, info, run_cfg.model_options())
+    teacher_view = None
+    if teacher is not None:
+        from graft.teachers import check_teacher, teacher_inputs
+
+        check_teacher(teacher_net, teacher_name, target)
+        teacher_view = teacher_inputs(teacher_net, teacher_schema, raw_target, target, raw_extra, extra)
     streams = build_streams(plan, target, src, net.spec.input, train_cfg,
-                            unlabeled="unlabeled" in strategy_cls.needs, extra_unlabeled=extra)
+                            unlabeled="unlabeled" in strategy_cls.needs, extra_unlabeled=extra,
+                            require_unlabeled=strategy_cls.requires_unlabeled, teacher=teacher_view)
     splits = streams.splits
     strategy_obj = strategy_cls(strategy_cfg)
     # Data the strategy cannot use is refused before the run directory is written.
@@ -202,13 +213,18 @@ def fit(
 
     torch.manual_seed(seed)
     np.random.seed(seed)
-    teacher_model = build_model(teacher, info, run_cfg.model_options()) if teacher is not None else None
+    teacher_model = teacher_net if teacher is not None else None
+    extras: dict[str, Any] = {"target_plain": streams.target_plain, "splits": splits}
+    if teacher_view is not None:  # the teacher's own view of the test split, for its figures
+        from graft.data import make_dataset
+
+        extras["teacher_test"] = make_dataset(teacher_view.target, splits.test, teacher_view.spec)
     ctx = FitContext(model=net, train=streams.train, val=streams.val, train_config=train_cfg, seed=seed,
                      run_dir=run_dir, resume=resume, target=streams.target, teacher=teacher_model,
                      plain_train=streams.plain_train, source_val=streams.source_val, oracle=streams.test if len(streams.test) else None,
                      source=streams.source, source_plain=streams.source_plain,
                      source_classes=list(src.classes) if src is not None else [],
-                     extras={"target_plain": streams.target_plain, "splits": splits})
+                     extras=extras)
     measure = src is not None and run_cfg.shift_report
     shift_before = _shift_before(net, streams, run_dir, resume) if measure else {}
     t0 = time.perf_counter()
@@ -235,6 +251,7 @@ def fit(
         "peak_memory_mb": result.peak_memory_mb if result.peak_memory_mb is not None else peak_memory_mb(),
         "epochs_run": result.epochs_run,
         **_oracle(result.history),
+        **result.extra_metrics,
         **shift_before,
         **(_shift(net, streams, run_dir, "after") if measure else {}),
     }

@@ -161,6 +161,16 @@ def _warn_small_validation(target: DataSource, splits: Splits) -> None:
          "trains without selection (the last epoch is kept).")
 
 
+@dataclass
+class TeacherInputs:
+    """How the teacher reads the target (distillation): the data encoded with the teacher's
+    own schema, and its input spec (size, channels, normalisation, tokenizer)."""
+
+    spec: InputSpec
+    target: DataSource
+    extra: DataSource | None = None
+
+
 def build_streams(
     plan: SplitPlan,
     target: DataSource,
@@ -170,6 +180,8 @@ def build_streams(
     *,
     unlabeled: bool = False,
     extra_unlabeled: DataSource | None = None,
+    require_unlabeled: bool = True,
+    teacher: TeacherInputs | None = None,
 ) -> Streams:
     """Build the datasets of a planned run (sources already encoded for the model).
 
@@ -178,11 +190,26 @@ def build_streams(
             stream (semi-supervised strategies; ``needs`` has ``unlabeled``).
         extra_unlabeled: More unlabeled data of the target's task (``--unlabeled``), added to
             that stream; its labels, if any, are never read.
+        require_unlabeled: With ``unlabeled``: refuse a run that has no unlabeled example
+            (False: the stream is then None, e.g. distillation on the labeled data alone).
+        teacher: The teacher's inputs: the training streams (labeled and unlabeled) then
+            hold :class:`~graft.data.paired.Views` of each example, the student's and the
+            teacher's; validation and test hold the student's only.
     """
     from graft.data import make_dataset
+    from graft.data.paired import PairedViews
 
-    def ds(src: DataSource, idx: np.ndarray, augment: bool = False) -> Dataset:
-        return make_dataset(src, idx, input_spec, augment=cfg.augment if augment else "none")
+    teacher_of = {id(target): teacher.target, id(extra_unlabeled): teacher.extra} if teacher else {}
+
+    def ds(src: DataSource, idx: np.ndarray, augment: bool = False, paired: bool = False) -> Dataset:
+        mode = cfg.augment if augment else "none"
+        data = make_dataset(src, idx, input_spec, augment=mode)
+        if not paired or teacher is None:
+            return data
+        t_src = teacher_of.get(id(src))
+        if t_src is None:
+            raise ConfigError("internal: the teacher has no view of this data")
+        return PairedViews(data, make_dataset(t_src, idx, teacher.spec, augment=mode))
 
     splits = plan.target
     if plan.source is not None and not plan.labeled_source:
@@ -197,28 +224,28 @@ def build_streams(
                        splits=splits, target=target_train, target_plain=target_plain,
                        source_val=ds(source, src_splits.test), n_train_labeled=len(src_splits.train))
 
-    train = ds(target, splits.train, augment=True)
-    plain = ds(target, splits.train) if cfg.augment != "none" else train
+    train = ds(target, splits.train, augment=True, paired=True)
+    plain = ds(target, splits.train) if cfg.augment != "none" or teacher is not None else train
     val = ds(target, splits.val) if len(splits.val) else None
     rest: Dataset | None = None
     if unlabeled:
         parts: list[Dataset] = []
         if len(splits.unlabeled):
-            parts.append(Unlabeled(ds(target, splits.unlabeled, augment=True)))
+            parts.append(Unlabeled(ds(target, splits.unlabeled, augment=True, paired=True)))
         if extra_unlabeled is not None:
             if extra_unlabeled.kind != target.kind:
                 raise DataError(f"--unlabeled {extra_unlabeled.name} holds {extra_unlabeled.kind} data but the "
                                 f"target holds {target.kind} data. Fix: pass unlabeled {target.kind} data.")
             every = np.arange(len(extra_unlabeled), dtype=np.int64)
-            parts.append(Unlabeled(ds(extra_unlabeled, every, augment=True)))
-        if not parts:
+            parts.append(Unlabeled(ds(extra_unlabeled, every, augment=True, paired=True)))
+        if not parts and require_unlabeled:
             raise ConfigError(
                 "This strategy learns from unlabeled examples too, but every training example is labeled and "
                 "no --unlabeled data was given. Allowed: data with unlabeled rows. Fix: pass --labels-per-class K "
                 "(the rest of the training split becomes the unlabeled stream), --unlabeled SPEC, or leave some "
                 "labels empty."
             )
-        rest = parts[0] if len(parts) == 1 else _concat(parts)
+        rest = None if not parts else parts[0] if len(parts) == 1 else _concat(parts)
     streams = Streams(train=train, plain_train=plain, val=val, test=ds(target, splits.test),
                       splits=splits, target=rest, n_train_labeled=len(splits.train))
     if plan.labeled_source and plan.source is not None and source is not None:
@@ -228,6 +255,22 @@ def build_streams(
         if len(splits.unlabeled):
             streams.target_plain = Unlabeled(ds(target, splits.unlabeled))
     return streams
+
+
+def map_paired(data: Dataset | None, fn: Any) -> Dataset | None:
+    """``data`` with every :class:`~graft.data.paired.PairedViews` inside it (under
+    ``Unlabeled`` and concatenations) replaced by ``fn(pair)``."""
+    from torch.utils.data import ConcatDataset
+
+    from graft.data.paired import PairedViews
+
+    if isinstance(data, PairedViews):
+        return fn(data)  # type: ignore[no-any-return]
+    if isinstance(data, Unlabeled):
+        return Unlabeled(map_paired(data.data, fn))  # type: ignore[arg-type]
+    if isinstance(data, ConcatDataset):
+        return _concat([map_paired(d, fn) for d in data.datasets])  # type: ignore[misc]
+    return data
 
 
 def _concat(parts: list[Dataset]) -> Dataset:

@@ -88,6 +88,9 @@ class FitResult:
     #: Validation metrics of the starting weights when they competed; ``history``
     #: then begins with them as its epoch-0 row.
     start_metrics: dict[str, float] = field(default_factory=dict)
+    #: Figures a strategy adds to metrics.json (a teacher's or the unpruned model's, beside
+    #: the result's).
+    extra_metrics: dict[str, Any] = field(default_factory=dict)
 
 
 class Trainer:

@@ -23,7 +23,7 @@ from graft.losses.contrastive import nt_xent_loss, pair_cosine_loss, supervised_
 from graft.losses.coral import coral, covariance
 from graft.losses.entropy import entropy, information_maximization
 from graft.losses.grl import GradientReversal, grad_reverse, grl_schedule
-from graft.losses.kd import feature_kd_loss, kd_loss
+from graft.losses.kd import dist_loss, feature_kd_loss, kd_loss, standardized_kd_loss
 from graft.losses.mcc import mcc_loss
 from graft.losses.regularizers import (
     attentive_feature_distance,
@@ -56,12 +56,14 @@ __all__ = [
     "domain_adversarial_loss",
     "entropy",
     "entropy_weights",
+    "dist_loss",
     "feature_kd_loss",
     "gaussian_kernels",
     "grad_reverse",
     "grl_schedule",
     "information_maximization",
     "kd_loss",
+    "standardized_kd_loss",
     "l2_sp",
     "linear_mmd",
     "mcc_loss",

@@ -118,6 +118,9 @@ class Strategy:
     #: With a labeled source: its classes must be the target's (its examples join the
     #: target's task); False where the source keeps its own task (multi-task).
     same_classes: ClassVar[bool] = True
+    #: With "unlabeled" in ``needs``: a run without any unlabeled example is refused; False
+    #: where the unlabeled stream only helps (distillation's transfer set).
+    requires_unlabeled: ClassVar[bool] = True
     #: Engine options this strategy trains best with; the user's options override.
     train_defaults: ClassVar[dict[str, Any]] = {}
     #: Engine options that have no effect on this strategy (it does not train in the
