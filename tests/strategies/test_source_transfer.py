@@ -4,6 +4,7 @@ instance-weighting (source examples resampled by their relevance to the target).
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -157,3 +158,24 @@ def test_tradaboost_plots_the_start_and_the_end_and_an_unknown_reweight_is_refus
     with pytest.raises(ConfigError, match="reweight.*tradaboost"):
         graft.fit("builtin:mlp", table_source(seed=1), "instance-weighting", source=table_source(seed=2),
                   reweight="adaboost", out=tmp_path / "x", **QUIET)
+
+
+def test_a_named_side_network_is_projected_saved_as_one_model_and_reloaded(
+    finished_run: Path, blobs_npz: Path, tmp_path: Path
+) -> None:
+    side_run = graft.fit("builtin:mlp", f"npz:{blobs_npz}", "scratch", mlp_width=16, mlp_depth=1,
+                         out=tmp_path / "small", **QUIET)
+    start = {k: v.clone() for k, v in graft.load_run(finished_run).model.backbone.state_dict().items()}
+    run = graft.fit(f"run:{finished_run}", table_source(seed=1, shift=1.0), "side-tune", side_model=f"run:{side_run.run_dir}",
+                    labels_per_class=10, out=tmp_path / "side", lp_init=False, **{**QUIET, "epochs": 5, "lr": 1e-2})
+    backbone = run.model.backbone
+    assert all(torch.equal(start[k], v) for k, v in backbone.base.state_dict().items())  # the base stayed frozen
+    assert tuple(backbone.project.weight.shape) == (256, 16)  # the 16-wide side mapped to the base's 256
+    assert backbone.project.weight.abs().sum() > 0  # it grew in from its zero start
+    recipe = json.loads((tmp_path / "side" / "model" / "model.json").read_text())["recipe"]["side_tune"]
+    assert recipe["model"] == f"run:{side_run.run_dir}" and recipe["feature_dim"] == 16
+    reloaded = graft.load_run(tmp_path / "side").model.eval()
+    x = torch.tensor(blobs(10, seed=9)[0])
+    with torch.no_grad():
+        assert torch.allclose(reloaded(x), run.model.eval()(x), atol=1e-6)
+    assert graft.load_run(tmp_path / "side").predict(x.numpy()).equals(run.predict(x.numpy()))

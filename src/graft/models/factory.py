@@ -20,10 +20,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from graft.errors import CheckpointError, ConfigError, MissingPathError, SpecError, unknown_name
+from graft.errors import (
+    CheckpointError,
+    ConfigError,
+    MissingPathError,
+    SpecError,
+    unknown_name,
+)
 from graft.io import atomic_path, write_json
 from graft.models.builtin import BUILTIN_MODELS
 from graft.models.options import DataInfo, ModelOptions
+from graft.models.pruned import RECIPE_KEY as PRUNED_KEY
+from graft.models.pruned import apply_widths
 from graft.models.side import RECIPE_KEY as SIDE_TUNE_KEY
 from graft.models.side import side_tune_backbone
 from graft.models.spec import BackboneSpec, GraftModel
@@ -226,6 +234,21 @@ def load_model(dir: Path | str, arch: nn.Module | None = None) -> GraftModel:
     recipe: dict[str, Any] = meta.get("recipe") or {}
     num_classes = int(meta["num_classes"])
     classes = [str(c) for c in meta.get("classes") or range(num_classes)]
+    backbone, bspec = _rebuild(recipe, num_classes, classes, arch, directory)
+    model = GraftModel(backbone, bspec, num_classes, classes,
+                       head_hidden=tuple(int(h) for h in meta.get("head_hidden") or ()))
+    state = read_state_dict(directory / WEIGHTS_FILE)
+    if isinstance(recipe.get(PRUNED_KEY), dict):  # structurally pruned: the saved widths, then the weights
+        apply_widths(model, recipe[PRUNED_KEY], state)
+        model.spec.feature_dim = int(meta.get("feature_dim") or model.spec.feature_dim)
+    fix = "The model folder was edited or written by another graft version."
+    load_backbone(model, state, f"'{directory / WEIGHTS_FILE}'", fix)
+    return model
+
+
+def _rebuild(recipe: dict[str, Any], num_classes: int, classes: list[str], arch: nn.Module | None,
+             directory: Path) -> tuple[nn.Module, BackboneSpec]:
+    """The architecture a saved recipe describes, without weights."""
     info = DataInfo.from_dict(recipe.get("data") or {}, num_classes, classes)
     options = ModelOptions.from_dict({**(recipe.get("options") or {}), "pretrained": False, "arch": None})
     if recipe.get("spec"):
@@ -241,14 +264,13 @@ def load_model(dir: Path | str, arch: nn.Module | None = None) -> GraftModel:
             "graft cannot rebuild it by name. Fix: pass a fresh instance of that module: "
             "graft.load_run(run_dir, model=MyModule()) (or load_model(dir, arch=MyModule()))."
         )
-    if recipe.get(SIDE_TUNE_KEY):  # a frozen base and a side network, blended
+    side = recipe.get(SIDE_TUNE_KEY)
+    if isinstance(side, dict):  # a frozen base and a named side network (its own recipe), blended
+        side_backbone, side_spec = _rebuild(side["side"], num_classes, classes, None, directory)
+        backbone = side_tune_backbone(backbone, side_backbone, side_spec.feature_dim, bspec.feature_dim)
+    elif side:  # a frozen base and a copy of it, blended
         backbone = side_tune_backbone(backbone)
-    model = GraftModel(backbone, bspec, num_classes, classes,
-                       head_hidden=tuple(int(h) for h in meta.get("head_hidden") or ()))
-    state = read_state_dict(directory / WEIGHTS_FILE)
-    fix = "The model folder was edited or written by another graft version."
-    load_backbone(model, state, f"'{directory / WEIGHTS_FILE}'", fix)
-    return model
+    return backbone, bspec
 
 
 def _model_dir(path: Path) -> Path:
