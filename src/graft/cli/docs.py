@@ -39,6 +39,7 @@ def options_markdown() -> str:
                    markdown_table(option_rows(cls.Config))]
         if cls.train_defaults:
             section += ["", "Engine defaults of this strategy: " + _defaults(cls.train_defaults) + "."]
+        section += ["", "`graft tune` searches (unless fixed; `--space` changes them): " + _ranges(cls) + "."]
         if cls.ignores_engine_options:
             ignored = ", ".join(f"`{flag(n)}`" for n in sorted(cls.ignores_engine_options))
             section += ["", f"It does not train in the engine's loop: {ignored} do not apply and are refused."]
@@ -68,6 +69,14 @@ def markdown_table(rows: list[OptionRow]) -> str:
 
 def _defaults(defaults: Mapping[str, Any]) -> str:
     return ", ".join(f"`{flag(k)} {value_text(v)}`" for k, v in defaults.items())
+
+
+def _ranges(strategy_cls: Any) -> str:
+    """The strategy's search space as declared (the engine's ranges resolved to its defaults)."""
+    from graft.tuning.space import declared_params
+
+    params = declared_params(strategy_cls, strategy_cls.Config())
+    return ", ".join(f"`{flag(p.name)}` {p.describe()}" for p in params) or "nothing declared"
 
 
 def _cell(text: str) -> str:
