@@ -103,12 +103,14 @@ def main() -> None:
                     if name == "mcc+labels":
                         run = graft.fit(f"run:{supervised.run_dir}", digits, strategy="mcc",
                                         source=labeled_source(mnist, digits, k, s), seed=s, out=run_out,
-                                        overwrite=True, progress=False, epochs=20, steps_per_epoch=78)
+                                        overwrite=True, progress=False, epochs=20, steps_per_epoch=78,
+                                        shift_report=False)
                     else:
                         strategy, opts = VARIANTS.get(name, (name, {}))
                         extra = {"source": mnist} if strategy in TAKES_SOURCE else {}
                         run = graft.fit(f"run:{supervised.run_dir}", digits, strategy=strategy, labels_per_class=k,
-                                        seed=s, out=run_out, overwrite=True, progress=False, **extra, **opts)
+                                        seed=s, out=run_out, overwrite=True, progress=False, shift_report=False,
+                                        **extra, **opts)
                     print(f"K={k} {name} seed {s}: {run.metrics['test_accuracy']:.3f}", flush=True)
                     runs.append(run)
                 add("1", k, "MNIST supervised", name, runs)
