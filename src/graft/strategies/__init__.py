@@ -11,7 +11,7 @@ import importlib
 from graft.strategies.base import STRATEGIES, FitContext, Strategy, StrategyConfig, register_strategy
 
 _MODULES = (
-    "scratch", "linear_probe", "finetune", "distill", "l2sp", "delta", "bss", "semi_supervised", "contrastive", "co_tuning", "lora", "ia3",
+    "scratch", "linear_probe", "finetune", "distill", "prune", "l2sp", "delta", "bss", "semi_supervised", "contrastive", "co_tuning", "lora", "ia3",
     "multitask", "instance_weighting", "side_tune", "source_only", "dann", "cdan", "dan", "coral", "mcc", "self_training",
 )
 
