@@ -73,6 +73,6 @@ def apply_widths(model: nn.Module, widths: dict[str, dict[str, Any]], state: dic
 def record_pruning(model: Any) -> None:
     """Store the model's current widths in its recipe and its feature width in its spec,
     so :func:`graft.models.factory.save_model` writes what a load needs."""
-    head_in = [m for m in model.head.modules() if isinstance(m, nn.Linear)][0].in_features
+    head_in = next(m for m in model.head.modules() if isinstance(m, nn.Linear)).in_features
     model.spec.feature_dim = int(head_in)
     model.spec.recipe = {**model.spec.recipe, RECIPE_KEY: widths_of(model)}

@@ -28,13 +28,20 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
+from typing_extensions import Self
 
 from graft.engine.param_groups import model_param_groups
 from graft.engine.trainer import FitResult
 from graft.errors import ConfigError
 from graft.models.spec import GraftModel
 from graft.options import option
-from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy, supervised_step
+from graft.strategies.base import (
+    FitContext,
+    Strategy,
+    StrategyConfig,
+    register_strategy,
+    supervised_step,
+)
 
 #: Most of a layer's channels that pruning may remove (a layer never disappears).
 MAX_RATIO = 0.9
@@ -155,9 +162,10 @@ class GradientAverage:
         self._handles: list[Any] = []
 
     def collecting(self) -> GradientAverage:
+        """``with grads.collecting():`` adds every backward pass's gradients until the block ends."""
         return self
 
-    def __enter__(self) -> GradientAverage:
+    def __enter__(self) -> Self:
         for i, p in enumerate(self.params):
             self._handles.append(p.register_hook(lambda g, i=i: self._add(i, g)))
         return self
@@ -215,9 +223,9 @@ def _ignored(model: GraftModel, cfg: PruneConfig) -> list[nn.Module]:
     ignored: list[nn.Module] = [m for m in model.head.modules() if isinstance(m, nn.Linear)][-1:]
     text = model.spec.input.kind == "text"
     for name, module in model.named_modules():
-        if any(name == p or name.startswith(p + ".") for p in cfg.ignore_layers):
-            ignored.append(module)
-        elif text and isinstance(module, nn.Linear) and not name.endswith(FFN_NAMES) and not name.startswith("head"):
+        named = any(name == p or name.startswith(p + ".") for p in cfg.ignore_layers)
+        attention = text and isinstance(module, nn.Linear) and not name.endswith(FFN_NAMES) and not name.startswith("head")
+        if named or attention:
             ignored.append(module)
     return ignored
 
