@@ -32,6 +32,13 @@ EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 ModelOpt = typer.Option(..., "--model", "-m", help="Model spec: timm:NAME, builtin:NAME, run:DIR, file:PATH (+ --arch).")
 DataOpt = typer.Option(..., "--data", "-d", help="Data spec: builtin:NAME, folder:PATH, csv:PATH, npz:PATH.")
+# Where --config may give them, --model and --data are checked once the file is read.
+ModelOrFile = typer.Option(None, "--model", "-m", help="Model spec: timm:NAME, builtin:NAME, run:DIR, file:PATH "
+                           "(+ --arch); or model: in --config.")
+DataOrFile = typer.Option(None, "--data", "-d", help="Data spec: builtin:NAME, folder:PATH, csv:PATH, npz:PATH; "
+                          "or data: in --config.")
+ConfigOpt = typer.Option(None, "--config", help="YAML file of options (a run's config.yaml, tune's best.yaml, or "
+                         "name: value lines); the command line overrides it.")
 
 
 def _print_version(value: bool) -> None:
@@ -70,8 +77,8 @@ def _named(ctx: typer.Context) -> list[str]:
 @app.command(context_settings=EXTRA, cls=GeneratedOptionsCommand)
 def fit(
     ctx: typer.Context,
-    model: str = ModelOpt,
-    data: str = DataOpt,
+    model: Optional[str] = ModelOrFile,
+    data: Optional[str] = DataOrFile,
     strategy: Optional[str] = typer.Option(
         None, "--strategy", "-s",
         help="Strategy name (graft list); default finetune, or scratch for a model without pretrained weights."),
@@ -85,6 +92,7 @@ def fit(
                                             "unlabeled rest of the split (semi-supervised)."),
     resume: bool = typer.Option(False, help="Continue an interrupted run in --out."),
     overwrite: bool = typer.Option(False, help="Replace a finished run in --out."),
+    config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Adapt a model to a data set with one strategy and evaluate it.
 
@@ -92,18 +100,25 @@ def fit(
 
     The engine and data/model options are listed below; a strategy's own: graft list --options STRATEGY.
     """
+    from graft.api import default_strategy
     from graft.api import fit as api_fit
+    from graft.cli.config_file import apply_config_file, require
     from graft.cli.summary import print_run
-    from graft.option_groups import check_unused, split_options
+    from graft.option_groups import check_unused, split_options, without_ignored
     from graft.strategies import STRATEGIES
 
-    from graft.api import default_strategy
-
-    options = _extra_options(ctx)
+    given = {"model": model, "data": data, "strategy": strategy, "labels_per_class": labels_per_class, "seed": seed,
+             "out": out, "source": source, "teacher": teacher, "unlabeled": unlabeled}
+    typed = _extra_options(ctx)
+    named, options = apply_config_file(ctx, config, given, typed)
+    require(named, "model", "data")
+    model, data, strategy, labels_per_class, seed, out, source, teacher, unlabeled = named.values()
     strategy = strategy or default_strategy(model, options)
     # Before the API: the command's own options join the candidates of "did you mean",
-    # and options the strategy would ignore are refused.
+    # and options the strategy would ignore are refused (those the user typed; a run's
+    # config.yaml records every engine option, used or not).
     strategy_cls = STRATEGIES.get(strategy)
+    options = {**without_ignored(strategy_cls, options), **typed}
     check_unused(strategy_cls, split_options(strategy_cls, options, named=_named(ctx))[2])
     run = api_fit(model, data, strategy, labels_per_class=labels_per_class, seed=seed, out=out,
                   source=source, teacher=teacher, unlabeled=unlabeled, resume=resume, overwrite=overwrite,
@@ -132,13 +147,15 @@ def pretrain(
 @app.command(context_settings=EXTRA, cls=GeneratedOptionsCommand)
 def compare(
     ctx: typer.Context,
-    model: list[str] = typer.Option(..., "--model", "-m", help="Model spec; repeat for several."),
-    data: str = DataOpt,
+    model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Model spec; repeat for several (or "
+                                              "model: in --config)."),
+    data: Optional[str] = DataOrFile,
     strategies: str = typer.Option("scratch,linear-probe,finetune", help="Comma-separated strategies."),
     seeds: str = typer.Option("0,1,2", help="Comma-separated seeds."),
     labels_per_class: Optional[str] = typer.Option(None, "--labels-per-class", "-k", help="K, or several: 5,10,all."),
     out: Path = typer.Option(Path("runs/compare"), help="Output directory."),
     source: Optional[str] = typer.Option(None, help="Labeled source data (domain adaptation)."),
+    config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Compare strategies over seeds: results.csv, summary.md (mean ± std) and a chart."""
     from graft.api import compare as api_compare
@@ -147,8 +164,17 @@ def compare(
     from graft.option_groups import split_options
     from graft.strategies import STRATEGIES
 
+    from graft.cli.config_file import apply_config_file, require
+
+    given = {"model": model, "data": data, "strategies": strategies, "seeds": seeds,
+             "labels_per_class": labels_per_class, "out": out, "source": source}
+    named, options = apply_config_file(ctx, config, given, _extra_options(ctx),
+                                       aliases={"strategy": "strategies", "seed": "seeds"},
+                                       lists=("strategies", "seeds", "labels_per_class"))
+    require(named, "model", "data")
+    model, data, strategies, seeds, labels_per_class, out, source = named.values()
+    model, out = [model] if isinstance(model, str) else model, Path(out)
     names = [s.strip() for s in strategies.split(",") if s.strip()]
-    options = _extra_options(ctx)
     for name in names:  # a typo of a named option is suggested before any run starts
         split_options(STRATEGIES.get(name), options, named=_named(ctx))
     results = api_compare(model, data, names, seeds=parse_int_list(seeds, "--seeds"),
@@ -159,8 +185,8 @@ def compare(
 @app.command(context_settings=EXTRA, cls=GeneratedOptionsCommand)
 def tune(
     ctx: typer.Context,
-    model: str = ModelOpt,
-    data: str = DataOpt,
+    model: Optional[str] = ModelOrFile,
+    data: Optional[str] = DataOrFile,
     strategy: Optional[str] = typer.Option(None, "--strategy", "-s", help="Strategy to tune (default as for fit)."),
     trials: int = typer.Option(20, help="Finished trials the study should hold (a continued study counts its own)."),
     timeout: Optional[float] = typer.Option(None, help="Stop starting trials after this many seconds."),
@@ -177,6 +203,7 @@ def tune(
     source: Optional[str] = typer.Option(None, help="Labeled source data (domain adaptation, multitask)."),
     teacher: Optional[str] = typer.Option(None, help="Teacher model (distillation)."),
     unlabeled: Optional[str] = typer.Option(None, help="Extra unlabeled data of the target's task."),
+    config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Search a strategy's options with Optuna on validation (label-free for domain adaptation).
 
@@ -186,10 +213,23 @@ def tune(
     """
     from graft.api import default_strategy
     from graft.api import tune as api_tune
+    from graft.cli.config_file import apply_config_file, require
     from graft.cli.summary import print_tune
+    from graft.option_groups import without_ignored
+    from graft.strategies import STRATEGIES
 
-    options = _extra_options(ctx)
-    result = api_tune(model, data, strategy=strategy or default_strategy(model, options), trials=trials,
+    given = {"model": model, "data": data, "strategy": strategy, "trials": trials, "timeout": timeout,
+             "storage": storage, "study": study, "out": out, "space": space, "pruner": pruner,
+             "labels_per_class": labels_per_class, "seed": seed, "source": source, "teacher": teacher,
+             "unlabeled": unlabeled}
+    typed = _extra_options(ctx)
+    named, options = apply_config_file(ctx, config, given, typed)
+    require(named, "model", "data")
+    (model, data, strategy, trials, timeout, storage, study, out, space, pruner, labels_per_class, seed, source,
+     teacher, unlabeled) = named.values()
+    strategy = strategy or default_strategy(model, options)
+    options = {**without_ignored(STRATEGIES.get(strategy), options), **typed}  # as for fit
+    result = api_tune(model, data, strategy=strategy, trials=trials,
                       timeout=timeout, storage=storage, study=study, out=out, space=space, pruner=pruner,
                       labels_per_class=labels_per_class, seed=seed, source=source, teacher=teacher,
                       unlabeled=unlabeled, **options)

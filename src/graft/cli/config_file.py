@@ -1,0 +1,117 @@
+"""``--config FILE.yaml`` on the commands that train: options from a file, the command line on top.
+
+Two shapes are read:
+
+- flat: ``name: value`` for the command's own options (``model``, ``data``, ``strategy`` ...)
+  and any generated option (``lr``, ``epochs``, ``layer_decay`` ...), as ``graft tune`` writes
+  ``best.yaml``;
+- the ``config.yaml`` every run writes (its ``strategy_options`` and ``train`` sections, and the
+  ``input_schema`` the run learned, which is fitted again from the same data): ``graft fit --config
+  runs/x/config.yaml`` reruns that run.
+
+An option given on the command line wins over the file. A key nobody declares is refused like a
+mistyped option, with the closest name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from graft.errors import ConfigError, MissingPathError
+
+#: Sections of a run's config.yaml that hold options.
+NESTED = ("strategy_options", "train")
+#: What a run's config.yaml records that is no option: what it learned, how it showed progress.
+RECORDED = ("input_schema", "progress")
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The options of ``path`` as one flat mapping, names with underscores.
+
+    Raises:
+        MissingPathError: No such file.
+        ConfigError: Not YAML, or not a mapping of options.
+    """
+    import yaml
+
+    if not path.is_file():
+        raise MissingPathError(f"--config '{path}' does not exist. Fix: pass a YAML file of options "
+                               "(e.g. a run's config.yaml, or the best.yaml of graft tune).")
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        at = f" (line {where.line + 1})" if where is not None else ""
+        raise ConfigError(f"--config '{path}' is not valid YAML{at}. Fix: write one 'name: value' per line.") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, Mapping):
+        raise ConfigError(f"--config '{path}' must hold a mapping of options (name: value). Got a "
+                          f"{type(loaded).__name__} instead. Fix: write one 'name: value' per line.")
+    flat: dict[str, Any] = {}
+    for key, value in loaded.items():
+        name = str(key).replace("-", "_")
+        if name in NESTED and isinstance(value, Mapping):
+            flat.update({str(k).replace("-", "_"): v for k, v in value.items()})
+        elif name not in RECORDED:
+            flat[name] = value
+    for name in RECORDED:
+        flat.pop(name, None)
+    return flat
+
+
+def apply_config_file(
+    ctx: Any,
+    path: Path | None,
+    named: dict[str, Any],
+    extra: dict[str, Any],
+    *,
+    aliases: Mapping[str, str] | None = None,
+    lists: Iterable[str] = (),
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Merge the file's options under the command line's.
+
+    Args:
+        ctx: The click context (tells which named options came from the command line).
+        path: The ``--config`` file, or None.
+        named: The command's own options as parsed (defaults included).
+        extra: The generated options from the command line.
+        aliases: File key → the command's option (``strategy`` → ``strategies`` for compare).
+        lists: Named options the command takes as comma-separated text (a YAML list is joined).
+
+    Returns:
+        The named options and the generated options, file values filled in where the command line
+        was silent.
+    """
+    if path is None:
+        return named, extra
+    named, extra = dict(named), dict(extra)
+    joined = set(lists)
+    for key, value in read_config_file(path).items():
+        key = (aliases or {}).get(key, key)
+        if key in named:
+            if not _from_command_line(ctx, key):
+                named[key] = ",".join(_text(v) for v in value) if key in joined and isinstance(value, list) else (
+                    _text(value) if key in joined else value)
+        elif key not in extra:
+            extra[key] = value
+    return named, extra
+
+
+def require(named: Mapping[str, Any], *names: str) -> None:
+    """Refuse a run without an option that neither the command line nor the file gave."""
+    for name in names:
+        if named.get(name) in (None, [], ()):
+            raise ConfigError(f"Missing option '--{name.replace('_', '-')}'. Fix: pass --{name.replace('_', '-')} "
+                              f"SPEC, or set '{name}:' in the --config file.")
+
+
+def _from_command_line(ctx: Any, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+
+def _text(value: Any) -> str:
+    return "all" if value is None else str(value)
