@@ -249,9 +249,9 @@ class Trainer:
                 _seed(self.seed * 100_003 + epoch)
                 wrapped.train()
                 for cb in self.callbacks:  # after train(): a callback may put parts in eval mode
-                    start = getattr(cb, "on_epoch_start", None)
-                    if start is not None:
-                        start(epoch, module)
+                    begin = getattr(cb, "on_epoch_start", None)
+                    if begin is not None:
+                        begin(epoch, module)
                 sums: dict[str, float] = {}
                 n_batches = 0
                 for batch in self._batches(train, target, epoch, steps_per_epoch):

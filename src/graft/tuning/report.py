@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +72,7 @@ def write_plots(study: optuna.Study, plots: Path) -> dict[str, str]:
     from optuna.visualization import matplotlib as ovm
 
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    wanted = {"history": ovm.plot_optimization_history}
+    wanted: dict[str, Callable[[optuna.Study], Any]] = {"history": ovm.plot_optimization_history}
     if any(t.intermediate_values for t in study.trials):
         wanted["intermediate"] = ovm.plot_intermediate_values
     if len(complete) >= 2 and _varied(complete):
@@ -84,8 +84,8 @@ def write_plots(study: optuna.Study, plots: Path) -> dict[str, str]:
             # Optuna marks its matplotlib plots experimental, and warns when few trials make every
             # importance equal; tune.md says what the plots can and cannot show.
             warnings.simplefilter("ignore")
-            ax = plot(study)
-        figure = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
+            plot(study)
+        figure = plt.gcf()  # each plot draws a new figure
         figure.set_size_inches(7, 4)
         figure.tight_layout()
         with atomic_path(plots / f"{name}.png") as tmp:
