@@ -427,7 +427,7 @@ def plot_weights(weights: np.ndarray, path: PathLike, title: str, final: np.ndar
     ax = fig.add_subplot(1, 1, 1)
     start = np.asarray(weights, dtype=float)
     both = start if final is None else np.concatenate([start, np.asarray(final, dtype=float)])
-    bins = np.linspace(float(both.min()), float(both.max()) + 1e-12, 41)
+    bins = np.linspace(float(both.min()), float(both.max()) + 1e-12, 41).tolist()
     ax.hist(start, bins=bins, color="#4c72b0", alpha=0.6 if final is not None else 1.0,
             label="start" if final is not None else None)
     if final is not None:
