@@ -114,6 +114,9 @@ def fit(
                 "brings its own labels. Fix: pass y only with arrays, a DataFrame or a list of texts."
             )
         data = (data, y)
+    if strategy == "auto":
+        return _fit_auto(model, data, labels_per_class=labels_per_class, seed=seed, out=out, source=source,
+                         teacher=teacher, unlabeled=unlabeled, resume=resume, overwrite=overwrite, options=options)
     from graft.data import load_source
     from graft.data.schema import InputSchema
     from graft.models import DataInfo, build_model, save_model
@@ -271,6 +274,50 @@ def fit(
     return Run(run_dir, net, metrics, config, result.history, schema)
 
 
+def _fit_auto(model: Any, data: Any, *, labels_per_class: int | None, seed: int, out: Any, source: Any,
+              teacher: Any, unlabeled: Any, resume: bool, overwrite: bool, options: dict[str, Any]) -> Run:
+    """``strategy="auto"``: measure, pick by :data:`graft.auto.RULES`, run the pick, write auto.md."""
+    import json
+
+    from graft.auto import choose, write_auto_md
+    from graft.notes import note
+    from graft.option_groups import without_ignored
+    from graft.strategies import STRATEGIES
+
+    if teacher is not None:
+        raise ConfigError("--strategy auto does not distil (a teacher was given). Fix: pass --strategy distill.")
+    options = dict(options)
+    budget = options.pop("budget", None)
+    choice = choose(model, data, source=source, unlabeled=unlabeled, labels_per_class=labels_per_class, seed=seed,
+                    budget=budget, options=options)
+    picked = STRATEGIES.get(choice.strategy)
+    needs = picked.needs
+    dropped = sorted(set(options) - set(without_ignored(picked, options)))
+    if dropped:  # meant for a strategy that trains in the loop, as in compare
+        choice.notes.append(f"'{choice.strategy}' does not train in the engine's loop: "
+                            f"{', '.join('--' + d.replace('_', '-') for d in dropped)} not used.")
+        options = without_ignored(picked, options)
+    if source is not None and "source" not in needs:
+        choice.notes.append("The source's knowledge enters through the model's weights (pass the run trained on it "
+                            f"as --model run:DIR); '{choice.strategy}' trains on the target only.")
+        source = None
+    if unlabeled is not None and "unlabeled" not in needs:
+        choice.notes.append(f"'{choice.strategy}' does not learn from unlabeled data: --unlabeled is not used.")
+        unlabeled = None
+    note(f"auto: {choice.why()}")
+    run = fit(choice.model, data, strategy=choice.strategy, labels_per_class=labels_per_class, seed=seed, out=out,
+              source=source, unlabeled=unlabeled, resume=resume, overwrite=overwrite,
+              **{**choice.options, **options})
+    if is_main_process():
+        write_auto_md(run.run_dir, choice)
+        path = Path(run.run_dir) / "metrics.json"
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        auto = {"auto_rule": choice.rule.name, "auto_strategy": choice.strategy, "auto_why": choice.why()}
+        write_metrics(run.run_dir, {**saved, **auto})
+        run.metrics.update(auto)
+    return run
+
+
 def default_strategy(model: ModelLike, options: dict[str, Any] | None = None) -> str:
     """``finetune`` for a pretrained model; ``scratch`` for one with random weights only
     (``builtin:mlp``, ``builtin:lenet``, ``--no-pretrained``): fine-tuning random weights
@@ -311,7 +358,8 @@ def compare(
     models = [model] if isinstance(model, (str, nn.Module)) else list(model)
     ks = list(labels_per_class) if isinstance(labels_per_class, (list, tuple)) else [labels_per_class]
     for name in strategies:
-        STRATEGIES.get(name)
+        if name != "auto":  # auto picks one per cell and checks its options then
+            STRATEGIES.get(name)
     label_opts = build_config(
         RunOptions, {k: v for k, v in options.items() if k.replace("-", "_") in RUN_OPTIONS}, "graft compare"
     ).load_options()
@@ -323,7 +371,7 @@ def compare(
     for m in models:
         for k in ks:
             for name in strategies:
-                needs_source = "source" in STRATEGIES.get(name).needs
+                needs_source = name == "auto" or "source" in STRATEGIES.get(name).needs
                 for seed in seeds:
                     tag = _short(m) + (f"-k{k}" if k is not None else "") + f"-{name}-s{seed}"
                     done += 1
@@ -332,8 +380,9 @@ def compare(
                         print(f"run {done}/{total}: {tag}", file=sys.stderr, flush=True)
                     run = fit(m, data_src, strategy=name, labels_per_class=k, seed=seed, out=out / "runs" / tag,
                               source=source_src if needs_source else None, overwrite=True,
-                              **without_ignored(STRATEGIES.get(name), options))
-                    rows.append({**run.metrics, "run_dir": str(run.run_dir)})
+                              **(options if name == "auto" else without_ignored(STRATEGIES.get(name), options)))
+                    # auto's row keeps its name; the pick is in auto_strategy
+                    rows.append({**run.metrics, "run_dir": str(run.run_dir), "strategy": name})
     results = pd.DataFrame(rows)
     write_compare_outputs(results, out, metrics=compare_metrics(results))
     return results

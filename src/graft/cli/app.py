@@ -17,7 +17,7 @@ from rich.console import Console
 
 from graft.cli.extra_args import parse_extra_args
 from graft.cli.help import GeneratedOptionsCommand
-from graft.errors import GraftError
+from graft.errors import ConfigError, GraftError
 
 app = typer.Typer(
     help="graft: transfer learning for PyTorch — adapt a pretrained model with honest numbers.",
@@ -77,11 +77,14 @@ def _named(ctx: typer.Context) -> list[str]:
 @app.command(context_settings=EXTRA, cls=GeneratedOptionsCommand)
 def fit(
     ctx: typer.Context,
-    model: Optional[str] = ModelOrFile,
+    model: Optional[list[str]] = typer.Option(  # noqa: B008
+        None, "--model", "-m", metavar="SPEC", help="Model spec: timm:NAME, builtin:NAME, run:DIR, file:PATH (+ --arch); or model: in "
+        "--config. Repeat it with --strategy auto: the models are ranked first and the winner is used."),
     data: Optional[str] = DataOrFile,
     strategy: Optional[str] = typer.Option(
         None, "--strategy", "-s",
-        help="Strategy name (graft list); default finetune, or scratch for a model without pretrained weights."),
+        help="Strategy name (graft list), or auto (measure, then pick by rules from graft's benchmarks); default "
+        "finetune, or scratch for a model without pretrained weights."),
     labels_per_class: Optional[int] = typer.Option(None, "--labels-per-class", "-k", help="Keep K labeled examples per class."),
     seed: int = typer.Option(0, help="Seed of the labeled subset, init, shuffling."),
     out: Optional[Path] = typer.Option(None, help="Run directory (default runs/...)."),
@@ -92,6 +95,8 @@ def fit(
                                             "unlabeled rest of the split (semi-supervised)."),
     resume: bool = typer.Option(False, help="Continue an interrupted run in --out."),
     overwrite: bool = typer.Option(False, help="Replace a finished run in --out."),
+    budget: Optional[str] = typer.Option(None, help="--strategy auto: a time (600, 10m, 1h) or memory (500MB, 2GB) "
+                                         "the pick must fit."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Adapt a model to a data set with one strategy and evaluate it.
@@ -107,12 +112,25 @@ def fit(
     from graft.option_groups import check_unused, split_options, without_ignored
     from graft.strategies import STRATEGIES
 
-    given = {"model": model, "data": data, "strategy": strategy, "labels_per_class": labels_per_class, "seed": seed,
-             "out": out, "source": source, "teacher": teacher, "unlabeled": unlabeled}
+    given = {"model": model[0] if model and len(model) == 1 else (model or None), "data": data, "strategy": strategy,
+             "labels_per_class": labels_per_class, "seed": seed, "out": out, "source": source, "teacher": teacher,
+             "unlabeled": unlabeled}
     typed = _extra_options(ctx)
     named, options = apply_config_file(ctx, config, given, typed)
     require(named, "model", "data")
     model, data, strategy, labels_per_class, seed, out, source, teacher, unlabeled = named.values()
+    if strategy == "auto":  # the pick's options are checked when it is made
+        options = {**options, **({"budget": budget} if budget is not None else {})}
+        run = api_fit(model, data, "auto", labels_per_class=labels_per_class, seed=seed, out=out, source=source,
+                      teacher=teacher, unlabeled=unlabeled, resume=resume, overwrite=overwrite, **options)
+        out_console.print(f"auto: {run.metrics['auto_why']} (why: {Path(run.run_dir) / 'auto.md'})")
+        print_run(out_console, run)
+        return
+    if isinstance(model, list) or budget is not None:
+        what = "several --model values" if isinstance(model, list) else f"--budget {budget}"
+        raise ConfigError(f"{what} given with --strategy {strategy or 'default'}; only --strategy auto ranks models "
+                          "and fits a budget. Fix: pass --strategy auto, or one --model without --budget "
+                          "(graft rank ranks models without training).")
     strategy = strategy or default_strategy(model, options)
     # Before the API: the command's own options join the candidates of "did you mean",
     # and options the strategy would ignore are refused (those the user typed; a run's
@@ -176,7 +194,8 @@ def compare(
     model, out = [model] if isinstance(model, str) else model, Path(out)
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     for name in names:  # a typo of a named option is suggested before any run starts
-        split_options(STRATEGIES.get(name), options, named=_named(ctx))
+        if name != "auto":
+            split_options(STRATEGIES.get(name), options, named=_named(ctx))
     results = api_compare(model, data, names, seeds=parse_int_list(seeds, "--seeds"),
                           labels_per_class=parse_k_list(labels_per_class), out=out, source=source, **options)
     print_compare(out_console, results, out)
