@@ -39,6 +39,9 @@ def test_prune_to_half_the_macs_shrinks_the_network_and_reloads_without_pickle(d
     run.model.eval()
     loaded.model.eval()
     assert torch.allclose(run.model(x), loaded.model(x), atol=1e-5)
+    # A pruned run is a model like any other: fine-tuned again, it keeps its widths when saved and reloaded.
+    again = graft.fit(f"run:{tmp_path / 'p'}", data, "finetune", out=tmp_path / "ft", epochs=1, progress=False)
+    assert graft.load_run(tmp_path / "ft").model.backbone.conv1.out_channels == again.model.backbone.conv1.out_channels
 
 
 def test_prune_a_table_mlp_by_ratio_and_predict_unlabeled_rows(finished_run: Path, blobs_npz: Path,
@@ -93,3 +96,31 @@ def test_prune_mistakes_are_refused_before_the_run_directory(digits_run, graft_c
     assert not (tmp_path / "x").exists()
     with pytest.raises(ConfigError, match="prune-ratio"):
         graft.fit(f"run:{run_dir}", "builtin:digits", "prune", prune_ratio=0.95, progress=False)
+
+
+def test_an_interrupted_prune_resumes_with_the_pruned_widths(finished_run: Path, blobs_npz: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from graft.engine import trainer as trainer_module
+
+    options = {"prune_ratio": 0.5, "prune_steps": 2, "recovery_epochs": 1, "epochs": 4, "lr": 1e-2,
+               "checkpoint_every": 0, "progress": False}
+    full = graft.fit(f"run:{finished_run}", f"npz:{blobs_npz}", "prune", out=tmp_path / "full", **options)
+    real_end_epoch = trainer_module.EpochProgress.end_epoch
+    calls = []
+
+    def ctrl_c_in_the_final_recovery(self: object, epoch: int, row: dict) -> None:
+        calls.append(epoch)
+        if len(calls) == 3:  # one recovery epoch between the two steps, then final epochs 1, 2
+            raise KeyboardInterrupt
+        real_end_epoch(self, epoch, row)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(trainer_module.EpochProgress, "end_epoch", ctrl_c_in_the_final_recovery)
+    cut = tmp_path / "cut"
+    with pytest.raises(KeyboardInterrupt):
+        graft.fit(f"run:{finished_run}", f"npz:{blobs_npz}", "prune", out=cut, **options)
+    monkeypatch.undo()
+    assert (cut / "checkpoints" / "pruned" / "model.json").is_file()
+    resumed = graft.fit(f"run:{finished_run}", f"npz:{blobs_npz}", "prune", out=cut, resume=True, **options)
+    shapes = {k: tuple(v.shape) for k, v in resumed.model.state_dict().items()}
+    assert shapes == {k: tuple(v.shape) for k, v in full.model.state_dict().items()}
+    assert resumed.metrics["test_accuracy"] == full.metrics["test_accuracy"]

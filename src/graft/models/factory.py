@@ -241,6 +241,7 @@ def load_model(dir: Path | str, arch: nn.Module | None = None) -> GraftModel:
     if isinstance(recipe.get(PRUNED_KEY), dict):  # structurally pruned: the saved widths, then the weights
         apply_widths(model, recipe[PRUNED_KEY], state)
         model.spec.feature_dim = int(meta.get("feature_dim") or model.spec.feature_dim)
+        model.spec.recipe = {**model.spec.recipe, PRUNED_KEY: recipe[PRUNED_KEY]}  # saved again with the model
     fix = "The model folder was edited or written by another graft version."
     load_backbone(model, state, f"'{directory / WEIGHTS_FILE}'", fix)
     return model
