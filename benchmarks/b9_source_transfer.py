@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from _results import RESULTS, mean_std, publish
 
 import graft
@@ -59,7 +60,9 @@ def main() -> None:
     ap.add_argument("--strategies", default=",".join(SOURCE_STRATEGIES), help="part 1's strategies and variants")
     ap.add_argument("--name", default="b9_source_transfer", help="results/NAME.md")
     ap.add_argument("--out", default=str(HERE / "runs" / "b9"))
+    ap.add_argument("--rerun", action="store_true", help="train again the part-1 runs that already finished")
     args = ap.parse_args()
+    torch.set_num_threads(1)  # beside other processes on a shared machine, spinning BLAS threads cost far more
     out = Path(args.out)
     seeds = [int(s) for s in args.seeds.split(",")]
     parts = args.part.split(",")
@@ -100,7 +103,9 @@ def main() -> None:
                 runs = []
                 for s in seeds:
                     run_out = out / f"k{k}-{name}-s{s}"
-                    if name == "mcc+labels":
+                    if (run_out / "metrics.json").exists() and not args.rerun:  # an interrupted invocation's
+                        run = graft.load_run(run_out)
+                    elif name == "mcc+labels":
                         run = graft.fit(f"run:{supervised.run_dir}", digits, strategy="mcc",
                                         source=labeled_source(mnist, digits, k, s), seed=s, out=run_out,
                                         overwrite=True, progress=False, epochs=20, steps_per_epoch=78,
