@@ -412,3 +412,36 @@ def test_an_unknown_monitor_stops_before_training_when_the_start_is_scored(task:
     with pytest.raises(ConfigError, match="'val_acc' was not computed.*val_accuracy.*Fix:"):
         trainer.fit(model, model_param_groups(model, weight_decay=0.0), step, task.train, task.val)
     assert steps == []
+
+
+class _ScriptedLabelFree:
+    """A label-free metric whose score per call is scripted, with per-example terms: the start's
+    terms are noise; epoch e's are the start's plus ``gains[e]`` plus fresh zero-mean noise of ``spread``."""
+
+    def __init__(self, gains: list[float], spread: float, n: int = 400) -> None:
+        g = torch.Generator().manual_seed(0)
+        self.base = torch.randn(n, generator=g, dtype=torch.float64)
+        noise = [torch.randn(n, generator=g, dtype=torch.float64) * spread for _ in gains]
+        self.noise = [e - e.mean() for e in noise]  # the observed gain is exactly the scripted one
+        self.gains, self.calls = gains, 0
+        self.examples: dict[str, torch.Tensor] = {}
+
+    def __call__(self, module: nn.Module) -> dict[str, float]:
+        terms = self.base if self.calls == 0 else self.base + self.gains[self.calls - 1] + self.noise[self.calls - 1]
+        self.calls += 1
+        self.examples = {"score": terms}
+        return {"score": float(terms.mean())}
+
+
+@pytest.mark.parametrize(("gain", "spread", "kept"), [(0.05, 2.0, True), (0.5, 0.1, False)])
+def test_a_metrics_per_example_terms_feed_the_start_margin(task: Task, gain: float, spread: float,
+                                                           kept: bool) -> None:
+    """A label-free monitor with per-example terms: a gain within its paired noise keeps the start
+    (0.05 against a standard error of 2/√400 = 0.1), a gain of 0.5 at an error of 0.005 does not."""
+    model = task.make_model(task.source)
+    metric = _ScriptedLabelFree([gain, gain / 2], spread)
+    trainer = Trainer(replace(CFG, epochs=2, monitor="score"), start_is_candidate=True, metrics=[metric])
+    result = trainer.fit(model, model_param_groups(model, weight_decay=0.0), supervised_step, task.train, None)
+    best_adapted = max(r["score"] for r in result.history[1:])
+    assert best_adapted > result.history[0]["score"]  # the raw score did rise
+    assert (result.best_epoch == 0) is kept

@@ -12,6 +12,8 @@ from graft.errors import ConfigError, DataError, SpecError
 from graft.losses import entropy, information_maximization
 from graft.selection import (
     VALIDATORS,
+    bnm_score,
+    class_ami_score,
     cross_entropy_per_example,
     density_ratio_weights,
     dev_risk,
@@ -184,11 +186,11 @@ def test_cross_entropy_per_example_matches_numpy_and_checks_labels() -> None:
 # -------------------------------------------------------------------- registry
 
 
-def test_registry_lists_the_four_validators_with_descriptions() -> None:
-    assert list(VALIDATORS) == ["dev", "entropy", "im", "snd"]
+def test_registry_lists_the_six_validators_with_descriptions() -> None:
+    assert list(VALIDATORS) == ["bnm", "classami", "dev", "entropy", "im", "snd"]
     assert all(VALIDATORS.describe().values())
     assert {n: VALIDATORS.get(n).needs_source_val for n in VALIDATORS} == {
-        "dev": True, "entropy": False, "im": False, "snd": False,
+        "bnm": False, "classami": False, "dev": True, "entropy": False, "im": False, "snd": False,
     }
     assert all(VALIDATORS.get(n).name == n and VALIDATORS.get(n).higher_is_better for n in VALIDATORS)
 
@@ -218,3 +220,60 @@ def test_missing_arrays_and_unknown_names_raise_graft_errors() -> None:
         VALIDATORS.get("snd")({"target_logits": None})
     with pytest.raises(SpecError, match="Did you mean 'snd'"):
         VALIDATORS.get("sdn")
+
+
+# ------------------------------------------------------------------- BNM, ClassAMI
+
+
+@pytest.mark.parametrize(("n", "c", "seed"), [(50, 10, 0), (7, 12, 1), (300, 3, 2)])
+def test_bnm_matches_the_numpy_nuclear_norm(n: int, c: int, seed: int) -> None:
+    z = np.random.default_rng(seed).normal(size=(n, c)) * 3
+    ref = np.linalg.norm(np_softmax(z), "nuc") / math.sqrt(n * min(n, c))
+    assert bnm_score(z) == pytest.approx(ref, rel=1e-10)
+    assert bnm_score(torch.from_numpy(z).float()) == pytest.approx(ref, rel=1e-5)
+
+
+def test_bnm_is_one_for_confident_balanced_and_low_for_collapsed_or_uniform() -> None:
+    balanced = np.eye(5)[np.arange(100) % 5] * 50.0
+    assert bnm_score(balanced) == pytest.approx(1.0, abs=1e-9)
+    collapsed = np.tile(np.eye(5)[0] * 50.0, (100, 1))  # rank one
+    assert bnm_score(collapsed) == pytest.approx(1 / math.sqrt(5), abs=1e-9)
+    uniform = np.zeros((100, 5))  # rank one and unconfident: lower still
+    assert bnm_score(uniform) == pytest.approx(1 / 5, abs=1e-9)
+    assert bnm_score(clustered_logits(100, 5, 0.5, 0)) > bnm_score(clustered_logits(100, 5, 4.0, 0))
+
+
+def test_class_ami_is_high_when_predictions_follow_the_feature_clusters() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 200)
+    centres = rng.normal(size=(4, 16)) * 5
+    feats = centres[labels] + rng.normal(size=(200, 16)) * 0.3
+    following = np.eye(4)[labels] * 5
+    assert class_ami_score(feats, following) > 0.95
+    shuffled = np.eye(4)[rng.permutation(labels)] * 5
+    assert abs(class_ami_score(feats, shuffled)) < 0.05
+    with pytest.raises(DataError, match="same number of rows"):
+        class_ami_score(feats[:10], following)
+
+
+@pytest.mark.parametrize("name", [n for n in VALIDATORS if VALIDATORS.get(n).terms is not None])
+def test_per_example_terms_average_to_the_score(name: str) -> None:
+    rng = np.random.default_rng(3)
+    arrays = {"target_logits": clustered_logits(120, 4, 2.0, 3), "target_features": rng.normal(size=(120, 6)),
+              "source_val_logits": clustered_logits(80, 4, 2.0, 4), "source_val_labels": rng.integers(0, 4, 80),
+              "source_val_features": rng.normal(size=(80, 6))}
+    validator = VALIDATORS.get(name)
+    score, terms = validator.score_and_terms(arrays)
+    assert terms is not None and terms.ndim == 1
+    assert terms.mean() == pytest.approx(validator(arrays), rel=1e-9, abs=1e-12)
+    assert score == pytest.approx(validator(arrays), rel=1e-9, abs=1e-12)
+
+
+def test_im_terms_are_each_rows_kl_to_the_mean_prediction() -> None:
+    z = clustered_logits(60, 5, 1.5, 7)
+    p = np_softmax(z)
+    kl = (p * (np.log(p) - np.log(p.mean(0)))).sum(1)
+    terms = VALIDATORS.get("im").terms({"target_logits": z})  # type: ignore[misc]
+    np.testing.assert_allclose(terms, kl, rtol=1e-10)
+    assert VALIDATORS.get("classami").score_and_terms(
+        {"target_logits": z, "target_features": z})[1] is None  # no per-example terms: any gain counts

@@ -178,3 +178,62 @@ def test_center_features_on_a_head_without_bias_says_what_to_do(make_mlp) -> Non
     model.head = torch.nn.Linear(model.head.in_features, model.head.out_features, bias=False)
     with pytest.raises(ConfigError, match="without a bias.*Fix: drop --center-features"):
         center_head_on_target(model, None, None)
+
+
+def _register_temporary(monkeypatch: pytest.MonkeyPatch, name: str, cls: type) -> None:
+    monkeypatch.setitem(STRATEGIES._items, name, cls)
+    monkeypatch.setitem(STRATEGIES._help, name, "test strategy")
+    cls.name = name
+
+
+class _TargetEntropyAlignment(STRATEGIES.get("source-only")):  # type: ignore[misc,valid-type]
+    """Alignment = ``sign`` × mean target prediction entropy: +1 drives the target predictions
+    towards uniform (the validator falls), -1 sharpens them (it rises)."""
+
+    sign = 1.0
+
+    def alignment(self, module, fs, ft, ls, lt, batch):
+        p = torch.softmax(lt, 1)
+        return self.sign * (p * torch.log(p.clamp_min(1e-12))).sum(1).mean()  # sign × −entropy
+
+
+def test_adaptation_that_hurts_the_validator_keeps_the_source_only_start(
+        pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, target = pair
+    _register_temporary(monkeypatch, "test-flatten-target", type("Flatten", (_TargetEntropyAlignment,), {}))
+    run = graft.fit("builtin:mlp", target, "test-flatten-target", source=source, out=tmp_path,
+                    trade_off=20.0, ramp=False, **{**QUIET, "lr": 0.05})
+    m, hist = run.metrics, run.history
+    assert hist[0]["epoch"] == 0 and m["epochs_run"] == QUIET["epochs"] - 2  # warm start inside --epochs
+    assert all(r["im"] < hist[0]["im"] for r in hist[1:])  # adaptation flattened the predictions
+    assert m["selected_epoch"] == 0
+    assert m["test_accuracy"] == pytest.approx(hist[0]["oracle_test_accuracy"])
+    assert m["start_im"] == pytest.approx(hist[0]["im"])
+    assert m["selection_note"].startswith("kept the source-only start (after 2 warm-start epochs)")
+    assert "no adapted epoch scored higher on im" in m["selection_note"]
+
+
+def test_adaptation_that_clearly_helps_the_validator_replaces_the_start(
+        pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, target = pair
+    _register_temporary(monkeypatch, "test-sharpen-target",
+                        type("Sharpen", (_TargetEntropyAlignment,), {"sign": -1.0}))
+    run = graft.fit("builtin:mlp", target, "test-sharpen-target", source=source, out=tmp_path,
+                    select_by="entropy", trade_off=5.0, **QUIET)
+    m, hist = run.metrics, run.history
+    assert m["selected_epoch"] > 0
+    chosen = next(r for r in hist if r["epoch"] == m["selected_epoch"])
+    assert chosen["entropy"] > hist[0]["entropy"]
+    assert m["selection_note"].startswith(f"adapted epoch {m['selected_epoch']} chosen: entropy")
+
+
+def test_warm_start_is_the_source_only_model_and_must_leave_adaptation_epochs(pair, tmp_path: Path) -> None:
+    source, target = pair
+    run = graft.fit("builtin:mlp", target, "dann", source=source, out=tmp_path / "w0", warm_start=0, **QUIET)
+    assert run.metrics["epochs_run"] == QUIET["epochs"] and run.history[0]["epoch"] == 0
+    warm = graft.fit("builtin:mlp", target, "dann", source=source, out=tmp_path / "w3", warm_start=3, **QUIET)
+    assert warm.metrics["epochs_run"] == QUIET["epochs"] - 3
+    # The start after three source-only epochs already classifies the easy target well.
+    assert warm.history[0]["oracle_test_accuracy"] > 0.8
+    with pytest.raises(ConfigError, match="--warm-start.*must be below --epochs"):
+        graft.fit("builtin:mlp", target, "dann", source=source, out=tmp_path / "bad", warm_start=8, **QUIET)

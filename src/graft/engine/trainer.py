@@ -104,7 +104,9 @@ class Trainer:
         callbacks: Objects with ``on_epoch_start(epoch, module)``.
         metrics: Extra per-epoch metrics, ``fn(module) -> dict`` (label-free
             validators and the oracle plug in here). When there is no labeled
-            validation data, ``config.monitor`` names one of their keys.
+            validation data, ``config.monitor`` names one of their keys. A metric
+            object whose ``examples`` attribute holds per-example tensors after a call
+            (``{key: [N]}``, mean = the key's value) feeds the start-margin rule.
         start_is_candidate: The weights before training may be selected (epoch 0)
             when no epoch validates better; their figures are then the history's
             epoch-0 row.
@@ -346,6 +348,8 @@ class Trainer:
         metrics = {k: float(v.mean()) for k, v in examples.items()}
         for metric in self.metrics:
             metrics.update(metric(module))
+            # A label-free validator's per-example terms: the start-margin rule then applies to it too.
+            examples.update(getattr(metric, "examples", None) or {})
         return metrics, examples
 
     def _batches(

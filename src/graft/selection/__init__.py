@@ -29,6 +29,8 @@ from graft.selection.transrate import transrate
 from graft.selection.validators import (
     VALIDATORS,
     Validator,
+    bnm_score,
+    class_ami_score,
     cross_entropy_per_example,
     density_ratio_weights,
     dev_risk,
@@ -44,6 +46,8 @@ __all__ = [
     "VALIDATORS",
     "TransferScore",
     "Validator",
+    "bnm_score",
+    "class_ami_score",
     "compute_scores",
     "cross_entropy_per_example",
     "density_ratio_weights",

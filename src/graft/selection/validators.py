@@ -19,7 +19,13 @@ from scipy.special import logsumexp
 
 from graft.errors import ConfigError, DataError
 from graft.registry import Registry
-from graft.selection._arrays import ArrayLike, as_matrix, as_vector, row_entropy, softmax
+from graft.selection._arrays import (
+    ArrayLike,
+    as_matrix,
+    as_vector,
+    row_entropy,
+    softmax,
+)
 
 # Keeps the similarity matrix of SND at [chunk, N] instead of [N, N].
 _SND_CHUNK = 1024
@@ -52,6 +58,17 @@ def snd_score(
         temperature: Softmax temperature of the similarities (0.05 in the paper).
         use_features: Use ``target_features`` instead of the softmax outputs.
     """
+    return float(snd_terms(target_features, target_logits, temperature, use_features=use_features).mean())
+
+
+def snd_terms(
+    target_features: ArrayLike | None,
+    target_logits: ArrayLike,
+    temperature: float = 0.05,
+    *,
+    use_features: bool = False,
+) -> np.ndarray:
+    """Per-row neighbourhood entropies ``[N]`` of :func:`snd_score` (their mean is the score)."""
     if not (temperature > 0 and np.isfinite(temperature)):
         raise ConfigError(f"The 'temperature' parameter of snd_score must be a number > 0. Got {temperature!r} instead.")
     logits = as_matrix(target_logits, "target_logits", min_rows=2)
@@ -66,7 +83,7 @@ def snd_score(
         rows = softmax(logits)
     rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
     n = rows.shape[0]
-    total = 0.0
+    terms = np.empty(n)
     for start in range(0, n, _SND_CHUNK):
         block = rows[start : start + _SND_CHUNK] @ rows.T / temperature
         own = np.arange(block.shape[0])
@@ -74,14 +91,18 @@ def snd_score(
         lse = logsumexp(block, axis=1, keepdims=True)
         probs = np.exp(block - lse)
         block[own, start + own] = 0.0  # its probability is 0; avoid 0 * inf
-        total += float((lse[:, 0] - (probs * block).sum(1)).sum())
-    return total / n
+        terms[start : start + len(own)] = lse[:, 0] - (probs * block).sum(1)
+    return terms
 
 
 def entropy_score(target_logits: ArrayLike) -> float:
     """Negative mean prediction entropy: confident target predictions score higher."""
-    probs = softmax(as_matrix(target_logits, "target_logits"))
-    return float(-row_entropy(probs).mean())
+    return float(entropy_terms(target_logits).mean())
+
+
+def entropy_terms(target_logits: ArrayLike) -> np.ndarray:
+    """Per-row negative entropies ``[N]`` (their mean is :func:`entropy_score`)."""
+    return -row_entropy(softmax(as_matrix(target_logits, "target_logits")))
 
 
 def im_score(target_logits: ArrayLike) -> float:
@@ -92,6 +113,63 @@ def im_score(target_logits: ArrayLike) -> float:
     """
     probs = softmax(as_matrix(target_logits, "target_logits"))
     return float(row_entropy(probs.mean(0)) - row_entropy(probs).mean())
+
+
+def im_terms(target_logits: ArrayLike) -> np.ndarray:
+    """Per-row ``KL(p_i || mean p)`` ``[N]``: their mean is exactly :func:`im_score` (the mutual
+    information between example and predicted class), and each is row i's first-order influence
+    on it, so their spread measures the score's sampling noise."""
+    probs = softmax(as_matrix(target_logits, "target_logits"))
+    log_mean = np.log(np.maximum(probs.mean(0), 1e-300))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_p = np.where(probs > 0, np.log(np.where(probs > 0, probs, 1.0)), 0.0)
+    return (probs * (log_p - log_mean)).sum(1)
+
+
+def bnm_score(target_logits: ArrayLike) -> float:
+    """Batch Nuclear-norm Maximization as a validator (Cui et al. 2020): ``||P||_* / sqrt(N·min(N, C))``.
+
+    ``P`` is the ``[N, C]`` matrix of target softmax outputs. Its nuclear norm grows with both
+    the confidence of each row and the number of classes predicted (a collapsed model has rank
+    one), and is at most ``sqrt(N·min(N, C))``, reached by confident predictions spread evenly
+    over the classes; the score is therefore in ``(0, 1]``.
+    """
+    return float(bnm_terms(target_logits).mean())
+
+
+def bnm_terms(target_logits: ArrayLike) -> np.ndarray:
+    """Per-row terms ``[N]`` of :func:`bnm_score`, whose mean is the score.
+
+    With ``P = U S Vᵀ``, ``||P||_* = tr(Uᵀ P V) = Σ_i ⟨(U Vᵀ)_i, p_i⟩`` exactly, and ``(U Vᵀ)_i`` is
+    the gradient of the norm with respect to row i: each term is that row's influence.
+    """
+    probs = softmax(as_matrix(target_logits, "target_logits"))
+    n, c = probs.shape
+    u, _, vt = np.linalg.svd(probs, full_matrices=False)
+    rows = ((u @ vt) * probs).sum(1)
+    return rows * n / np.sqrt(n * min(n, c))
+
+
+def class_ami_score(target_features: ArrayLike, target_logits: ArrayLike, seed: int = 0) -> float:
+    """ClassAMI (Musgrave et al. 2022): adjusted mutual information between k-means clusters of
+    the target features (k = the number of classes, rows L2-normalised) and the predicted classes.
+
+    High when the classifier's decisions follow the cluster structure the features already have.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    logits = as_matrix(target_logits, "target_logits", min_rows=2)
+    feats = as_matrix(target_features, "target_features", min_rows=2)
+    if feats.shape[0] != logits.shape[0]:
+        raise DataError(
+            f"'target_features' and 'target_logits' must have the same number of rows. "
+            f"Got {feats.shape[0]} and {logits.shape[0]} instead."
+        )
+    feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
+    k = min(logits.shape[1], feats.shape[0])
+    clusters = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(feats)
+    return float(adjusted_mutual_info_score(clusters, logits.argmax(1)))
 
 
 def density_ratio_weights(
@@ -144,12 +222,17 @@ def dev_risk(losses: np.ndarray, weights: np.ndarray) -> float:
     ``L = w * loss``; ``eta = -Cov(L, w) / Var(w)``; risk ``= mean(L) + eta * mean(w) - eta``.
     The weights' known mean of 1 is what the control variate exploits.
     """
+    return float(dev_risk_terms(losses, weights).mean())
+
+
+def dev_risk_terms(losses: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per-row terms ``w_i·loss_i + eta·(w_i − 1)`` of :func:`dev_risk` (their mean is the risk)."""
     weighted = weights * losses
     var_w = weights.var(ddof=1) if len(weights) > 1 else 0.0
     eta = 0.0
     if var_w > 0:
         eta = -float(np.cov(weighted, weights, ddof=1)[0, 1]) / float(var_w)
-    return float(weighted.mean() + eta * weights.mean() - eta)
+    return weighted + eta * (weights - 1.0)
 
 
 def dev_score(
@@ -170,10 +253,20 @@ def dev_score(
         target_features: Features of unlabeled target rows ``[Nt, D]``.
         seed: Seed of the domain classifier's split.
     """
+    return float(dev_terms(source_val_features, source_val_losses, target_features, seed).mean())
+
+
+def dev_terms(
+    source_val_features: ArrayLike,
+    source_val_losses: ArrayLike,
+    target_features: ArrayLike,
+    seed: int = 0,
+) -> np.ndarray:
+    """Per-source-row terms ``[Ns]`` of :func:`dev_score` (their mean is the score)."""
     xs = as_matrix(source_val_features, "source_val_features", min_rows=2)
     losses = as_vector(source_val_losses, "source_val_losses", len(xs))
     weights = density_ratio_weights(xs, target_features, seed=seed)
-    return -dev_risk(losses, weights)
+    return -dev_risk_terms(losses, weights)
 
 
 def cross_entropy_per_example(logits: ArrayLike, labels: ArrayLike) -> np.ndarray:
@@ -202,6 +295,10 @@ class Validator:
         needs_source_val: Whether it needs labeled source-validation arrays.
         requires: Keys that must be present in the dict of arrays.
         score: ``dict of arrays -> float``, higher is better.
+        terms: ``dict of arrays -> [N]`` per-example terms whose mean is the score (each row's
+            first-order influence on it), or None where the score has none (ClassAMI). Paired
+            over the same rows, they give the standard error of a difference between two
+            checkpoints' scores (the start-margin rule of :mod:`graft.engine.selection`).
     """
 
     name: str
@@ -209,10 +306,9 @@ class Validator:
     requires: tuple[str, ...]
     score: Callable[[Arrays], float]
     higher_is_better: bool = True
+    terms: Callable[[Arrays], np.ndarray] | None = None
 
-    def __call__(self, arrays: Arrays) -> float:
-        """Score from ``target_logits``, ``target_features`` and, for DEV,
-        ``source_val_logits``, ``source_val_features``, ``source_val_labels``."""
+    def _check(self, arrays: Arrays) -> None:
         missing = [k for k in self.requires if arrays.get(k) is None]
         if missing:
             raise ConfigError(
@@ -221,15 +317,37 @@ class Validator:
                 + (" Pass --source so source-validation data exist, or pick snd, entropy or im."
                    if self.needs_source_val else "")
             )
+
+    def __call__(self, arrays: Arrays) -> float:
+        """Score from ``target_logits``, ``target_features`` and, for DEV,
+        ``source_val_logits``, ``source_val_features``, ``source_val_labels``."""
+        self._check(arrays)
         return float(self.score(arrays))
+
+    def score_and_terms(self, arrays: Arrays) -> tuple[float, np.ndarray | None]:
+        """The score and its per-example terms (None where the validator has none); one pass."""
+        self._check(arrays)
+        if self.terms is None:
+            return float(self.score(arrays)), None
+        terms = np.asarray(self.terms(arrays), dtype=np.float64)
+        return float(terms.mean()), terms
 
 
 VALIDATORS: Registry[Validator] = Registry("label-free validator")
 
 
-def _register(name: str, help: str, requires: tuple[str, ...], score: Callable[[Arrays], float]) -> None:
+def _register(name: str, help: str, requires: tuple[str, ...], score: Callable[[Arrays], float],
+              terms: Callable[[Arrays], np.ndarray] | None = None) -> None:
     needs_source = any(k.startswith("source_val") for k in requires)
-    VALIDATORS.register(name, help)(Validator(name, needs_source, requires, score))
+    VALIDATORS.register(name, help)(Validator(name, needs_source, requires, score, terms=terms))
+
+
+def _dev_terms(a: Arrays) -> np.ndarray:
+    return dev_terms(
+        a["source_val_features"],  # type: ignore[arg-type]
+        cross_entropy_per_example(a["source_val_logits"], a["source_val_labels"]),  # type: ignore[arg-type]
+        a["target_features"],  # type: ignore[arg-type]
+    )
 
 
 _register(
@@ -237,26 +355,39 @@ _register(
     "Soft Neighbourhood Density of the target softmax outputs (Saito et al. 2021).",
     ("target_logits",),
     lambda a: snd_score(a.get("target_features"), a["target_logits"]),  # type: ignore[arg-type]
+    lambda a: snd_terms(a.get("target_features"), a["target_logits"]),  # type: ignore[arg-type]
 )
 _register(
     "entropy",
     "Negative mean entropy of the target predictions.",
     ("target_logits",),
     lambda a: entropy_score(a["target_logits"]),  # type: ignore[arg-type]
+    lambda a: entropy_terms(a["target_logits"]),  # type: ignore[arg-type]
 )
 _register(
     "im",
     "Information maximization: diversity minus mean entropy of target predictions.",
     ("target_logits",),
     lambda a: im_score(a["target_logits"]),  # type: ignore[arg-type]
+    lambda a: im_terms(a["target_logits"]),  # type: ignore[arg-type]
+)
+_register(
+    "bnm",
+    "Batch nuclear norm of the target softmax outputs, normalised to (0, 1] (Cui et al. 2020).",
+    ("target_logits",),
+    lambda a: bnm_score(a["target_logits"]),  # type: ignore[arg-type]
+    lambda a: bnm_terms(a["target_logits"]),  # type: ignore[arg-type]
+)
+_register(
+    "classami",
+    "Adjusted mutual information of k-means clusters of target features and predictions (Musgrave et al. 2022).",
+    ("target_features", "target_logits"),
+    lambda a: class_ami_score(a["target_features"], a["target_logits"]),  # type: ignore[arg-type]
 )
 _register(
     "dev",
     "Deep Embedded Validation: importance-weighted source-validation loss (You et al. 2019).",
     ("target_features", "source_val_features", "source_val_logits", "source_val_labels"),
-    lambda a: dev_score(
-        a["source_val_features"],  # type: ignore[arg-type]
-        cross_entropy_per_example(a["source_val_logits"], a["source_val_labels"]),  # type: ignore[arg-type]
-        a["target_features"],  # type: ignore[arg-type]
-    ),
+    lambda a: float(_dev_terms(a).mean()),
+    _dev_terms,
 )

@@ -6,10 +6,20 @@ domains), adds the cross-entropy on the source and the strategy's alignment loss
 optionally MCC on the target. Checkpoints are chosen by a label-free validator
 (``--select-by``); the oracle curve on the target test set is recorded next to it,
 clearly named, and never used to select.
+
+The source-only start competes as epoch 0. It is the model after ``--warm-start`` epochs
+of source-only training (cross-entropy on the source, batch norm over both domains, the
+same optimizer and schedule), counted inside ``--epochs``; with ``--warm-start 0`` it is
+the given model as it is (a ``run:DIR`` already trained on the source). An adapted epoch
+replaces it only when its validator gain exceeds ``--start-margin-se`` paired standard
+errors of the validator's per-example terms: a validator that cannot show the adaptation
+helped keeps the source-only model, and ``selection_note`` in metrics.json says which
+happened and why.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -22,7 +32,7 @@ from graft.data.batching import concat_inputs, input_count
 from graft.data.pipeline import random_subset
 from graft.engine.evaluate import evaluate, predict_logits
 from graft.engine.param_groups import model_param_groups, trainable_param_groups
-from graft.engine.trainer import Batch
+from graft.engine.trainer import Batch, FitResult, monitor_mode
 from graft.errors import ConfigError
 from graft.models.adapters import AdapterOptions, add_adapter
 from graft.options import Search, option
@@ -54,6 +64,14 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
     mcc_weight: float = option(0.0, help="Weight of an added Minimum Class Confusion loss on the target (0: none).",
                                ge=0)
     select_by: str = option("im", help="Label-free validator that selects the checkpoint.", choices=_validators)
+    # A short source-only phase gives the start that competes as epoch 0 (safe selection).
+    warm_start: int = option(
+        2, help="Epochs of source-only training before adaptation, counted inside --epochs; the model "
+        "they give is the start (epoch 0) that an adapted epoch must beat on --select-by beyond noise "
+        "(--start-margin-se). 0: the given model is the start.", ge=0)
+    all_validators: bool = option(
+        False, help="Score every label-free validator each epoch, DEV and ClassAMI included (slower: they fit a "
+        "domain classifier and k-means per epoch); the history then shows what each would have picked.")
     max_validation: int = option(2000, help="Target (and source-validation) examples scored per epoch.", ge=1)
     backbone_lr_scale: float = option(
         1.0, help="LR multiplier of the backbone relative to the head and the domain modules (0.1 is usual "
@@ -110,6 +128,45 @@ class DomainAdaptation(Strategy):
         "optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-3, "schedule": "inv",
         "batch_size": 64, "epochs": 20, "augment": "none", "patience": None,
     }
+
+    def fit(self, ctx: FitContext) -> FitResult:
+        """Warm start on the source, then adapt; the warm-started model competes as epoch 0."""
+        warm, total = self.config.warm_start, ctx.train_config.epochs
+        if warm >= total:
+            raise ConfigError(
+                f"The '--warm-start' option of strategy '{self.name}' must be below --epochs ({total}): the "
+                f"adaptation needs at least one epoch. Got {warm} instead. Fix: pass --warm-start {max(0, total - 1)} "
+                "or fewer, or more --epochs."
+            )
+        self.prepare(ctx)
+        if warm and not ctx.resume:  # a resumed run restores the adapted weights and the start
+            source_cfg = dataclasses.replace(ctx.train_config, epochs=warm, patience=None, monitor="val_accuracy")
+            ctx.trainer(config=source_cfg, run_dir=None).fit(
+                self.module(ctx), self.param_groups(ctx), self.source_step, ctx.train, None, ctx.target)
+        adapt_cfg = dataclasses.replace(ctx.train_config, epochs=total - warm)
+        trainer = ctx.trainer(config=adapt_cfg, callbacks=self.callbacks(ctx), metrics=self.metrics(ctx),
+                              start_is_candidate=True, evaluator=self.evaluator(ctx))
+        result = trainer.fit(self.module(ctx), self.param_groups(ctx), self.step, ctx.train, ctx.val, ctx.target,
+                             resume=ctx.resume)
+        result.trainable_params = sum(p.numel() for p in ctx.model.parameters() if p.requires_grad)
+        from graft.selection import VALIDATORS
+
+        margin = adapt_cfg.start_margin_se if VALIDATORS.get(self.config.select_by).terms is not None else 0.0
+        result.extra_metrics.update(selection_summary(result, self.config.select_by, margin, warm))
+        self.finish(ctx)
+        return result
+
+    def source_step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
+        """A warm-start step: cross-entropy on the (randomised) source; the target batch passes
+        through the same forward, so batch norm sees both domains as it will while adapting."""
+        xs, ys = self.augment_source(batch["x"]), batch["y"]
+        logits = module(concat_inputs(xs, batch["x_t"]))
+        ls = logits[: input_count(xs)]
+        ce = F.cross_entropy(ls, ys)
+        return {"loss": ce, "ce": ce.detach(), "accuracy": (ls.detach().argmax(1) == ys).float().mean()}
+
+    def start_is_candidate(self, ctx: FitContext) -> bool:
+        return True
 
     def prepare(self, ctx: FitContext) -> None:
         ctx.train_config.monitor = self.config.select_by
@@ -186,27 +243,36 @@ class DomainAdaptation(Strategy):
         return None
 
     def metrics(self, ctx: FitContext) -> list[Any]:
-        return [LabelFreeValidation(ctx, self.config.select_by, self.config.max_validation),
-                OracleAccuracy(ctx)]
+        return [LabelFreeValidation(ctx, self.config.select_by, self.config.max_validation,
+                                    every=self.config.all_validators), OracleAccuracy(ctx)]
 
 
 class LabelFreeValidation:
-    """Per epoch: every cheap label-free score on the target (DEV only when selected)."""
+    """Per epoch: every cheap label-free score on the target (DEV and ClassAMI only when selected,
+    or with ``every``)."""
 
-    def __init__(self, ctx: FitContext, select_by: str, max_n: int) -> None:
+    #: Validators that cost a model fit per epoch: scored only when selecting, or asked for.
+    costly = frozenset({"dev", "classami"})
+
+    def __init__(self, ctx: FitContext, select_by: str, max_n: int, every: bool = False) -> None:
         from graft.selection import VALIDATORS
 
         self.validators = VALIDATORS
         self.select_by = select_by
+        self.every = every
         self.target = random_subset(ctx.target_plain(), max_n, ctx.seed)
         self.source_val = random_subset(ctx.source_val, max_n, ctx.seed) if ctx.source_val is not None else None
         self.batch = max(ctx.train_config.batch_size, 256)
+        #: Per-example terms of the selecting validator after each call (the start-margin rule).
+        self.examples: dict[str, torch.Tensor] = {}
 
     def __call__(self, module: nn.Module) -> dict[str, float]:
         device = next(module.parameters()).device
         lt, _, ft = predict_logits(module, self.target, self.batch, device, return_features=True)
         arrays: dict[str, Any] = {"target_logits": lt, "target_features": ft}
-        names = [n for n in self.validators if not self.validators.get(n).needs_source_val]
+        names = [n for n in self.validators if self.every or n not in self.costly]
+        if self.source_val is None:
+            names = [n for n in names if not self.validators.get(n).needs_source_val]
         if self.select_by not in names:
             names.append(self.select_by)
         if any(self.validators.get(n).needs_source_val for n in names):
@@ -214,7 +280,10 @@ class LabelFreeValidation:
                 raise ConfigError(f"--select-by {self.select_by} needs a source validation split.")
             ls, ys, fs = predict_logits(module, self.source_val, self.batch, device, return_features=True)
             arrays.update(source_val_logits=ls, source_val_features=fs, source_val_labels=ys)
-        return {n: self.validators.get(n)(arrays) for n in names}
+        scores = {n: self.validators.get(n)(arrays) for n in names if n != self.select_by}
+        scores[self.select_by], terms = self.validators.get(self.select_by).score_and_terms(arrays)
+        self.examples = {} if terms is None else {self.select_by: torch.from_numpy(terms)}
+        return scores
 
 
 class OracleAccuracy:
@@ -250,3 +319,33 @@ def center_head_on_target(model: nn.Module, source: Any, target: Any, *, batch_s
     shift = (mu_s - mu_t).to(first.weight)
     first.bias.add_(first.weight @ shift)
     return shift
+
+
+def selection_summary(result: FitResult, monitor: str, margin_se: float, warm_start: int) -> dict[str, Any]:
+    """What metrics.json says about the label-free choice between the source-only start and the
+    adapted epochs: ``selection_note`` (which won and why), ``start_<monitor>``, and the best adapted
+    epoch and its value. ``margin_se`` is 0 where the validator has no per-example terms (any gain wins)."""
+    start = result.start_metrics.get(monitor)
+    adapted = [r for r in result.history if r.get("epoch", 0) > 0 and monitor in r]
+    if start is None or not adapted:
+        return {}
+    sign = 1.0 if monitor_mode(monitor) == "max" else -1.0
+    best = max(adapted, key=lambda r: sign * r[monitor])
+    origin = (f"the source-only start (after {warm_start} warm-start epochs)" if warm_start
+              else "the source-only start (the given model)")
+    out: dict[str, Any] = {f"start_{monitor}": float(start), "best_adapted_epoch": int(best["epoch"]),
+                           f"best_adapted_{monitor}": float(best[monitor])}
+    gain = sign * (best[monitor] - start)
+    if result.best_epoch == 0:
+        if gain <= 0:
+            why = f"no adapted epoch scored higher on {monitor} ({best[monitor]:.4g} at best, epoch {best['epoch']:g})"
+        else:
+            why = (f"the best adapted epoch ({best['epoch']:g}) gained {gain:.4g} on {monitor}, not more than "
+                   f"{margin_se:g} paired standard errors: the validator cannot show the adaptation helped")
+        out["selection_note"] = f"kept {origin}: {why}."
+    else:
+        chosen = next((r for r in adapted if r["epoch"] == result.best_epoch), best)
+        out["selection_note"] = (
+            f"adapted epoch {result.best_epoch} chosen: {monitor} {chosen[monitor]:.4g} against {start:.4g} for "
+            f"{origin}" + (f", a gain beyond {margin_se:g} paired standard errors." if margin_se > 0 else "."))
+    return out

