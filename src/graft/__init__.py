@@ -9,8 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["fit", "compare", "pretrain", "shift", "export", "rank", "tune", "load_run", "load_exported",
-           "list_strategies", "__version__"]
+__all__ = [
+    "__version__",
+    "compare",
+    "export",
+    "fit",
+    "list_strategies",
+    "load_exported",
+    "load_run",
+    "pretrain",
+    "rank",
+    "shift",
+    "tune",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -61,11 +61,10 @@ def shift(model: Any, source: Any, data: Any, *, out: str | Path | None = None, 
         **load_options: ``label_column`` etc. for tables.
     """
     from graft.data import load_source, make_dataset
+    from graft.data.schema import InputSchema
     from graft.io import write_json
     from graft.models import DataInfo, ModelOptions, build_model
     from graft.streams import check_domains
-
-    from graft.data.schema import InputSchema
 
     # No labels are needed to measure a shift: either domain may come without them.
     src = load_source(source, **load_options, require_labels=False)

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from graft.data import DataSource, InputSpec, from_arrays, load_source, make_dataset
-from graft.models import DataInfo
 from graft.errors import ConfigError, DataError, SpecError
+from graft.models import DataInfo
 
 Maker = Callable[..., Path]  # the image_folder / write_image fixtures
 

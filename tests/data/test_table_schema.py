@@ -39,7 +39,7 @@ def test_each_column_kind_and_its_width() -> None:
     kinds = {c.name: c.kind for c in schema.columns}
     assert kinds == {"num": "numeric", "gap": "numeric", "colour": "onehot", "city": "ordinal",
                      "uid": "dropped", "empty": "dropped"}
-    assert 30 > MAX_ONE_HOT and schema.width == 1 + 1 + 3 + 1
+    assert MAX_ONE_HOT < 30 and schema.width == 1 + 1 + 3 + 1
     lines = "\n".join(schema.describe())
     assert "column 'uid' dropped" in lines and "ordinal codes" in lines and "every training value is missing" in lines
 

@@ -11,9 +11,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
 
 from graft.data import DataSource, make_dataset, make_splits
 from graft.engine.config import TrainConfig

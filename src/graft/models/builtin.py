@@ -27,7 +27,7 @@ BUILTIN_MODELS: Registry[Builder] = Registry("built-in model")
 #: Built-ins that come with random weights only: the default strategy for them is ``scratch``.
 RANDOM_INIT = frozenset({"lenet", "mlp"})
 
-__all__ = ["BUILTIN_MODELS", "Builder", "LeNet", "MLP", "efficientnet_lite0_imagenet"]
+__all__ = ["BUILTIN_MODELS", "MLP", "Builder", "LeNet", "efficientnet_lite0_imagenet"]
 
 
 class LeNet(nn.Module):

@@ -71,7 +71,7 @@ def cost_seq_len(spec: InputSpec) -> int:
 def vocab_size(tokenizer: str) -> int:
     from graft.data.text import load_tokenizer
 
-    return int(len(load_tokenizer(tokenizer)))
+    return len(load_tokenizer(tokenizer))
 
 
 def _per_channel(values: tuple[float, ...], channels: int) -> torch.Tensor:

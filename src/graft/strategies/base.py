@@ -88,7 +88,7 @@ class FitContext:
         return self.target if plain is None else plain
 
     def trainer(self, *, config: TrainConfig | None = None, callbacks: list[Callback] | None = None,
-                metrics: list[Any] | None = None, run_dir: Path | None | str = "same",
+                metrics: list[Any] | None = None, run_dir: Path | str | None = "same",
                 start_is_candidate: bool = False, evaluator: Any = None) -> Trainer:
         """A Trainer for this run (a sub-step such as a probe may pass ``run_dir=None``)."""
         return Trainer(

@@ -234,7 +234,7 @@ def _declared(config: type, name: str, default: Any, values: Any, owner: str) ->
 
 def _number(text: Any, integer: bool) -> float | int:
     if isinstance(text, bool):  # True is no bound, though Python counts it as 1
-        raise ValueError(text)  # noqa: TRY004 - the caller turns any unusable bound into one ConfigError
+        raise ValueError(text)  # the caller turns any unusable bound into one ConfigError
     if integer:
         value = float(text)
         if not value.is_integer():

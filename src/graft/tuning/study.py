@@ -61,7 +61,7 @@ def open_storage(url: str | None) -> Any:
             return optuna.storages.RDBStorage(
                 url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=2 * HEARTBEAT_SECONDS,
                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
-    except Exception as err:  # noqa: BLE001 - SQLAlchemy, a driver or the OS: all mean "cannot open"
+    except Exception as err:  # SQLAlchemy, a driver or the OS: all mean "cannot open"
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(
             f"Optuna cannot open the storage --storage {url!r}: {reason[:200]}. Allowed: a database URL Optuna "
