@@ -117,6 +117,12 @@ def fit(
     if strategy == "auto":
         return _fit_auto(model, data, labels_per_class=labels_per_class, seed=seed, out=out, source=source,
                          teacher=teacher, unlabeled=unlabeled, resume=resume, overwrite=overwrite, options=options)
+    if int(options.get("folds") or 0) > 1 and options.get("fold") is None:
+        from graft.folds import fit_folds
+
+        return fit_folds(fit, model, data, strategy=strategy, labels_per_class=labels_per_class, seed=seed, out=out,
+                         source=source, teacher=teacher, unlabeled=unlabeled, resume=resume, overwrite=overwrite,
+                         options=options)  # type: ignore[return-value]
     from graft.data import load_source
     from graft.data.schema import InputSchema
     from graft.models import DataInfo, build_model, save_model
@@ -167,7 +173,7 @@ def fit(
         target = _as_unlabeled_target(target, src)
     plan = plan_splits(strategy_cls.needs, target, src, train_cfg, seed=seed, split_seed=run_cfg.split_seed,
                        test_fraction=run_cfg.test_fraction, val_fraction=run_cfg.val_fraction,
-                       labels_per_class=labels_per_class)
+                       labels_per_class=labels_per_class, fold=run_cfg.split_fold())
     # What the run learns from its data (table preprocessing, pixel rule, classes) is fitted on
     # the training rows only and saved with the model, so prediction reads new data the same way.
     if plan.labeled_source and src is not None:
@@ -381,8 +387,10 @@ def compare(
                     run = fit(m, data_src, strategy=name, labels_per_class=k, seed=seed, out=out / "runs" / tag,
                               source=source_src if needs_source else None, overwrite=True,
                               **(options if name == "auto" else without_ignored(STRATEGIES.get(name), options)))
-                    # auto's row keeps its name; the pick is in auto_strategy
-                    rows.append({**run.metrics, "run_dir": str(run.run_dir), "strategy": name})
+                    # auto's row keeps its name (the pick is in auto_strategy); --folds gives a row per fold
+                    for i, one in enumerate(getattr(run, "runs", [run])):
+                        fold = {"fold": i} if hasattr(run, "runs") else {}
+                        rows.append({**one.metrics, "run_dir": str(one.run_dir), "strategy": name, **fold})
     results = pd.DataFrame(rows)
     write_compare_outputs(results, out, metrics=compare_metrics(results))
     return results

@@ -27,6 +27,13 @@ class RunOptions(Options):
     test_fraction: float = option(0.5, help="Share of the data held out for testing.", gt=0, lt=1)
     val_fraction: float = option(0.1, help="Share of the training split held out for validation (0: none).",
                                  ge=0, lt=1)
+    folds: int = option(0, help="Stratified K-fold: one run per fold, mean ± std over the folds (0: one run on "
+                        "the usual split).", ge=0, example=5)
+    fold: int | None = option(None, help="Run only this fold (0-based) of --folds (each fold's run records it).",
+                              ge=0, unset="run every fold")
+    fold_scope: str = option("val", help="val: each fold is the validation split, the test split stays out; test: "
+                             "each fold is the test split, so every example is tested exactly once.",
+                             choices=("val", "test"))
     image_size: int | None = option(None, help="Input side of image models, overriding the model's default.",
                                     ge=1, example=64, unset="use the model's default")
     max_length: int | None = option(None, help="Token limit of text models; longer texts are truncated.",
@@ -46,6 +53,23 @@ class RunOptions(Options):
     mlp_width: int = option(256, help="Width of each hidden layer of builtin:mlp.", ge=1)
     mlp_depth: int = option(2, help="Hidden layers of builtin:mlp.", ge=1)
     mlp_dropout: float = option(0.1, help="Dropout after each hidden layer of builtin:mlp.", ge=0, lt=1)
+
+    def validate(self, owner: str | None = None) -> None:
+        """Declared rules, then: --folds is 0 or at least 2, and --fold needs --folds."""
+        super().validate(owner)
+        from graft.errors import ConfigError
+
+        if self.folds == 1:
+            raise ConfigError("--folds 1 is no cross-validation. Allowed: 0 (off) or 2 and more. Fix: pass --folds 5.")
+        if self.fold is not None and not 0 <= self.fold < max(self.folds, 1):
+            raise ConfigError(f"--fold {self.fold} needs --folds greater than it. Got --folds {self.folds}. "
+                              "Fix: pass --folds K with K > --fold, or drop --fold.")
+
+    def split_fold(self) -> Any:
+        """The :class:`~graft.data.splits.Fold` of this run, or None."""
+        from graft.data.splits import Fold
+
+        return Fold(self.fold, self.folds, self.fold_scope) if self.folds and self.fold is not None else None
 
     def load_options(self) -> dict[str, Any]:
         """Keyword arguments of ``load_source``."""

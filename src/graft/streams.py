@@ -108,13 +108,18 @@ def plan_splits(
     test_fraction: float,
     val_fraction: float,
     labels_per_class: int | None,
+    fold: Any = None,
 ) -> SplitPlan:
-    """Cut the index splits for a strategy with ``needs``."""
+    """Cut the index splits for a strategy with ``needs`` (``fold``: a
+    :class:`~graft.data.splits.Fold` of the target's labeled data)."""
     from graft.data import make_splits
 
     if "target" in needs:
         if source is None:
             raise ConfigError("internal: a domain-adaptation layout needs a source")
+        if fold is not None:
+            raise ConfigError("--folds needs target labels to split, but domain adaptation does not train on them. "
+                              "Fix: drop --folds (compare seeds instead: --seeds 0,1,2).")
         check_domains(source, target)
         if (np.asarray(target.y) >= 0).any():
             splits = make_splits(target, seed=seed, split_seed=split_seed, test_fraction=test_fraction,
@@ -133,7 +138,7 @@ def plan_splits(
             )
         return plan
     splits = make_splits(target, seed=seed, split_seed=split_seed, test_fraction=test_fraction,
-                         val_fraction=val_fraction, labels_per_class=labels_per_class)
+                         val_fraction=val_fraction, labels_per_class=labels_per_class, fold=fold)
     _warn_small_validation(target, splits)
     if "source" in needs:
         if source is None:

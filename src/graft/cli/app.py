@@ -141,6 +141,10 @@ def fit(
     run = api_fit(model, data, strategy, labels_per_class=labels_per_class, seed=seed, out=out,
                   source=source, teacher=teacher, unlabeled=unlabeled, resume=resume, overwrite=overwrite,
                   **options)
+    if hasattr(run, "runs"):  # --folds K: one run per fold, and their summary
+        out_console.print(run.summary())
+        out_console.print(f"Folds: {run.run_dir} (folds.csv, summary.md, fold-0 … fold-{len(run.runs) - 1})")
+        return
     print_run(out_console, run)
 
 

@@ -7,6 +7,8 @@ kept by ``labels_per_class`` (vary it to measure label-sampling variance).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from graft.data.base import DataSource, Splits
@@ -131,6 +133,35 @@ def _few_labels(
     return labeled, np.setdiff1d(train, labeled)
 
 
+@dataclass(frozen=True)
+class Fold:
+    """Fold ``index`` of ``count`` stratified folds; ``scope`` says what the fold is: the
+    validation split (``val``) or the test split (``test``)."""
+
+    index: int
+    count: int
+    scope: str = "val"
+
+    def cut(self, pool: np.ndarray, y: np.ndarray, source: DataSource, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(rest, fold)``: the fold's examples of ``pool`` and the others (stratified, shuffled with ``seed``)."""
+        from sklearn.model_selection import StratifiedKFold
+
+        counts = np.bincount(y[pool], minlength=len(source.classes))
+        present = counts[counts > 0]
+        if len(present) and present.min() < self.count:
+            small = source.classes[int(np.flatnonzero(counts == present.min())[0])]
+            raise ConfigError(
+                f"--folds {self.count} is more than the smallest class has examples to share ({source.name}: class "
+                f"'{small}' has {int(present.min())} in the {'labeled data' if self.scope == 'test' else 'training split'}). "
+                f"Allowed: 2 to {int(present.min())}. Fix: pass --folds {max(2, int(present.min()))} or fewer."
+            )
+        if not 0 <= self.index < self.count:
+            raise ConfigError(f"--fold must be in 0..{self.count - 1} for --folds {self.count}. Got {self.index}.")
+        folds = StratifiedKFold(n_splits=self.count, shuffle=True, random_state=seed)
+        rest, part = list(folds.split(pool, y[pool]))[self.index]
+        return pool[rest], pool[part]
+
+
 def make_splits(
     source: DataSource,
     *,
@@ -139,6 +170,7 @@ def make_splits(
     test_fraction: float = 0.5,
     val_fraction: float = 0.1,
     labels_per_class: int | None = None,
+    fold: Fold | None = None,
 ) -> Splits:
     """Cut a source into train / val / test (and unlabeled) index arrays.
 
@@ -155,6 +187,10 @@ def make_splits(
         test_fraction: Share of the labeled data held out for test.
         val_fraction: Share of the training data held out for validation (0: none).
         labels_per_class: Labeled training examples kept per class (None: all).
+        fold: One fold of a stratified K-fold (:class:`Fold`): its part of the data is the
+            validation split (``scope="val"``; the test split stays as it is) or the test split
+            (``scope="test"``: every example is tested once over the K folds; validation is carved
+            from the rest by ``val_fraction``).
 
     Returns:
         Sorted ``int64`` index arrays; equal arguments give equal splits.
@@ -173,7 +209,12 @@ def make_splits(
     unknown = np.flatnonzero(~labeled_mask)
     given = _predefined(source)
     given = {k: v[labeled_mask[v]] for k, v in given.items()}  # unlabeled never scored
-    if "test" in given:
+    if fold is not None and fold.scope == "test":
+        pool = np.setdiff1d(np.flatnonzero(labeled_mask), _EMPTY)
+        rest, test = fold.cut(pool, y, source, split_seed)
+        train, val = _stratified(rest, y, val_fraction, split_seed, at_least_one=False)
+        given = {}
+    elif "test" in given:
         test = given["test"]
         taken = np.union1d(test, given.get("val", _EMPTY))
         train = given.get("train", np.setdiff1d(np.flatnonzero(labeled_mask), taken))
@@ -182,7 +223,12 @@ def make_splits(
         pool = given.get("train", rest)
         _check_two_per_class(source, pool, y)
         train, test = _stratified(pool, y, test_fraction, split_seed, at_least_one=True)
-    if "val" in given:
+    if fold is not None and fold.scope == "test":
+        pass
+    elif fold is not None:  # the fold is the validation split; the test split stays out
+        pool = np.union1d(train, given.get("val", _EMPTY))
+        train, val = fold.cut(pool, y, source, split_seed)
+    elif "val" in given:
         val = given["val"]
     else:
         train, val = _stratified(train, y, val_fraction, split_seed, at_least_one=False)
