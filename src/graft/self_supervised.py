@@ -38,7 +38,7 @@ from graft.losses import nt_xent_loss
 from graft.options import option
 from graft.registry import Registry
 from graft.strategies.adaptation import AdaptationModule
-from graft.strategies.base import FitContext, Strategy, StrategyConfig
+from graft.strategies.base import FitContext, Strategy, StrategyConfig, module_extras
 
 SELF_SUPERVISED: Registry[type[Strategy]] = Registry("self-supervised pretraining method")
 
@@ -65,8 +65,10 @@ class SimCLR(Strategy):
     kinds: ClassVar[tuple[str, ...]] = ("image", "text")
     #: The pretext task's "classes": the head is a placeholder that the target replaces.
     pretext_classes: ClassVar[list[str]] = ["embedding"]
-    train_defaults = {"epochs": 20, "lr": 1e-3, "batch_size": 128, "weight_decay": 1e-4, "warmup_epochs": 1.0,
-                      "schedule": "cosine", "augment": "none", "patience": None}
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "epochs": 20, "lr": 1e-3, "batch_size": 128, "weight_decay": 1e-4, "warmup_epochs": 1.0,
+        "schedule": "cosine", "augment": "none", "patience": None,
+    }
 
     def prepare(self, ctx: FitContext) -> None:
         dim = ctx.model.spec.feature_dim
@@ -97,7 +99,7 @@ class SimCLR(Strategy):
         else:
             both = torch.cat([self._view(x), self._view(x)])
         _, feats = module(both, return_features=True)
-        z = module.extras["projection"](feats)
+        z = module_extras(module)["projection"](feats)
         n = len(z) // 2
         loss = nt_xent_loss(z[:n], z[n:], self._temperature)
         with torch.no_grad():  # how often a view's nearest neighbour is its twin
@@ -136,8 +138,10 @@ class Rotation(Strategy):
     Config = StrategyConfig
     kinds: ClassVar[tuple[str, ...]] = ("image",)
     pretext_classes: ClassVar[list[str]] = ["0", "90", "180", "270"]
-    train_defaults = {"epochs": 15, "lr": 1e-3, "batch_size": 64, "weight_decay": 1e-4, "warmup_epochs": 0.5,
-                      "schedule": "cosine", "augment": "light", "patience": None}
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "epochs": 15, "lr": 1e-3, "batch_size": 64, "weight_decay": 1e-4, "warmup_epochs": 0.5,
+        "schedule": "cosine", "augment": "light", "patience": None,
+    }
 
     def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
         x = batch["x"]
@@ -187,7 +191,7 @@ def pretrain_self_supervised(method: str, model: Any, data: Any, *, out: str | P
         raise ConfigError(
             f"pretrain --method {method} needs {' or '.join(kinds)} data (its views are made from them), but "
             f"{source.name} holds {source.kind} data. Allowed for {source.kind} data: "
-            f"{', '.join(fits + ['supervised (with labels)'])}. Fix: pass --method "
+            f"{', '.join([*fits, 'supervised (with labels)'])}. Fix: pass --method "
             f"{(fits or ['supervised'])[0]}, or {' or '.join(kinds)} data."
         )
     rows = np.arange(len(source), dtype=np.int64)

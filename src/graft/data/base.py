@@ -10,12 +10,23 @@ model-ready ``(x, y)`` pairs (images resized once, not per epoch).
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from torch.utils.data import Dataset
+
 Kind = Literal["image", "table", "text"]
+
+
+def dataset_size(dataset: Dataset) -> int:
+    """The number of examples of a map-style dataset (torch's ``Dataset`` type does not declare ``__len__``)."""
+    if not isinstance(dataset, Sized):
+        raise TypeError(f"{type(dataset).__name__} has no length: graft needs map-style datasets with __len__.")
+    return len(dataset)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ import importlib
 from graft.strategies.base import STRATEGIES, FitContext, Strategy, StrategyConfig, register_strategy
 
 _MODULES = (
-    "scratch", "linear_probe", "finetune", "distill", "prune", "l2sp", "delta", "bss", "semi_supervised", "contrastive", "co_tuning", "lora", "ia3",
-    "multitask", "instance_weighting", "side_tune", "source_only", "dann", "cdan", "dan", "coral", "mcc", "self_training",
+    "scratch", "linear_probe", "finetune", "distill", "prune", "l2sp", "delta", "bss", "semi_supervised",
+    "contrastive", "co_tuning", "lora", "ia3", "multitask", "instance_weighting", "side_tune", "source_only",
+    "dann", "cdan", "dan", "coral", "mcc", "self_training",
 )
 
 for _name in _MODULES:

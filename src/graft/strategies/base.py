@@ -93,7 +93,7 @@ class FitContext:
         """A Trainer for this run (a sub-step such as a probe may pass ``run_dir=None``)."""
         return Trainer(
             config or self.train_config, seed=self.seed,
-            run_dir=self.run_dir if run_dir == "same" else run_dir,  # type: ignore[arg-type]
+            run_dir=self.run_dir if run_dir == "same" else run_dir,
             callbacks=callbacks or [], metrics=metrics or [], start_is_candidate=start_is_candidate,
             evaluator=evaluator,
         )
@@ -200,6 +200,18 @@ def supervised_step(module: nn.Module, batch: Batch, label_smoothing: float = 0.
     loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
     acc = (logits.detach().argmax(1) == y).float().mean()
     return {"loss": loss, "accuracy": acc}
+
+
+def module_extras(module: nn.Module) -> nn.ModuleDict:
+    """The ``extras`` of a strategy's training module (a discriminator, a projection, a source head).
+
+    ``module`` may be wrapped (Fabric, DDP), which forwards attributes; the check gives the
+    result a type, since ``nn.Module`` attributes are untyped.
+    """
+    extras = getattr(module, "extras", None)
+    if not isinstance(extras, nn.ModuleDict):
+        raise TypeError(f"{type(module).__name__} has no 'extras' ModuleDict: the strategy's prepare() makes one.")
+    return extras
 
 
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy")

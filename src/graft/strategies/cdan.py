@@ -10,7 +10,7 @@ from torch import nn
 from graft.engine.trainer import Batch
 from graft.options import option
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
-from graft.strategies.base import FitContext, register_strategy
+from graft.strategies.base import FitContext, module_extras, register_strategy
 
 
 @dataclass
@@ -49,12 +49,13 @@ class Cdan(DomainAdaptation):
 
         feats = torch.cat([fs, ft])
         probs = torch.softmax(torch.cat([ls, lt]), 1).detach()
-        if "multilinear" in module.extras:
-            joint = module.extras["multilinear"](feats, probs)
+        extras = module_extras(module)
+        if "multilinear" in extras:
+            joint = extras["multilinear"](feats, probs)
         else:
             joint = cdan_features(feats, probs)
         coeff = grl_schedule(batch["progress"], alpha=self.config.grl_alpha)
-        d = module.extras["discriminator"](grad_reverse(joint, coeff))
+        d = extras["discriminator"](grad_reverse(joint, coeff))
         n = len(fs)
         ws = wt = None
         if self.config.entropy_conditioning:

@@ -26,7 +26,7 @@ from graft.errors import ConfigError
 from graft.models.spec import GraftModel
 from graft.options import Search, option
 from graft.strategies.adaptation import AdaptationModule
-from graft.strategies.base import FitContext, register_strategy
+from graft.strategies.base import FitContext, module_extras, register_strategy
 from graft.strategies.finetune import FinetuneConfig
 from graft.strategies.multitask import ExtraHeadFinetune
 
@@ -75,7 +75,7 @@ class CoTuning(ExtraHeadFinetune):
         x, y = batch["x"], batch["y"]
         logits, feats = module(x, return_features=True)
         ce = F.cross_entropy(logits, y, label_smoothing=self.config.label_smoothing)
-        source_logits = module.extras["source_head"](feats)
+        source_logits = module_extras(module)["source_head"](feats)
         soft = self.relationship.to(source_logits.device)[y]
         co = -(soft * F.log_softmax(source_logits, 1)).sum(1).mean()
         return {"loss": ce + self.config.co_weight * co, "ce": ce.detach(), "co_tuning": co.detach(),

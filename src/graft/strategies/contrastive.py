@@ -19,7 +19,7 @@ only when validation shows a gain beyond noise (``--start-margin-se``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -68,8 +68,10 @@ class Contrastive(Strategy):
     config: ContrastiveConfig
     # SetFit's recipe: AdamW, linear decay after a short warm-up. A transformer's backbone
     # learns at lr × 0.1 (its spec's lr_scale), which is SetFit's 2e-5 for MiniLM.
-    train_defaults = {"lr": 2e-4, "epochs": 20, "batch_size": 16, "weight_decay": 0.01,
-                      "warmup_epochs": 1.0, "schedule": "linear", "augment": "light", "patience": None}
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "lr": 2e-4, "epochs": 20, "batch_size": 16, "weight_decay": 0.01,
+        "warmup_epochs": 1.0, "schedule": "linear", "augment": "light", "patience": None,
+    }
 
     def check(self, model: GraftModel, train: Dataset) -> None:
         if not (self.config.second_view and model.spec.input.kind == "image"):

@@ -10,7 +10,7 @@ from torch import nn
 from graft.engine.trainer import Batch
 from graft.options import option
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
-from graft.strategies.base import FitContext, register_strategy
+from graft.strategies.base import FitContext, module_extras, register_strategy
 
 
 @dataclass
@@ -37,6 +37,6 @@ class Dann(DomainAdaptation):
         from graft.losses import domain_adversarial_loss, grad_reverse, grl_schedule
 
         coeff = grl_schedule(batch["progress"], alpha=self.config.grl_alpha)
-        disc = module.extras["discriminator"]
+        disc = module_extras(module)["discriminator"]
         d = disc(grad_reverse(torch.cat([fs, ft]), coeff))
         return domain_adversarial_loss(d[: len(fs)], d[len(fs):])

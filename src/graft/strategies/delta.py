@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -50,7 +50,7 @@ class DeltaConfig(FinetuneConfig):
 class Delta(Finetune):
     Config = DeltaConfig
     config: DeltaConfig
-    train_defaults = {**Finetune.train_defaults, "weight_decay": 0.0}
+    train_defaults: ClassVar[dict[str, Any]] = {**Finetune.train_defaults, "weight_decay": 0.0}
     anchors_pretrained = True
 
     def prepare(self, ctx: FitContext) -> None:

@@ -29,11 +29,13 @@ from graft.data.paired import PairedViews, TeacherOutputs, Views
 from graft.engine.param_groups import model_param_groups
 from graft.engine.trainer import Batch, FitResult
 from graft.errors import ConfigError
+from graft.models.spec import GraftModel
 from graft.options import option
 from graft.strategies.base import (
     FitContext,
     Strategy,
     StrategyConfig,
+    module_extras,
     register_strategy,
 )
 
@@ -63,7 +65,7 @@ class DistillModule(nn.Module):
     ``forward`` is the student's, so the engine validates it like any classifier.
     """
 
-    def __init__(self, student: nn.Module, teacher: nn.Module, projection: nn.Module | None) -> None:
+    def __init__(self, student: nn.Module, teacher: GraftModel, projection: nn.Module | None) -> None:
         super().__init__()
         self.student = student
         self.teacher = teacher
@@ -154,7 +156,7 @@ class Distill(Strategy):
                "accuracy": (logits[:n].detach().argmax(1) == y).float().mean(),
                "agreement": (logits.detach().argmax(1) == taught.logits.argmax(1)).float().mean()}
         if cfg.feature_weight > 0:
-            projected = module.extras["projection"](feats)  # type: ignore[index]
+            projected = module_extras(module)["projection"](feats)
             feat = F.mse_loss(_standardise(projected), _standardise(taught.features))
             loss = loss + cfg.feature_weight * feat
             out["feature_loss"] = feat.detach()

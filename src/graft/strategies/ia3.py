@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from graft.strategies.base import register_strategy
 from graft.strategies.lora import AdapterTuning, AdapterTuningConfig
@@ -20,4 +21,4 @@ class IA3Tuning(AdapterTuning):
     Config = IA3Config
     config: IA3Config
     # IA3 trains far fewer parameters than LoRA and needs a larger step.
-    train_defaults = {**AdapterTuning.train_defaults, "lr": 3e-3}
+    train_defaults: ClassVar[dict[str, Any]] = {**AdapterTuning.train_defaults, "lr": 3e-3}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -32,7 +32,7 @@ class L2SP(Finetune):
     Config = L2SPConfig
     config: L2SPConfig
     # L2-SP replaces the decay toward zero; both at once would pull the backbone two ways.
-    train_defaults = {**Finetune.train_defaults, "weight_decay": 0.0}
+    train_defaults: ClassVar[dict[str, Any]] = {**Finetune.train_defaults, "weight_decay": 0.0}
     anchors_pretrained = True
 
     def prepare(self, ctx: FitContext) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -11,6 +11,7 @@ from torch import nn
 from graft.engine.param_groups import trainable_param_groups
 from graft.engine.trainer import Batch, Callback
 from graft.models.adapters import AdapterOptions, add_adapter
+from graft.models.spec import GraftModel
 from graft.strategies.base import FitContext, Strategy, register_strategy, supervised_step
 from graft.strategies.finetune import TuningOptions, freeze_batchnorm, warm_start_head
 
@@ -28,8 +29,10 @@ class AdapterTuningConfig(AdapterOptions, TuningOptions):
 class AdapterTuning(Strategy):
     Config = AdapterTuningConfig
     config: AdapterTuningConfig
-    train_defaults = {"lr": 1e-3, "epochs": 30, "weight_decay": 0.01, "warmup_epochs": 2.0,
-                      "schedule": "cosine", "augment": "light", "patience": None}
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "lr": 1e-3, "epochs": 30, "weight_decay": 0.01, "warmup_epochs": 2.0,
+        "schedule": "cosine", "augment": "light", "patience": None,
+    }
 
     def prepare(self, ctx: FitContext) -> None:
         warm_start_head(ctx, self.config)
@@ -54,7 +57,7 @@ class AdapterTuning(Strategy):
 class _FrozenNorms:
     """Each epoch: batch-norm layers of the backbone back in eval mode."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: GraftModel) -> None:
         self.model = model
 
     def on_epoch_start(self, epoch: int, module: nn.Module) -> None:

@@ -20,7 +20,7 @@ from graft.engine.param_groups import model_param_groups
 from graft.engine.trainer import Batch
 from graft.options import Search, option
 from graft.strategies.adaptation import AdaptationModule
-from graft.strategies.base import FitContext, register_strategy
+from graft.strategies.base import FitContext, module_extras, register_strategy
 from graft.strategies.finetune import Finetune, FinetuneConfig
 
 
@@ -56,7 +56,7 @@ class Multitask(ExtraHeadFinetune):
     needs: ClassVar[frozenset[str]] = frozenset({"source"})
     same_classes: ClassVar[bool] = False
     # An epoch is one pass over the (larger) source stream.
-    train_defaults = {**Finetune.train_defaults, "epochs": 10, "warmup_epochs": 0.5}
+    train_defaults: ClassVar[dict[str, Any]] = {**Finetune.train_defaults, "epochs": 10, "warmup_epochs": 0.5}
 
     def prepare(self, ctx: FitContext) -> None:
         super().prepare(ctx)
@@ -75,7 +75,7 @@ class Multitask(ExtraHeadFinetune):
         xs, ys = take_inputs(batch["x_t"], m), batch["y_t"][:m]
         logits, feats = module(concat_inputs(x, xs), return_features=True)
         ce = F.cross_entropy(logits[:n], y, label_smoothing=cfg.label_smoothing)
-        source_logits = module.extras["source_head"](feats[n:])
+        source_logits = module_extras(module)["source_head"](feats[n:])
         ce_source = F.cross_entropy(source_logits, ys)
         return {"loss": ce + cfg.source_weight * ce_source, "ce": ce.detach(), "source_ce": ce_source.detach(),
                 "accuracy": (logits[:n].detach().argmax(1) == y).float().mean(),

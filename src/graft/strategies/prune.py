@@ -220,11 +220,13 @@ def _macs(model: GraftModel) -> int:
 def _ignored(model: GraftModel, cfg: PruneConfig) -> list[nn.Module]:
     """The head's output layer (its width is the classes), the user's layers, and on a
     transformer everything but the feed-forward up-projections (attention keeps its heads)."""
-    ignored: list[nn.Module] = [m for m in model.head.modules() if isinstance(m, nn.Linear)][-1:]
+    linears = [m for m in model.head.modules() if isinstance(m, nn.Linear)]
+    ignored: list[nn.Module] = list(linears[-1:])
     text = model.spec.input.kind == "text"
     for name, module in model.named_modules():
         named = any(name == p or name.startswith(p + ".") for p in cfg.ignore_layers)
-        attention = text and isinstance(module, nn.Linear) and not name.endswith(FFN_NAMES) and not name.startswith("head")
+        attention = (text and isinstance(module, nn.Linear) and not name.endswith(FFN_NAMES)
+                     and not name.startswith("head"))
         if named or attention:
             ignored.append(module)
     return ignored

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -26,8 +26,10 @@ class ScratchConfig(StrategyConfig):
 class Scratch(Strategy):
     Config = ScratchConfig
     config: ScratchConfig
-    train_defaults = {"lr": 1e-3, "epochs": 30, "weight_decay": 0.01, "warmup_epochs": 1.0,
-                      "augment": "light"}
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "lr": 1e-3, "epochs": 30, "weight_decay": 0.01, "warmup_epochs": 1.0,
+        "augment": "light",
+    }
 
     def prepare(self, ctx: FitContext) -> None:
         torch.manual_seed(ctx.seed)

@@ -8,6 +8,7 @@ cross-entropy on the labeled source.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -17,7 +18,7 @@ from graft.data.batching import concat_inputs, input_count
 from graft.engine.trainer import Batch
 from graft.options import option
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
-from graft.strategies.base import FitContext, register_strategy
+from graft.strategies.base import FitContext, module_extras, register_strategy
 from graft.strategies.pseudo_labels import PseudoLabelOptions, pseudo_label_loss, weak_strong_views
 
 
@@ -54,7 +55,7 @@ class SelfTraining(DomainAdaptation):
         probs = torch.softmax(lw, 1)
         weak_probs = probs.detach()
         if cfg.distribution_alignment:
-            prior = module.extras["prior"]
+            prior = cast(RunningMean, module_extras(module)["prior"])  # made by extra_modules()
             prior.update(weak_probs.mean(0))
             weak_probs = weak_probs / prior.mean.clamp_min(1e-6)
             weak_probs = weak_probs / weak_probs.sum(1, keepdim=True)
@@ -78,6 +79,8 @@ class SelfTraining(DomainAdaptation):
 
 class RunningMean(nn.Module):
     """Exponential moving average of the mean target prediction (a checkpointed buffer)."""
+
+    mean: torch.Tensor
 
     def __init__(self, num_classes: int, momentum: float = 0.99) -> None:
         super().__init__()
