@@ -66,17 +66,17 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("random weights", lambda m: not m.pretrained, "scratch", {},
-         "B11: a random-init MLP on digits as a table, scratch 0.962 vs finetune 0.950 (finetune would only "
-         "add a probe fitted on random features)."),
     Rule("no target labels: adapt the domain", lambda m: m.layout == "adaptation", "dann", {},
          "dann is the one DA method above source-only on every shift measured: B1 (MNIST-5k → digits) 0.858 vs "
          "0.806, B5 (drug reviews, text) 0.485 vs 0.354, and the colour-background digits of issue 15 0.695 vs "
          "0.410, where B1's winner mcc (0.933 on B1) fell below source-only (0.367)."),
-    Rule("labeled source, one label per class", lambda m: m.layout == "labeled-source" and m.k <= 2,
-         "multitask", {},
+    Rule("random weights", lambda m: not m.pretrained and m.layout == "supervised", "scratch", {},
+         "B11: a random-init MLP on digits as a table, scratch 0.962 vs finetune 0.950 (finetune would only "
+         "add a probe fitted on random features)."),
+    Rule("labeled source, one label per class or random weights",
+         lambda m: m.layout == "labeled-source" and (m.k <= 2 or not m.pretrained), "multitask", {},
          "B9 (LeNet, MNIST-5k labels + digits K=1): multitask 0.765 ± 0.082 vs finetune from the source run "
-         "0.716 ± 0.095."),
+         "0.716 ± 0.095; a model with random weights learns from the source's labels only in multitask."),
     Rule("labeled source, a few labels per class", lambda m: m.layout == "labeled-source", "semi-supervised", {},
          "B9 keeps the source in the weights (finetune from the source run: 0.907 at K=5); the unlabeled rest "
          "then adds what B2 shows semi-supervised adds: LeNet K=5 0.945 vs finetune 0.907, K=10 0.956 vs 0.933."),

@@ -21,6 +21,7 @@ def _m(**kw: object) -> Measurements:
 
 @pytest.mark.parametrize(("measured", "strategy"), [
     ({"pretrained": False}, "scratch"),
+    ({"pretrained": False, "layout": "adaptation", "labels_per_class": None}, "dann"),  # B1 trains a random LeNet
     ({"layout": "adaptation", "labels_per_class": None}, "dann"),
     ({"layout": "labeled-source", "labels_per_class": 1}, "multitask"),
     ({"layout": "labeled-source", "labels_per_class": 5}, "semi-supervised"),

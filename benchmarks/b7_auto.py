@@ -1,0 +1,92 @@
+"""B7 auto — `--strategy auto` against every strategy of a benchmark cell (see BENCHMARKS.md, issue 11).
+
+For each cell (a model, a data set, K, a seed) this runs `--strategy auto` (which measures the task
+and picks by graft.auto.RULES) and every candidate strategy with its defaults on the same split and
+seed, and reports auto's test accuracy against the cell's best. Cells: B2 (LeNet pretrained on
+MNIST-5k and EfficientNet-Lite0 at 64 px → digits, K ∈ {1, 5, 10, all}), B3 (MiniLM → BBC news,
+K ∈ {2, 5, 10}) and B1 (MNIST-5k → digits, no target labels). A run already in OUT is reused,
+so an interrupted invocation continues. Writes results/b7_auto.md (and .csv). Not part of CI.
+
+    python benchmarks/b7_auto.py [--cells b2-lenet,b2-effnet,b3,b1] [--ks 1,5,10,all] [--seeds 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import graft
+from _results import RESULTS, mean_std, publish
+
+HERE = Path(__file__).parent
+KEY = ("cell", "K")
+CANDIDATES = {
+    "b2": ("finetune", "linear-probe", "semi-supervised", "contrastive"),
+    "b3": ("finetune", "linear-probe", "contrastive"),
+    "b1": ("source-only", "dann", "mcc", "self-training"),
+}
+
+
+def run_or_reuse(out: Path, *args: Any, **kwargs: Any) -> Any:
+    if (out / "metrics.json").exists():
+        return graft.load_run(out)
+    return graft.fit(*args, out=out, overwrite=True, progress=False, **kwargs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cells", default="b2-lenet,b2-effnet,b3,b1")
+    ap.add_argument("--ks", default="1,5,10,all")
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--out", default=str(HERE / "runs" / "b7_auto"))
+    args = ap.parse_args()
+    out, seeds = Path(args.out), [int(s) for s in args.seeds.split(",")]
+    intro = ("# B7 — `--strategy auto` against the best strategy of each cell\n\n"
+             "Every candidate with its defaults and `auto` on the same split and seed; `gap` is auto minus the "
+             "cell's best (goal: ≥ −0.01). `pick` is what auto chose (the rule is in each run's auto.md). "
+             "mean ± std over seeds.")
+    csv = RESULTS / "b7_auto.csv"
+    rows: list[dict[str, Any]] = pd.read_csv(csv, dtype=str).to_dict("records") if csv.exists() else []
+    lenet = out / "pretrain-lenet"
+    for cell in args.cells.split(","):
+        family = cell.split("-")[0]
+        ks: list[int | None] = [None] if family == "b1" else [
+            None if k == "all" else int(k) for k in (args.ks if family == "b2" else "2,5,10").split(",")]
+        for k in ks:
+            accs: dict[str, list[float]] = {}
+            picks = []
+            for s in seeds:
+                tag = f"{cell}-k{k or 'all'}-s{s}"
+                if cell == "b2-lenet" or family == "b1":
+                    if not (lenet / "metrics.json").exists():
+                        graft.pretrain("builtin:lenet", "builtin:mnist5k", out=lenet, overwrite=True, progress=False)
+                    model, data, opts = f"run:{lenet}", "builtin:digits", {}
+                elif cell == "b2-effnet":
+                    model, data, opts = "builtin:efficientnet-lite0", "builtin:digits", {"image_size": 64}
+                else:
+                    model, data, opts = "builtin:minilm", "builtin:bbc-news", {}
+                if family == "b1":  # the B1 protocol: MNIST-5k source, digits target without labels
+                    opts = {"source": "builtin:mnist5k", "shift_report": False}
+                    model = "builtin:lenet"
+                for name in (*CANDIDATES[family], "auto"):
+                    run = run_or_reuse(out / f"{tag}-{name}", model, data, strategy=name, labels_per_class=k,
+                                       seed=s, **opts)
+                    accs.setdefault(name, []).append(float(run.metrics["test_accuracy"]))
+                    if name == "auto":
+                        picks.append(str(run.metrics.get("auto_strategy")))
+                    print(f"{tag} {name}: {accs[name][-1]:.3f}", flush=True)
+            means = {n: sum(v) / len(v) for n, v in accs.items()}
+            best = max((n for n in means if n != "auto"), key=lambda n: means[n])
+            row = {"cell": cell, "K": str(k or "all"), "auto": mean_std(accs["auto"]), "pick": "/".join(picks),
+                   "best": f"{best} {mean_std(accs[best])}", "gap": f"{means['auto'] - means[best]:+.3f}",
+                   **{n: mean_std(v) for n, v in accs.items() if n != "auto"}}
+            rows[:] = [r for r in rows if [str(r.get(c)) for c in KEY] != [row[c] for c in KEY]] + [row]
+            pd.DataFrame(rows).to_csv(csv, index=False)
+            publish("b7_auto", intro, rows)
+
+
+if __name__ == "__main__":
+    main()
