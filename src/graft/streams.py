@@ -76,6 +76,9 @@ class SplitPlan:
     source: Splits | None = None
     #: The source is a labeled second stream beside a labeled target (not domain adaptation).
     labeled_source: bool = False
+    #: Domain adaptation given K labeled target examples per class (``target.train``): they join
+    #: the labeled source stream; every target training example is also in the unlabeled stream.
+    target_labels: bool = False
 
     @property
     def adaptation(self) -> bool:
@@ -121,15 +124,21 @@ def plan_splits(
             raise ConfigError("--folds needs target labels to split, but domain adaptation does not train on them. "
                               "Fix: drop --folds (compare seeds instead: --seeds 0,1,2).")
         check_domains(source, target)
-        if (np.asarray(target.y) >= 0).any():
+        labeled_target = (np.asarray(target.y) >= 0).any()
+        if labels_per_class is not None and not labeled_target:
+            raise ConfigError(
+                f"--labels-per-class {labels_per_class} asks for labeled target examples, but {target.name} has no "
+                "labels. Fix: drop --labels-per-class (the target adapts without labels), or label some of it."
+            )
+        if labeled_target:  # with K: K labeled target examples per class join the labeled stream
             splits = make_splits(target, seed=seed, split_seed=split_seed, test_fraction=test_fraction,
-                                 val_fraction=0.0, labels_per_class=None)
+                                 val_fraction=0.0, labels_per_class=labels_per_class)
         else:  # an unlabeled target: every example adapts, none is scored
             empty = np.zeros(0, dtype=np.int64)
             splits = Splits(train=np.arange(len(target), dtype=np.int64), val=empty, test=empty)
         src_splits = make_splits(source, seed=seed, split_seed=split_seed, test_fraction=0.1,
                                  val_fraction=0.0)
-        plan = SplitPlan(splits, src_splits)
+        plan = SplitPlan(splits, src_splits, target_labels=labels_per_class is not None)
         if len(plan.target_pool) < cfg.batch_size:
             raise ConfigError(
                 f"The target training split has {len(plan.target_pool)} examples, fewer than --batch-size "
@@ -223,11 +232,16 @@ def build_streams(
         src_splits, pool = plan.source, plan.target_pool
         train = ds(source, src_splits.train, augment=True)
         plain = ds(source, src_splits.train) if cfg.augment != "none" else train
+        n_labeled = len(src_splits.train)
+        if plan.target_labels:  # the K labeled target examples train with the source's
+            train = _concat([train, ds(target, splits.train, augment=True)])
+            plain = _concat([plain, ds(target, splits.train)]) if cfg.augment != "none" else train
+            n_labeled += len(splits.train)
         target_plain = Unlabeled(ds(target, pool))
         target_train = Unlabeled(ds(target, pool, augment=True)) if cfg.augment != "none" else target_plain
         return Streams(train=train, plain_train=plain, val=None, test=ds(target, splits.test),
                        splits=splits, target=target_train, target_plain=target_plain,
-                       source_val=ds(source, src_splits.test), n_train_labeled=len(src_splits.train))
+                       source_val=ds(source, src_splits.test), n_train_labeled=n_labeled)
 
     train = ds(target, splits.train, augment=True, paired=True)
     plain = ds(target, splits.train) if cfg.augment != "none" or teacher is not None else train
