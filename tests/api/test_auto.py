@@ -24,7 +24,7 @@ def _m(**kw: object) -> Measurements:
     ({"pretrained": False, "layout": "adaptation", "labels_per_class": None}, "dann"),  # B1 trains a random LeNet
     ({"layout": "adaptation", "labels_per_class": None}, "dann"),
     ({"layout": "labeled-source", "labels_per_class": 1}, "multitask"),
-    ({"layout": "labeled-source", "labels_per_class": 5}, "semi-supervised"),
+    ({"layout": "labeled-source", "labels_per_class": 5}, "mcc"),
     ({"probe_val_accuracy": 0.99}, "linear-probe"),
     ({"kind": "text", "labels_per_class": 5}, "contrastive"),
     ({"kind": "text", "labels_per_class": None, "labeled": 2000}, "finetune"),
