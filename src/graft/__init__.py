@@ -1,12 +1,18 @@
 """graft: transfer learning for PyTorch.
 
 The public API: :func:`fit`, :func:`compare`, :func:`pretrain`, :func:`load_run`,
-:func:`list_strategies`, :func:`export`, :func:`load_exported`, :func:`rank`, :func:`tune`. Importing graft loads nothing heavy and has no side effects.
+:func:`list_strategies`, :func:`export`, :func:`load_exported`, :func:`rank`, :func:`tune`.
+Importing graft loads nothing heavy and has no side effects.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the real signatures for type checkers; at run time __getattr__ imports lazily
+    from graft.api import compare, export, fit, list_strategies, pretrain, rank, shift, tune
+    from graft.deploy.exported import load_exported
+    from graft.run import load_run
 
 __version__ = "0.1.0"
 __all__ = [

@@ -15,22 +15,26 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from graft.data.base import dataset_size
 from graft.engine.config import TrainConfig
 from graft.engine.evaluate import predict_logits
-from graft.engine.ranks import is_main_process
 from graft.engine.memory import peak_memory_mb
+from graft.engine.ranks import is_main_process
 from graft.errors import CheckpointError, ConfigError
 from graft.options import build_config
 from graft.run import Run
+from graft.run_dir import default_run_dir, prepare_run_dir, write_config, write_history, write_metrics
 from graft.run_options import RUN_OPTIONS, RunOptions
 from graft.streams import build_streams, plan_splits
-from graft.run_dir import default_run_dir, prepare_run_dir, write_config, write_history, write_metrics
+
+if TYPE_CHECKING:
+    from graft.models.spec import GraftModel
 
 DataLike = Any  # a spec string, a DataSource, (x, y) arrays or a torch Dataset
 ModelLike = str | nn.Module
@@ -230,7 +234,8 @@ def fit(
         extras["teacher_test"] = make_dataset(teacher_view.target, splits.test, teacher_view.spec)
     ctx = FitContext(model=net, train=streams.train, val=streams.val, train_config=train_cfg, seed=seed,
                      run_dir=run_dir, resume=resume, target=streams.target, teacher=teacher_model,
-                     plain_train=streams.plain_train, source_val=streams.source_val, oracle=streams.test if len(streams.test) else None,
+                     plain_train=streams.plain_train, source_val=streams.source_val,
+                     oracle=streams.test if dataset_size(streams.test) else None,
                      source=streams.source, source_plain=streams.source_plain,
                      source_classes=list(src.classes) if src is not None else [],
                      extras=extras)
@@ -240,7 +245,7 @@ def fit(
     result = strategy_obj.fit(ctx)
     seconds = result.seconds or (time.perf_counter() - t0)
 
-    if len(streams.test):
+    if dataset_size(streams.test):
         logits, y_test, _ = predict_logits(net, streams.test)
         scores = classification_metrics(y_test.numpy(), logits.argmax(1).numpy(), target.num_classes)
     else:  # an unlabeled target: nothing to score, and the report says so
@@ -344,7 +349,7 @@ def compare(
     strategies: Sequence[str] = ("scratch", "linear-probe", "finetune"),
     *,
     seeds: Sequence[int] = (0, 1, 2),
-    labels_per_class: int | None | Sequence[int | None] = None,
+    labels_per_class: int | Sequence[int | None] | None = None,
     out: str | Path = "runs/compare",
     source: DataLike | None = None,
     **options: Any,
@@ -651,7 +656,7 @@ def _fit_default_warmup(cfg: TrainConfig, given: dict[str, Any]) -> None:
          f"shortened to {cfg.warmup_epochs:g} epochs. Fix: pass --warmup-epochs to choose it.")
 
 
-def _shift(net: nn.Module, streams: Any, run_dir: Path, when: str) -> dict[str, float]:
+def _shift(net: GraftModel, streams: Any, run_dir: Path, when: str) -> dict[str, float]:
     """Domain-shift measures between source and target features, with a t-SNE plot."""
     from graft.domain_shift import measure_shift
 
@@ -663,7 +668,7 @@ def _shift(net: nn.Module, streams: Any, run_dir: Path, when: str) -> dict[str, 
     return {f"shift_{when}_{k}": v for k, v in found.items()}
 
 
-def _shift_before(net: nn.Module, streams: Any, run_dir: Path, resume: bool) -> dict[str, float]:
+def _shift_before(net: GraftModel, streams: Any, run_dir: Path, resume: bool) -> dict[str, float]:
     """The shift before training, measured once and kept so a resumed run reports it too."""
     import json
 

@@ -200,7 +200,7 @@ def declaration(cls: type, name: str) -> Option:
     for klass in cls.__mro__:
         field = getattr(klass, "__dataclass_fields__", {}).get(name)
         if field is not None and OPTION_KEY in field.metadata:
-            return field.metadata[OPTION_KEY]  # type: ignore[no-any-return]
+            return field.metadata[OPTION_KEY]
     raise TypeError(f"{cls.__name__}.{name} is not declared with graft.options.option(...)")
 
 

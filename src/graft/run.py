@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -114,8 +114,9 @@ def load_run(run_dir: str | Path, model: nn.Module | None = None) -> Run:
     try:
         metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else {}
         config = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").exists() else {}
-        history = (pd.read_csv(run_dir / "history.csv").to_dict("records")
-                   if (run_dir / "history.csv").exists() else [])
+        # pandas types record keys as Hashable; history.csv's columns are metric names.
+        history = cast(list[dict[str, float]], pd.read_csv(run_dir / "history.csv").to_dict("records")
+                       if (run_dir / "history.csv").exists() else [])
         schema = InputSchema.load(run_dir / "model")
     except (ValueError, KeyError, TypeError, yaml.YAMLError, pd.errors.ParserError) as err:
         raise CheckpointError(

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset
 
-from graft.data.base import DataSource, InputSpec, Splits
+from graft.data.base import DataSource, InputSpec, Splits, dataset_size
 from graft.engine.config import TrainConfig
 from graft.errors import ConfigError, DataError
 
@@ -38,7 +38,7 @@ class Unlabeled(Dataset):
         self.collate = getattr(data, "collate", None)
 
     def __len__(self) -> int:
-        return len(self.data)  # type: ignore[arg-type]
+        return dataset_size(self.data)
 
     def __getitem__(self, i: int) -> tuple[Any, int]:
         return self.data[i][0], -1
@@ -284,7 +284,7 @@ def map_paired(data: Dataset | None, fn: Any) -> Dataset | None:
     from graft.data.paired import PairedViews
 
     if isinstance(data, PairedViews):
-        return fn(data)  # type: ignore[no-any-return]
+        return fn(data)
     if isinstance(data, Unlabeled):
         return Unlabeled(map_paired(data.data, fn))  # type: ignore[arg-type]
     if isinstance(data, ConcatDataset):
@@ -295,7 +295,7 @@ def map_paired(data: Dataset | None, fn: Any) -> Dataset | None:
 def _concat(parts: list[Dataset]) -> Dataset:
     from torch.utils.data import ConcatDataset
 
-    joined = ConcatDataset(parts)
+    joined: ConcatDataset[Any] = ConcatDataset(parts)
     joined.collate = getattr(parts[0], "collate", None)  # type: ignore[attr-defined]
     return joined
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -30,7 +30,8 @@ console = Console(stderr=True)
 out_console = Console() if sys.stdout.isatty() else Console(width=160)
 EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
 
-ModelOpt = typer.Option(..., "--model", "-m", help="Model spec: timm:NAME, builtin:NAME, run:DIR, file:PATH (+ --arch).")
+ModelOpt = typer.Option(
+    ..., "--model", "-m", help="Model spec: timm:NAME, builtin:NAME, run:DIR, file:PATH (+ --arch).")
 DataOpt = typer.Option(..., "--data", "-d", help="Data spec: builtin:NAME, folder:PATH, csv:PATH, npz:PATH.")
 # Where --config may give them, --model and --data are checked once the file is read.
 ModelOrFile = typer.Option(None, "--model", "-m", help="Model spec: timm:NAME, builtin:NAME, run:DIR, file:PATH "
@@ -77,27 +78,29 @@ def _named(ctx: typer.Context) -> list[str]:
 @app.command(context_settings=EXTRA, cls=GeneratedOptionsCommand)
 def fit(
     ctx: typer.Context,
-    model: Optional[list[str]] = typer.Option(  # noqa: B008
-        None, "--model", "-m", metavar="SPEC", help="Model spec: timm:NAME, builtin:NAME, run:DIR, file:PATH (+ --arch); or model: in "
+    model: list[str] | None = typer.Option(
+        None, "--model", "-m", metavar="SPEC",
+        help="Model spec: timm:NAME, builtin:NAME, run:DIR, file:PATH (+ --arch); or model: in "
         "--config. Repeat it with --strategy auto: the models are ranked first and the winner is used."),
-    data: Optional[str] = DataOrFile,
-    strategy: Optional[str] = typer.Option(
+    data: str | None = DataOrFile,
+    strategy: str | None = typer.Option(
         None, "--strategy", "-s",
         help="Strategy name (graft list), or auto (measure, then pick by rules from graft's benchmarks); default "
         "finetune, or scratch for a model without pretrained weights."),
-    labels_per_class: Optional[int] = typer.Option(None, "--labels-per-class", "-k", help="Keep K labeled examples per class."),
+    labels_per_class: int | None = typer.Option(
+        None, "--labels-per-class", "-k", help="Keep K labeled examples per class."),
     seed: int = typer.Option(0, help="Seed of the labeled subset, init, shuffling."),
-    out: Optional[Path] = typer.Option(None, help="Run directory (default runs/...)."),
-    source: Optional[str] = typer.Option(None, help="Labeled source data (domain adaptation, multitask, "
+    out: Path | None = typer.Option(None, help="Run directory (default runs/...)."),
+    source: str | None = typer.Option(None, help="Labeled source data (domain adaptation, multitask, "
                                          "instance-weighting)."),
-    teacher: Optional[str] = typer.Option(None, help="Teacher model (distillation)."),
-    unlabeled: Optional[str] = typer.Option(None, help="Extra unlabeled data of the target's task, beside the "
+    teacher: str | None = typer.Option(None, help="Teacher model (distillation)."),
+    unlabeled: str | None = typer.Option(None, help="Extra unlabeled data of the target's task, beside the "
                                             "unlabeled rest of the split (semi-supervised)."),
     resume: bool = typer.Option(False, help="Continue an interrupted run in --out."),
     overwrite: bool = typer.Option(False, help="Replace a finished run in --out."),
-    budget: Optional[str] = typer.Option(None, help="--strategy auto: a time (600, 10m, 1h) or memory (500MB, 2GB) "
+    budget: str | None = typer.Option(None, help="--strategy auto: a time (600, 10m, 1h) or memory (500MB, 2GB) "
                                          "the pick must fit."),
-    config: Optional[Path] = ConfigOpt,
+    config: Path | None = ConfigOpt,
 ) -> None:
     """Adapt a model to a data set with one strategy and evaluate it.
 
@@ -153,8 +156,9 @@ def pretrain(
     ctx: typer.Context,
     model: str = ModelOpt,
     data: str = DataOpt,
-    out: Optional[Path] = typer.Option(None, help="Run directory, usable afterwards as run:DIR."),
-    method: str = typer.Option("supervised", help="Pretraining method: supervised (labels), or simclr or rotation (no labels needed)."),
+    out: Path | None = typer.Option(None, help="Run directory, usable afterwards as run:DIR."),
+    method: str = typer.Option(
+        "supervised", help="Pretraining method: supervised (labels), or simclr or rotation (no labels needed)."),
     seed: int = typer.Option(0),
 ) -> None:
     """Train a source model; use the result anywhere as --model run:DIR."""
@@ -169,24 +173,23 @@ def pretrain(
 @app.command(context_settings=EXTRA, cls=GeneratedOptionsCommand)
 def compare(
     ctx: typer.Context,
-    model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Model spec; repeat for several (or "
+    model: list[str] | None = typer.Option(None, "--model", "-m", help="Model spec; repeat for several (or "
                                               "model: in --config)."),
-    data: Optional[str] = DataOrFile,
+    data: str | None = DataOrFile,
     strategies: str = typer.Option("scratch,linear-probe,finetune", help="Comma-separated strategies."),
     seeds: str = typer.Option("0,1,2", help="Comma-separated seeds."),
-    labels_per_class: Optional[str] = typer.Option(None, "--labels-per-class", "-k", help="K, or several: 5,10,all."),
+    labels_per_class: str | None = typer.Option(None, "--labels-per-class", "-k", help="K, or several: 5,10,all."),
     out: Path = typer.Option(Path("runs/compare"), help="Output directory."),
-    source: Optional[str] = typer.Option(None, help="Labeled source data (domain adaptation)."),
-    config: Optional[Path] = ConfigOpt,
+    source: str | None = typer.Option(None, help="Labeled source data (domain adaptation)."),
+    config: Path | None = ConfigOpt,
 ) -> None:
     """Compare strategies over seeds: results.csv, summary.md (mean ± std) and a chart."""
     from graft.api import compare as api_compare
+    from graft.cli.config_file import apply_config_file, require
     from graft.cli.extra_args import parse_int_list, parse_k_list
     from graft.cli.summary import print_compare
     from graft.option_groups import split_options
     from graft.strategies import STRATEGIES
-
-    from graft.cli.config_file import apply_config_file, require
 
     given = {"model": model, "data": data, "strategies": strategies, "seeds": seeds,
              "labels_per_class": labels_per_class, "out": out, "source": source}
@@ -208,25 +211,27 @@ def compare(
 @app.command(context_settings=EXTRA, cls=GeneratedOptionsCommand)
 def tune(
     ctx: typer.Context,
-    model: Optional[str] = ModelOrFile,
-    data: Optional[str] = DataOrFile,
-    strategy: Optional[str] = typer.Option(None, "--strategy", "-s", help="Strategy to tune (default as for fit)."),
+    model: str | None = ModelOrFile,
+    data: str | None = DataOrFile,
+    strategy: str | None = typer.Option(None, "--strategy", "-s", help="Strategy to tune (default as for fit)."),
     trials: int = typer.Option(20, help="Finished trials the study should hold (a continued study counts its own)."),
-    timeout: Optional[float] = typer.Option(None, help="Stop starting trials after this many seconds."),
-    storage: Optional[str] = typer.Option(
+    timeout: float | None = typer.Option(None, help="Stop starting trials after this many seconds."),
+    storage: str | None = typer.Option(
         None, help="Database URL Optuna supports (sqlite:///study.db): the study survives a crash, and processes "
                    "on several machines share it with the same --storage and --study."),
-    study: Optional[str] = typer.Option(None, help="Study name (default: from strategy, model, data and K)."),
-    out: Optional[Path] = typer.Option(None, help="Folder for tune.md, best.yaml, trials/ and best/ (default runs/STUDY)."),
-    space: Optional[list[str]] = typer.Option(
+    study: str | None = typer.Option(None, help="Study name (default: from strategy, model, data and K)."),
+    out: Path | None = typer.Option(
+        None, help="Folder for tune.md, best.yaml, trials/ and best/ (default runs/STUDY)."),
+    space: list[str] | None = typer.Option(
         None, help="KEY=LOW:HIGH[:log] changes or adds a searched range; repeat for several."),
     pruner: str = typer.Option("median", help="median (on the per-epoch validation value) or none."),
-    labels_per_class: Optional[int] = typer.Option(None, "--labels-per-class", "-k", help="Keep K labeled examples per class."),
+    labels_per_class: int | None = typer.Option(
+        None, "--labels-per-class", "-k", help="Keep K labeled examples per class."),
     seed: int = typer.Option(0, help="Seed of every trial's run (and of the sampler without --storage)."),
-    source: Optional[str] = typer.Option(None, help="Labeled source data (domain adaptation, multitask)."),
-    teacher: Optional[str] = typer.Option(None, help="Teacher model (distillation)."),
-    unlabeled: Optional[str] = typer.Option(None, help="Extra unlabeled data of the target's task."),
-    config: Optional[Path] = ConfigOpt,
+    source: str | None = typer.Option(None, help="Labeled source data (domain adaptation, multitask)."),
+    teacher: str | None = typer.Option(None, help="Teacher model (distillation)."),
+    unlabeled: str | None = typer.Option(None, help="Extra unlabeled data of the target's task."),
+    config: Path | None = ConfigOpt,
 ) -> None:
     """Search a strategy's options with Optuna on validation (label-free for domain adaptation).
 
@@ -263,11 +268,12 @@ def tune(
 def predict(
     run: Path = typer.Option(..., "--run", help="A finished run directory, or an exported model.onnx."),
     data: str = DataOpt,
-    out: str = typer.Option("predictions.csv", help="CSV to write, or a folder (predictions.csv inside; a trailing / makes one)."),
-    label_column: Optional[str] = typer.Option(None, help="Label column of a table (default: the run's)."),
-    text_column: Optional[str] = typer.Option(None, help="Text column of a table (default: the run's)."),
+    out: str = typer.Option(
+        "predictions.csv", help="CSV to write, or a folder (predictions.csv inside; a trailing / makes one)."),
+    label_column: str | None = typer.Option(None, help="Label column of a table (default: the run's)."),
+    text_column: str | None = typer.Option(None, help="Text column of a table (default: the run's)."),
     batch_size: int = typer.Option(256, min=1, help="Examples per forward pass."),
-    engine: Optional[str] = typer.Option(
+    engine: str | None = typer.Option(
         None, help="torch (the run's PyTorch model) or onnx (onnxruntime; a run is exported to "
                    "RUN/export/model.onnx first); default torch for a run, onnx for a .onnx file."),
 ) -> None:
@@ -292,10 +298,11 @@ def predict(
 def export_(
     run: Path = typer.Option(..., "--run", help="A finished run directory."),
     format: str = typer.Option("onnx", "--format", "-f", help="onnx or torchscript."),
-    out: Optional[str] = typer.Option(
+    out: str | None = typer.Option(
         None, help="File to write, or a folder (model.onnx inside; a trailing / makes one); default RUN/export/."),
     opset: int = typer.Option(18, help="ONNX opset version (11-20)."),
-    tolerance: float = typer.Option(1e-4, help="Allowed max |logit difference| to PyTorch, relative to max(1, max |logit|)."),
+    tolerance: float = typer.Option(
+        1e-4, help="Allowed max |logit difference| to PyTorch, relative to max(1, max |logit|)."),
 ) -> None:
     """Export a run's model to ONNX or TorchScript, checked against PyTorch on other batch sizes.
 
@@ -316,8 +323,8 @@ def shift_(
     model: str = ModelOpt,
     source: str = typer.Option(..., "--source", help="Source data spec."),
     data: str = DataOpt,
-    out: Optional[Path] = typer.Option(None, help="Folder for shift.json and a t-SNE plot."),
-    image_size: Optional[int] = typer.Option(None, help="Input size of image models."),
+    out: Path | None = typer.Option(None, help="Folder for shift.json and a t-SNE plot."),
+    image_size: int | None = typer.Option(None, help="Input size of image models."),
     pretrained: bool = typer.Option(True, help="Load pretrained weights."),
     seed: int = typer.Option(0),
 ) -> None:
@@ -332,14 +339,14 @@ def shift_(
 @app.command(context_settings=EXTRA, cls=GeneratedOptionsCommand)
 def rank(
     ctx: typer.Context,
-    model: Optional[list[str]] = typer.Option(
+    model: list[str] | None = typer.Option(
         None, "--model", "-m", help="Model spec; repeat for several. SPEC?pooling=cls or SPEC?pretrained=false "
                                     "sets one model's own options."),
     data: str = DataOpt,
-    models_file: Optional[Path] = typer.Option(None, "--models-file", help="A file with one model spec per line."),
-    labels_per_class: Optional[int] = typer.Option(
+    models_file: Path | None = typer.Option(None, "--models-file", help="A file with one model spec per line."),
+    labels_per_class: int | None = typer.Option(
         None, "--labels-per-class", "-k", help="Score on K labeled examples per class (those fit would train on)."),
-    scores: Optional[str] = typer.Option(
+    scores: str | None = typer.Option(
         None, help="Comma-separated scores (default: all): logme, leep, nce, nleep, hscore, shrinkage-hscore, gbc, "
                    "transrate, sfda, knn, linear."),
     out: Path = typer.Option(Path("runs/rank"), help="Folder for rank.csv, rank.md and plots/rank.png."),
@@ -366,7 +373,8 @@ def rank(
 
 @app.command("list")
 def list_(
-    options: Optional[str] = typer.Option(None, "--options", help="Show the options of one strategy (or pretraining method)."),
+    options: str | None = typer.Option(
+        None, "--options", help="Show the options of one strategy (or pretraining method)."),
 ) -> None:
     """List strategies, built-in models and built-in data sets."""
     from graft.cli.summary import print_listing, print_options

@@ -41,7 +41,9 @@ def parse_int_list(text: str, option: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ConfigError(f"The '{option}' option takes comma-separated integers such as 0,1,2. Got '{text}' instead.") from None
+        raise ConfigError(
+            f"The '{option}' option takes comma-separated integers such as 0,1,2. Got '{text}' instead."
+        ) from None
     if not values:
         raise ConfigError(f"The '{option}' option needs at least one value. Got '{text}'.")
     return values

@@ -37,7 +37,8 @@ def print_compare(console: Console, results: Any, out: Path) -> None:
 
     metrics = list(compare_metrics(results))
     console.print(rich_summary(summarize(results, by, metrics)))
-    console.print(f"Results: {out / 'results.csv'}  Summary: {out / 'summary.md'}  Chart: {out / 'plots' / 'compare.png'}")
+    console.print(f"Results: {out / 'results.csv'}  Summary: {out / 'summary.md'}  "
+                  f"Chart: {out / 'plots' / 'compare.png'}")
 
 
 def print_tune(console: Console, result: Any) -> None:

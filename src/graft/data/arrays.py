@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from graft.data.base import DataSource, Kind
+from graft.data.base import DataSource, Kind, dataset_size
 from graft.errors import DataError
 
 _MAX_LISTED = 5
@@ -94,19 +94,18 @@ def encode_labels(
         y[~missing] = np.searchsorted(uniques, integral)
         return y, [str(int(u)) for u in uniques]
     text = np.asarray([str(v) for v in present], dtype=object)
-    uniques = sorted(set(text.tolist()))
-    lookup = {n: i for i, n in enumerate(uniques)}
+    found = sorted(set(text.tolist()))
+    lookup = {n: i for i, n in enumerate(found)}
     y[~missing] = [lookup[t] for t in text]
-    return y, uniques
+    return y, found
 
 
 def _integral(values: np.ndarray) -> np.ndarray | None:
     """The labels as int64 when all are integers (or integer-valued floats), else None."""
     if values.dtype.kind in "iu":
         return values.astype(np.int64)
-    if values.dtype.kind == "f" and np.all(np.isfinite(values)):
-        if np.all(values == np.round(values)):
-            return values.astype(np.int64)
+    if values.dtype.kind == "f" and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+        return values.astype(np.int64)
     if values.dtype.kind == "O" and len(values) and all(
         isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
     ):
@@ -314,7 +313,7 @@ def _kind_and_x(x: Any, what: str, pixels: dict[str, Any] | None = None,
 def _collect(dataset: torch.utils.data.Dataset[Any]) -> tuple[list[Any], list[Any]]:
     """Iterate a dataset of ``(x, y)`` pairs once."""
     xs, ys = [], []
-    for i in range(len(dataset)):  # type: ignore[arg-type]
+    for i in range(dataset_size(dataset)):
         item = dataset[i]
         if not isinstance(item, (tuple, list)) or len(item) < 2:
             raise DataError(

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 Kind = Literal["image", "table", "text"]
 
 
-def dataset_size(dataset: Dataset) -> int:
+def dataset_size(dataset: Dataset | Sized) -> int:
     """The number of examples of a map-style dataset (torch's ``Dataset`` type does not declare ``__len__``)."""
     if not isinstance(dataset, Sized):
         raise TypeError(f"{type(dataset).__name__} has no length: graft needs map-style datasets with __len__.")

@@ -17,6 +17,8 @@ import torch
 from torch.utils.data import Dataset
 from torch.utils.data._utils.collate import default_collate
 
+from graft.data.base import dataset_size
+
 
 class Views(NamedTuple):
     """The inputs of one example (or one batch) for the student and for the teacher."""
@@ -48,8 +50,10 @@ class PairedViews(Dataset[tuple[Views, int]]):
     """
 
     def __init__(self, student: Dataset, teacher: Dataset | Sequence[TeacherOutputs]) -> None:
-        if len(student) != len(teacher):  # type: ignore[arg-type]
-            raise ValueError(f"PairedViews: {len(student)} student rows but {len(teacher)} teacher rows.")  # type: ignore[arg-type]
+        if dataset_size(student) != dataset_size(teacher):
+            raise ValueError(
+                f"PairedViews: {dataset_size(student)} student rows but {dataset_size(teacher)} teacher rows."
+            )
         self.student = student
         self.teacher = teacher
         self.targets = getattr(student, "targets", None)
@@ -60,7 +64,7 @@ class PairedViews(Dataset[tuple[Views, int]]):
         return not isinstance(self.teacher, Dataset)
 
     def __len__(self) -> int:
-        return len(self.student)  # type: ignore[arg-type]
+        return dataset_size(self.student)
 
     def __getitem__(self, i: int) -> tuple[Views, int]:
         if self.cached:

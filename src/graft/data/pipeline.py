@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
-from graft.data.base import DataSource, InputSpec
+from graft.data.base import DataSource, InputSpec, dataset_size
 from graft.data.transforms import AUGMENTATIONS, Augment, adapt_channels, resize
 from graft.errors import ConfigError, DataError
 
@@ -206,7 +206,7 @@ def _table_rows(source: DataSource, idx: np.ndarray) -> np.ndarray:
 
 def random_subset(data: Dataset, n: int, seed: int = 0) -> Dataset:
     """At most ``n`` examples of ``data``, drawn with ``seed`` and kept in order."""
-    size = len(data)  # type: ignore[arg-type]
+    size = dataset_size(data)
     if size <= n:
         return data
     g = torch.Generator().manual_seed(seed)

@@ -159,7 +159,8 @@ class InputSchema:
         if self.kind == "image":
             img = self.image
             if img:
-                lines.append(f"images seen: {img['channels']} channel(s), height {img['height'][0]}–{img['height'][1]}, "
+                lines.append(f"images seen: {img['channels']} channel(s), "
+                             f"height {img['height'][0]}–{img['height'][1]}, "
                              f"width {img['width'][0]}–{img['width'][1]}")
             rule = self.pixels or {"rule": "uint8", "dtype": "image files"}
             lines.append("pixel values: " + _describe_pixels(rule))

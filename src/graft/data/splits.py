@@ -152,7 +152,8 @@ class Fold:
             small = source.classes[int(np.flatnonzero(counts == present.min())[0])]
             raise ConfigError(
                 f"--folds {self.count} is more than the smallest class has examples to share ({source.name}: class "
-                f"'{small}' has {int(present.min())} in the {'labeled data' if self.scope == 'test' else 'training split'}). "
+                f"'{small}' has {int(present.min())} in the "
+                f"{'labeled data' if self.scope == 'test' else 'training split'}). "
                 f"Allowed: 2 to {int(present.min())}. Fix: pass --folds {max(2, int(present.min()))} or fewer."
             )
         if not 0 <= self.index < self.count:

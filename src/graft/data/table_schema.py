@@ -135,7 +135,8 @@ class TableSchema:
             codes = np.asarray([lookup.get(t, -1) if t is not None else -1 for t in text], dtype=np.int64)
             unseen = sorted({t for t, c in zip(text, codes) if c < 0 and t is not None})
             if unseen:
-                notes.append(f"column '{col.name}': {int(sum(1 for t, c in zip(text, codes) if c < 0 and t is not None))} "
+                n_unseen = int(sum(1 for t, c in zip(text, codes) if c < 0 and t is not None))
+                notes.append(f"column '{col.name}': {n_unseen} "
                              f"value(s) not seen in training ({listed(unseen)}) encoded as "
                              f"{'all zeros' if col.kind == 'onehot' else 'the training mean'}")
             if col.kind == "onehot":

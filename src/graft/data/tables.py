@@ -17,7 +17,7 @@ from graft.data.arrays import (
     table_frame,
     text_list,
 )
-from graft.data.base import DataSource
+from graft.data.base import DataSource, Kind
 from graft.errors import DataError, MissingPathError
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def load_table(
         _require_columns(frame, [text_column], "text_column", file)
         x: Any = text_list(frame[text_column].tolist(), what=f"{name}: column '{text_column}'")
         meta["text_column"] = text_column
-        kind = "text"
+        kind: Kind = "text"
         used = {text_column}
     else:
         if feature_columns is not None:

@@ -94,7 +94,8 @@ def read_sidecar(model_file: Path) -> dict[str, Any]:
         raise CheckpointError(f"Could not read the export sidecar '{path}': {exc}. Fix: export again.") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(
-            f"'{path}' is not a graft export sidecar (format {meta.get('format') if isinstance(meta, dict) else None!r}, "
+            f"'{path}' is not a graft export sidecar "
+            f"(format {meta.get('format') if isinstance(meta, dict) else None!r}, "
             f"expected '{FORMAT}'). Fix: export again with graft export."
         )
     return meta
@@ -106,7 +107,7 @@ def spec_from_sidecar(meta: dict[str, Any], folder: Path) -> InputSpec:
     tokenizer = data.get("tokenizer")
     return InputSpec(
         kind=data["kind"], channels=int(data.get("channels") or 3),
-        size=tuple(data["size"]) if data.get("size") else None,  # type: ignore[arg-type]
+        size=tuple(data["size"]) if data.get("size") else None,
         mean=tuple(data.get("mean") or (0.0,)), std=tuple(data.get("std") or (1.0,)),
         width=data.get("width"), max_length=data.get("max_length"),
         tokenizer=str(folder / tokenizer) if tokenizer else None,

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from graft.data.base import dataset_size
 from graft.engine.evaluate import move_to
 
 _CACHE: OrderedDict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
@@ -52,8 +53,8 @@ def fingerprint_data(data: Dataset) -> str:
             h.update(str(arr.shape).encode())
             h.update(np.ascontiguousarray(arr).tobytes())
     else:
-        h.update(str(len(data)).encode())  # type: ignore[arg-type]
-        for i in range(len(data)):  # type: ignore[arg-type]
+        h.update(str(dataset_size(data)).encode())
+        for i in range(dataset_size(data)):
             x, y = data[i]
             h.update(repr(y).encode())
             h.update(x.numpy().tobytes() if torch.is_tensor(x) else repr(x).encode())

@@ -9,6 +9,7 @@ with ``malloc_trim``, or it would count in every later peak.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import resource
 import sys
@@ -26,10 +27,8 @@ def reset_peak_memory() -> None:
         torch.cuda.reset_peak_memory_stats()
         return
     _trim_heap()
-    try:
+    with contextlib.suppress(OSError):  # not Linux, or not allowed: the peak then covers the whole process
         _CLEAR.write_text("5")
-    except OSError:
-        pass  # not Linux, or not allowed: the peak then covers the whole process
 
 
 def _trim_heap() -> None:

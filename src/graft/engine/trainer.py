@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from graft.data.base import dataset_size
 from graft.engine.checkpoint import load_checkpoint, save_checkpoint
 from graft.engine.config import TrainConfig
 from graft.engine.evaluate import evaluate_examples
@@ -194,11 +195,11 @@ class Trainer:
             g.setdefault("initial_lr", g["lr"])
         optimizer = _make_optimizer(cfg, groups)
         wrapped, optimizer = fabric.setup(module, optimizer)
-        longest = max(len(train), len(target) if target is not None else 0)
+        longest = max(dataset_size(train), dataset_size(target) if target is not None else 0)
         steps_per_epoch = cfg.steps_per_epoch or _num_batches(longest, cfg.batch_size, fabric.world_size)
         total_steps = steps_per_epoch * cfg.epochs
         warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
-        has_val = val is not None and len(val) > 0
+        has_val = val is not None and dataset_size(val) > 0
         selecting = has_val or bool(self.metrics)
         mode = monitor_mode(cfg.monitor)
         plateau = PlateauState(mode=mode, factor=cfg.gamma, patience=cfg.plateau_patience)
@@ -366,15 +367,16 @@ class Trainer:
 
     def _loader(self, data: Dataset, epoch: int) -> DataLoader:
         cfg, fabric = self.config, self.fabric
-        sampler = SeededSampler(len(data), fabric.world_size, fabric.global_rank, self.seed, epoch)
+        sampler = SeededSampler(dataset_size(data), fabric.world_size, fabric.global_rank, self.seed, epoch)
         # A last batch of one breaks batch norm in training; drop it.
-        per_rank = math.ceil(len(data) / fabric.world_size)
+        per_rank = math.ceil(dataset_size(data) / fabric.world_size)
         drop_last = per_rank > self.config.batch_size and per_rank % cfg.batch_size == 1
         loader = DataLoader(
             data, batch_size=cfg.batch_size, sampler=sampler, drop_last=drop_last,
             num_workers=cfg.num_workers, collate_fn=getattr(data, "collate", None),
         )
-        return fabric.setup_dataloaders(loader, use_distributed_sampler=False)
+        # One loader in, one out; Fabric annotates the result for several as well.
+        return cast(DataLoader, fabric.setup_dataloaders(loader, use_distributed_sampler=False))
 
     def _save(self, module: nn.Module, optimizer: Any, state: dict[str, Any]) -> None:
         if self.checkpoint_path is None:
@@ -431,7 +433,7 @@ def _num_batches(n: int, batch_size: int, world_size: int) -> int:
 
 
 def _make_optimizer(cfg: TrainConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
-    clean = [{k: v for k, v in g.items()} for g in groups]
+    clean = [dict(g) for g in groups]
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(clean, lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                                weight_decay=cfg.weight_decay)

@@ -2,8 +2,9 @@
 
 Families: gradient reversal (:mod:`.grl`), MMD (:mod:`.mmd`), CORAL (:mod:`.coral`),
 entropy and information maximization (:mod:`.entropy`), minimum class confusion
-(:mod:`.mcc`), contrastive pair and SupCon losses (:mod:`.contrastive`), domain-adversarial and CDAN (:mod:`.adversarial`), distillation
-(:mod:`.kd`), fine-tuning regularizers L2-SP, DELTA and BSS (:mod:`.regularizers`).
+(:mod:`.mcc`), contrastive pair and SupCon losses (:mod:`.contrastive`), domain-adversarial and
+CDAN (:mod:`.adversarial`), distillation (:mod:`.kd`), fine-tuning regularizers L2-SP, DELTA and
+BSS (:mod:`.regularizers`).
 """
 
 from __future__ import annotations

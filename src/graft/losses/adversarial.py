@@ -155,7 +155,9 @@ def random_projections(
     """The fixed Gaussian pair ``(R_f [D, r], R_g [C, r])`` drawn from ``seed`` (CPU, float32)."""
     for name, value in (("feature_dim", feature_dim), ("num_classes", num_classes), ("random_dim", random_dim)):
         if int(value) != value or value < 1:
-            raise ConfigError(f"The '{name}' parameter of the randomized CDAN map must be an integer >= 1. Got {value!r} instead.")
+            raise ConfigError(
+                f"The '{name}' parameter of the randomized CDAN map must be an integer >= 1. Got {value!r} instead."
+            )
     gen = torch.Generator().manual_seed(int(seed))
     rf = torch.randn(int(feature_dim), int(random_dim), generator=gen)
     rg = torch.randn(int(num_classes), int(random_dim), generator=gen)

@@ -41,7 +41,7 @@ def grad_reverse(x: Tensor, coeff: float = 1.0) -> Tensor:
         >>> x.grad
         tensor([-0.5000, -0.5000])
     """
-    return _GradientReverse.apply(x, float(coeff))  # type: ignore[no-any-return]
+    return _GradientReverse.apply(x, float(coeff))
 
 
 class GradientReversal(nn.Module):
@@ -78,10 +78,14 @@ def grl_schedule(progress: float, alpha: float = 10.0, max_coeff: float = 1.0) -
         0.0
     """
     if not math.isfinite(progress):
-        raise ConfigError(f"The 'progress' parameter of grl_schedule must be a finite number. Got {progress!r} instead.")
+        raise ConfigError(
+            f"The 'progress' parameter of grl_schedule must be a finite number. Got {progress!r} instead."
+        )
     if not (alpha > 0 and math.isfinite(alpha)):
         raise ConfigError(f"The 'alpha' parameter of grl_schedule must be a number > 0. Got {alpha!r} instead.")
     if not (max_coeff >= 0 and math.isfinite(max_coeff)):
-        raise ConfigError(f"The 'max_coeff' parameter of grl_schedule must be a number >= 0. Got {max_coeff!r} instead.")
+        raise ConfigError(
+            f"The 'max_coeff' parameter of grl_schedule must be a number >= 0. Got {max_coeff!r} instead."
+        )
     p = min(1.0, max(0.0, float(progress)))
     return float(max_coeff * (2.0 / (1.0 + math.exp(-alpha * p)) - 1.0))

@@ -62,7 +62,8 @@ def add_adapter(model: GraftModel, options: AdapterOptions) -> int:
 
     targets = resolve_targets(model, options.adapter_targets)
     if options.adapter == "lora":
-        config: Any = peft.LoraConfig(r=options.lora_r, lora_alpha=options.lora_alpha,
+        # peft annotates lora_alpha as int; any number works (the scale is alpha / r).
+        config: Any = peft.LoraConfig(r=options.lora_r, lora_alpha=options.lora_alpha,  # type: ignore[arg-type]
                                       lora_dropout=options.lora_dropout, target_modules=targets, bias="none")
     else:
         modules = dict(model.backbone.named_modules())
@@ -77,9 +78,10 @@ def add_adapter(model: GraftModel, options: AdapterOptions) -> int:
 def merge_adapter(model: GraftModel) -> bool:
     """Fold a trained adapter into the backbone weights; True when there was one."""
     backbone = model.backbone
-    if not hasattr(backbone, "merge_and_unload") or not hasattr(backbone, "peft_config"):
+    merge = getattr(backbone, "merge_and_unload", None)
+    if merge is None or not hasattr(backbone, "peft_config"):
         return False
-    model.backbone = backbone.merge_and_unload()
+    model.backbone = merge()
     for p in model.backbone.parameters():
         p.requires_grad_(False)
     return True

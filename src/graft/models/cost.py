@@ -12,6 +12,7 @@ budget so that timing a tiny model costs milliseconds.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 from typing import Any
@@ -51,10 +52,9 @@ def model_cost(model: nn.Module, spec: InputSpec, *, budget_s: float = 0.3, max_
     was_training = model.training
     model.eval()
     try:
-        try:
+        # An operator the counter cannot dispatch: MACs unknown, latency still measured.
+        with contextlib.suppress(RuntimeError, NotImplementedError, TypeError):
             out["macs"] = count_macs(model, example_inputs(spec, 1), device)
-        except (RuntimeError, NotImplementedError, TypeError):
-            pass  # an operator the counter cannot dispatch: MACs unknown, latency still measured
         for batch in LATENCY_BATCHES:
             inputs = _to(example_inputs(spec, batch), device)
             out[f"latency_ms_b{batch}"] = time_forward(model, inputs, device, budget_s=budget_s, max_reps=max_reps)
@@ -65,7 +65,8 @@ def model_cost(model: nn.Module, spec: InputSpec, *, budget_s: float = 0.3, max_
         from graft.notes import note
 
         note(f"the inference cost (MACs, latency) could not be measured on synthetic inputs "
-             f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}); metrics.json has None there")
+             f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}); "
+             "metrics.json has None there")
     finally:
         model.train(was_training)
     return out

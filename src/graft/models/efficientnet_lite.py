@@ -55,8 +55,8 @@ _BLOCK_KEY = re.compile(r"_blocks\.(\d+)\.(\w+)\.(.+)")
 
 def _timm_block_names(model: nn.Module) -> list[str]:
     """``blocks.s.j`` names in timm order: stages, then blocks within a stage."""
-    stages: nn.Sequential = model.blocks  # type: ignore[assignment]
-    return [f"blocks.{s}.{j}" for s, stage in enumerate(stages) for j in range(len(stage))]
+    stages = model.get_submodule("blocks")
+    return [f"blocks.{s}.{j}" for s, stage in enumerate(stages.children()) for j, _ in enumerate(stage.children())]
 
 
 def map_state_dict(source: dict[str, torch.Tensor], model: nn.Module, title: str = "EfficientNet-Lite0"

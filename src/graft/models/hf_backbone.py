@@ -225,7 +225,7 @@ def _drop_pooler(model: nn.Module) -> None:
     # BERT-style poolers are unused by mean/cls pooling; untrained parameters would only
     # inflate counts and break DDP's unused-parameter check.
     if isinstance(getattr(model, "pooler", None), nn.Module):
-        model.pooler = None
+        model.register_module("pooler", None)
 
 
 def layer_index_groups(module: nn.Module) -> list[list[str]]:

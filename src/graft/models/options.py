@@ -36,7 +36,9 @@ class DataInfo:
         if source.kind == "image":  # one size for all images, else None
             x = source.x
             shapes = {im.shape[:2] for im in x} if isinstance(x, list) else {x.shape[1:3]}
-            size = tuple(int(s) for s in shapes.pop()) if len(shapes) == 1 else None
+            if len(shapes) == 1:
+                height, width = (int(s) for s in shapes.pop())
+                size = (height, width)
         return cls(
             kind=source.kind,
             num_classes=source.num_classes,

@@ -139,8 +139,9 @@ def spec_from_timm(model: nn.Module, name: str, options: ModelOptions) -> Backbo
         std=tuple(float(s) for s in cfg.get("std", (0.229, 0.224, 0.225))),
     )
     extra_no_decay: set[str] = set()
-    if hasattr(model, "no_weight_decay"):
-        extra_no_decay = set(model.no_weight_decay())
+    no_weight_decay = getattr(model, "no_weight_decay", None)
+    if no_weight_decay is not None:
+        extra_no_decay = set(no_weight_decay())
     return BackboneSpec(
         name=name,
         feature_dim=int(model.num_features),  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ def rank(
     data: Any,
     *,
     labels_per_class: int | None = None,
-    scores: str | list[str] | None = None,
+    scores: str | Sequence[str] | None = None,
     out: str | Path | None = None,
     models_file: str | Path | None = None,
     verify: int = 0,
@@ -59,7 +60,8 @@ def rank(
         _check_verify_options(candidates, per_model, train_opts)
     elif train_opts:
         raise ConfigError(
-            f"graft rank trains nothing without --verify, so {', '.join('--' + k.replace('_', '-') for k in train_opts)} "
+            "graft rank trains nothing without --verify, so "
+            f"{', '.join('--' + k.replace('_', '-') for k in train_opts)} "
             f"would have no effect. Allowed without --verify: the data and model options "
             f"(--image-size, --split-seed ...). Fix: drop {'them' if len(train_opts) > 1 else 'it'}, or add --verify N."
         )
@@ -94,7 +96,7 @@ def rank(
             print(f"rank {i + 1}/{len(candidates)}: {c.label}", file=sys.stderr, flush=True)
         records.append(_score_model(c, net, per_model[i], target, rows, names, build_seconds,
                                     batch_size=batch_size, device=device, seed=seed))
-        built[i] = (None, build_seconds)  # type: ignore[assignment]  # free the model's memory
+        built[i] = (None, build_seconds)  # free the model's memory
     table = pd.DataFrame(records)
     table["consensus_rank"], used = consensus(table, names)
     table = table.sort_values(["consensus_rank", "model"], kind="stable").reset_index(drop=True)

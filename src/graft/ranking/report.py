@@ -37,7 +37,8 @@ def display_table(result: RankResult, *, short: bool = False) -> pd.DataFrame:
     shown["consensus rank"] = result.table["consensus_rank"].map(lambda v: f"{v:.2f}")
     for column, fmt in (("test_accuracy", "{:.4f}"), ("finetune_seconds", "{:.0f}")):
         if column in result.table:
-            shown[column.replace("_", " ")] = result.table[column].map(lambda v: "—" if pd.isna(v) else fmt.format(v))
+            shown[column.replace("_", " ")] = result.table[column].map(
+                lambda v, fmt=fmt: "—" if pd.isna(v) else fmt.format(v))
     shown["dim"] = result.table["feature_dim"]
     shown["seconds"] = result.table["seconds"].map(lambda v: f"{v:.1f}")
     shown["source head"] = result.table["source_head"]

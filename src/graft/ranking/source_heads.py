@@ -36,8 +36,9 @@ def _efficientnet_lite_head(variant: int) -> HeadBuilder:
 
 
 for _variant in (0, 1, 2):
-    SOURCE_HEADS.register(f"builtin:efficientnet-lite{_variant}",
-                          help="the 1000-way ImageNet classifier of the package weights")(_efficientnet_lite_head(_variant))
+    SOURCE_HEADS.register(
+        f"builtin:efficientnet-lite{_variant}", help="the 1000-way ImageNet classifier of the package weights",
+    )(_efficientnet_lite_head(_variant))
 
 
 def source_head(spec: Any, model: GraftModel, options: ModelOptions) -> tuple[nn.Module | None, str]:

@@ -211,11 +211,11 @@ def plot_compare(
                 means.append(mean)
                 stds.append(std)
         bars = ax.bar(xs, means, width * 0.95, yerr=stds, capsize=3, label=level or None)
-        for x, mean, std, bar in zip(xs, means, stds, bars):
+        for x_bar, mean, std, bar in zip(xs, means, stds, bars):
             top = mean + (std if np.isfinite(std) else 0.0)
             tops.append(top)
             ax.text(
-                x, top, format(mean, fmt), ha="center", va="bottom", fontsize=7,
+                x_bar, top, format(mean, fmt), ha="center", va="bottom", fontsize=7,
                 rotation=90 if rotate else 0, color=bar.get_facecolor(),
             )
     tilt = max(map(len, groups)) > 12

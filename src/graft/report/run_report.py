@@ -7,7 +7,7 @@ import enum
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -240,7 +240,8 @@ def _text(value: Any) -> str:
     return DASH if is_missing(value) else str(value)
 
 
-def _finite(value: Any) -> bool:
+def _finite(value: Any) -> TypeGuard[float]:
+    """A finite number (not a bool), so ``float(value)`` is safe."""
     numeric = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
     return numeric and bool(np.isfinite(value))
 

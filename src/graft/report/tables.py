@@ -224,7 +224,7 @@ def _best_flags(summary: pd.DataFrame, by: list[str], compare: str, metric: str)
 
 
 def _plot_metric(results: pd.DataFrame, metrics: list[str]) -> str | None:
-    candidates = ["test_accuracy"] + metrics if "test_accuracy" in results else metrics
+    candidates = ["test_accuracy", *metrics] if "test_accuracy" in results else metrics
     for metric in candidates:
         if pd.to_numeric(results[metric], errors="coerce").notna().any():
             return metric

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 import torch
 
 from graft.errors import DataError
 
-ArrayLike = Union[np.ndarray, torch.Tensor]
+ArrayLike = np.ndarray | torch.Tensor
 
 
-def as_matrix(x: ArrayLike, name: str, min_rows: int = 1) -> np.ndarray:
+def as_matrix(x: ArrayLike | None, name: str, min_rows: int = 1) -> np.ndarray:
     """A finite float64 ``[N, D]`` array from a NumPy array, tensor or nested list."""
     arr = _to_numpy(x, name)
     if arr.ndim != 2:
@@ -24,7 +22,7 @@ def as_matrix(x: ArrayLike, name: str, min_rows: int = 1) -> np.ndarray:
     return arr
 
 
-def as_vector(x: ArrayLike, name: str, n: int) -> np.ndarray:
+def as_vector(x: ArrayLike | None, name: str, n: int) -> np.ndarray:
     """A finite float64 ``[n]`` array."""
     arr = _to_numpy(x, name)
     if arr.ndim == 2 and arr.shape[1] == 1:
@@ -36,7 +34,7 @@ def as_vector(x: ArrayLike, name: str, n: int) -> np.ndarray:
     return arr
 
 
-def _to_numpy(x: ArrayLike, name: str) -> np.ndarray:
+def _to_numpy(x: ArrayLike | None, name: str) -> np.ndarray:
     if x is None:
         raise DataError(f"'{name}' is missing.")
     if isinstance(x, torch.Tensor):

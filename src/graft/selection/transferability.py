@@ -65,7 +65,8 @@ def _register(score: TransferScore) -> None:
 
 
 _register(TransferScore(
-    "logme", lambda f, y, p, s: logme(f, y), help="LogME: maximised evidence of a Bayesian linear head (You et al. 2021)"))
+    "logme", lambda f, y, p, s: logme(f, y),
+    help="LogME: maximised evidence of a Bayesian linear head (You et al. 2021)"))
 _register(TransferScore(
     "leep", lambda f, y, p, s: leep(p, y), needs_source=True,  # type: ignore[arg-type]
     help="LEEP: log-likelihood of the source head's classes mapped to the target's (Nguyen et al. 2020)"))
@@ -150,7 +151,7 @@ def check_class_counts(names: Sequence[str], counts: Any, classes: Sequence[str]
         need = SCORES.get(name).min_per_class
         if present.min() < need:
             labels = classes if classes is not None else [str(i) for i in range(len(counts))]
-            thin = [str(labels[i]) for i in np.flatnonzero((counts > 0) & (counts < need))]
+            thin = [str(labels[int(i)]) for i in np.flatnonzero((counts > 0) & (counts < need))]
             raise DataError(
                 f"Score '{name}' needs at least {need} examples of every class. Got {int(present.min())} of class(es) "
                 f"{', '.join(thin[:5])} in the training split. Allowed: --labels-per-class {need} or more. Fix: raise "

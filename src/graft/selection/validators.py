@@ -70,7 +70,9 @@ def snd_terms(
 ) -> np.ndarray:
     """Per-row neighbourhood entropies ``[N]`` of :func:`snd_score` (their mean is the score)."""
     if not (temperature > 0 and np.isfinite(temperature)):
-        raise ConfigError(f"The 'temperature' parameter of snd_score must be a number > 0. Got {temperature!r} instead.")
+        raise ConfigError(
+            f"The 'temperature' parameter of snd_score must be a number > 0. Got {temperature!r} instead."
+        )
     logits = as_matrix(target_logits, "target_logits", min_rows=2)
     if use_features:
         rows = as_matrix(target_features, "target_features", min_rows=2)

@@ -35,6 +35,7 @@ from graft.engine.param_groups import model_param_groups, trainable_param_groups
 from graft.engine.trainer import Batch, FitResult, monitor_mode
 from graft.errors import ConfigError
 from graft.models.adapters import AdapterOptions, add_adapter
+from graft.models.spec import GraftModel
 from graft.options import Search, option
 from graft.strategies.base import FitContext, Strategy, StrategyConfig
 
@@ -260,7 +261,10 @@ class LabelFreeValidation:
         self.validators = VALIDATORS
         self.select_by = select_by
         self.every = every
-        self.target = random_subset(ctx.target_plain(), max_n, ctx.seed)
+        target = ctx.target_plain()
+        if target is None:
+            raise ConfigError("internal: domain adaptation runs without target data")
+        self.target = random_subset(target, max_n, ctx.seed)
         self.source_val = random_subset(ctx.source_val, max_n, ctx.seed) if ctx.source_val is not None else None
         self.batch = max(ctx.train_config.batch_size, 256)
         #: Per-example terms of the selecting validator after each call (the start-margin rule).
@@ -301,7 +305,7 @@ class OracleAccuracy:
 
 
 @torch.no_grad()
-def center_head_on_target(model: nn.Module, source: Any, target: Any, *, batch_size: int = 256) -> torch.Tensor:
+def center_head_on_target(model: GraftModel, source: Any, target: Any, *, batch_size: int = 256) -> torch.Tensor:
     """Fold ``W·(mean_source − mean_target)`` into the first linear layer of the head, so
     target features are classified as if their mean were the source's. Returns the shift."""
     from graft.engine.features import extract_features

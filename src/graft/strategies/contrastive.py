@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
+from graft.data.base import dataset_size
 from graft.data.batch_augment import random_affine_batch
 from graft.engine.features import extract_features
 from graft.engine.param_groups import model_param_groups
@@ -126,7 +127,7 @@ class _FreezeBatchNorm:
             freeze_batchnorm(self.ctx.model.backbone)
 
     def on_epoch_end(self, epoch: int, module: nn.Module) -> None:
-        if self.ctx.val is None or len(self.ctx.val) == 0:  # type: ignore[arg-type]
+        if self.ctx.val is None or dataset_size(self.ctx.val) == 0:
             refit_head(self.ctx)  # no validation refits it: the shipped head must match the features
 
 
@@ -135,7 +136,7 @@ def refit_head(ctx: FitContext, val: Dataset | None = None) -> dict[str, torch.T
     returns the per-example validation loss and accuracy of the refitted model (empty without ``val``)."""
     device = next(ctx.model.backbone.parameters()).device
     f_tr, y_tr = extract_features(ctx.model.backbone, ctx.labeled_plain(), device=device, cache=False)
-    has_val = val is not None and len(val) > 0  # type: ignore[arg-type]
+    has_val = val is not None and dataset_size(val) > 0
     f_va, y_va = (extract_features(ctx.model.backbone, val, device=device, cache=False)  # type: ignore[arg-type]
                   if has_val else (None, None))
     fit_head_on_features(ctx.model, f_tr, y_tr, f_va, y_va, LinearProbeConfig(), seed=ctx.seed)
@@ -154,7 +155,7 @@ def refit_head(ctx: FitContext, val: Dataset | None = None) -> dict[str, torch.T
 def _labels(data: Dataset) -> np.ndarray:
     targets = getattr(data, "targets", None)
     if targets is None:
-        targets = [data[i][1] for i in range(len(data))]  # type: ignore[arg-type]
+        targets = [data[i][1] for i in range(dataset_size(data))]
     return np.asarray(torch.as_tensor(targets).cpu().numpy() if torch.is_tensor(targets) else targets)
 
 

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from graft.data.base import dataset_size
 from graft.data.batching import concat_inputs, input_count
 from graft.data.paired import PairedViews, TeacherOutputs, Views
 from graft.engine.param_groups import model_param_groups
@@ -105,7 +106,7 @@ class Distill(Strategy):
         result.extra_metrics.update(teacher_figures(ctx.teacher, ctx.extras.get("teacher_test"),
                                                     max(ctx.train_config.batch_size, 128)))
         result.extra_metrics["teacher_cached"] = self._cached
-        result.extra_metrics["transfer_unlabeled"] = len(ctx.target) if ctx.target is not None else 0  # type: ignore[arg-type]
+        result.extra_metrics["transfer_unlabeled"] = dataset_size(ctx.target) if ctx.target is not None else 0
         return result
 
     def prepare(self, ctx: FitContext) -> None:

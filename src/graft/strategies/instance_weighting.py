@@ -176,7 +176,8 @@ class _TrAdaBoost:
             from graft.io import atomic_path
 
             with atomic_path(self.path) as tmp, open(tmp, "wb") as f:
-                np.savez(f, **self.saved)
+                # numpy types **kwds against allow_pickle too; every key here is "e<epoch>".
+                np.savez(f, **self.saved)  # type: ignore[arg-type]
 
 
 def _ess(weights: np.ndarray) -> float:

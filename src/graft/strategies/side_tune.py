@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import nn
@@ -89,7 +89,7 @@ class SideTune(Strategy):
         """The ``--side-model`` network for ``model`` (built once), after checking it reads the same input."""
         cached = getattr(self, "_side", None)
         if cached is not None and cached[0] is model:
-            return cached[1]  # type: ignore[no-any-return]
+            return cached[1]
         from graft.models import DataInfo, ModelOptions, build_model
 
         recipe = model.spec.recipe
@@ -123,7 +123,8 @@ class SideTune(Strategy):
 
     def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
         out = supervised_step(module, batch, self.config.label_smoothing)
-        out["alpha"] = torch.sigmoid(module.backbone.alpha_logit.detach())
+        backbone = cast(SideTuneBackbone, module.backbone)  # installed by prepare()
+        out["alpha"] = torch.sigmoid(backbone.alpha_logit.detach())
         return out
 
 
@@ -153,8 +154,10 @@ def _about_side(spec: str) -> Iterator[None]:
 def _check_same_input(base: GraftModel, side: GraftModel, spec: str) -> None:
     """The side network reads the very tensors prepared for the base: refuse one that expects others."""
     a, b = base.spec.input, side.spec.input
-    fields = {"kind": (a.kind, b.kind), "channels": (a.channels, b.channels), "width": (a.width, b.width),
-              "tokenizer": (a.tokenizer, b.tokenizer)}
+    fields: dict[str, tuple[Any, Any]] = {
+        "kind": (a.kind, b.kind), "channels": (a.channels, b.channels), "width": (a.width, b.width),
+        "tokenizer": (a.tokenizer, b.tokenizer),
+    }
     if a.size is not None and b.size is not None:
         fields["image size"] = (a.size, b.size)
     differ = [f"{name} {side_value} (the base: {base_value})" for name, (base_value, side_value) in fields.items()

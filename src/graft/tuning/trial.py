@@ -124,7 +124,7 @@ def selected_value(run: Run, objective: str) -> float:
 def _api_fit() -> Callable[..., Run]:
     from graft.api import fit
 
-    return fit  # type: ignore[no-any-return]
+    return fit
 
 
 def _short(value: Any) -> str:
