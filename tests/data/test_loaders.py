@@ -1,5 +1,6 @@
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -61,7 +62,7 @@ def test_torch_dataset_is_iterated_once() -> None:
 
 def test_dataset_class_names_are_used() -> None:
     class Named(Dataset[tuple[np.ndarray, int]]):
-        classes = ["left", "right"]
+        classes: ClassVar[list[str]] = ["left", "right"]
 
         def __len__(self) -> int:
             return 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -54,7 +55,7 @@ def test_docstring_example() -> None:
 @pytest.mark.parametrize("schedule", ["cosine", "linear", "poly", "exp", "step", "inv"])
 def test_decaying_schedules_never_increase_and_stay_in_range(schedule: str) -> None:
     values = [lr_factor(s, TOTAL, schedule=schedule, step_every=7, min_factor=0.05) for s in range(TOTAL + 1)]
-    assert all(b <= a + 1e-12 for a, b in zip(values, values[1:]))
+    assert all(b <= a + 1e-12 for a, b in itertools.pairwise(values))
     assert all(0.0 <= v <= 1.0 for v in values)
     assert values[-1] < values[0]
 

@@ -94,7 +94,7 @@ class _InterruptAt:
 
 
 def test_loss_falls_on_an_easy_problem(task: Task) -> None:
-    model, result = task.fit(replace(CFG, epochs=10))
+    _, result = task.fit(replace(CFG, epochs=10))
     losses = [row["train_loss"] for row in result.history]
     assert len(losses) == 10 == result.epochs_run
     assert losses[-1] < 0.5 * losses[0]

@@ -38,7 +38,7 @@ def test_onnx_predictions_equal_the_torch_path(run_copy, runs, tmp_path: Path, k
     assert list(onnx_csv.columns) == list(torch_csv.columns) and len(torch_csv) > 5
     same = [c for c in torch_csv if c not in probs and c != "confidence"]
     pd.testing.assert_frame_equal(onnx_csv[same], torch_csv[same])
-    np.testing.assert_allclose(onnx_csv[probs + ["confidence"]], torch_csv[probs + ["confidence"]], atol=1e-5)
+    np.testing.assert_allclose(onnx_csv[[*probs, "confidence"]], torch_csv[[*probs, "confidence"]], atol=1e-5)
     pd.testing.assert_frame_equal(file_csv, onnx_csv)
     if kind == "image":
         assert torch_csv["path"].str.endswith(".png").all()  # 32x32 RGB files, resized to LeNet's 28x28 grey

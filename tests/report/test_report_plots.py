@@ -108,5 +108,5 @@ def test_learning_curves_start_validation_at_epoch_0_and_training_at_1(tmp_path:
     frame.loc[0, "train_loss"] = 5.0
     fig = _learning_curves_figure(_history_frame(frame), selected_epoch=None, title=None)
     train_loss = next(line for line in fig.axes[0].get_lines() if line.get_label() == "train_loss")
-    assert list(train_loss.get_xdata())[0] == 1
+    assert next(iter(train_loss.get_xdata())) == 1
     assert_png(plot_learning_curves(frame, tmp_path / "c.png", selected_epoch=0), (1440, 480))

@@ -12,7 +12,7 @@ from graft.selection.sfda import sfda, shrunk_lda_probabilities
 def reference_posteriors(f: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
     """Project on the generalized eigenvectors of (S_b, S_w shrunk), then the Bayes rule."""
     classes = np.unique(y)
-    n, d = f.shape
+    _, d = f.shape
     means = np.stack([f[y == c].mean(0) for c in classes])
     priors = np.array([np.mean(y == c) for c in classes])
     sw = sum(p * np.cov(f[y == c].T, bias=True) for p, c in zip(priors, classes))

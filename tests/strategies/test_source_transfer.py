@@ -49,7 +49,10 @@ def test_the_source_examples_that_look_like_the_target_weigh_more() -> None:
     far, y_far = blobs(20, seed=3, shift=6.0)
     x_s, y_s = np.concatenate([near, far]), np.concatenate([y_near, y_far])
     model = tiny_mlp(table_source())
-    ds = lambda x, y: TensorDataset(torch.tensor(x), torch.tensor(y))
+
+    def ds(x: np.ndarray, y: np.ndarray) -> TensorDataset:
+        return TensorDataset(torch.tensor(x), torch.tensor(y))
+
     ctx = FitContext(model=model, train=ds(x_t, y_t), val=None, train_config=TrainConfig(),
                      source=ds(x_s, y_s), source_classes=["0", "1", "2"])
     w = source_weights(ctx, max_weight=10.0)
