@@ -81,7 +81,8 @@ def main() -> None:
              "MNIST head learns translated soft labels) use the pretrained model, not the MNIST data. "
              "`+tradaboost`: `--reweight tradaboost`. `mcc+labels`: the label-free DA method `mcc` (B1's protocol, "
              "1560 iterations, label-free checkpoint pick) with the K labeled digits added to its labeled source "
-             "(MNIST-5k), the rest of the digits training split as its unlabeled target. Part 2 pretrains LeNet on "
+             "(MNIST-5k), the rest of the digits training split as its unlabeled target; `mcc` at K=0: the same with "
+             "no target label. Part 2 pretrains LeNet on "
              "MNIST-5k without its labels. Each strategy's defaults; mean ± std over seeds; `s/run` is the "
              "training time (2 CPU cores shared with other processes: only roughly comparable).")
     csv = RESULTS / f"{args.name}.csv"
@@ -105,6 +106,10 @@ def main() -> None:
                     run_out = out / f"k{k}-{name}-s{s}"
                     if (run_out / "metrics.json").exists() and not args.rerun:  # an interrupted invocation's
                         run = graft.load_run(run_out)
+                    elif name == "mcc":  # the reference: no target label at all (K is ignored; pass --ks 0)
+                        run = graft.fit(f"run:{supervised.run_dir}", digits, strategy="mcc", source=mnist, seed=s,
+                                        out=run_out, overwrite=True, progress=False, epochs=20, steps_per_epoch=78,
+                                        shift_report=False)
                     elif name == "mcc+labels":
                         run = graft.fit(f"run:{supervised.run_dir}", digits, strategy="mcc",
                                         source=labeled_source(mnist, digits, k, s), seed=s, out=run_out,
