@@ -119,10 +119,11 @@ def test_distill_errors_through_the_cli(graft_cli, hard_blobs: Path, finished_ru
     assert code == 2 and "--teacher must be a model trained on this task" in err
     code, _, err = graft_cli(*base, "--teacher", f"run:{finished_run}")  # blobs classes 0, 1, 2
     assert code == 2 and "predicts other classes" in err and "'ant'" in err
-    images = ["--data", "builtin:digits", "--teacher", f"run:{table_teacher}"]
-    code, _, err = graft_cli(*base, *images)  # a student that cannot read images
+    images = ["fit", "--data", "builtin:digits", "--strategy", "distill", "--teacher", f"run:{table_teacher}",
+              "--out", str(tmp_path / "x")]
+    code, _, err = graft_cli(*images, "--model", "builtin:mlp")  # a student that cannot read images
     assert code == 2 and "builtin:mlp needs a feature table" in err and "Got image data" in err
-    code, _, err = graft_cli(*base, *images, "--model", "builtin:lenet")  # a teacher that cannot
+    code, _, err = graft_cli(*images, "--model", "builtin:lenet")  # a teacher that cannot
     assert code == 2 and "takes table input" in err and "image data" in err
     code, _, err = graft_cli(*base, "--teacher", f"run:{table_teacher}", "--kd-loss", "mse")
     assert code == 2 and "kd-loss" in err and "dist" in err
