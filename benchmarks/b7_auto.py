@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from _results import RESULTS, mean_std, publish
 
 import graft
-from _results import RESULTS, mean_std, publish
 
 HERE = Path(__file__).parent
 KEY = ("cell", "K")
