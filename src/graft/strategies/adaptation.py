@@ -133,6 +133,14 @@ class DomainAdaptation(Strategy):
     def fit(self, ctx: FitContext) -> FitResult:
         """Warm start on the source, then adapt; the warm-started model competes as epoch 0."""
         warm, total = self.config.warm_start, ctx.train_config.epochs
+        default = type(self.config)().warm_start
+        if warm >= total and warm == default:  # a short run (--epochs 2): the default warm start shrinks
+            from graft.notes import note
+
+            warm = total // 2
+            note(f"The default --warm-start ({default} epochs) is not shorter than --epochs {total}; {warm} "
+                 f"warm-start epoch(s) run instead. Fix: pass --warm-start to choose it, or more --epochs.")
+            self.config.warm_start = warm
         if warm >= total:
             raise ConfigError(
                 f"The '--warm-start' option of strategy '{self.name}' must be below --epochs ({total}): the "
