@@ -25,6 +25,7 @@ results/da_suite.csv and results/da_suite.md. Not part of CI.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -32,13 +33,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
-
-from da_shifts import SHIFTS
-
 import graft
 from graft.report import format_mean_std, markdown_table
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+SHIFTS = importlib.import_module("da_shifts").SHIFTS  # the sibling module, whatever the working directory
 
 STRATEGIES = "source-only,dann,mcc,self-training"
 VALIDATORS = ("im", "entropy", "snd", "bnm", "classami", "dev")
@@ -156,7 +156,7 @@ def write(results: pd.DataFrame) -> None:
         "# DA suite — LeNet, five vision shifts, label-free selection\n\n"
         "Cells: target test accuracy of the label-free pick (`im` with the start-margin rule, graft's default), "
         "and in brackets the best epoch by target test labels (oracle, never used to select); mean ± std over "
-        "the seeds listed. `target-only`: LeNet trained on the target's labeled train half (reference). "
+        "the seeds listed. `target-only` (when run): LeNet trained on the target's labeled train half (reference). "
         "Protocol in the script's docstring and benchmarks/README.md.\n\n"
         + markdown_table(suite_table(results)) + "\n\n"
         "## Validators\n\nOver every DA run (shift × strategy × seed): how often the epoch a validator picks "
