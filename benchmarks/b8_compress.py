@@ -45,6 +45,8 @@ def main() -> None:
     ap.add_argument("--no-scratch", action="store_true", help="distill: skip the LeNet scratch row")
     ap.add_argument("--targets", default="0.5,0.25", help="prune: fractions of the MACs kept")
     ap.add_argument("--prune-seeds", default="0", help="prune: seeds of the fine-tuned model and its pruning")
+    ap.add_argument("--base-epochs", type=int, default=None, help="prune: epochs of the all-labels fine-tune")
+    ap.add_argument("--prune-epochs", type=int, default=None, help="prune: final recovery epochs (default 10)")
     ap.add_argument("--name", default="b8_compress")
     ap.add_argument("--out", default=str(HERE / "runs" / "b8c"))
     args = ap.parse_args()
@@ -103,12 +105,14 @@ def main() -> None:
         bases, pruned = [], {t: [] for t in args.targets.split(",")}
         for s in (int(x) for x in args.prune_seeds.split(",")):
             b_dir = out / f"effnet-all-s{s}"
+            epochs = {"epochs": args.base_epochs} if args.base_epochs else {}
             base = fit_or_reuse(b_dir, "builtin:efficientnet-lite0", "builtin:digits", "finetune", seed=s,
-                                progress=False, **EFFNET)
+                                progress=False, **EFFNET, **epochs)
             bases.append(base)
             for target in pruned:
+                recovery = {"epochs": args.prune_epochs} if args.prune_epochs else {}
                 run = fit_or_reuse(out / f"prune-{target}-s{s}", f"run:{b_dir}", "builtin:digits", "prune",
-                                   target_macs=float(target), seed=s, progress=False)
+                                   target_macs=float(target), seed=s, progress=False, **recovery)
                 pruned[target].append(run)
                 print(f"prune {target} seed {s}: {run.metrics['test_accuracy']:.3f} "
                       f"(unpruned {run.metrics['unpruned_test_accuracy']:.3f})", flush=True)
