@@ -124,3 +124,18 @@ def test_an_interrupted_prune_resumes_with_the_pruned_widths(finished_run: Path,
     shapes = {k: tuple(v.shape) for k, v in resumed.model.state_dict().items()}
     assert shapes == {k: tuple(v.shape) for k, v in full.model.state_dict().items()}
     assert resumed.metrics["test_accuracy"] == full.metrics["test_accuracy"]
+
+
+def test_measuring_and_tracing_leave_batch_norm_statistics_alone() -> None:
+    from graft.models import DataInfo, ModelOptions, build_model
+    from graft.strategies.prune import Prune, PruneConfig, _pruner
+
+    info = DataInfo(kind="image", num_classes=3, classes=["a", "b", "c"], channels=3, size=(16, 16))
+    model = build_model("timm:resnet10t", info, ModelOptions(pretrained=False, image_size=16))
+    before = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+    strategy = Prune(PruneConfig(target_macs=0.5))
+    strategy.check(model, None)  # type: ignore[arg-type]  # counts MACs, bisects on copies
+    _pruner(model, 0.2, strategy.config, steps=1)  # traces the real model
+    after = model.state_dict()
+    assert before and all(torch.equal(v, after[k]) for k, v in before.items())
+    assert model.training  # the mode is restored

@@ -20,8 +20,10 @@ reloads with ``run:DIR`` without unpickling anything.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -214,7 +216,20 @@ def _example(model: GraftModel) -> Any:
 def _macs(model: GraftModel) -> int:
     from graft.models.cost import count_macs
 
-    return count_macs(model, _example(model))
+    with _eval_mode(model):  # a forward pass in training mode would move batch-norm statistics
+        return count_macs(model, _example(model))
+
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    """``model`` in eval mode inside the block (tracing and counting run forward passes on
+    synthetic inputs, which must not update batch-norm statistics), its mode restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
 
 
 def _ignored(model: GraftModel, cfg: PruneConfig) -> list[nn.Module]:
@@ -238,11 +253,12 @@ def _pruner(model: GraftModel, ratio: float, cfg: PruneConfig, steps: int, impor
     kind = importance or cfg.importance
     imp = tp.importance.GroupTaylorImportance() if kind == "taylor" else tp.importance.GroupMagnitudeImportance(p=2)
     try:
-        return tp.pruner.BasePruner(
-            model, _example(model), importance=imp, pruning_ratio=ratio, iterative_steps=steps,
-            ignored_layers=_ignored(model, cfg), global_pruning=False,
-            forward_fn=lambda m, x: m(x),
-        )
+        with _eval_mode(model):  # tracing runs a forward pass on synthetic inputs
+            return tp.pruner.BasePruner(
+                model, _example(model), importance=imp, pruning_ratio=ratio, iterative_steps=steps,
+                ignored_layers=_ignored(model, cfg), global_pruning=False,
+                forward_fn=lambda m, x: m(x),
+            )
     except Exception as exc:  # torch-pruning's tracer fails on ops it does not know
         raise ConfigError(
             f"torch-pruning could not trace {model.spec.name}: {type(exc).__name__}: {str(exc)[:200]}. Allowed: "
