@@ -7,7 +7,7 @@ network, not a mask. Importance is first-order Taylor, ``|w · ḡ|`` summed ove
 channel's group, with ``ḡ`` the gradient averaged over every fine-tuning batch since the
 previous step (the "average gradient of each neuron"); the first step averages over one
 pass of the training data. Pruning is iterative: ``--prune-steps`` steps, each followed
-by ``--recovery-epochs`` of fine-tuning, then a final recovery fine-tune of ``--epochs``
+by ``--recovery-epochs`` (3) of fine-tuning, then a final recovery fine-tune of ``--epochs``
 chosen on validation like any run.
 
 ``--target-macs F`` keeps the fraction F of the model's multiply-accumulates: every
@@ -60,7 +60,9 @@ class PruneConfig(StrategyConfig):
     prune_ratio: float | None = option(None, help="Instead of --target-macs: remove this fraction of every "
                                        "prunable layer's channels.", gt=0, le=MAX_RATIO, example=0.3)
     prune_steps: int = option(4, help="Pruning steps, each followed by --recovery-epochs of fine-tuning.", ge=1)
-    recovery_epochs: int = option(1, help="Fine-tuning epochs after each pruning step but the last (the final "
+    # B8 (EfficientNet-Lite0 → digits, 50 % MACs): 1 epoch 0.958, 3 epochs 0.981 (unpruned 0.986); at 25 %
+    # 0.954 → 0.969; held out, LeNet on MNIST-5k at 50 %: 0.975 → 0.978.
+    recovery_epochs: int = option(3, help="Fine-tuning epochs after each pruning step but the last (the final "
                                   "recovery is --epochs).", ge=0)
     importance: str = option("taylor", help="taylor: |weight × gradient averaged over the fine-tuning batches|; "
                              "magnitude: |weight| (no gradient).", choices=("taylor", "magnitude"))
