@@ -25,3 +25,14 @@ def publish(name: str, intro: str, rows: list[dict[str, Any]]) -> None:
     text = intro + "\n\n" + markdown_table(pd.DataFrame(rows)) + "\n"
     (RESULTS / f"{name}.md").write_text(text)
     print(text)
+
+
+def fit_or_reuse(out: Path, *args: Any, **kwargs: Any) -> Any:
+    """A finished run in ``out`` is reused, an interrupted one resumed from its checkpoint, else trained."""
+    import graft
+
+    if (out / "metrics.json").exists():
+        return graft.load_run(out)
+    if (out / "checkpoints" / "last.ckpt").exists():
+        return graft.fit(*args, out=out, resume=True, **kwargs)
+    return graft.fit(*args, out=out, overwrite=True, **kwargs)

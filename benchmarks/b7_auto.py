@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from _results import RESULTS, mean_std, publish
+from _results import RESULTS, fit_or_reuse, mean_std, publish
 
 import graft
 
@@ -28,12 +28,6 @@ CANDIDATES = {
     "b3": ("finetune", "linear-probe", "contrastive"),
     "b1": ("source-only", "dann", "mcc", "self-training"),
 }
-
-
-def run_or_reuse(out: Path, *args: Any, **kwargs: Any) -> Any:
-    if (out / "metrics.json").exists():
-        return graft.load_run(out)
-    return graft.fit(*args, out=out, overwrite=True, progress=False, **kwargs)
 
 
 def main() -> None:
@@ -72,8 +66,8 @@ def main() -> None:
                     opts = {"source": "builtin:mnist5k", "shift_report": False}
                     model = "builtin:lenet"
                 for name in (*CANDIDATES[family], "auto"):
-                    run = run_or_reuse(out / f"{tag}-{name}", model, data, strategy=name, labels_per_class=k,
-                                       seed=s, **opts)
+                    run = fit_or_reuse(out / f"{tag}-{name}", model, data, strategy=name, progress=False,
+                                       labels_per_class=k, seed=s, **opts)
                     accs.setdefault(name, []).append(float(run.metrics["test_accuracy"]))
                     if name == "auto":
                         picks.append(str(run.metrics.get("auto_strategy")))

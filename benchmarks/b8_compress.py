@@ -18,22 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from _results import RESULTS, mean_std, publish
-
-import graft
+from _results import RESULTS, fit_or_reuse, mean_std, publish
 
 HERE = Path(__file__).parent
 EFFNET = {"image_size": 64}
 KEY = ("part", "model", "strategy")
-
-
-def fit_or_reuse(out: Path, *args: Any, **kwargs: Any) -> Any:
-    """A finished run is reused, an interrupted one resumed from its checkpoint, else trained."""
-    if (out / "metrics.json").exists():
-        return graft.load_run(out)
-    if (out / "checkpoints" / "last.ckpt").exists():
-        return graft.fit(*args, out=out, resume=True, **kwargs)
-    return graft.fit(*args, out=out, overwrite=True, **kwargs)
 
 
 def main() -> None:

@@ -204,3 +204,20 @@ def graft_cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-de
         return code, out, err
 
     return run
+
+
+def _user_error_line(code: int, out: str, err: str, *needles: str) -> str:
+    assert code == 2, (out, err)
+    assert "Traceback" not in out + err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def user_error() -> Callable[..., str]:
+    """``user_error(code, out, err, *needles)``: exit 2, no traceback, ONE ``error:`` line holding every
+    needle; returns that line."""
+    return _user_error_line

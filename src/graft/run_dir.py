@@ -66,7 +66,7 @@ def prepare_run_dir(path: Path, *, resume: bool, overwrite: bool) -> Path:
 
 
 def write_config(path: Path, config: dict[str, Any]) -> None:
-    write_text(path / "config.yaml", yaml.safe_dump(_plain(config), sort_keys=False))
+    write_text(path / "config.yaml", yaml.safe_dump(yaml_safe(config), sort_keys=False))
 
 
 def write_history(path: Path, history: list[dict[str, float]]) -> None:
@@ -96,12 +96,12 @@ def write_metrics(path: Path, metrics: dict[str, Any]) -> None:
     write_json(path / "metrics.json", metrics)
 
 
-def _plain(obj: Any) -> Any:
+def yaml_safe(obj: Any) -> Any:
     """Turn tuples, paths and numpy scalars into YAML-safe values."""
     if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
+        return {str(k): yaml_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
+        return [yaml_safe(v) for v in obj]
     if isinstance(obj, Path):
         return str(obj)
     if hasattr(obj, "item"):

@@ -11,16 +11,6 @@ import pytest
 from tests.conftest import blobs
 
 
-def _one_error_line(code: int, out: str, err: str, *needles: str) -> str:
-    assert code == 2, (out, err)
-    assert "Traceback" not in out + err
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
-
-
 @pytest.fixture
 def four_class_npz(tmp_path: Path) -> Path:
     """A source with one class ('3') the 3-class blobs target lacks."""
@@ -36,9 +26,9 @@ def _fit(blobs_npz: Path, out: Path, strategy: str, *extra: str) -> list[str]:
 
 
 def test_a_source_with_other_classes_is_refused_where_its_examples_join_the_target(  # type: ignore[no-untyped-def]
-    graft_cli, tmp_path: Path, blobs_npz: Path, four_class_npz: Path
+    graft_cli, user_error, tmp_path: Path, blobs_npz: Path, four_class_npz: Path
 ) -> None:
-    line = _one_error_line(*graft_cli(*_fit(blobs_npz, tmp_path / "iw", "instance-weighting",
+    line = user_error(*graft_cli(*_fit(blobs_npz, tmp_path / "iw", "instance-weighting",
                                             "--source", f"npz:{four_class_npz}")),
                            "different class sets", "only in the source: ['3']", "Fix:")
     assert "only in the target: []" in line
@@ -47,7 +37,7 @@ def test_a_source_with_other_classes_is_refused_where_its_examples_join_the_targ
 
 @pytest.mark.filterwarnings("always::graft.notes.GraftNote")  # the CLI prints each note as a 'note:' line
 def test_a_source_with_other_classes_is_allowed_with_a_head_per_task(  # type: ignore[no-untyped-def]
-    graft_cli, tmp_path: Path, blobs_npz: Path, four_class_npz: Path
+    graft_cli, user_error, tmp_path: Path, blobs_npz: Path, four_class_npz: Path
 ) -> None:
     code, _, err = graft_cli(*_fit(blobs_npz, tmp_path / "mt", "multitask", "--source", f"npz:{four_class_npz}"))
     assert code == 0, err
@@ -57,20 +47,20 @@ def test_a_source_with_other_classes_is_allowed_with_a_head_per_task(  # type: i
 
 
 def test_a_side_network_that_reads_other_input_is_refused_before_the_run(  # type: ignore[no-untyped-def]
-    graft_cli, tmp_path: Path, blobs_npz: Path, finished_run: Path
+    graft_cli, user_error, tmp_path: Path, blobs_npz: Path, finished_run: Path
 ) -> None:
     argv = _fit(blobs_npz, tmp_path / "side", "side-tune", "--side-model", "builtin:lenet")
     argv[2] = f"run:{finished_run}"
-    _one_error_line(*graft_cli(*argv), "--side-model builtin:lenet", "image input", "table")
+    user_error(*graft_cli(*argv), "--side-model builtin:lenet", "image input", "table")
     assert not (tmp_path / "side").exists()
     argv = _fit(blobs_npz, tmp_path / "side", "side-tune", "--side-model", "builtin:lenett")
     argv[2] = f"run:{finished_run}"
-    _one_error_line(*graft_cli(*argv), "--side-model builtin:lenett", "Did you mean 'lenet'")
+    user_error(*graft_cli(*argv), "--side-model builtin:lenett", "Did you mean 'lenet'")
 
 
 def test_co_tuning_without_a_source_head_exits_2(  # type: ignore[no-untyped-def]
-    graft_cli, tmp_path: Path, blobs_npz: Path
+    graft_cli, user_error, tmp_path: Path, blobs_npz: Path
 ) -> None:
-    _one_error_line(*graft_cli(*_fit(blobs_npz, tmp_path / "co", "co-tuning")),
+    user_error(*graft_cli(*_fit(blobs_npz, tmp_path / "co", "co-tuning")),
                     "'co-tuning' strategy trains the model's source head", "run:DIR")
     assert not (tmp_path / "co").exists()

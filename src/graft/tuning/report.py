@@ -12,6 +12,7 @@ import yaml
 
 from graft.io import atomic_path, write_text
 from graft.options import flag, value_text
+from graft.run_dir import yaml_safe
 from graft.tuning.space import Param
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def write_best_yaml(path: Path, command: Mapping[str, Any], fixed: Mapping[str, 
     body = {**{k: v for k, v in command.items() if v is not None}, **fixed, **params}
     head = (f"# graft tune: best trial {trial}, {objective} = {value:.6g} (validation; the test split was not used)\n"
             "# Options as graft fit takes them (--name value); the command's own first.\n")
-    write_text(path, head + yaml.safe_dump(_plain(body), sort_keys=False))
+    write_text(path, head + yaml.safe_dump(yaml_safe(body), sort_keys=False))
 
 
 def fit_command(command: Mapping[str, Any], fixed: Mapping[str, Any], params: Mapping[str, Any]) -> str:
@@ -183,15 +184,3 @@ def _text(value: Any) -> str:
     if isinstance(value, float):
         return "nan" if math.isnan(value) else f"{value:.4g}"
     return value_text(value)
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "item"):
-        return obj.item()
-    return obj
