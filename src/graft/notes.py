@@ -17,7 +17,12 @@ class GraftNote(UserWarning):
 
 def note(message: str) -> None:
     """Tell the user ``message`` (a :class:`GraftNote` warning), attributed to the user's own
-    line that called graft, so Python shows where in *their* code it happened."""
+    line that called graft, so Python shows where in *their* code it happened. Only the main
+    process tells: under DDP every rank runs the same code."""
+    from graft.engine.ranks import is_main_process
+
+    if not is_main_process():
+        return
     frame = sys._getframe(1)
     while frame.f_back is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(_PACKAGE):
         frame = frame.f_back

@@ -11,11 +11,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from graft.engine.schedules import SCHEDULES
+from graft.errors import ConfigError
 from graft.options import Options, Search, option
 
 OPTIMIZERS = ("adamw", "sgd")
 PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "64-true", "32", "16", "bf16")
 ACCELERATORS = ("auto", "cpu", "cuda", "gpu", "mps", "tpu")
+#: Lightning Fabric strategies graft runs (``ddp`` finds unused parameters: see engine.fabric).
+FABRIC_STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_fork", "fsdp", "fsdp_cpu_offload")
 
 
 def _augmentations() -> Iterable[str]:
@@ -74,10 +77,47 @@ class TrainConfig(Options):
     devices: str = option("1", help="Fabric devices: a count, comma-separated device ids, or auto.",
                           pattern=r"auto|-1|[0-9]+(,[0-9]+)*,?",
                           allowed_text="a count, comma-separated device ids (0,1), or auto")
-    fabric_strategy: str = option("auto", help="Fabric strategy: auto, ddp, fsdp, ...")
+    fabric_strategy: str = option(
+        "auto", help="Fabric strategy for --devices N: ddp (data parallel; CPU processes or GPUs), fsdp (sharded; "
+        "GPUs only).", choices=FABRIC_STRATEGIES)
     precision: str = option("32-true", help="Fabric precision.", choices=PRECISIONS)
     num_workers: int = option(0, help="DataLoader worker processes.", ge=0)
     progress: bool = option(True, help="Show a progress bar (the global --quiet turns it off).")
     checkpoint_every: float = option(
         10.0, help="Seconds of training between epoch checkpoints for --resume (0: after every epoch); "
         "a run shorter than this writes none.", ge=0)
+
+    def validate(self, owner: str | None = None) -> None:
+        """Declared rules, then: FSDP only on GPUs, and no more GPUs than are visible."""
+        super().validate(owner)
+        import torch
+
+        gpus = torch.cuda.device_count()
+        on_gpu = self.accelerator in ("cuda", "gpu") or (self.accelerator == "auto" and gpus > 0)
+        if self.fabric_strategy.startswith("fsdp") and not on_gpu:
+            raise ConfigError(
+                f"--fabric-strategy {self.fabric_strategy} needs GPUs: PyTorch's FSDP shards parameters across "
+                f"accelerator devices and refuses the CPU. Got --accelerator {self.accelerator} with "
+                f"{gpus} GPU(s) visible. Allowed on the CPU: auto, ddp, ddp_spawn. Fix: pass --fabric-strategy ddp."
+            )
+        if self.accelerator in ("cuda", "gpu") and gpus == 0:
+            raise ConfigError(
+                f"--accelerator {self.accelerator} needs a GPU, but PyTorch sees none (no CUDA device, or a "
+                "CPU-only build of torch). Allowed here: cpu, auto. Fix: pass --accelerator auto."
+            )
+        wanted = _device_count(self.devices)
+        if on_gpu and wanted is not None and wanted > gpus:
+            raise ConfigError(
+                f"--devices {self.devices} asks for {wanted} GPU(s) but {gpus} are visible. Allowed: at most "
+                f"{gpus}, or auto. Fix: pass --devices {gpus} (CUDA_VISIBLE_DEVICES limits what is visible)."
+            )
+
+
+def _device_count(devices: str) -> int | None:
+    """How many devices ``--devices`` names (ids count by the highest id + 1); None for auto and -1."""
+    text = devices.strip(",")
+    if text in ("auto", "-1"):
+        return None
+    if "," in devices:
+        return max(int(i) for i in text.split(",")) + 1
+    return int(text)

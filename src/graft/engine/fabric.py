@@ -27,13 +27,19 @@ def make_fabric(config: TrainConfig, run_dir: Path | None) -> Fabric:
     fabric = Fabric(
         accelerator=config.accelerator,
         devices=devices,
-        strategy=config.fabric_strategy,
+        strategy=_strategy(config.fabric_strategy),
         precision=_precision(config),  # type: ignore[arg-type]
         loggers=loggers,
     )
     if fabric.world_size > 1:
         fabric.launch()
     return fabric
+
+
+def _strategy(name: str) -> str:
+    """DDP finds unused parameters: a step may leave a trainable part idle (the discriminator
+    during a warm start, a layer a freeze schedule holds), which plain DDP refuses."""
+    return "ddp_find_unused_parameters_true" if name == "ddp" else name
 
 
 #: Lightning's short precision names, written out (it warns about the short ones).

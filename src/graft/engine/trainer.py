@@ -194,7 +194,7 @@ class Trainer:
             g["lr"] = cfg.lr * g.get("lr_scale", 1.0)
             g.setdefault("initial_lr", g["lr"])
         optimizer = _make_optimizer(cfg, groups)
-        wrapped, optimizer = fabric.setup(module, optimizer)
+        wrapped, optimizer = fabric.setup(StepModule(module), optimizer)
         longest = max(dataset_size(train), dataset_size(target) if target is not None else 0)
         steps_per_epoch = cfg.steps_per_epoch or _num_batches(longest, cfg.batch_size, fabric.world_size)
         total_steps = steps_per_epoch * cfg.epochs
@@ -267,7 +267,7 @@ class Trainer:
                     for g in optimizer.param_groups:
                         g["lr"] = g["initial_lr"] * factor
                     batch["progress"] = global_step / max(1, total_steps)
-                    out = step(wrapped, batch)
+                    out = wrapped(step=step, batch=batch)  # one forward: DDP sees every part the step uses
                     loss = out["loss"]
                     if not torch.isfinite(loss):
                         raise FloatingPointError(
@@ -395,6 +395,28 @@ class Trainer:
         return load_checkpoint(self.fabric, path, module, optimizer)
 
 
+class StepModule(nn.Module):
+    """Runs a whole training step inside one ``forward``.
+
+    A strategy's step may call parts of its module beside the model's forward (a domain
+    discriminator, a distillation projection, a second view of the batch). Run outside the
+    wrapped forward, a data-parallel wrapper (DDP, FSDP) would not see them: their gradients
+    would not be all-reduced, and DDP refuses the next step. Inside one forward, every part
+    is seen, precision's autocast covers the step (as Lightning does for ``training_step``),
+    and the losses are the forward's outputs. Called with inputs alone, it is the module's
+    own forward (validation).
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.inner = module
+
+    def forward(self, *args: Any, step: StepFn | None = None, batch: Batch | None = None, **kwargs: Any) -> Any:
+        if step is not None:
+            return step(self.inner, batch if batch is not None else {})
+        return self.inner(*args, **kwargs)
+
+
 class SeededSampler(Sampler[int]):
     """Shuffles ``(seed, epoch, pass)``-deterministically and shards across ranks.
 
@@ -489,5 +511,5 @@ def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
 
-__all__ = ["Batch", "Callback", "FitResult", "SeededSampler", "StepFn", "Trainer", "attached_callbacks",
+__all__ = ["Batch", "Callback", "FitResult", "SeededSampler", "StepFn", "StepModule", "Trainer", "attached_callbacks",
            "monitor_mode"]

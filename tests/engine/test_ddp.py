@@ -1,0 +1,59 @@
+"""Every strategy under ``--devices 2 --fabric-strategy ddp`` on the CPU (gloo): the two ranks
+train on different halves of each batch stream, so their weights agree after training only if
+every trainable part (the model, a domain discriminator, a distillation projection, a source
+head) had its gradients all-reduced."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from graft.engine.config import TrainConfig
+from graft.errors import ConfigError
+from graft.strategies import STRATEGIES
+
+WORKER = Path(__file__).with_name("ddp_worker.py")
+TRAINED = [n for n in STRATEGIES if n != "linear-probe"]  # the probe has no training loop
+
+
+@pytest.fixture(scope="module")
+def ddp_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ddp")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run([sys.executable, str(WORKER), str(out), *TRAINED], env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+@pytest.mark.parametrize("name", TRAINED)
+def test_ranks_end_with_identical_weights(name: str, ddp_runs: Path) -> None:
+    ranks = [torch.load(ddp_runs / f"{name}-rank{r}.pt") for r in (0, 1)]
+    a, b = (r["state"] for r in ranks)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), (name, key)
+    assert ranks[0]["test_accuracy"] > 0.6  # chance is 1/3: it trained
+    assert (ddp_runs / name / "metrics.json").is_file()  # rank 0 wrote the run directory
+
+
+def test_fsdp_on_the_cpu_is_refused_with_the_reason() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible")
+    with pytest.raises(ConfigError, match="fsdp needs GPUs.*Fix: pass --fabric-strategy ddp"):
+        TrainConfig(fabric_strategy="fsdp", devices="2").validate()
+
+
+def test_more_gpus_than_visible_is_refused() -> None:
+    with pytest.raises(ConfigError, match="needs a GPU|GPU\\(s\\) but"):
+        TrainConfig(accelerator="gpu", devices=str(torch.cuda.device_count() + 1)).validate()
+
+
+def test_an_unknown_fabric_strategy_names_the_allowed_ones() -> None:
+    with pytest.raises(ConfigError, match="Did you mean 'fsdp'"):
+        TrainConfig(fabric_strategy="fsd").validate()
