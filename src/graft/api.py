@@ -165,7 +165,7 @@ def fit(
         from graft.teachers import load_teacher
 
         teacher_net, teacher_schema, teacher_name = load_teacher(teacher)
-    if out is not None and not resume:
+    if out is not None and not resume and is_main_process():
         check_run_dir(Path(out), resume=resume, overwrite=overwrite)
 
     label_opts = run_cfg.load_options()
@@ -213,7 +213,8 @@ def fit(
             "of an interrupted graft run (one interrupted before its first checkpoint, written after "
             "--checkpoint-every seconds of training, has none). Fix: drop --resume to start afresh, or pass that --out."
         )
-    prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
+    if is_main_process():  # under torchrun every rank starts here; only rank 0 owns the directory
+        prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
     config = {
         "strategy": strategy, "model": model_name, "data": data_name,
         "source": src.name if src is not None else None, "seed": seed,
@@ -222,7 +223,8 @@ def fit(
         "train": dataclasses.asdict(train_cfg),
         "input_schema": schema.describe(net.spec.input),
     }
-    write_config(run_dir, config)
+    if is_main_process():
+        write_config(run_dir, config)
 
     torch.manual_seed(seed)
     np.random.seed(seed)

@@ -57,3 +57,34 @@ def test_more_gpus_than_visible_is_refused() -> None:
 def test_an_unknown_fabric_strategy_names_the_allowed_ones() -> None:
     with pytest.raises(ConfigError, match="Did you mean 'fsdp'"):
         TrainConfig(fabric_strategy="fsd").validate()
+
+
+def test_two_machines_under_torchrun_train_as_one(tmp_path: Path) -> None:
+    """Two "machines" (torchrun agents on this host, one process each) join one run: rank 0 writes
+    the run directory; the other rank writes nothing, not even to the --out it was given."""
+    import shutil
+    import socket
+
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    graft_cli = shutil.which("graft", path=str(Path(sys.executable).parent))
+    assert torchrun and graft_cli
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [
+        subprocess.Popen(
+            [torchrun, "--nnodes", "2", "--node-rank", str(node), "--nproc-per-node", "1", "--master-addr",
+             "127.0.0.1", "--master-port", str(port), graft_cli, "--quiet", "fit", "--model", "builtin:lenet",
+             "--data", "builtin:digits", "--devices", "1", "--num-nodes", "2", "--fabric-strategy", "ddp",
+             "--accelerator", "cpu", "--epochs", "2", "--out", str(tmp_path / f"node{node}")],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for node in (0, 1)
+    ]
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    import json
+
+    metrics = json.loads((tmp_path / "node0" / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.5  # 10 classes
+    assert not (tmp_path / "node1").exists()

@@ -77,6 +77,8 @@ class TrainConfig(Options):
     devices: str = option("1", help="Fabric devices: a count, comma-separated device ids, or auto.",
                           pattern=r"auto|-1|[0-9]+(,[0-9]+)*,?",
                           allowed_text="a count, comma-separated device ids (0,1), or auto")
+    num_nodes: int = option(1, help="Machines taking part (multi-node DDP, launched by torchrun or a cluster "
+                            "scheduler on each; see the README).", ge=1)
     fabric_strategy: str = option(
         "auto", help="Fabric strategy for --devices N: ddp (data parallel; CPU processes or GPUs), fsdp (sharded; "
         "GPUs only).", choices=FABRIC_STRATEGIES)

@@ -27,6 +27,7 @@ def make_fabric(config: TrainConfig, run_dir: Path | None) -> Fabric:
     fabric = Fabric(
         accelerator=config.accelerator,
         devices=devices,
+        num_nodes=config.num_nodes,
         strategy=_strategy(config.fabric_strategy),
         precision=_precision(config),  # type: ignore[arg-type]
         loggers=loggers,
