@@ -15,10 +15,9 @@ import torch
 
 from graft.engine.config import TrainConfig
 from graft.errors import ConfigError
-from graft.strategies import STRATEGIES
+from tests.engine.every_strategy import TRAINED
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
-TRAINED = [n for n in STRATEGIES if n != "linear-probe"]  # the probe has no training loop
 
 
 @pytest.fixture(scope="module")
