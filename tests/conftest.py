@@ -206,7 +206,7 @@ def graft_cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-de
     return run
 
 
-def _user_error_line(code: int, out: str, err: str, *needles: str) -> str:
+def assert_user_error(code: int, out: str, err: str, *needles: str) -> str:
     assert code == 2, (out, err)
     assert "Traceback" not in out + err
     lines = [line for line in err.splitlines() if line.startswith("error:")]
@@ -220,4 +220,4 @@ def _user_error_line(code: int, out: str, err: str, *needles: str) -> str:
 def user_error() -> Callable[..., str]:
     """``user_error(code, out, err, *needles)``: exit 2, no traceback, ONE ``error:`` line holding every
     needle; returns that line."""
-    return _user_error_line
+    return assert_user_error

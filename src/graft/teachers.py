@@ -76,26 +76,19 @@ def teacher_outputs(teacher: GraftModel, data: Any, batch_size: int, device: tor
     from torch.utils.data import DataLoader
 
     from graft.data.paired import TeacherOutputs
+    from graft.engine.evaluate import move_to
 
     was_training = teacher.training
     teacher.eval().to(device)
     loader = DataLoader(data, batch_size=batch_size, shuffle=False, collate_fn=getattr(data, "collate", None))
     out: list[TeacherOutputs] = []
     for x, _ in loader:
-        x = _to(x, device)
+        x = move_to(x, device)
         feats = teacher.forward_features(x)
         logits = teacher.forward_head(feats)
         out.extend(TeacherOutputs(lo, f) for lo, f in zip(logits.float().cpu(), feats.float().cpu()))
     teacher.train(was_training)
     return out
-
-
-def _to(x: Any, device: torch.device | str) -> Any:
-    if torch.is_tensor(x):
-        return x.to(device)
-    if isinstance(x, dict):
-        return {k: _to(v, device) for k, v in x.items()}
-    return x
 
 
 def teacher_figures(teacher: GraftModel, test: Any, batch_size: int) -> dict[str, Any]:

@@ -11,15 +11,7 @@ import pytest
 from graft.cli import app as cli
 from graft.cli.extra_args import parse_extra_args, parse_int_list, parse_k_list
 from graft.errors import ConfigError
-
-
-def _assert_user_error(code: int, out: str, err: str, *needles: str) -> None:
-    assert code == 2, (out, err)
-    assert "Traceback" not in out + err
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
+from tests.conftest import assert_user_error
 
 
 def test_list_shows_strategies_models_and_data(graft_cli) -> None:  # type: ignore[no-untyped-def]
@@ -36,7 +28,7 @@ def test_list_options_of_a_strategy(graft_cli) -> None:  # type: ignore[no-untyp
     assert "--layer-decay" in out and "--unfreeze-at" in out and "--epochs" in out
     code, out, _ = graft_cli("list", "--options", "linear-probe")
     assert code == 0 and "--head" in out
-    _assert_user_error(*graft_cli("list", "--options", "finetun"), "Did you mean 'finetune'?")
+    assert_user_error(*graft_cli("list", "--options", "finetun"), "Did you mean 'finetune'?")
 
 
 def test_list_options_also_shows_data_and_model_options(graft_cli) -> None:  # type: ignore[no-untyped-def]
@@ -106,19 +98,19 @@ def test_user_mistakes_exit_2_with_one_error_line(graft_cli, tmp_path: Path, blo
         argv += [flag, given.pop(flag, value)]
     argv += ["--out", str(tmp_path / "run"), "--no-progress", "--epochs", "1"]
     argv += [a for pair in given.items() for a in pair] if args[0].startswith("-") else args
-    _assert_user_error(*graft_cli(*argv), *needles)
+    assert_user_error(*graft_cli(*argv), *needles)
 
 
 def test_resume_without_checkpoint_exits_2(graft_cli, tmp_path: Path, blobs_npz: Path) -> None:  # type: ignore[no-untyped-def]
     code, out, err = graft_cli("fit", "-m", "builtin:mlp", "-d", f"npz:{blobs_npz}", "-s", "scratch",
                                "--out", tmp_path / "fresh", "--resume", "--no-progress")
-    _assert_user_error(code, out, err, "--resume", "checkpoint", "Fix:")
+    assert_user_error(code, out, err, "--resume", "checkpoint", "Fix:")
 
 
 def test_a_finished_run_is_protected(graft_cli, finished_run: Path, blobs_npz: Path) -> None:  # type: ignore[no-untyped-def]
     code, out, err = graft_cli("fit", "-m", "builtin:mlp", "-d", f"npz:{blobs_npz}", "-s", "scratch",
                                "--out", finished_run, "--no-progress")
-    _assert_user_error(code, out, err, "already holds a finished run", "--overwrite")
+    assert_user_error(code, out, err, "already holds a finished run", "--overwrite")
 
 
 def test_out_that_is_a_file_is_a_user_error(graft_cli, tmp_path: Path, blobs_npz: Path) -> None:  # type: ignore[no-untyped-def]
@@ -127,11 +119,11 @@ def test_out_that_is_a_file_is_a_user_error(graft_cli, tmp_path: Path, blobs_npz
     code, out, err = graft_cli("fit", "-m", "builtin:mlp", "-d", f"npz:{blobs_npz}", "-s", "scratch",
                                "--out", a_file, "--epochs", "1", "--no-progress")
     assert a_file.read_text() == "keep me"
-    _assert_user_error(code, out, err, str(a_file))
+    assert_user_error(code, out, err, str(a_file))
 
 
 def test_predict_with_a_missing_run_exits_2(graft_cli, tmp_path: Path, blobs_npz: Path) -> None:  # type: ignore[no-untyped-def]
-    _assert_user_error(*graft_cli("predict", "--run", tmp_path / "nothing", "-d", f"npz:{blobs_npz}",
+    assert_user_error(*graft_cli("predict", "--run", tmp_path / "nothing", "-d", f"npz:{blobs_npz}",
                                   "--out", tmp_path / "p.csv"), "not a graft run directory")
     assert not (tmp_path / "p.csv").exists()
 
@@ -151,7 +143,7 @@ def test_ctrl_c_says_how_to_resume(graft_cli, monkeypatch: pytest.MonkeyPatch, b
 def test_unknown_monitor_is_a_user_error(graft_cli, tmp_path: Path, blobs_npz: Path) -> None:  # type: ignore[no-untyped-def]
     code, out, err = graft_cli("fit", "-m", "builtin:mlp", "-d", f"npz:{blobs_npz}", "-s", "scratch",
                                "--out", tmp_path, "--epochs", "1", "--monitor", "val_acc", "--no-progress")
-    _assert_user_error(code, out, err, "val_acc", "val_accuracy")
+    assert_user_error(code, out, err, "val_acc", "val_accuracy")
 
 
 def test_parse_extra_args_forms() -> None:
@@ -223,7 +215,7 @@ def test_declared_rules_refuse_bad_values_before_any_work(  # type: ignore[no-un
     graft_cli, tmp_path: Path, blobs_npz: Path, strategy: str, args: list[str], needles: list[str]
 ) -> None:
     code, out, err = graft_cli(*_fit_argv(tmp_path, blobs_npz, strategy, *args))
-    _assert_user_error(code, out, err, *needles)
+    assert_user_error(code, out, err, *needles)
     assert not (tmp_path / "run").exists()  # refused before any data was loaded or directory written
 
 

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-def _one_line_error(code: int, out: str, err: str, *needles: str) -> None:
-    assert code == 2, (out, err)
-    assert "Traceback" not in out + err
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
+from tests.conftest import assert_user_error
 
 
 def test_rank_prints_the_ranked_table_and_writes_its_files(graft_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
@@ -31,15 +24,15 @@ def test_rank_prints_the_ranked_table_and_writes_its_files(graft_cli, tmp_path: 
 
 def test_rank_mistakes_exit_2_with_one_line(graft_cli, tmp_path: Path, blobs_npz: Path) -> None:  # type: ignore[no-untyped-def]
     data = f"npz:{blobs_npz}"
-    _one_line_error(*graft_cli("rank", "-m", "builtin:mlp", "-d", data, "--scores", "hscor", "--out", tmp_path),
+    assert_user_error(*graft_cli("rank", "-m", "builtin:mlp", "-d", data, "--scores", "hscor", "--out", tmp_path),
                     "Unknown transferability score 'hscor'", "Did you mean 'hscore'?")
     empty = tmp_path / "empty.txt"
     empty.write_text("\n# none\n")
-    _one_line_error(*graft_cli("rank", "--models-file", empty, "-d", data, "--out", tmp_path), "names no model")
-    _one_line_error(*graft_cli("rank", "-m", "builtin:mlp", "-d", data, "-k", "1", "--scores", "gbc",
+    assert_user_error(*graft_cli("rank", "--models-file", empty, "-d", data, "--out", tmp_path), "names no model")
+    assert_user_error(*graft_cli("rank", "-m", "builtin:mlp", "-d", data, "-k", "1", "--scores", "gbc",
                                "--out", tmp_path), "'gbc' needs at least 2 examples", "--labels-per-class")
     # An image model among table models: the data's kind decides, and the message says which model differs.
-    _one_line_error(*graft_cli("rank", "-m", "builtin:mlp", "-m", "builtin:lenet", "-d", data, "--out", tmp_path),
+    assert_user_error(*graft_cli("rank", "-m", "builtin:mlp", "-m", "builtin:lenet", "-d", data, "--out", tmp_path),
                     "builtin:lenet", "image", "table")
-    _one_line_error(*graft_cli("rank", "-m", "builtin:mlp", "-d", data, "--epochs", "3", "--out", tmp_path),
+    assert_user_error(*graft_cli("rank", "-m", "builtin:mlp", "-d", data, "--epochs", "3", "--out", tmp_path),
                     "--verify")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from graft.models import DataInfo, ModelOptions, build_model
-from graft.ranking.source_heads import head_probabilities, source_head
+from graft.models.source_heads import head_probabilities, source_head
 
 
 @pytest.mark.parametrize("variant", [0, 2])

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from graft.data.base import InputSpec
+from graft.engine.evaluate import move_to
 from graft.errors import ConfigError
 from graft.models.example_inputs import cost_seq_len, example_inputs
 
@@ -56,7 +57,7 @@ def model_cost(model: nn.Module, spec: InputSpec, *, budget_s: float = 0.3, max_
         with contextlib.suppress(RuntimeError, NotImplementedError, TypeError):
             out["macs"] = count_macs(model, example_inputs(spec, 1), device)
         for batch in LATENCY_BATCHES:
-            inputs = _to(example_inputs(spec, batch), device)
+            inputs = move_to(example_inputs(spec, batch), device)
             out[f"latency_ms_b{batch}"] = time_forward(model, inputs, device, budget_s=budget_s, max_reps=max_reps)
     except ConfigError:
         pass  # no synthetic input for this model: the figures stay None
@@ -78,7 +79,7 @@ def count_macs(model: nn.Module, inputs: Any, device: Any = "cpu") -> int:
 
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
-        model(_to(inputs, device))
+        model(move_to(inputs, device))
     return int(counter.get_total_flops()) // 2
 
 
@@ -109,12 +110,6 @@ def time_forward(model: nn.Module, inputs: Any, device: Any = "cpu", *, warmup: 
 def _device(model: nn.Module) -> torch.device:
     first = next(iter(model.parameters()), None)
     return first.device if first is not None else torch.device("cpu")
-
-
-def _to(inputs: Any, device: Any) -> Any:
-    if isinstance(inputs, dict):
-        return {k: v.to(device) for k, v in inputs.items()}
-    return inputs.to(device)
 
 
 def _sync(device: torch.device | str) -> None:

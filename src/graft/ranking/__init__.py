@@ -3,7 +3,7 @@
 Candidates (:mod:`.candidates`) are built like ``graft fit`` builds them, their features
 of the labeled training split extracted once, and the transferability scores of
 :mod:`graft.selection.transferability` run on them (:mod:`.rank`); LEEP and NCE read the
-labels through the model's source head (:mod:`.source_heads`). ``--verify`` fine-tunes the
+labels through the model's source head (:mod:`graft.models.source_heads`). ``--verify`` fine-tunes the
 top models to check the scores (:mod:`.verify`); :mod:`.report` writes the files.
 """
 

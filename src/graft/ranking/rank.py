@@ -20,10 +20,10 @@ import pandas as pd
 import torch
 
 from graft.errors import ConfigError
+from graft.models.source_heads import head_probabilities, source_head
 from graft.options import build_config
 from graft.ranking.candidates import Candidate, collect_candidates
 from graft.ranking.result import RankResult, consensus
-from graft.ranking.source_heads import head_probabilities, source_head
 from graft.run_options import RUN_OPTIONS, RunOptions
 from graft.selection.transferability import check_class_counts, compute_scores, parse_scores
 

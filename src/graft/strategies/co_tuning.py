@@ -49,7 +49,7 @@ class CoTuning(ExtraHeadFinetune):
 
     def check(self, model: GraftModel, train: Dataset) -> None:
         if not has_source_head(model):
-            from graft.ranking.source_heads import SOURCE_HEADS
+            from graft.models.source_heads import SOURCE_HEADS
 
             raise ConfigError(
                 "The 'co-tuning' strategy trains the model's source head too, but this model has none that "
@@ -84,8 +84,8 @@ class CoTuning(ExtraHeadFinetune):
 
 def has_source_head(model: GraftModel) -> bool:
     """Whether graft knows the model's source head: a ``run:DIR`` model's saved head, or the
-    classifier a pretrained built-in ships (``graft.ranking.source_heads.SOURCE_HEADS``)."""
-    from graft.ranking.source_heads import SOURCE_HEADS
+    classifier a pretrained built-in ships (``graft.models.source_heads.SOURCE_HEADS``)."""
+    from graft.models.source_heads import SOURCE_HEADS
 
     pretrained = bool((model.spec.recipe.get("options") or {}).get("pretrained", True))
     return model.source_run is not None or (model.spec.name in SOURCE_HEADS and pretrained)
@@ -97,7 +97,7 @@ def source_head(model: GraftModel) -> nn.Module:
         from graft.models import load_model
 
         return load_model(model.source_run).head
-    from graft.ranking.source_heads import SOURCE_HEADS
+    from graft.models.source_heads import SOURCE_HEADS
 
     return SOURCE_HEADS.get(model.spec.name)(model)
 
