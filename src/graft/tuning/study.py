@@ -10,6 +10,7 @@ is stored with it, so a study is never continued with another strategy by mistak
 from __future__ import annotations
 
 import re
+import time
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ IDENTITY_FIELDS = ("strategy", "model", "data", "source", "labels_per_class", "o
 #: A trial whose process died (kill -9, a lost machine) is failed after this many seconds without
 #: a heartbeat, and its parameters are tried again by the next process.
 HEARTBEAT_SECONDS = 30
+#: Tries at opening a storage that several workers may be creating at once.
+OPEN_ATTEMPTS = 6
 STORAGE_EXAMPLES = "sqlite:///study.db, postgresql://user:password@host/db, mysql+pymysql://user@host/db"
 
 
@@ -55,19 +58,35 @@ def open_storage(url: str | None) -> Any:
             f"--storage must be a database URL Optuna can open. Got {url!r} instead. Allowed: {STORAGE_EXAMPLES}. "
             f"Fix: pass e.g. --storage sqlite:///{url if url.endswith('.db') else 'study.db'}."
         )
-    try:
-        with warnings.catch_warnings():  # Optuna marks the heartbeat experimental; graft relies on it knowingly
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=2 * HEARTBEAT_SECONDS,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
-    except Exception as err:  # SQLAlchemy, a driver or the OS: all mean "cannot open"
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConfigError(
-            f"Optuna cannot open the storage --storage {url!r}: {reason[:200]}. Allowed: a database URL Optuna "
-            f"supports ({STORAGE_EXAMPLES}). Fix: check the URL, that its folder or server exists and that its "
-            f"driver is installed."
-        ) from None
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():  # Optuna marks the heartbeat experimental; graft relies on it knowingly
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=2 * HEARTBEAT_SECONDS,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
+        except Exception as err:  # SQLAlchemy, a driver or the OS: all mean "cannot open"
+            # Workers started together race to create a new database's tables (SQLite: "database is
+            # locked", "table ... already exists"); the loser finds them made a moment later.
+            if attempt + 1 < OPEN_ATTEMPTS and _concurrent(err):
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            raise _cannot_open(url, err) from None
+    raise AssertionError("unreachable")
+
+
+def _concurrent(err: Exception) -> bool:
+    text = str(err).lower()
+    return any(s in text for s in ("locked", "already exists", "unique constraint", "integrity"))
+
+
+def _cannot_open(url: str, err: Exception) -> ConfigError:
+    reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return ConfigError(
+        f"Optuna cannot open the storage --storage {url!r}: {reason[:200]}. Allowed: a database URL Optuna "
+        f"supports ({STORAGE_EXAMPLES}). Fix: check the URL, that its folder or server exists and that its "
+        f"driver is installed."
+    )
 
 
 def open_study(
