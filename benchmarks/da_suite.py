@@ -41,6 +41,8 @@ sys.path.insert(0, str(HERE))
 SHIFTS = importlib.import_module("da_shifts").SHIFTS  # the sibling module, whatever the working directory
 
 STRATEGIES = "source-only,dann,mcc,self-training"
+#: Combinations measured as if they were strategies: name → (strategy, options).
+VARIANTS = {"dann+mcc": ("dann", {"mcc_weight": 1.0})}
 VALIDATORS = ("im", "entropy", "snd", "bnm", "classami", "dev")
 RUNS = HERE / "runs" / "da_suite"
 SLUG = {name: name.replace("→", "-to-") for name in SHIFTS}
@@ -71,8 +73,9 @@ def main() -> None:
                         graft.fit("builtin:lenet", target, "scratch", seed=seed, out=run_dir, overwrite=True,
                                   **opts)
                     else:
-                        graft.fit("builtin:lenet", target, name, source=source, seed=seed, out=run_dir,
-                                  overwrite=True, all_validators=True, **opts)
+                        strategy, extra = VARIANTS.get(name, (name, {}))
+                        graft.fit("builtin:lenet", target, strategy, source=source, seed=seed, out=run_dir,
+                                  overwrite=True, all_validators=True, **opts, **extra)
                     print(shift, name, seed, json.dumps(row_of(run_dir, shift)), flush=True)
                     write(collect(out))
     write(collect(out))

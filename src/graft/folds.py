@@ -52,7 +52,7 @@ class CrossValidation:
 def fit_folds(fit: Callable[..., Any], model: Any, data: Any, *, strategy: str, out: Any, options: dict[str, Any],
               **named: Any) -> CrossValidation:
     """Run ``fit`` once per fold (``options["folds"]`` of them) and summarise."""
-    from graft.io import write_text
+    from graft.io import atomic_path, write_text
     from graft.run_dir import default_run_dir
 
     k = int(options["folds"])
@@ -73,6 +73,10 @@ def fit_folds(fit: Callable[..., Any], model: Any, data: Any, *, strategy: str, 
             values = table[key].astype(float).to_numpy()
             metrics[key], metrics[f"{key}_std"] = float(values.mean()), float(np.std(values, ddof=1))
     result = CrossValidation(root, runs, table, metrics)
-    table.to_csv(root / "folds.csv", index=False)
-    write_text(root / "summary.md", result.summary())
+    from graft.engine.ranks import is_main_process
+
+    if is_main_process():
+        with atomic_path(root / "folds.csv") as tmp:
+            table.to_csv(tmp, index=False)
+        write_text(root / "summary.md", result.summary())
     return result

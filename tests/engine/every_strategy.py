@@ -20,6 +20,14 @@ X = (_CENTRES[Y] + _RNG.normal(size=(120, 6))).astype(np.float32)
 #: Every strategy with a training loop (the linear probe fits its head in closed form).
 TRAINED = [n for n in STRATEGIES if n != "linear-probe"]
 
+#: Runs beside the strategies: name → (strategy, options).
+VARIANTS: dict[str, tuple[str, dict]] = {
+    # The backbone is frozen when DDP is set up and unfrozen at epoch 2: its gradients must still be reduced.
+    "finetune-unfreeze": ("finetune", {"unfreeze_at": 2, "lp_init": False}),
+    # Rank 0 is slower each epoch and checkpoints are due by the clock: the ranks must still agree to save.
+    "scratch-checkpoints": ("scratch", {"checkpoint_every": 0.2, "epochs": 8}),
+}
+
 
 def blobs() -> DataSource:
     """Three Gaussian blobs in 6 dimensions, 40 rows each."""

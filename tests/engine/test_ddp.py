@@ -15,7 +15,7 @@ import torch
 
 from graft.engine.config import TrainConfig
 from graft.errors import ConfigError
-from tests.engine.every_strategy import TRAINED
+from tests.engine.every_strategy import TRAINED, VARIANTS
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 
@@ -24,13 +24,13 @@ WORKER = Path(__file__).with_name("ddp_worker.py")
 def ddp_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("ddp")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    done = subprocess.run([sys.executable, str(WORKER), str(out), *TRAINED], env=env, capture_output=True,
+    done = subprocess.run([sys.executable, str(WORKER), str(out), *TRAINED, *VARIANTS], env=env, capture_output=True,
                           text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     return out
 
 
-@pytest.mark.parametrize("name", TRAINED)
+@pytest.mark.parametrize("name", [*TRAINED, *VARIANTS])
 def test_ranks_end_with_identical_weights(name: str, ddp_runs: Path) -> None:
     ranks = [torch.load(ddp_runs / f"{name}-rank{r}.pt") for r in (0, 1)]
     a, b = (r["state"] for r in ranks)

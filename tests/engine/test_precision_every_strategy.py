@@ -1,4 +1,4 @@
-"""--precision bf16-mixed trains every registered strategy on the CPU (tiny model, tiny data)."""
+"""--precision bf16-mixed and 64-true train every registered strategy on the CPU (tiny model, tiny data)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ def base_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.parametrize("precision", ["bf16-mixed", "64-true"])
 @pytest.mark.parametrize("name", TRAINED)
-def test_bf16_mixed_trains_every_strategy_on_cpu(name: str, base_run: Path, tmp_path: Path) -> None:
-    kw = {"precision": "bf16-mixed", "accelerator": "cpu", "progress": False, "epochs": 5, "lr": 1e-2,
+def test_every_strategy_trains_at_each_precision_on_cpu(name: str, precision: str, base_run: Path,
+                                                        tmp_path: Path) -> None:
+    kw = {"precision": precision, "accelerator": "cpu", "progress": False, "epochs": 5, "lr": 1e-2,
           "batch_size": 16, "out": tmp_path / name, **strategy_kwargs(name, base_run)}
     run = graft.fit(f"run:{base_run}", blobs(), name, **kw)
     assert run.metrics["test_accuracy"] > 0.6, (name, run.metrics["test_accuracy"])  # chance is 1/3

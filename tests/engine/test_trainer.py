@@ -445,3 +445,25 @@ def test_a_metrics_per_example_terms_feed_the_start_margin(task: Task, gain: flo
     best_adapted = max(r["score"] for r in result.history[1:])
     assert best_adapted > result.history[0]["score"]  # the raw score did rise
     assert (result.best_epoch == 0) is kept
+
+
+def test_under_mixed_precision_only_the_model_runs_in_bf16(task: Task) -> None:
+    """A step sees float32 model outputs, and its own losses and extra parts run outside autocast,
+    as if the model were called through Fabric; the batch reaches the step unconverted."""
+    seen: dict[str, torch.dtype] = {}
+    proj = torch.randn(task.make_model(task.source).spec.feature_dim, 4)
+
+    def step(module: nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        logits, feats = module(batch["x"], return_features=True)
+        seen.update(x=batch["x"].dtype, logits=logits.dtype, feats=feats.dtype,
+                    matmul=(feats.detach() @ proj).dtype, model_linear=module.head(feats).dtype)
+        return {"loss": nn.functional.cross_entropy(logits, batch["y"])}
+
+    model = task.make_model(task.source)
+    autocast_in_head: list[bool] = []
+    model.head.register_forward_hook(lambda *_: autocast_in_head.append(torch.is_autocast_enabled("cpu")))
+    config = replace(CFG, epochs=1, precision="bf16-mixed", accelerator="cpu")
+    Trainer(config).fit(model, model_param_groups(model, weight_decay=0.0), step, task.train, None)
+    assert seen == {"x": torch.float32, "logits": torch.float32, "feats": torch.float32, "matmul": torch.float32,
+                    "model_linear": torch.float32}
+    assert autocast_in_head[:2] == [True, False]  # through the model's forward; called apart by the step

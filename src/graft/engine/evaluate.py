@@ -25,8 +25,9 @@ def predict_logits(
     was_training = module.training
     module.eval()
     logits, labels, feats = [], [], []
+    dtype = input_dtype(module)
     for x, y in _loader(data, batch_size):
-        x = move_to(x, device)
+        x = move_to(x, device, dtype)
         if return_features:
             out, f = module(x, return_features=True)
             feats.append(f.float().cpu())
@@ -56,13 +57,20 @@ def evaluate_examples(
     return {f"{prefix}loss": loss, f"{prefix}accuracy": correct}
 
 
-def move_to(x: Any, device: Any) -> Any:
-    """A tensor, or a dict of tensors (a token batch), on ``device``."""
+def move_to(x: Any, device: Any, dtype: torch.dtype | None = None) -> Any:
+    """A tensor, or a dict of tensors (a token batch), on ``device``; floating tensors as ``dtype``
+    when given (a model trained in double precision reads its inputs in double)."""
     if torch.is_tensor(x):
-        return x.to(device)
+        return x.to(device, dtype) if dtype is not None and x.is_floating_point() else x.to(device)
     if isinstance(x, dict):
-        return {k: move_to(v, device) for k, v in x.items()}
+        return {k: move_to(v, device, dtype) for k, v in x.items()}
     return x
+
+
+def input_dtype(module: nn.Module) -> torch.dtype | None:
+    """float64 for a module in double precision (``--precision 64-true`` while it trains), else None."""
+    param = next(module.parameters(), None)
+    return torch.float64 if param is not None and param.dtype == torch.float64 else None
 
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:

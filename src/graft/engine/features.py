@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from graft.data.base import dataset_size
-from graft.engine.evaluate import move_to
+from graft.engine.evaluate import input_dtype, move_to
 
 _CACHE: OrderedDict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
 _CACHE_SIZE = 16
@@ -78,8 +78,9 @@ def extract_features(
     backbone.eval().to(device)
     feats, labels = [], []
     loader = DataLoader(data, batch_size=batch_size, shuffle=False, collate_fn=getattr(data, "collate", None))
+    dtype = input_dtype(backbone)
     for x, y in loader:
-        x = move_to(x, device)
+        x = move_to(x, device, dtype)
         feats.append(backbone(x).float().cpu())
         labels.append(torch.as_tensor(y))
     backbone.train(was_training)

@@ -194,7 +194,9 @@ class Trainer:
             g["lr"] = cfg.lr * g.get("lr_scale", 1.0)
             g.setdefault("initial_lr", g["lr"])
         optimizer = _make_optimizer(cfg, groups)
-        wrapped, optimizer = fabric.setup(StepModule(module), optimizer)
+        steps = StepModule(module, fabric.strategy.precision)
+        with _all_trainable(groups):  # DDP registers only the parameters that need gradients at setup
+            wrapped, optimizer = fabric.setup(steps, optimizer)
         longest = max(dataset_size(train), dataset_size(target) if target is not None else 0)
         steps_per_epoch = cfg.steps_per_epoch or _num_batches(longest, cfg.batch_size, fabric.world_size)
         total_steps = steps_per_epoch * cfg.epochs
@@ -267,7 +269,7 @@ class Trainer:
                     for g in optimizer.param_groups:
                         g["lr"] = g["initial_lr"] * factor
                     batch["progress"] = global_step / max(1, total_steps)
-                    out = wrapped(step=step, batch=batch)  # one forward: DDP sees every part the step uses
+                    out = steps.run(wrapped, step, batch)  # one forward: DDP sees every part the step uses
                     loss = out["loss"]
                     if not torch.isfinite(loss):
                         raise FloatingPointError(
@@ -316,7 +318,10 @@ class Trainer:
                 # At most one checkpoint every checkpoint_every seconds: a per-epoch torch.save was
                 # half the wall time of a small table's training (B11); a resume loses at most that.
                 now = time.perf_counter()
-                if now - last_save >= cfg.checkpoint_every:
+                due = now - last_save >= cfg.checkpoint_every
+                if fabric.world_size > 1:  # one decision for every rank: saving ends in a barrier
+                    due = bool(fabric.broadcast(due, src=0))
+                if due:
                     last_save = now
                     self._save(module, optimizer, {
                         "epoch": epoch + 1, "step": global_step, "history": result.history,
@@ -337,6 +342,8 @@ class Trainer:
             result.best_epoch, result.best_value = chosen.epoch, chosen.value
         elif not selecting:
             result.best_epoch = result.epochs_run
+        if any(p.dtype == torch.float64 for p in module.parameters()):
+            module.float()  # --precision 64-true trained in double; evaluation, prediction and export read float32
         return result
 
     def _validate(self, module: nn.Module, val: Dataset | None) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
@@ -400,21 +407,67 @@ class StepModule(nn.Module):
 
     A strategy's step may call parts of its module beside the model's forward (a domain
     discriminator, a distillation projection, a second view of the batch). Run outside the
-    wrapped forward, a data-parallel wrapper (DDP, FSDP) would not see them: their gradients
-    would not be all-reduced, and DDP refuses the next step. Inside one forward, every part
-    is seen, precision's autocast covers the step (as Lightning does for ``training_step``),
-    and the losses are the forward's outputs. Called with inputs alone, it is the module's
-    own forward (validation).
+    wrapped forward, a data-parallel wrapper (DDP) would not see them: their gradients would not
+    be all-reduced, and DDP refuses the next step. :meth:`run` makes the step the forward, so every
+    part is seen and the losses are the forward's outputs.
+
+    Precision is what it would be with the model called through Fabric: during the step, a call
+    of the module itself converts its inputs, runs under the precision's autocast and returns
+    float32 outputs, while the losses and the other parts run outside autocast. Called with
+    inputs alone, it is the module's own forward (validation).
     """
 
-    def __init__(self, module: nn.Module) -> None:
+    def __init__(self, module: nn.Module, precision: Any) -> None:
         super().__init__()
         self.inner = module
+        self._precision = precision
+        self._pending: tuple[StepFn, Batch] | None = None
 
-    def forward(self, *args: Any, step: StepFn | None = None, batch: Batch | None = None, **kwargs: Any) -> Any:
-        if step is not None:
-            return step(self.inner, batch if batch is not None else {})
-        return self.inner(*args, **kwargs)
+    def run(self, wrapped: nn.Module, step: StepFn, batch: Batch) -> dict[str, torch.Tensor]:
+        """``step(module, batch)`` as the forward of ``wrapped`` (this module, set up by Fabric). The
+        batch does not pass through Fabric's input conversion: only what reaches the model does."""
+        self._pending = (step, batch)
+        try:
+            return cast(dict[str, torch.Tensor], wrapped())
+        finally:
+            self._pending = None
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        if self._pending is None:
+            return self.inner(*args, **kwargs)
+        step, batch = self._pending
+        device = next(self.inner.parameters()).device.type
+        model_forward = self.inner.forward
+        precision = self._precision
+
+        def forward_in_precision(*a: Any, **k: Any) -> Any:
+            a, k = precision.convert_input((a, k))
+            with precision.forward_context():
+                out = model_forward(*a, **k)
+            return precision.convert_output(out)
+
+        self.inner.forward = forward_in_precision
+        try:
+            with torch.autocast(device, enabled=False):
+                return step(self.inner, batch)
+        finally:
+            del self.inner.forward
+
+
+@contextlib.contextmanager
+def _all_trainable(groups: list[dict[str, Any]]) -> Iterator[None]:
+    """Every parameter of the optimizer groups requires gradients inside the block (then as before):
+    a parameter frozen when DDP is set up and unfrozen later (``--unfreeze-at``) would otherwise
+    never have its gradients all-reduced."""
+    params = [p for g in groups for p in g["params"]]
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(True)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, flags, strict=True):
+            p.requires_grad_(flag)
 
 
 class SeededSampler(Sampler[int]):

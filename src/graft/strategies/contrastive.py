@@ -134,19 +134,20 @@ class _FreezeBatchNorm:
 def refit_head(ctx: FitContext, val: Dataset | None = None) -> dict[str, torch.Tensor]:
     """Fit the head as a linear probe on the backbone's current features, where the backbone is;
     returns the per-example validation loss and accuracy of the refitted model (empty without ``val``)."""
-    device = next(ctx.model.backbone.parameters()).device
+    param = next(ctx.model.backbone.parameters())
+    device, dtype = param.device, param.dtype  # float64 while training at --precision 64-true
     f_tr, y_tr = extract_features(ctx.model.backbone, ctx.labeled_plain(), device=device, cache=False)
     has_val = val is not None and dataset_size(val) > 0
     f_va, y_va = (extract_features(ctx.model.backbone, val, device=device, cache=False)  # type: ignore[arg-type]
                   if has_val else (None, None))
     fit_head_on_features(ctx.model, f_tr, y_tr, f_va, y_va, LinearProbeConfig(), seed=ctx.seed)
-    ctx.model.head.to(device)
+    ctx.model.head.to(device=device, dtype=dtype)
     for p in ctx.model.head.parameters():
         p.requires_grad_(False)
     if f_va is None or y_va is None:
         return {}
     with torch.no_grad():
-        logits = ctx.model.head(f_va.to(device)).float().cpu()
+        logits = ctx.model.head(f_va.to(device, dtype)).float().cpu()
     known = y_va >= 0
     return {"loss": F.cross_entropy(logits[known], y_va[known], reduction="none"),
             "accuracy": (logits[known].argmax(1) == y_va[known]).float()}

@@ -291,7 +291,9 @@ def _ratio_for(model: GraftModel, fraction: float, base: int, cfg: PruneConfig) 
 
 def _save_pruned(ctx: FitContext) -> None:
     """The pruned model before its final recovery, so an interrupted run resumes there."""
-    if ctx.run_dir is None:
+    from graft.engine.ranks import is_main_process
+
+    if ctx.run_dir is None or not is_main_process():
         return
     from graft.models.factory import save_model
 
