@@ -399,7 +399,8 @@ def compare(
                         fold = {"fold": i} if hasattr(run, "runs") else {}
                         rows.append({**one.metrics, "run_dir": str(one.run_dir), "strategy": name, **fold})
     results = pd.DataFrame(rows)
-    write_compare_outputs(results, out, metrics=compare_metrics(results))
+    if is_main_process():
+        write_compare_outputs(results, out, metrics=compare_metrics(results))
     return results
 
 

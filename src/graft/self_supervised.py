@@ -209,11 +209,16 @@ def pretrain_self_supervised(method: str, model: Any, data: Any, *, out: str | P
     train = make_dataset(source, rows, net.spec.input, augment=train_cfg.augment)
     model_name = model if isinstance(model, str) else type(model).__name__
     run_dir = Path(out) if out is not None else default_run_dir(f"pretrain-{method}", model_name, source.name, seed)
-    prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
+    from graft.engine.ranks import is_main_process
+
+    main = is_main_process()  # under DDP every rank runs this; only rank 0 owns the directory
+    if main:
+        prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
     config = {"strategy": f"pretrain:{method}", "model": model_name, "data": source.name, "seed": seed,
               **dataclasses.asdict(run_cfg), "strategy_options": dataclasses.asdict(method_cfg),
               "train": dataclasses.asdict(train_cfg), "input_schema": schema.describe(net.spec.input)}
-    write_config(run_dir, config)
+    if main:
+        write_config(run_dir, config)
     ctx = FitContext(model=net, train=train, val=None, train_config=train_cfg, seed=seed, run_dir=run_dir,
                      resume=resume)
     t0 = time.perf_counter()
@@ -229,11 +234,12 @@ def pretrain_self_supervised(method: str, model: Any, data: Any, *, out: str | P
         "train_seconds": result.seconds or time.perf_counter() - t0, "peak_memory_mb": result.peak_memory_mb,
         "epochs_run": result.epochs_run,
     }
-    save_model(net, run_dir / "model")
-    schema.save(run_dir / "model")
-    write_history(run_dir, result.history)
-    write_run_report(run_dir, metrics, config, result.history, None, classes)
-    write_metrics(run_dir, metrics)
-    if (run_dir / "checkpoints").exists():
-        shutil.rmtree(run_dir / "checkpoints")
+    if main:
+        save_model(net, run_dir / "model")
+        schema.save(run_dir / "model")
+        write_history(run_dir, result.history)
+        write_run_report(run_dir, metrics, config, result.history, None, classes)
+        write_metrics(run_dir, metrics)
+        if (run_dir / "checkpoints").exists():
+            shutil.rmtree(run_dir / "checkpoints")
     return Run(run_dir, net, metrics, config, result.history, schema)

@@ -87,3 +87,28 @@ def test_two_machines_under_torchrun_train_as_one(tmp_path: Path) -> None:
     metrics = json.loads((tmp_path / "node0" / "metrics.json").read_text())
     assert metrics["test_accuracy"] > 0.5  # 10 classes
     assert not (tmp_path / "node1").exists()
+
+
+def test_compare_under_ddp_writes_its_tables_once(tmp_path: Path) -> None:
+    """graft compare relaunched on two ranks: every fit runs on both, the tables come from rank 0."""
+    import shutil
+
+    import numpy as np
+
+    from tests.engine.every_strategy import X, Y
+
+    data = tmp_path / "blobs.npz"
+    np.savez(data, X=X, y=Y)
+    graft_cli = shutil.which("graft", path=str(Path(sys.executable).parent))
+    assert graft_cli
+    done = subprocess.run(
+        [graft_cli, "compare", "--model", "builtin:mlp", "--data", f"npz:{data}", "--strategies", "scratch,finetune",
+         "--seeds", "0", "--epochs", "2", "--devices", "2", "--fabric-strategy", "ddp", "--accelerator", "cpu",
+         "--out", str(tmp_path / "cmp")],
+        env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("Results:") == 1  # one summary, from rank 0
+    import pandas as pd
+
+    results = pd.read_csv(tmp_path / "cmp" / "results.csv")
+    assert sorted(results["strategy"]) == ["finetune", "scratch"]

@@ -31,3 +31,9 @@ def test_two_worker_processes_fill_one_study(tmp_path: Path, tune_npz: Path) -> 
     assert ran[0] and ran[1] and not set(ran[0]) & set(ran[1])  # both worked, never on the same trial
     for i in (0, 1):  # each worker's report covers the whole study
         assert "## Trials" in (tmp_path / f"worker{i}" / "tune.md").read_text()
+
+
+def test_tune_refuses_several_devices_and_says_to_start_workers(graft_cli, user_error, tune_npz: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = graft_cli("tune", "--model", "builtin:mlp", "--data", f"npz:{tune_npz}", "--strategy", "scratch",
+                               "--trials", "2", "--devices", "2", "--fabric-strategy", "ddp")
+    user_error(code, out, err, "--devices 2", "Allowed: --devices 1", "one graft tune worker per device")

@@ -30,7 +30,11 @@ def print_run(console: Console, run: Any) -> None:
 
 
 def print_compare(console: Console, results: Any, out: Path) -> None:
+    from graft.engine.ranks import is_main_process
     from graft.report import rich_summary, summarize
+
+    if not is_main_process():  # one table for a distributed run
+        return
 
     by = [c for c in ("model", "labels_per_class", "strategy") if c in results and results[c].notna().any()]
     from graft.api import compare_metrics

@@ -99,6 +99,7 @@ def run_tune(
     from graft.strategies import STRATEGIES
 
     _check_counts(trials, timeout)
+    _check_one_process(options)
     strategy_cls = STRATEGIES.get(strategy)
     named = ("labels_per_class", "seed", "out", "source", "teacher", "unlabeled", "trials", "timeout", "storage",
              "study", "space", "pruner")
@@ -276,6 +277,18 @@ def _check_counts(trials: Any, timeout: Any) -> None:
     if timeout is not None and not timeout > 0:
         raise ConfigError(f"The '--timeout' option of graft tune must be > 0 seconds. Got {timeout!r} instead. "
                           "Fix: pass e.g. --timeout 3600, or leave it out to run every trial.")
+
+
+def _check_one_process(options: Mapping[str, Any]) -> None:
+    """A trial runs in one process: a DDP launch would start every rank as a search of its own."""
+    devices = str(options.get("devices", "1")).strip(",")
+    if devices not in ("1", "") or str(options.get("num_nodes", 1)) != "1":
+        raise ConfigError(
+            f"graft tune runs each trial in one process; --devices {devices} (or --num-nodes) would start every "
+            "process as a search of its own. Allowed: --devices 1. Fix: start one graft tune worker per device on "
+            "one study (the same --storage and --study; CUDA_VISIBLE_DEVICES=i for GPU i): the workers share the "
+            "trials."
+        )
 
 
 def _public(fixed: Mapping[str, Any]) -> dict[str, Any]:
