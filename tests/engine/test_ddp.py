@@ -112,3 +112,12 @@ def test_compare_under_ddp_writes_its_tables_once(tmp_path: Path) -> None:
 
     results = pd.read_csv(tmp_path / "cmp" / "results.csv")
     assert sorted(results["strategy"]) == ["finetune", "scratch"]
+
+
+def test_several_processes_always_get_ddp_that_tolerates_idle_parameters() -> None:
+    from graft.engine.fabric import _strategy
+
+    assert _strategy(TrainConfig(devices="2", accelerator="cpu")) == "ddp_find_unused_parameters_true"  # auto
+    assert _strategy(TrainConfig(devices="1", num_nodes=2, accelerator="cpu")) == "ddp_find_unused_parameters_true"
+    assert _strategy(TrainConfig(devices="1", accelerator="cpu")) == "auto"
+    assert _strategy(TrainConfig(devices="2", fabric_strategy="ddp_spawn", accelerator="cpu")) == "ddp_spawn"

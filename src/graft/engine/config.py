@@ -107,7 +107,7 @@ class TrainConfig(Options):
                 f"--accelerator {self.accelerator} needs a GPU, but PyTorch sees none (no CUDA device, or a "
                 "CPU-only build of torch). Allowed here: cpu, auto. Fix: pass --accelerator auto."
             )
-        wanted = _device_count(self.devices)
+        wanted = device_count(self.devices)
         if on_gpu and wanted is not None and wanted > gpus:
             raise ConfigError(
                 f"--devices {self.devices} asks for {wanted} GPU(s) but {gpus} are visible. Allowed: at most "
@@ -115,7 +115,7 @@ class TrainConfig(Options):
             )
 
 
-def _device_count(devices: str) -> int | None:
+def device_count(devices: str) -> int | None:
     """How many devices ``--devices`` names (ids count by the highest id + 1); None for auto and -1."""
     text = devices.strip(",")
     if text in ("auto", "-1"):
