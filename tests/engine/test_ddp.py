@@ -120,4 +120,3 @@ def test_several_processes_always_get_ddp_that_tolerates_idle_parameters() -> No
     assert _strategy(TrainConfig(devices="2", accelerator="cpu")) == "ddp_find_unused_parameters_true"  # auto
     assert _strategy(TrainConfig(devices="1", num_nodes=2, accelerator="cpu")) == "ddp_find_unused_parameters_true"
     assert _strategy(TrainConfig(devices="1", accelerator="cpu")) == "auto"
-    assert _strategy(TrainConfig(devices="2", fabric_strategy="ddp_spawn", accelerator="cpu")) == "ddp_spawn"

@@ -17,8 +17,9 @@ from graft.options import Options, Search, option
 OPTIMIZERS = ("adamw", "sgd")
 PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "64-true", "32", "16", "bf16")
 ACCELERATORS = ("auto", "cpu", "cuda", "gpu", "mps", "tpu")
-#: Lightning Fabric strategies graft runs (``ddp`` finds unused parameters: see engine.fabric).
-FABRIC_STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_fork", "fsdp", "fsdp_cpu_offload")
+#: Lightning Fabric strategies graft runs (``ddp`` finds unused parameters: see engine.fabric). Not the
+#: spawn and fork variants: they start processes from a function, and graft's runs are whole scripts.
+FABRIC_STRATEGIES = ("auto", "ddp", "fsdp", "fsdp_cpu_offload")
 
 
 def _augmentations() -> Iterable[str]:
@@ -100,7 +101,7 @@ class TrainConfig(Options):
             raise ConfigError(
                 f"--fabric-strategy {self.fabric_strategy} needs GPUs: PyTorch's FSDP shards parameters across "
                 f"accelerator devices and refuses the CPU. Got --accelerator {self.accelerator} with "
-                f"{gpus} GPU(s) visible. Allowed on the CPU: auto, ddp, ddp_spawn. Fix: pass --fabric-strategy ddp."
+                f"{gpus} GPU(s) visible. Allowed on the CPU: auto, ddp. Fix: pass --fabric-strategy ddp."
             )
         if self.accelerator in ("cuda", "gpu") and gpus == 0:
             raise ConfigError(
