@@ -41,10 +41,8 @@ def test_ranks_end_with_identical_weights(name: str, ddp_runs: Path) -> None:
     assert (ddp_runs / name / "metrics.json").is_file()  # rank 0 wrote the run directory
 
 
-def test_fsdp_on_the_cpu_is_refused_with_the_reason() -> None:
-    if torch.cuda.is_available():
-        pytest.skip("a GPU is visible")
-    with pytest.raises(ConfigError, match="fsdp needs GPUs.*Fix: pass --fabric-strategy ddp"):
+def test_fsdp_is_refused_with_the_reason_until_it_is_tested() -> None:
+    with pytest.raises(ConfigError, match="fsdp is not available yet.*shards.*Fix: pass --fabric-strategy ddp"):
         TrainConfig(fabric_strategy="fsdp", devices="2").validate()
 
 
@@ -54,8 +52,8 @@ def test_more_gpus_than_visible_is_refused() -> None:
 
 
 def test_an_unknown_fabric_strategy_names_the_allowed_ones() -> None:
-    with pytest.raises(ConfigError, match="Did you mean 'fsdp'"):
-        TrainConfig(fabric_strategy="fsd").validate()
+    with pytest.raises(ConfigError, match="Did you mean 'ddp'"):
+        TrainConfig(fabric_strategy="dpp").validate()
 
 
 def test_two_machines_under_torchrun_train_as_one(tmp_path: Path) -> None:
