@@ -20,6 +20,12 @@ def mean_std(values: Sequence[float] | Any) -> str:
     return format_mean_std(a.mean(), a.std(ddof=1)) if len(a) > 1 else f"{a[0]:.3f} (1 seed)"
 
 
+def read_rows(name: str) -> list[dict[str, Any]]:
+    """The rows of ``results/NAME.csv`` as strings (a rerun replaces its own rows, keeps the rest)."""
+    csv = RESULTS / f"{name}.csv"
+    return pd.read_csv(csv, dtype=str).to_dict("records") if csv.exists() else []
+
+
 def publish(name: str, intro: str, rows: list[dict[str, Any]]) -> None:
     """Write ``results/NAME.md``: the intro, then the rows as a markdown table; print it."""
     text = intro + "\n\n" + markdown_table(pd.DataFrame(rows)) + "\n"

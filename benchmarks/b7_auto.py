@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
-from _results import RESULTS, fit_or_reuse, mean_std, publish
+from _results import RESULTS, fit_or_reuse, mean_std, publish, read_rows
 
 import graft
 from graft.auto import choose
@@ -45,7 +44,7 @@ def main() -> None:
              "cell's best (goal: ≥ −0.01). `pick` is what auto chose (the rule is in each run's auto.md). "
              "mean ± std over seeds.")
     csv = RESULTS / "b7_auto.csv"
-    rows: list[dict[str, Any]] = pd.read_csv(csv, dtype=str).to_dict("records") if csv.exists() else []
+    rows = read_rows("b7_auto")
     lenet = out / "pretrain-lenet"
     for cell in args.cells.split(","):
         family = cell.split("-")[0]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from _results import RESULTS, fit_or_reuse, mean_std, publish
+from _results import RESULTS, fit_or_reuse, mean_std, publish, read_rows
 
 HERE = Path(__file__).parent
 EFFNET = {"image_size": 64}
@@ -50,7 +50,7 @@ def main() -> None:
              "median of timed forward passes after warm-up, float32, on this machine's CPU with the thread "
              "count shown, while other jobs ran (read the ratios, not the absolute values). mean ± std over seeds.")
     csv = RESULTS / f"{args.name}.csv"
-    rows: list[dict[str, Any]] = pd.read_csv(csv, dtype=str).to_dict("records") if csv.exists() else []
+    rows = read_rows(args.name)
 
     def add(part: str, model: str, strategy: str, runs: list[Any], acc_key: str = "test_accuracy",
             prefix: str = "") -> None:

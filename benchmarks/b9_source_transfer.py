@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from _results import RESULTS, mean_std, publish
+from _results import RESULTS, mean_std, publish, read_rows
 
 import graft
 from graft.data import DataSource, load_source, make_splits
@@ -86,7 +86,7 @@ def main() -> None:
              "MNIST-5k without its labels. Each strategy's defaults; mean ± std over seeds; `s/run` is the "
              "training time (2 CPU cores shared with other processes: only roughly comparable).")
     csv = RESULTS / f"{args.name}.csv"
-    rows: list[dict[str, Any]] = pd.read_csv(csv, dtype=str).to_dict("records") if csv.exists() else []
+    rows = read_rows(args.name)
 
     def add(part: str, k: int, start: str, name: str, runs: list) -> None:  # type: ignore[type-arg]
         accs = [r.metrics["test_accuracy"] for r in runs]

@@ -29,7 +29,7 @@ from graft.engine.ranks import is_main_process
 from graft.errors import CheckpointError, ConfigError
 from graft.options import build_config
 from graft.run import Run
-from graft.run_dir import default_run_dir, prepare_run_dir, write_config, write_history, write_metrics
+from graft.run_dir import default_run_dir, start_run_dir, write_history, write_metrics
 from graft.run_options import RUN_OPTIONS, RunOptions
 from graft.streams import build_streams, plan_splits
 
@@ -213,8 +213,6 @@ def fit(
             "of an interrupted graft run (one interrupted before its first checkpoint, written after "
             "--checkpoint-every seconds of training, has none). Fix: drop --resume to start afresh, or pass that --out."
         )
-    if is_main_process():  # under torchrun every rank starts here; only rank 0 owns the directory
-        prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
     config = {
         "strategy": strategy, "model": model_name, "data": data_name,
         "source": src.name if src is not None else None, "seed": seed,
@@ -223,8 +221,7 @@ def fit(
         "train": dataclasses.asdict(train_cfg),
         "input_schema": schema.describe(net.spec.input),
     }
-    if is_main_process():
-        write_config(run_dir, config)
+    start_run_dir(run_dir, config, resume=resume, overwrite=overwrite)
 
     torch.manual_seed(seed)
     np.random.seed(seed)

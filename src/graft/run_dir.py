@@ -65,6 +65,16 @@ def prepare_run_dir(path: Path, *, resume: bool, overwrite: bool) -> Path:
     return path
 
 
+def start_run_dir(path: Path, config: dict[str, Any], *, resume: bool, overwrite: bool) -> None:
+    """Prepare ``path`` and write its config.yaml, on the main process only: under DDP or torchrun
+    every rank runs the same code, and only rank 0 owns the directory."""
+    from graft.engine.ranks import is_main_process
+
+    if is_main_process():
+        prepare_run_dir(path, resume=resume, overwrite=overwrite)
+        write_config(path, config)
+
+
 def write_config(path: Path, config: dict[str, Any]) -> None:
     write_text(path / "config.yaml", yaml.safe_dump(yaml_safe(config), sort_keys=False))
 

@@ -166,8 +166,7 @@ def pretrain_self_supervised(method: str, model: Any, data: Any, *, out: str | P
     from graft.run_dir import (
         check_run_dir,
         default_run_dir,
-        prepare_run_dir,
-        write_config,
+        start_run_dir,
         write_history,
         write_metrics,
     )
@@ -209,16 +208,10 @@ def pretrain_self_supervised(method: str, model: Any, data: Any, *, out: str | P
     train = make_dataset(source, rows, net.spec.input, augment=train_cfg.augment)
     model_name = model if isinstance(model, str) else type(model).__name__
     run_dir = Path(out) if out is not None else default_run_dir(f"pretrain-{method}", model_name, source.name, seed)
-    from graft.engine.ranks import is_main_process
-
-    main = is_main_process()  # under DDP every rank runs this; only rank 0 owns the directory
-    if main:
-        prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
     config = {"strategy": f"pretrain:{method}", "model": model_name, "data": source.name, "seed": seed,
               **dataclasses.asdict(run_cfg), "strategy_options": dataclasses.asdict(method_cfg),
               "train": dataclasses.asdict(train_cfg), "input_schema": schema.describe(net.spec.input)}
-    if main:
-        write_config(run_dir, config)
+    start_run_dir(run_dir, config, resume=resume, overwrite=overwrite)
     ctx = FitContext(model=net, train=train, val=None, train_config=train_cfg, seed=seed, run_dir=run_dir,
                      resume=resume)
     t0 = time.perf_counter()
@@ -234,7 +227,9 @@ def pretrain_self_supervised(method: str, model: Any, data: Any, *, out: str | P
         "train_seconds": result.seconds or time.perf_counter() - t0, "peak_memory_mb": result.peak_memory_mb,
         "epochs_run": result.epochs_run,
     }
-    if main:
+    from graft.engine.ranks import is_main_process
+
+    if is_main_process():
         save_model(net, run_dir / "model")
         schema.save(run_dir / "model")
         write_history(run_dir, result.history)

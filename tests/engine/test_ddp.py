@@ -118,3 +118,10 @@ def test_several_processes_always_get_ddp_that_tolerates_idle_parameters() -> No
     assert _strategy(TrainConfig(devices="2", accelerator="cpu")) == "ddp_find_unused_parameters_true"  # auto
     assert _strategy(TrainConfig(devices="1", num_nodes=2, accelerator="cpu")) == "ddp_find_unused_parameters_true"
     assert _strategy(TrainConfig(devices="1", accelerator="cpu")) == "auto"
+
+
+def test_process_count_reads_devices_nodes_and_accelerator() -> None:
+    from graft.engine.config import process_count
+
+    assert process_count("2") == 2 and process_count("0,1", 2) == 4 and process_count("3,", "1") == 3
+    assert process_count("auto", 1, "cpu") == 1  # auto on the CPU is one process

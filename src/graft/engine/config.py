@@ -107,7 +107,7 @@ class TrainConfig(Options):
         import torch
 
         gpus = torch.cuda.device_count()
-        on_gpu = self.accelerator in ("cuda", "gpu") or (self.accelerator == "auto" and gpus > 0)
+        on_gpu = runs_on_gpu(self.accelerator)
         if self.accelerator in ("cuda", "gpu") and gpus == 0:
             raise ConfigError(
                 f"--accelerator {self.accelerator} needs a GPU, but PyTorch sees none (no CUDA device, or a "
@@ -119,6 +119,25 @@ class TrainConfig(Options):
                 f"--devices {self.devices} asks for {wanted} GPU(s) but {gpus} are visible. Allowed: at most "
                 f"{gpus}, or auto. Fix: pass --devices {gpus} (CUDA_VISIBLE_DEVICES limits what is visible)."
             )
+
+
+def runs_on_gpu(accelerator: str) -> bool:
+    """Whether ``--accelerator`` means GPUs here (``auto`` does when one is visible)."""
+    import torch
+
+    return accelerator in ("cuda", "gpu") or (accelerator == "auto" and torch.cuda.is_available())
+
+
+def process_count(devices: str, num_nodes: int | str = 1, accelerator: str = "auto") -> int:
+    """How many processes Fabric starts for ``--devices``, ``--num-nodes`` and ``--accelerator``."""
+    import torch
+
+    text = str(devices).strip(",")
+    if text in ("auto", "-1"):  # every GPU, or one CPU process
+        per_node = torch.cuda.device_count() if runs_on_gpu(accelerator) else 1
+    else:
+        per_node = len(text.split(",")) if "," in text else int(text)
+    return per_node * int(num_nodes)
 
 
 def device_count(devices: str) -> int | None:

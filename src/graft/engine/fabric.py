@@ -41,25 +41,13 @@ def _strategy(config: TrainConfig) -> str:
     """DDP finds unused parameters: a step may leave a trainable part idle (the discriminator
     during a warm start, a layer a freeze schedule holds), which plain DDP refuses. ``auto`` with
     several processes is DDP too."""
+    from graft.engine.config import process_count
+
     name = config.fabric_strategy
-    if name == "ddp" or (name == "auto" and _process_count(config) > 1):
+    several = process_count(config.devices, config.num_nodes, config.accelerator) > 1
+    if name == "ddp" or (name == "auto" and several):
         return "ddp_find_unused_parameters_true"
     return name
-
-
-def _process_count(config: TrainConfig) -> int:
-    """How many processes Fabric will start for ``--devices`` and ``--num-nodes``."""
-    import torch
-
-    from graft.engine.config import device_count
-
-    wanted = device_count(config.devices)
-    if wanted is None:  # auto / -1: every GPU, or one CPU process
-        on_gpu = config.accelerator in ("cuda", "gpu") or (config.accelerator == "auto" and torch.cuda.is_available())
-        wanted = torch.cuda.device_count() if on_gpu else 1
-    elif "," in config.devices:
-        wanted = len([d for d in config.devices.split(",") if d])
-    return wanted * config.num_nodes
 
 
 #: Lightning's short precision names, written out (it warns about the short ones).

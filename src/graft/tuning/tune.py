@@ -281,8 +281,10 @@ def _check_counts(trials: Any, timeout: Any) -> None:
 
 def _check_one_process(options: Mapping[str, Any]) -> None:
     """A trial runs in one process: a DDP launch would start every rank as a search of its own."""
-    devices = str(options.get("devices", "1")).strip(",")
-    if devices not in ("1", "") or str(options.get("num_nodes", 1)) != "1":
+    from graft.engine.config import process_count
+
+    devices = str(options.get("devices", "1"))
+    if process_count(devices, options.get("num_nodes", 1), str(options.get("accelerator", "auto"))) > 1:
         raise ConfigError(
             f"graft tune runs each trial in one process; --devices {devices} (or --num-nodes) would start every "
             "process as a search of its own. Allowed: --devices 1. Fix: start one graft tune worker per device on "
