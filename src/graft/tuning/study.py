@@ -96,8 +96,12 @@ def open_study(
     *,
     sampler: optuna.samplers.BaseSampler | None,
     pruner: optuna.pruners.BasePruner | None,
-) -> optuna.Study:
+) -> tuple[optuna.Study, bool]:
     """Create the study, or load it when ``storage`` already holds one of that name.
+
+    Returns:
+        The study, and whether this call created it. Of several workers started together exactly
+        one creates it (the storage's unique study name decides), so only that one seeds it.
 
     Args:
         name: The study's name.
@@ -112,19 +116,24 @@ def open_study(
     import optuna
 
     pruner = pruner if pruner is not None else optuna.pruners.NopPruner()
-    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
-                                direction="minimize" if identity["direction"] == "minimize" else "maximize",
-                                load_if_exists=True)
+    direction = "minimize" if identity["direction"] == "minimize" else "maximize"
+    try:
+        study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
+                                    direction=direction)
+        created = True
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+        created = False
     stored = study.user_attrs.get(IDENTITY_KEY)
     if stored is None:
-        if study.trials and study.direction.name.lower() != identity["direction"]:
+        if study.direction.name.lower() != direction:
             raise _other_study(name, "objective direction", study.direction.name.lower(), identity["direction"])
         study.set_user_attr(IDENTITY_KEY, dict(identity))
-        return study
+        return study, created
     for key in IDENTITY_FIELDS:
         if stored.get(key) != identity.get(key):
             raise _other_study(name, key, stored.get(key), identity.get(key))
-    return study
+    return study, created
 
 
 def _other_study(name: str, what: str, stored: Any, given: Any) -> ConfigError:

@@ -124,8 +124,9 @@ def run_tune(
         # Seeded in memory, so a search repeats; unseeded on a shared storage, so two workers (or a
         # worker resumed after a crash) do not draw the same random start-up trials.
         chosen = sampler or optuna.samplers.TPESampler(seed=seed if storage is None else None)
-        opened = open_study(name, storage_obj, identity, sampler=chosen, pruner=pruner_obj)
-        _enqueue_defaults(opened, strategy_cls, strat_opts, params)
+        opened, created = open_study(name, storage_obj, identity, sampler=chosen, pruner=pruner_obj)
+        if created:
+            _enqueue_defaults(opened, strategy_cls, strat_opts, params)
         done = _finished(opened)
         fixed = typed_options(strategy_cls, options)
         command = {"model": _name(model), "data": _name(data), "strategy": strategy,
@@ -228,8 +229,6 @@ def _finish(study: optuna.Study, out: Path, params: Mapping[str, Param], identit
 def _enqueue_defaults(study: optuna.Study, strategy_cls: type[Strategy], strat_opts: Mapping[str, Any],
                       params: Mapping[str, Param]) -> None:
     """A new study's first trial runs the defaults (those inside the space; the sampler picks the rest)."""
-    if study.trials:
-        return
     strategy_cfg = build_config(strategy_cls.Config, strat_opts, f"strategy '{strategy_cls.name}'")
     engine = build_config(TrainConfig, dict(strategy_cls.train_defaults), "the engine")
     defaults = {}
