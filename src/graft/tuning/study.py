@@ -13,7 +13,7 @@ import re
 import time
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from graft.errors import ConfigError
 
@@ -116,7 +116,7 @@ def open_study(
     import optuna
 
     pruner = pruner if pruner is not None else optuna.pruners.NopPruner()
-    direction = "minimize" if identity["direction"] == "minimize" else "maximize"
+    direction: Literal["minimize", "maximize"] = "minimize" if identity["direction"] == "minimize" else "maximize"
     try:
         study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
                                     direction=direction)
