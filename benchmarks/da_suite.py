@@ -55,10 +55,14 @@ def main() -> None:
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--variant", action="append", default=[],
+                    help="NAME=STRATEGY:key=value,... measured as a strategy named NAME (e.g. st-im1=self-training:"
+                         "im_weight=1); list NAME in --strategies")
     ap.add_argument("--out", default=str(RUNS))
     ap.add_argument("--collect", action="store_true", help="only rebuild the tables from --out")
     args = ap.parse_args()
     out = Path(args.out)
+    VARIANTS.update(parse_variant(v) for v in args.variant)
     if not args.collect:
         for shift in args.shifts.split(","):
             source, target = SHIFTS[shift]()
@@ -77,8 +81,22 @@ def main() -> None:
                         graft.fit("builtin:lenet", target, strategy, source=source, seed=seed, out=run_dir,
                                   overwrite=True, all_validators=True, **opts, **extra)
                     print(shift, name, seed, json.dumps(row_of(run_dir, shift)), flush=True)
-                    write(collect(out))
-    write(collect(out))
+                    write(collect(out), out)
+    write(collect(out), out)
+
+
+def parse_variant(text: str) -> tuple[str, tuple[str, dict]]:
+    """``NAME=STRATEGY:key=value,...`` → (NAME, (STRATEGY, options)); values read as numbers when they are."""
+    name, _, rest = text.partition("=")
+    strategy, _, pairs = rest.partition(":")
+    opts: dict = {}
+    for pair in filter(None, pairs.split(",")):
+        key, _, value = pair.partition("=")
+        try:
+            opts[key] = int(value) if value.lstrip("-").isdigit() else float(value)
+        except ValueError:
+            opts[key] = value
+    return name, (strategy, opts)
 
 
 def row_of(run_dir: Path, shift: str) -> dict:
@@ -149,10 +167,12 @@ def validator_table(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(table)
 
 
-def write(results: pd.DataFrame) -> None:
+def write(results: pd.DataFrame, out: Path = RUNS) -> None:
+    """results/da_suite.{csv,md}; another --out writes results/<its name>.{csv,md}, the suite's tables untouched."""
     if results.empty:
         return
-    results.to_csv(HERE / "results" / "da_suite.csv", index=False)
+    stem = "da_suite" if out.resolve() == RUNS.resolve() else out.name
+    results.to_csv(HERE / "results" / f"{stem}.csv", index=False)
     kept = results.dropna(subset=["selected_epoch"])
     kept = kept[kept["strategy"] != "target-only"]
     text = (
@@ -169,7 +189,7 @@ def write(results: pd.DataFrame) -> None:
         + markdown_table(validator_table(results)) + "\n\n"
         f"The start (epoch 0) was kept in {int((kept['selected_epoch'] == 0).sum())} of {len(kept)} DA runs.\n"
     )
-    (HERE / "results" / "da_suite.md").write_text(text)
+    (HERE / "results" / f"{stem}.md").write_text(text)
     print(text)
 
 
