@@ -33,6 +33,7 @@ def main() -> None:
     ap.add_argument("--select-by", default=None, help="validator for the headline (default: each strategy's)")
     ap.add_argument("--out", default=str(HERE / "runs" / "b1"))
     ap.add_argument("--extra", default="", help="extra options, k=v,k=v")
+    ap.add_argument("--label", default="", help="row name for these runs (default: the strategy)")
     ap.add_argument("--collect", default="", help="comma-separated run roots: rebuild the table from them")
     args = ap.parse_args()
     if args.collect:
@@ -44,7 +45,9 @@ def main() -> None:
     extra = dict(kv.split("=", 1) for kv in args.extra.split(",") if kv)
     source, target = load_source("builtin:mnist5k"), load_source("builtin:digits")
     rows = []
-    csv = HERE / "results" / "b1.csv"
+    # Another --out (a probe of other options) writes results/<its name>.{csv,md}; B1's tables stay.
+    stem = "b1" if Path(args.out).resolve() == (HERE / "runs" / "b1").resolve() else Path(args.out).name
+    csv = HERE / "results" / f"{stem}.csv"
     for name in args.strategies.split(","):
         for seed in [int(s) for s in args.seeds.split(",")]:
             opts = {"epochs": 20, "steps_per_epoch": 78, "progress": False, **extra}
@@ -53,10 +56,12 @@ def main() -> None:
             run = graft.fit("builtin:lenet", target, name, source=source, seed=seed,
                             out=Path(args.out) / f"{name}-s{seed}", overwrite=True, **opts)
             row = row_of(run.run_dir)
+            if args.label:
+                row["strategy"] = args.label
             rows.append(row)
             print(row, flush=True)
             pd.DataFrame(rows).to_csv(csv, index=False)
-    write(pd.DataFrame(rows))
+    write(pd.DataFrame(rows), stem)
 
 
 def row_of(run_dir: Path) -> dict:
@@ -76,7 +81,7 @@ def row_of(run_dir: Path) -> dict:
     return row
 
 
-def write(results: pd.DataFrame) -> None:
+def write(results: pd.DataFrame, stem: str = "b1") -> None:
     cols = ["test_accuracy", "last_test_accuracy", "oracle_test_accuracy"] + \
         [c for c in results if c.startswith("pick_")] + ["train_seconds"]
     table = []
@@ -94,7 +99,7 @@ def write(results: pd.DataFrame) -> None:
             "`oracle_test_accuracy`: best epoch by test labels, an upper bound never used to select. "
             "`pick_X`: what validator X would have picked. mean ± std over seeds.\n\n"
             + markdown_table(pd.DataFrame(table)) + "\n")
-    (HERE / "results" / "b1.md").write_text(text)
+    (HERE / "results" / f"{stem}.md").write_text(text)
     print(text)
 
 
