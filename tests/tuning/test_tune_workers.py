@@ -33,6 +33,25 @@ def test_two_worker_processes_fill_one_study(tmp_path: Path, tune_npz: Path) -> 
         assert "## Trials" in (tmp_path / f"worker{i}" / "tune.md").read_text()
 
 
+OPEN_ONE = """
+import sys
+from graft.tuning.study import open_storage, open_study
+study, created = open_study("shared", open_storage(sys.argv[1]), {"direction": "maximize", "strategy": "scratch"},
+                            sampler=None, pruner=None)
+print(int(created))
+"""
+
+
+def test_of_workers_opening_a_new_study_together_exactly_one_creates_it(tmp_path: Path) -> None:
+    # Only the creator seeds the defaults trial, so exactly one may say it created the study.
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    procs = [subprocess.Popen([sys.executable, "-c", OPEN_ONE, storage], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err for _, err in results]
+    assert sorted(int(out.strip()) for out, _ in results) == [0, 0, 0, 1]
+
+
 def test_tune_refuses_several_devices_and_says_to_start_workers(graft_cli, user_error, tune_npz: Path) -> None:  # type: ignore[no-untyped-def]
     code, out, err = graft_cli("tune", "--model", "builtin:mlp", "--data", f"npz:{tune_npz}", "--strategy", "scratch",
                                "--trials", "2", "--devices", "2", "--fabric-strategy", "ddp")
