@@ -237,3 +237,17 @@ def test_warm_start_is_the_source_only_model_and_must_leave_adaptation_epochs(pa
     assert warm.history[0]["oracle_test_accuracy"] > 0.8
     with pytest.raises(ConfigError, match="--warm-start.*must be below --epochs"):
         graft.fit("builtin:mlp", target, "dann", source=source, out=tmp_path / "bad", warm_start=8, **QUIET)
+
+
+def test_self_trainings_longer_default_warm_start_takes_at_most_half_of_a_short_run(pair, tmp_path: Path) -> None:
+    from graft.notes import GraftNote
+
+    source, target = pair
+    with pytest.warns(GraftNote, match=r"default --warm-start \(5 epochs\) is more than half of --epochs 6"):
+        short = graft.fit("builtin:mlp", target, "self-training", source=source, out=tmp_path / "short",
+                          **{**QUIET, "epochs": 6})
+    assert short.metrics["epochs_run"] == 3  # 3 warm-start epochs, 3 adapted
+    full = graft.fit("builtin:mlp", target, "self-training", source=source, out=tmp_path / "full",
+                     **{**QUIET, "epochs": 10})
+    assert full.metrics["epochs_run"] == 5
+    assert full.metrics["selection_note"].endswith(".") and "5 warm-start epochs" in full.metrics["selection_note"]

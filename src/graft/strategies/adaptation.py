@@ -67,9 +67,9 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
     select_by: str = option("im", help="Label-free validator that selects the checkpoint.", choices=_validators)
     # A short source-only phase gives the start that competes as epoch 0 (safe selection).
     warm_start: int = option(
-        2, help="Epochs of source-only training before adaptation, counted inside --epochs; the model "
-        "they give is the start (epoch 0) that an adapted epoch must beat on --select-by beyond noise "
-        "(--start-margin-se). 0: the given model is the start.", ge=0)
+        2, help="Epochs of source-only training before adaptation, counted inside --epochs (at most half of "
+        "them unless given); the model they give is the start (epoch 0) that an adapted epoch must beat on "
+        "--select-by beyond noise (--start-margin-se). 0: the given model is the start.", ge=0)
     all_validators: bool = option(
         False, help="Score every label-free validator each epoch, DEV and ClassAMI included (slower: they fit a "
         "domain classifier and k-means per epoch); the history then shows what each would have picked.")
@@ -134,11 +134,12 @@ class DomainAdaptation(Strategy):
         """Warm start on the source, then adapt; the warm-started model competes as epoch 0."""
         warm, total = self.config.warm_start, ctx.train_config.epochs
         default = type(self.config)().warm_start
-        if warm >= total and warm == default:  # a short run (--epochs 2): the default warm start shrinks
+        # A short run (--epochs 6 with self-training's 5): the default warm start takes at most half.
+        if warm == default and warm > total // 2:
             from graft.notes import note
 
             warm = total // 2
-            note(f"The default --warm-start ({default} epochs) is not shorter than --epochs {total}; {warm} "
+            note(f"The default --warm-start ({default} epochs) is more than half of --epochs {total}; {warm} "
                  f"warm-start epoch(s) run instead. Fix: pass --warm-start to choose it, or more --epochs.")
             self.config.warm_start = warm
         if warm >= total:
