@@ -243,7 +243,7 @@ def test_self_trainings_longer_default_warm_start_takes_at_most_half_of_a_short_
     from graft.notes import GraftNote
 
     source, target = pair
-    with pytest.warns(GraftNote, match=r"default --warm-start \(5 epochs\) is more than half of --epochs 6"):
+    with pytest.warns(GraftNote, match=r"self-training's warm start \(5 epochs\) is more than half of --epochs 6"):
         short = graft.fit("builtin:mlp", target, "self-training", source=source, out=tmp_path / "short",
                           **{**QUIET, "epochs": 6})
     assert short.metrics["epochs_run"] == 3  # 3 warm-start epochs, 3 adapted
@@ -251,3 +251,6 @@ def test_self_trainings_longer_default_warm_start_takes_at_most_half_of_a_short_
                      **{**QUIET, "epochs": 10})
     assert full.metrics["epochs_run"] == 5
     assert full.metrics["selection_note"].endswith(".") and "5 warm-start epochs" in full.metrics["selection_note"]
+    given = graft.fit("builtin:mlp", target, "self-training", source=source, out=tmp_path / "given",
+                      warm_start=5, **QUIET)  # a value the user gives is used as it is, even above half
+    assert given.metrics["epochs_run"] == QUIET["epochs"] - 5

@@ -66,10 +66,11 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
                                ge=0)
     select_by: str = option("im", help="Label-free validator that selects the checkpoint.", choices=_validators)
     # A short source-only phase gives the start that competes as epoch 0 (safe selection).
-    warm_start: int = option(
-        2, help="Epochs of source-only training before adaptation, counted inside --epochs (at most half of "
-        "them unless given); the model they give is the start (epoch 0) that an adapted epoch must beat on "
-        "--select-by beyond noise (--start-margin-se). 0: the given model is the start.", ge=0)
+    warm_start: int | None = option(
+        None, help="Epochs of source-only training before adaptation, counted inside --epochs; the model "
+        "they give is the start (epoch 0) that an adapted epoch must beat on --select-by beyond noise "
+        "(--start-margin-se). 0: the given model is the start.", ge=0, example=2,
+        unset="the strategy's own: 2 epochs, self-training 5, at most half of --epochs")
     all_validators: bool = option(
         False, help="Score every label-free validator each epoch, DEV and ClassAMI included (slower: they fit a "
         "domain classifier and k-means per epoch); the history then shows what each would have picked.")
@@ -130,17 +131,21 @@ class DomainAdaptation(Strategy):
         "batch_size": 64, "epochs": 20, "augment": "none", "patience": None,
     }
 
+    #: Warm-start epochs when --warm-start is unset (capped at half of --epochs).
+    default_warm_start: ClassVar[int] = 2
+
     def fit(self, ctx: FitContext) -> FitResult:
         """Warm start on the source, then adapt; the warm-started model competes as epoch 0."""
-        warm, total = self.config.warm_start, ctx.train_config.epochs
-        default = type(self.config)().warm_start
-        # A short run (--epochs 6 with self-training's 5): the default warm start takes at most half.
-        if warm == default and warm > total // 2:
-            from graft.notes import note
+        total, warm = ctx.train_config.epochs, self.config.warm_start
+        if warm is None:  # the strategy's own, at most half of a short run (--epochs 6 with self-training's 5)
+            warm = self.default_warm_start
+            if warm > total // 2:
+                from graft.notes import note
 
-            warm = total // 2
-            note(f"The default --warm-start ({default} epochs) is more than half of --epochs {total}; {warm} "
-                 f"warm-start epoch(s) run instead. Fix: pass --warm-start to choose it, or more --epochs.")
+                warm = total // 2
+                note(f"{self.name}'s warm start ({self.default_warm_start} epochs) is more than half of --epochs "
+                     f"{total}; {warm} warm-start epoch(s) run instead. Fix: pass --warm-start N to choose it, or "
+                     "more --epochs.")
             self.config.warm_start = warm
         if warm >= total:
             raise ConfigError(
