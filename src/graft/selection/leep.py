@@ -37,7 +37,7 @@ def _leep(theta: np.ndarray, y: np.ndarray, num_classes: int) -> float:
     marginal = joint.sum(0, keepdims=True)  # [1, Z]: P(z)
     conditional = np.divide(joint, marginal, out=np.zeros_like(joint), where=marginal > 0)  # P(y | z)
     eep = (theta * conditional[y]).sum(1)  # [N]: sum_z P(y_i | z) theta(x_i)_z
-    return float(np.log(np.maximum(eep, _TINY)).mean())
+    return float(np.log(np.clip(eep, _TINY, 1.0)).mean())  # a probability: rounding may not push it past 1
 
 
 def nce(source_probs: ArrayLike, labels: Any) -> float:

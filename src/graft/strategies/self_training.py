@@ -37,6 +37,12 @@ class SelfTrainingConfig(PseudoLabelOptions, AdaptationConfig):
     im_weight: float = option(
         1.0, help="Weight of information maximisation on the weak view (mean entropy − entropy of the mean); "
         "0: none.", ge=0)
+    # dann's alignment under the pseudo-labels: on colour backgrounds dann (0.569) beats
+    # self-training (0.490), the one suite shift where the pseudo-labels never become good.
+    adversarial_weight: float = option(
+        0.0, help="Weight of a domain-adversarial term (dann's discriminator behind a gradient reversal, "
+        "on the source and weak-view target features); 0: none.", ge=0)
+    hidden: int = option(1024, help="Width of the domain discriminator (with --adversarial-weight).", ge=1)
 
 
 @register_strategy("self-training", "FixMatch-style pseudo-labels: weak view labels, strong view learns")
@@ -51,14 +57,19 @@ class SelfTraining(DomainAdaptation):
     default_warm_start: ClassVar[int] = 5
 
     def extra_modules(self, ctx: FitContext) -> dict[str, nn.Module]:
-        return {"prior": RunningMean(ctx.model.num_classes)}
+        extras: dict[str, nn.Module] = {"prior": RunningMean(ctx.model.num_classes)}
+        if self.config.adversarial_weight > 0:
+            from graft.losses import DomainDiscriminator
+
+            extras["discriminator"] = DomainDiscriminator(ctx.model.spec.feature_dim, self.config.hidden)
+        return extras
 
     def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
         cfg = self.config
         xs, ys, xt = self.augment_source(batch["x"]), batch["y"], batch["x_t"]
         weak, strong = weak_strong_views(xt, cfg)
         n, m = input_count(xs), input_count(xt)
-        logits = module(concat_inputs(xs, weak, strong))
+        logits, feats = module(concat_inputs(xs, weak, strong), return_features=True)
         ls, lw, lst = logits[:n], logits[n:n + m], logits[n + m:]
         ce = F.cross_entropy(ls, ys)
         probs = torch.softmax(lw, 1)
@@ -82,6 +93,14 @@ class SelfTraining(DomainAdaptation):
             from graft.losses import mcc_loss
 
             loss = loss + cfg.mcc_weight * mcc_loss(lw)
+        if cfg.adversarial_weight > 0:
+            from graft.losses import domain_adversarial_loss, grad_reverse, grl_schedule
+
+            disc = module_extras(module)["discriminator"]
+            d = disc(grad_reverse(feats[:n + m], grl_schedule(batch["progress"])))
+            adv = domain_adversarial_loss(d[:n], d[n:])
+            loss = loss + cfg.adversarial_weight * adv
+            out["adversarial_loss"] = adv.detach()
         out["loss"] = loss
         return out
 
