@@ -170,7 +170,9 @@ def write(results: pd.DataFrame) -> None:
               "- The random-weight candidates are trained from scratch (their default strategy), which no score of "
               "their features can foresee (on digits K=10 the random ResNet-10t reaches 0.911 from scratch and is "
               "ranked last); the \"pretrained only\" columns are the setting of the published benchmarks.",
-              "- `leep` and `nce` exist only for models with a source head (5 of 8 here).",
+              "- `leep` and `nce` exist only for models with a source head ("
+              + ", ".join(f"{int(g['leep'].notna().sum())} of {len(g)} on {t}" for t, g in results.groupby(
+                  "target", sort=False)) + ").",
               "- Left out for CPU time on the shared machine: "
               + ", ".join([*(label for t, label in (("digits-all", "digits with all labels"),
                                                     ("bbc-k10", "the text ranking (`bbc-k10`)"))
