@@ -128,3 +128,34 @@ def test_a_tie_with_the_start_keeps_the_start() -> None:
     selector.offer(1, 1.0, lambda: {"w": torch.tensor([1.0])}, torch.ones(10), tie=0.1)
     chosen = selector.chosen()
     assert chosen is not None and chosen.epoch == 0  # no accuracy gained beyond noise
+
+
+def _losses(level: float, seed: int) -> torch.Tensor:
+    return level + 0.05 * torch.rand(N, generator=torch.Generator().manual_seed(seed))
+
+
+def test_with_loss_clears_a_one_example_gain_whose_loss_halves_replaces_the_start() -> None:
+    start, epoch = _correct(97), _correct(97, flips=(1, 0))  # +1 example: inside the accuracy noise
+    for loss_clears, chosen in ((False, 0), (True, 1)):
+        sel = EpochSelector(mode="max", margin_se=1.0, loss_clears=loss_clears)
+        sel.offer_start(0.97, _state(0), start, tie=0.7, losses=_losses(0.7, 0))
+        sel.offer(1, 0.98, lambda: _state(1), epoch, tie=0.3, losses=_losses(0.3, 1))
+        assert sel.chosen().epoch == chosen
+        # the start's losses survive a checkpoint, so a resumed run judges later epochs alike
+        other = EpochSelector(mode="max", margin_se=1.0, loss_clears=loss_clears)
+        other.load_state_dict(sel.state_dict())
+        assert other.start_losses is not None and torch.equal(other.start_losses, sel.start_losses)
+
+
+def test_a_lower_loss_never_clears_the_start_for_an_epoch_with_lower_accuracy() -> None:
+    sel = EpochSelector(mode="max", margin_se=1.0, loss_clears=True)
+    sel.offer_start(0.97, _state(0), _correct(97), tie=0.7, losses=_losses(0.7, 0))
+    sel.offer(1, 0.96, lambda: _state(1), _correct(97, flips=(0, 1)), tie=0.2, losses=_losses(0.2, 1))
+    assert sel.chosen().epoch == 0
+    # nor does a loss gain inside its noise
+    sel = EpochSelector(mode="max", margin_se=1.0, loss_clears=True)
+    noisy = torch.randn(N, generator=torch.Generator().manual_seed(2)).abs()
+    sel.offer_start(0.97, _state(0), _correct(97), tie=float(noisy.mean()), losses=noisy)
+    sel.offer(1, 0.98, lambda: _state(1), _correct(97, flips=(1, 0)), tie=float(noisy.mean()) - 0.01,
+              losses=noisy.flip(0) - 0.01)
+    assert sel.chosen().epoch == 0

@@ -114,6 +114,8 @@ class Trainer:
         evaluator: Per-example ``loss`` and ``accuracy`` of the module on labeled data, in
             place of a forward pass over it (a strategy that refits its head on the
             validation features it computes anyway).
+        loss_clears_start: A validation-loss gain beyond the start margin also lets an
+            epoch replace the start (see :mod:`graft.engine.selection`).
     """
 
     def __init__(
@@ -126,9 +128,11 @@ class Trainer:
         metrics: Sequence[Callable[[nn.Module], dict[str, float]]] = (),
         start_is_candidate: bool = False,
         evaluator: Callable[[nn.Module, Dataset], dict[str, torch.Tensor]] | None = None,
+        loss_clears_start: bool = False,
     ) -> None:
         self.config = config
         self.evaluator = evaluator
+        self.loss_clears_start = loss_clears_start
         self.seed = seed
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.callbacks = [*callbacks, *_ATTACHED.get()]
@@ -206,7 +210,7 @@ class Trainer:
         mode = monitor_mode(cfg.monitor)
         plateau = PlateauState(mode=mode, factor=cfg.gamma, patience=cfg.plateau_patience)
         result = FitResult(selected_by="val" if has_val else (cfg.monitor if selecting else "last"))
-        selector = EpochSelector(mode=mode, margin_se=cfg.start_margin_se)
+        selector = EpochSelector(mode=mode, margin_se=cfg.start_margin_se, loss_clears=self.loss_clears_start)
         start_epoch, global_step, bad_epochs = 0, 0, 0
 
         schedule = {"epochs": cfg.epochs, "steps_per_epoch": steps_per_epoch, "batch_size": cfg.batch_size,
@@ -237,7 +241,8 @@ class Trainer:
                     raise _unknown_monitor(cfg.monitor, start)
                 if not math.isnan(start.get(cfg.monitor, float("nan"))):
                     selector.offer_start(start[cfg.monitor], _cpu_copy(module.state_dict()),
-                                         examples.get(cfg.monitor), _tie_break(cfg.monitor, start))
+                                         examples.get(cfg.monitor), _tie_break(cfg.monitor, start),
+                                         examples.get("val_loss"))
                 if start:
                     # The start is a candidate like any epoch, so the curves and history.csv
                     # show it; a resumed run finds this row in the checkpointed history.
@@ -305,7 +310,8 @@ class Trainer:
                     if math.isnan(value):
                         raise _unknown_monitor(cfg.monitor, row)
                     improved = selector.offer(epoch + 1, value, lambda: _cpu_copy(module.state_dict()),
-                                              examples.get(cfg.monitor), _tie_break(cfg.monitor, row))
+                                              examples.get(cfg.monitor), _tie_break(cfg.monitor, row),
+                                              examples.get("val_loss"))
                     if cfg.schedule == "plateau":
                         plateau.update(value)
                 bad_epochs = 0 if improved or not selecting else bad_epochs + 1

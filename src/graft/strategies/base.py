@@ -89,13 +89,14 @@ class FitContext:
 
     def trainer(self, *, config: TrainConfig | None = None, callbacks: list[Callback] | None = None,
                 metrics: list[Any] | None = None, run_dir: Path | str | None = "same",
-                start_is_candidate: bool = False, evaluator: Any = None) -> Trainer:
+                start_is_candidate: bool = False, evaluator: Any = None,
+                loss_clears_start: bool = False) -> Trainer:
         """A Trainer for this run (a sub-step such as a probe may pass ``run_dir=None``)."""
         return Trainer(
             config or self.train_config, seed=self.seed,
             run_dir=self.run_dir if run_dir == "same" else run_dir,
             callbacks=callbacks or [], metrics=metrics or [], start_is_candidate=start_is_candidate,
-            evaluator=evaluator,
+            evaluator=evaluator, loss_clears_start=loss_clears_start,
         )
 
 
@@ -129,6 +130,10 @@ class Strategy:
     #: The strategy pulls the model toward its pretrained weights or features (L2-SP, DELTA):
     #: a model built with random weights (``--no-pretrained``) is refused.
     anchors_pretrained: ClassVar[bool] = False
+    #: A paired validation-loss gain beyond the start margin also lets an epoch replace the
+    #: competing start (:mod:`graft.engine.selection`); for strategies whose epochs and start
+    #: are heads of one kind, so that their losses compare like with like.
+    loss_clears_start: ClassVar[bool] = False
 
     def __init__(self, config: StrategyConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
@@ -140,7 +145,8 @@ class Strategy:
         self.prepare(ctx)
         groups = self.param_groups(ctx)
         trainer = ctx.trainer(callbacks=self.callbacks(ctx), metrics=self.metrics(ctx),
-                              start_is_candidate=self.start_is_candidate(ctx), evaluator=self.evaluator(ctx))
+                              start_is_candidate=self.start_is_candidate(ctx), evaluator=self.evaluator(ctx),
+                              loss_clears_start=self.loss_clears_start)
         result = trainer.fit(self.module(ctx), groups, self.step, ctx.train, ctx.val, ctx.target,
                              resume=ctx.resume)
         # Counted before finish(): a merged adapter's parameters no longer exist afterwards.

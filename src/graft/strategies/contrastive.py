@@ -91,6 +91,10 @@ class Contrastive(Strategy):
         top = max(g["layer"] for g in groups)
         return [g for g in groups if g["layer"] != top]  # the head's group
 
+    # Every epoch's head is a probe refitted on the tuned features, like the start's: B3 K=10
+    # seed 1 kept the probe (0.902) on a one-article accuracy gain while the loss halved (0.946).
+    loss_clears_start: ClassVar[bool] = True
+
     def start_is_candidate(self, ctx: FitContext) -> bool:
         return True
 
