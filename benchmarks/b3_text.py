@@ -108,7 +108,10 @@ def write(results: pd.DataFrame) -> None:
             "K=2 0.754, K=5 0.885, K=10 0.925. **Peer: SetFit 1.2.0** on the same K articles per seed and the same "
             "test split (BENCHMARKS.md): K=2 0.749 ± 0.035, K=5 0.906 ± 0.013, K=10 0.934 ± 0.010. `contrastive` "
             "trains SetFit's pair loss over every pair of a batch (lr 2e-5 on the encoder, 20 epochs, batch 16) "
-            "and refits the probe head after each epoch; the untouched probe competes as epoch 0. "
+            "and refits the probe head after each epoch; the untouched probe competes as epoch 0, replaced when "
+            "validation accuracy gains beyond one standard error or, with accuracy not lower, the paired validation "
+            "loss does (the loss route was added after these runs: only K=10 seed 1 had kept the probe, and it was "
+            "re-run with it; no other contrastive row selected epoch 0, so none can change). "
             "`worst seed − probe`: the lowest per-seed gain over the probe on the same K examples. `× finetune s`: "
             "training time against finetune's on the same seed; contrastive's runs shared the 2 cores with up to "
             "five other processes (finetune's did not), so its times are inflated.", rows)
