@@ -34,9 +34,15 @@ class Dann(DomainAdaptation):
 
     def alignment(self, module: nn.Module, fs: torch.Tensor, ft: torch.Tensor, ls: torch.Tensor,
                   lt: torch.Tensor, batch: Batch) -> torch.Tensor:
-        from graft.losses import domain_adversarial_loss, grad_reverse, grl_schedule
+        return reversed_domain_loss(module, fs, ft, batch["progress"], self.config.grl_alpha)
 
-        coeff = grl_schedule(batch["progress"], alpha=self.config.grl_alpha)
-        disc = module_extras(module)["discriminator"]
-        d = disc(grad_reverse(torch.cat([fs, ft]), coeff))
-        return domain_adversarial_loss(d[: len(fs)], d[len(fs):])
+
+def reversed_domain_loss(module: nn.Module, fs: torch.Tensor, ft: torch.Tensor, progress: float,
+                         alpha: float = 10.0) -> torch.Tensor:
+    """The training module's ``discriminator`` on source and target features behind a gradient
+    reversal ramped over ``progress``: the discriminator learns the domains, the features unlearn them."""
+    from graft.losses import domain_adversarial_loss, grad_reverse, grl_schedule
+
+    disc = module_extras(module)["discriminator"]
+    d = disc(grad_reverse(torch.cat([fs, ft]), grl_schedule(progress, alpha=alpha)))
+    return domain_adversarial_loss(d[: len(fs)], d[len(fs):])

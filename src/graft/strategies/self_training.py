@@ -96,11 +96,9 @@ class SelfTraining(DomainAdaptation):
 
             loss = loss + cfg.mcc_weight * mcc_loss(lw)
         if cfg.adversarial_weight > 0:
-            from graft.losses import domain_adversarial_loss, grad_reverse, grl_schedule
+            from graft.strategies.dann import reversed_domain_loss
 
-            disc = module_extras(module)["discriminator"]
-            d = disc(grad_reverse(feats[:n + m], grl_schedule(batch["progress"])))
-            adv = domain_adversarial_loss(d[:n], d[n:])
+            adv = reversed_domain_loss(module, feats[:n], feats[n:n + m], batch["progress"])
             loss = loss + cfg.adversarial_weight * adv
             out["adversarial_loss"] = adv.detach()
         out["loss"] = loss
