@@ -11,14 +11,13 @@ from graft.engine.trainer import Batch
 from graft.options import option
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
 from graft.strategies.base import FitContext, module_extras, register_strategy
+from graft.strategies.dann import DiscriminatorOptions
 
 
 @dataclass
-class CdanConfig(AdaptationConfig):
+class CdanConfig(DiscriminatorOptions, AdaptationConfig):
     """Options of ``cdan`` (each field's help is in its declaration)."""
 
-    hidden: int = option(1024, help="Width of the domain discriminator.", ge=1)
-    grl_alpha: float = option(10.0, help="Steepness of the gradient-reversal ramp 2/(1+exp(−α·p)) − 1.", gt=0)
     ramp: bool = False  # the gradient reversal coefficient ramps instead
     entropy_conditioning: bool = option(True, help="Weight examples by 1 + exp(−entropy) (CDAN+E).")
     random_dim: int = option(

@@ -10,15 +10,22 @@ from torch import nn
 from graft.engine.trainer import Batch
 from graft.options import option
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
-from graft.strategies.base import FitContext, module_extras, register_strategy
+from graft.strategies.base import FitContext, StrategyConfig, module_extras, register_strategy
 
 
 @dataclass
-class DannConfig(AdaptationConfig):
-    """Options of ``dann`` (each field's help is in its declaration)."""
+class DiscriminatorOptions(StrategyConfig):
+    """The domain discriminator's options, shared by every strategy that trains one (dann, cdan and
+    self-training's adversarial term)."""
 
     hidden: int = option(1024, help="Width of the domain discriminator.", ge=1)
     grl_alpha: float = option(10.0, help="Steepness of the gradient-reversal ramp 2/(1+exp(−α·p)) − 1.", gt=0)
+
+
+@dataclass
+class DannConfig(DiscriminatorOptions, AdaptationConfig):
+    """Options of ``dann`` (each field's help is in its declaration)."""
+
     ramp: bool = False  # the gradient reversal coefficient ramps instead
 
 

@@ -19,11 +19,12 @@ from graft.engine.trainer import Batch
 from graft.options import option
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
 from graft.strategies.base import FitContext, module_extras, register_strategy
+from graft.strategies.dann import DiscriminatorOptions, reversed_domain_loss
 from graft.strategies.pseudo_labels import PseudoLabelOptions, pseudo_label_loss, weak_strong_views
 
 
 @dataclass
-class SelfTrainingConfig(PseudoLabelOptions, AdaptationConfig):
+class SelfTrainingConfig(PseudoLabelOptions, DiscriminatorOptions, AdaptationConfig):
     """Options of ``self-training`` (each field's help is in its declaration)."""
 
     # So one dominant class cannot take over the pseudo-labels.
@@ -44,7 +45,6 @@ class SelfTrainingConfig(PseudoLabelOptions, AdaptationConfig):
     adversarial_weight: float = option(
         0.0, help="Weight of a domain-adversarial term (dann's discriminator behind a gradient reversal, "
         "on the source and weak-view target features); 0: none.", ge=0)
-    hidden: int = option(1024, help="Width of the domain discriminator (with --adversarial-weight).", ge=1)
 
 
 @register_strategy("self-training", "FixMatch-style pseudo-labels: weak view labels, strong view learns")
@@ -96,9 +96,7 @@ class SelfTraining(DomainAdaptation):
 
             loss = loss + cfg.mcc_weight * mcc_loss(lw)
         if cfg.adversarial_weight > 0:
-            from graft.strategies.dann import reversed_domain_loss
-
-            adv = reversed_domain_loss(module, feats[:n], feats[n:n + m], batch["progress"])
+            adv = reversed_domain_loss(module, feats[:n], feats[n:n + m], batch["progress"], cfg.grl_alpha)
             loss = loss + cfg.adversarial_weight * adv
             out["adversarial_loss"] = adv.detach()
         out["loss"] = loss
