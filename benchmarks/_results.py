@@ -42,3 +42,17 @@ def fit_or_reuse(out: Path, *args: Any, **kwargs: Any) -> Any:
     if (out / "checkpoints" / "last.ckpt").exists():
         return graft.fit(*args, out=out, resume=True, **kwargs)
     return graft.fit(*args, out=out, overwrite=True, **kwargs)
+
+
+def parse_variant(text: str) -> tuple[str, tuple[str, dict]]:
+    """``NAME=STRATEGY:key=value,...`` → (NAME, (STRATEGY, options)); values read as numbers when they are."""
+    name, _, rest = text.partition("=")
+    strategy, _, pairs = rest.partition(":")
+    opts: dict = {}
+    for pair in filter(None, pairs.split(",")):
+        key, _, value = pair.partition("=")
+        try:
+            opts[key] = int(value) if value.lstrip("-").isdigit() else float(value)
+        except ValueError:
+            opts[key] = value
+    return name, (strategy, opts)

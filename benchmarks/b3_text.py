@@ -6,6 +6,7 @@ trainable parameters and time (peak memory: b3_memory.py). Writes results/b3.md 
 results/b3.csv. Not part of CI.
 
     python benchmarks/b3_text.py [--ks 2,5,10,all] [--seeds 0,1,2] [--strategies ...]
+    python benchmarks/b3_text.py --strategies "" --variant probe-st5=linear-probe:self_train_rounds=5
     python benchmarks/b3_text.py --collect          # gather an interrupted benchmark's runs
 """
 
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 import graft
-from _results import mean_std, publish
+from _results import fit_or_reuse, mean_std, parse_variant, publish
 
 HERE = Path(__file__).parent
 STRATEGIES = ["linear-probe", "finetune", "lora", "ia3", "contrastive", "semi-supervised"]
@@ -36,6 +37,9 @@ def main() -> None:
                          "the full set is 20x the K=10 work per epoch")
     ap.add_argument("--out", default=str(HERE / "runs" / "b3"))
     ap.add_argument("--collect", action="store_true", help="rebuild results from the run folders under --out")
+    ap.add_argument("--variant", action="append", default=[],
+                    help="NAME=STRATEGY:key=value,... a strategy with options, its rows named NAME (e.g. "
+                         "probe-st5=linear-probe:self_train_rounds=5)")
     args = ap.parse_args()
     out = Path(args.out)
     if not args.collect:
@@ -44,8 +48,15 @@ def main() -> None:
             K = None if k == "all" else int(k)
             # a shortened K=all run warms up for half an epoch instead of the default two
             extra = {"epochs": args.epochs_all, "warmup_epochs": 0.5} if K is None and args.epochs_all else {}
-            graft.compare("builtin:minilm", "builtin:bbc-news", args.strategies.split(","), seeds=seeds,
-                          labels_per_class=K, out=out / f"K{k}", progress=False, max_length=128, **extra)
+            if args.strategies:
+                graft.compare("builtin:minilm", "builtin:bbc-news", args.strategies.split(","), seeds=seeds,
+                              labels_per_class=K, out=out / f"K{k}", progress=False, max_length=128, **extra)
+            for name, (strategy, opts) in (parse_variant(v) for v in args.variant):
+                for seed in seeds:
+                    fit_or_reuse(out / f"K{k}" / "variants" / f"{name}-s{seed}", "builtin:minilm", "builtin:bbc-news",
+                                 strategy=strategy, labels_per_class=K, seed=seed, progress=False, max_length=128,
+                                 **extra, **opts)
+                    write(collect(out))
             write(collect(out))
     write(collect(out))
 
@@ -53,7 +64,11 @@ def main() -> None:
 def collect(out: Path) -> pd.DataFrame:
     """Runs under ``out``, plus the rows of results/b3.csv that they do not replace (a benchmark
     of one new strategy keeps the others' published runs)."""
-    new = pd.DataFrame([json.loads(p.read_text()) for p in sorted(out.glob("K*/runs/*/metrics.json"))])
+    runs = [json.loads(p.read_text()) for p in sorted(out.glob("K*/runs/*/metrics.json"))]
+    # a variant's rows are named after it (its folder: NAME-sSEED)
+    runs += [json.loads(p.read_text()) | {"strategy": p.parent.name.rsplit("-s", 1)[0]}
+             for p in sorted(out.glob("K*/variants/*/metrics.json"))]
+    new = pd.DataFrame(runs)
     old_csv = HERE / "results" / "b3.csv"
     if not old_csv.exists() or new.empty:
         return new if not new.empty else (pd.read_csv(old_csv) if old_csv.exists() else new)

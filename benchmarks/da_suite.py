@@ -39,6 +39,7 @@ from graft.report import format_mean_std, markdown_table
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 SHIFTS = importlib.import_module("da_shifts").SHIFTS  # the sibling module, whatever the working directory
+parse_variant = importlib.import_module("_results").parse_variant
 
 STRATEGIES = "source-only,dann,mcc,self-training"
 #: Combinations measured as if they were strategies: name → (strategy, options).
@@ -83,20 +84,6 @@ def main() -> None:
                     print(shift, name, seed, json.dumps(row_of(run_dir, shift)), flush=True)
                     write(collect(out), out)
     write(collect(out), out)
-
-
-def parse_variant(text: str) -> tuple[str, tuple[str, dict]]:
-    """``NAME=STRATEGY:key=value,...`` → (NAME, (STRATEGY, options)); values read as numbers when they are."""
-    name, _, rest = text.partition("=")
-    strategy, _, pairs = rest.partition(":")
-    opts: dict = {}
-    for pair in filter(None, pairs.split(",")):
-        key, _, value = pair.partition("=")
-        try:
-            opts[key] = int(value) if value.lstrip("-").isdigit() else float(value)
-        except ValueError:
-            opts[key] = value
-    return name, (strategy, opts)
 
 
 def row_of(run_dir: Path, shift: str) -> dict:

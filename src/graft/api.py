@@ -147,6 +147,7 @@ def fit(
             f"a pretrained model. Fix: drop --no-pretrained, or use --strategy scratch for random weights."
         )
     strategy_cfg = build_config(strategy_cls.Config, strat_opts, f"strategy '{strategy}'")
+    needs = strategy_cls.needs_for(strategy_cfg)
     train_cfg = build_config(TrainConfig, {**strategy_cls.train_defaults, **train_opts}, "the engine")
     train_cfg.validate()
     check_unused(strategy_cls, train_opts)
@@ -154,7 +155,7 @@ def fit(
     if labels_per_class is not None and labels_per_class < 1:
         raise ConfigError(f"--labels-per-class must be >= 1. Got {labels_per_class} instead. "
                           "Fix: pass e.g. --labels-per-class 10, or leave it out to use every label.")
-    _check_needs(strategy, strategy_cls.needs, source=source, teacher=teacher, unlabeled=unlabeled)
+    _check_needs(strategy, needs, source=source, teacher=teacher, unlabeled=unlabeled)
     # Mistakes that need no data are caught before any data loads.
     from graft.models import check_model_spec
     from graft.run_dir import check_run_dir
@@ -169,13 +170,13 @@ def fit(
         check_run_dir(Path(out), resume=resume, overwrite=overwrite)
 
     label_opts = run_cfg.load_options()
-    adapting = "target" in strategy_cls.needs  # the target is used without labels: it may have none
+    adapting = "target" in needs  # the target is used without labels: it may have none
     target = load_source(data, **label_opts, require_labels=not adapting)
     src = load_source(source, **label_opts) if source is not None else None
     extra = load_source(unlabeled, **label_opts, require_labels=False) if unlabeled is not None else None
     if adapting and src is not None and not (target.y >= 0).any():
         target = _as_unlabeled_target(target, src)
-    plan = plan_splits(strategy_cls.needs, target, src, train_cfg, seed=seed, split_seed=run_cfg.split_seed,
+    plan = plan_splits(needs, target, src, train_cfg, seed=seed, split_seed=run_cfg.split_seed,
                        test_fraction=run_cfg.test_fraction, val_fraction=run_cfg.val_fraction,
                        labels_per_class=labels_per_class, fold=run_cfg.split_fold())
     # What the run learns from its data (table preprocessing, pixel rule, classes) is fitted on
@@ -197,7 +198,7 @@ def fit(
         check_teacher(teacher_net, teacher_name, target)
         teacher_view = teacher_inputs(teacher_net, teacher_schema, raw_target, target, raw_extra, extra)
     streams = build_streams(plan, target, src, net.spec.input, train_cfg,
-                            unlabeled="unlabeled" in strategy_cls.needs, extra_unlabeled=extra,
+                            unlabeled="unlabeled" in needs, extra_unlabeled=extra,
                             require_unlabeled=strategy_cls.requires_unlabeled, teacher=teacher_view)
     splits = streams.splits
     strategy_obj = strategy_cls(strategy_cfg)
@@ -301,7 +302,10 @@ def _fit_auto(model: Any, data: Any, *, labels_per_class: int | None, seed: int,
     choice = choose(model, data, source=source, unlabeled=unlabeled, labels_per_class=labels_per_class, seed=seed,
                     budget=budget, options=options)
     picked = STRATEGIES.get(choice.strategy)
-    needs = picked.needs
+    from graft.option_groups import split_options
+
+    _, picked_opts, _ = split_options(picked, {**choice.options, **without_ignored(picked, options)}, named=())
+    needs = picked.needs_for(build_config(picked.Config, picked_opts, f"strategy '{choice.strategy}'"))
     dropped = sorted(set(options) - set(without_ignored(picked, options)))
     if dropped:  # meant for a strategy that trains in the loop, as in compare
         choice.notes.append(f"'{choice.strategy}' does not train in the engine's loop: "
@@ -587,6 +591,13 @@ def _takers(stream: str) -> list[str]:
     return [name for name in STRATEGIES if stream in STRATEGIES.get(name).needs]
 
 
+def _head_self_trainers() -> list[str]:
+    from graft.strategies import STRATEGIES
+    from graft.strategies.head_self_training import HeadSelfTrainingOptions
+
+    return [name for name in STRATEGIES if issubclass(STRATEGIES.get(name).Config, HeadSelfTrainingOptions)]
+
+
 def _check_needs(strategy: str, needs: frozenset[str], **given: Any) -> None:
     if "source" in needs and given.get("source") is None:
         target = ("the unlabeled target" if "target" in needs
@@ -603,7 +614,8 @@ def _check_needs(strategy: str, needs: frozenset[str], **given: Any) -> None:
     if given.get("unlabeled") is not None and "unlabeled" not in needs:
         raise ConfigError(
             f"Strategy '{strategy}' does not learn from unlabeled examples, but --unlabeled was given. Fix: drop "
-            f"--unlabeled, or pick a strategy that does ({', '.join(_takers('unlabeled'))})."
+            f"--unlabeled, or pick a strategy that does ({', '.join(_takers('unlabeled'))}, or "
+            f"{' and '.join(_head_self_trainers())} with --self-train-rounds N)."
         )
     if given.get("teacher") is not None and "teacher" not in needs:
         raise ConfigError(

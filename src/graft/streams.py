@@ -247,16 +247,22 @@ def build_streams(
     plain = ds(target, splits.train) if cfg.augment != "none" or teacher is not None else train
     val = ds(target, splits.val) if len(splits.val) else None
     rest: Dataset | None = None
+    rest_plain: Dataset | None = None
     if unlabeled:
         parts: list[Dataset] = []
+        plain_parts: list[Dataset] = []  # the same examples without augmentation, for features computed once
         if len(splits.unlabeled):
             parts.append(Unlabeled(ds(target, splits.unlabeled, augment=True, paired=True)))
+            plain_parts.append(Unlabeled(ds(target, splits.unlabeled)))
         if extra_unlabeled is not None:
             if extra_unlabeled.kind != target.kind:
                 raise DataError(f"--unlabeled {extra_unlabeled.name} holds {extra_unlabeled.kind} data but the "
                                 f"target holds {target.kind} data. Fix: pass unlabeled {target.kind} data.")
             every = np.arange(len(extra_unlabeled), dtype=np.int64)
             parts.append(Unlabeled(ds(extra_unlabeled, every, augment=True, paired=True)))
+            plain_parts.append(Unlabeled(ds(extra_unlabeled, every)))
+        if plain_parts:
+            rest_plain = plain_parts[0] if len(plain_parts) == 1 else _concat(plain_parts)
         if not parts and require_unlabeled:
             raise ConfigError(
                 "This strategy learns from unlabeled examples too, but every training example is labeled and "
@@ -266,7 +272,7 @@ def build_streams(
             )
         rest = None if not parts else parts[0] if len(parts) == 1 else _concat(parts)
     streams = Streams(train=train, plain_train=plain, val=val, test=ds(target, splits.test),
-                      splits=splits, target=rest, n_train_labeled=len(splits.train))
+                      splits=splits, target=rest, target_plain=rest_plain, n_train_labeled=len(splits.train))
     if plan.labeled_source and plan.source is not None and source is not None:
         streams.source = ds(source, plan.source.train, augment=True)
         streams.source_plain = ds(source, plan.source.train) if cfg.augment != "none" else streams.source

@@ -135,6 +135,11 @@ class Strategy:
     #: are heads of one kind, so that their losses compare like with like.
     loss_clears_start: ClassVar[bool] = False
 
+    @classmethod
+    def needs_for(cls, config: StrategyConfig) -> frozenset[str]:
+        """The streams a run with ``config`` needs: ``needs``, plus those an option turns on."""
+        return cls.needs
+
     def __init__(self, config: StrategyConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
         # Checked here too, not only by the API: a config built in Python reaches fit directly.

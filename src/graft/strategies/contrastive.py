@@ -31,20 +31,21 @@ from graft.data.base import dataset_size
 from graft.data.batch_augment import random_affine_batch
 from graft.engine.features import extract_features
 from graft.engine.param_groups import model_param_groups
-from graft.engine.trainer import Batch, Callback
+from graft.engine.trainer import Batch, Callback, FitResult
 from graft.errors import ConfigError
 from graft.losses import pair_cosine_loss, supervised_contrastive_loss
 from graft.models.spec import GraftModel
 from graft.options import Search, option
 from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy
 from graft.strategies.finetune import freeze_batchnorm
-from graft.strategies.linear_probe import LinearProbeConfig, fit_head_on_features
+from graft.strategies.head_self_training import HeadSelfTrainingOptions, self_training_summary
+from graft.strategies.linear_probe import LinearProbeConfig, fit_head_on_features, fit_probe_head_self_trained
 
 LOSSES = ("cosine", "supcon")
 
 
 @dataclass
-class ContrastiveConfig(StrategyConfig):
+class ContrastiveConfig(HeadSelfTrainingOptions):
     """Options of ``contrastive``; each field's help is in its declaration."""
 
     loss: str = option("cosine", help="cosine: SetFit's pair loss (same class → similarity 1, other → 0); "
@@ -73,6 +74,22 @@ class Contrastive(Strategy):
         "lr": 2e-4, "epochs": 20, "batch_size": 16, "weight_decay": 0.01,
         "warmup_epochs": 1.0, "schedule": "linear", "augment": "light", "patience": None,
     }
+
+    @classmethod
+    def needs_for(cls, config: StrategyConfig) -> frozenset[str]:
+        return frozenset({"unlabeled"}) if getattr(config, "self_train_rounds", 0) else cls.needs
+
+    def fit(self, ctx: FitContext) -> FitResult:
+        result = super().fit(ctx)
+        if self.config.self_train_rounds and ctx.target_plain() is not None:
+            # The tuned backbone's head, refitted with pseudo-labels on the unlabeled examples.
+            param = next(ctx.model.backbone.parameters())
+            rows = fit_probe_head_self_trained(ctx, LinearProbeConfig(), self.config.self_train_rounds, cache=False)
+            ctx.model.head.to(device=param.device, dtype=param.dtype)
+            for p in ctx.model.head.parameters():
+                p.requires_grad_(False)
+            result.extra_metrics.update(self_training_summary(rows))
+        return result
 
     def check(self, model: GraftModel, train: Dataset) -> None:
         if not (self.config.second_view and model.spec.input.kind == "image"):

@@ -18,13 +18,14 @@ from graft.engine.trainer import FitResult
 from graft.models.spec import GraftModel
 from graft.options import Search, option
 from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy
+from graft.strategies.head_self_training import HeadSelfTrainingOptions, self_training_summary
 
 HEADS = ("torch", "logreg", "svm", "mlp")
 C_GRID = (0.01, 0.1, 1.0, 10.0)
 
 
 @dataclass
-class LinearProbeConfig(StrategyConfig):
+class LinearProbeConfig(HeadSelfTrainingOptions, StrategyConfig):
     """Options of ``linear-probe`` (each field's help is in its declaration)."""
 
     head: str = option("torch", help="torch (logistic regression, L-BFGS), or scikit-learn logreg, svm (linear) "
@@ -48,18 +49,29 @@ class LinearProbe(Strategy):
         "start_margin_se", "steps_per_epoch", "grad_clip", "augment",
     })
 
+    @classmethod
+    def needs_for(cls, config: StrategyConfig) -> frozenset[str]:
+        return frozenset({"unlabeled"}) if getattr(config, "self_train_rounds", 0) else cls.needs
+
     def fit(self, ctx: FitContext) -> FitResult:
         for p in ctx.model.backbone.parameters():
             p.requires_grad_(False)
         t0 = time.perf_counter()
-        rows = fit_probe_head(ctx.model, ctx.labeled_plain(), ctx.val, self.config, seed=ctx.seed)
+        extra: dict[str, Any] = {}
+        if self.config.self_train_rounds and ctx.target_plain() is not None:
+            # One row per round (its best C); the round validation picks, the last one without it.
+            rows = fit_probe_head_self_trained(ctx, self.config, self.config.self_train_rounds)
+            extra = self_training_summary(rows)
+            best = rows[extra["self_train_round"]]
+        else:  # a probe's "epoch" is one C tried
+            rows = fit_probe_head(ctx.model, ctx.labeled_plain(), ctx.val, self.config, seed=ctx.seed)
+            best = max(rows, key=lambda r: r.get("val_accuracy", -1.0))
         seconds = time.perf_counter() - t0
         for r in rows:
             r["seconds"] = seconds
-        best = max(rows, key=lambda r: r.get("val_accuracy", -1.0))
         return FitResult(history=rows, best_epoch=int(best["epoch"]), best_value=best.get("val_accuracy"),
                          selected_by="val" if "val_accuracy" in best else "last",
-                         epochs_run=len(rows), seconds=seconds)  # a probe's "epoch" is one C tried
+                         epochs_run=len(rows), seconds=seconds, extra_metrics=extra)
 
 
 def fit_probe_head(
@@ -74,6 +86,25 @@ def fit_probe_head(
     if val is not None and dataset_size(val) > 0:
         f_va, y_va = extract_features(model.backbone, val, device=device, cache=cache)
     return fit_head_on_features(model, f_tr, y_tr, f_va, y_va, config, seed)
+
+
+def fit_probe_head_self_trained(ctx: FitContext, config: LinearProbeConfig, rounds: int, *,
+                                cache: bool = True) -> list[dict[str, float]]:
+    """Fit ``ctx.model.head`` on the backbone's features with ``rounds`` rounds of self-training
+    on the unlabeled examples (:mod:`graft.strategies.head_self_training`), where the backbone is;
+    one row per round."""
+    from graft.strategies.head_self_training import self_train_head
+
+    model = ctx.model
+    device = next(model.backbone.parameters()).device
+    f_tr, y_tr = extract_features(model.backbone, ctx.labeled_plain(), device=device, cache=cache)
+    f_va: torch.Tensor | None = None
+    y_va: torch.Tensor | None = None
+    if ctx.val is not None and dataset_size(ctx.val) > 0:
+        f_va, y_va = extract_features(model.backbone, ctx.val, device=device, cache=cache)
+    f_u = extract_features(model.backbone, ctx.target_plain(), device=device, cache=cache)[0]  # type: ignore[arg-type]
+    return self_train_head(model, f_tr, y_tr, f_va, y_va, f_u, rounds,
+                           fit=lambda f, y: fit_head_on_features(model, f, y, f_va, y_va, config, ctx.seed))
 
 
 def fit_head_on_features(

@@ -1,0 +1,107 @@
+"""--self-train-rounds: a probe head refitted with pseudo-labels on cached unlabeled features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import graft
+from graft.errors import ConfigError
+from graft.strategies.head_self_training import self_train_head
+from graft.strategies.linear_probe import LinearProbeConfig, fit_head_on_features
+
+
+def _gaussians(rng: np.random.Generator, n: int, spread: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two classes at x = -2 and x = +2, ``n`` each, with standard deviations ``spread`` along x and y."""
+    x = np.r_[np.c_[rng.normal(-2, spread[0], n), rng.normal(0, spread[1], n)],
+              np.c_[rng.normal(2, spread[0], n), rng.normal(0, spread[1], n)]]
+    return torch.tensor(x, dtype=torch.float32), torch.tensor(np.repeat([0, 1], n))
+
+
+def _self_train(labeled: list[list[float]], spread: tuple[float, float]) -> tuple[float, float, list[dict[str, Any]]]:
+    """Test accuracy of the head on two labels per class alone and after 4 rounds; the rows."""
+    rng = np.random.default_rng(0)
+    f_tr, y_tr = torch.tensor(labeled), torch.tensor([0, 0, 1, 1])
+    (f_va, y_va), (f_u, _), (f_te, y_te) = (_gaussians(rng, n, spread) for n in (30, 200, 200))
+    model = SimpleNamespace(num_classes=2, head=nn.Linear(2, 2), head_hidden=())
+
+    def fit(f: torch.Tensor, y: torch.Tensor) -> list[dict[str, float]]:
+        return fit_head_on_features(model, f, y, f_va, y_va, LinearProbeConfig(), 0)  # type: ignore[arg-type]
+
+    def accuracy() -> float:
+        with torch.no_grad():
+            return float((model.head(f_te).argmax(1) == y_te).float().mean())
+
+    fit(f_tr, y_tr)
+    alone = accuracy()
+    rows = self_train_head(model, f_tr, y_tr, f_va, y_va, f_u, 4, fit)  # type: ignore[arg-type]
+    return alone, accuracy(), rows
+
+
+def test_pseudo_labels_move_a_few_label_boundary_into_the_gap() -> None:
+    # Two labels per class off to one side: their boundary is tilted and cuts into class 0.
+    alone, after, rows = _self_train([[-3.0, -1.0], [-2.5, -1.5], [0.5, 1.0], [1.0, 1.5]], (1.0, 1.0))
+    assert alone < 0.9 and after > alone + 0.05
+    assert [r["round"] for r in rows] == [0, 1, 2, 3, 4]
+    counts = [r["pseudo_labels"] for r in rows]
+    assert counts[0] == 0 and counts == sorted(counts) and counts[-1] > 350  # a growing share, up to nearly all
+    assert max(r["val_accuracy"] for r in rows[1:]) > rows[0]["val_accuracy"]
+
+
+def test_the_labeled_head_is_kept_when_validation_says_pseudo_labels_hurt() -> None:
+    # Long thin classes labeled at opposite ends: the tilted boundary's confident pseudo-labels
+    # only reinforce it, validation falls, and round 0's head stays.
+    alone, after, rows = _self_train([[-2.0, 4.0], [-1.9, 3.0], [2.0, -4.0], [1.9, -3.0]], (0.4, 3.0))
+    assert all(r["val_accuracy"] < rows[0]["val_accuracy"] for r in rows[1:])
+    assert after == alone
+
+
+def test_linear_probe_self_trains_on_the_unlabeled_rest(blobs_npz: Path, tmp_path: Path) -> None:
+    run = graft.fit("builtin:mlp", f"npz:{blobs_npz}", strategy="linear-probe", labels_per_class=2,
+                    self_train_rounds=3, out=tmp_path / "r", progress=False)
+    m = run.metrics
+    assert m["n_train_labeled"] == 6 and m["test_accuracy"] > 0.6
+    assert [row["round"] for row in run.history] == [0, 1, 2, 3]
+    assert m["self_train_round"] == run.history[m["self_train_round"]]["round"]
+    assert len(m["self_train_val_accuracy"]) == 4
+    assert run.history[-1]["pseudo_labels"] > 0
+    assert len(graft.load_run(tmp_path / "r").predict(f"npz:{blobs_npz}")) == 90
+
+
+def test_extra_unlabeled_data_is_taken_with_the_option(blobs_npz: Path, tmp_path: Path) -> None:
+    from tests.conftest import blobs
+
+    x_extra, _ = blobs(40, seed=7)
+    np.savez(tmp_path / "extra.npz", X=x_extra)  # no labels
+    run = graft.fit("builtin:mlp", f"npz:{blobs_npz}", strategy="linear-probe", self_train_rounds=2,
+                    unlabeled=f"npz:{tmp_path / 'extra.npz'}", out=tmp_path / "r", progress=False)
+    assert run.history[-1]["pseudo_labels"] > 0  # every training row labeled: the extra rows are the stream
+
+
+def test_rounds_without_unlabeled_examples_say_how_to_get_them(blobs_npz: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="every training example is labeled.*--labels-per-class K"):
+        graft.fit("builtin:mlp", f"npz:{blobs_npz}", strategy="linear-probe", self_train_rounds=2,
+                  out=tmp_path / "r", progress=False)
+
+
+def test_unlabeled_data_without_rounds_is_refused_with_the_option_named(blobs_npz: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="'linear-probe' does not learn.*--self-train-rounds"):
+        graft.fit("builtin:mlp", f"npz:{blobs_npz}", strategy="linear-probe", unlabeled=f"npz:{blobs_npz}",
+                  out=tmp_path / "r", progress=False)
+
+
+def test_contrastive_refits_its_tuned_head_with_pseudo_labels(tiny_bert: Path, sentiment_csv: Path,
+                                                               tmp_path: Path) -> None:
+    run = graft.fit(f"hf:{tiny_bert}", f"csv:{sentiment_csv}", "contrastive", text_column="review",
+                    labels_per_class=6, self_train_rounds=2, out=tmp_path / "c", epochs=3, lr=0.05,
+                    progress=False)
+    m = run.metrics
+    assert m["test_accuracy"] > 0.7, m
+    assert len(m["self_train_val_accuracy"]) == 3 and m["self_train_round"] in (0, 1, 2)
+    assert len(graft.load_run(tmp_path / "c").predict(f"csv:{sentiment_csv}", text_column="review")) > 0
