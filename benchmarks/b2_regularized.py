@@ -5,6 +5,7 @@ K ∈ {1, 5, 10}, seeds 0–2, each strategy's defaults; writes results/b2_regul
 results/b2_regularized_efficientnet-lite0.md. Not part of CI.
 
     python benchmarks/b2_regularized.py [--model lenet|efficientnet-lite0] [--ks 1,5,10] [--seeds 0,1,2]
+        [--strategies ...] [--variant probe-st5=linear-probe:self_train_rounds=5] [--name NAME]
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import graft
 from graft.data import load_source
-from _results import mean_std, publish
+from _results import fit_or_reuse, mean_std, parse_variant, publish
 
 HERE = Path(__file__).parent
 STRATEGIES = ("finetune", "l2sp", "delta", "bss", "contrastive", "co-tuning", "semi-supervised")
@@ -28,7 +29,10 @@ def main() -> None:
     ap.add_argument("--out", default=str(HERE / "runs" / "b2_regularized"))
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
     ap.add_argument("--name", default=None, help="results/NAME.md (default b2_regularized[_MODEL])")
+    ap.add_argument("--variant", action="append", default=[],
+                    help="NAME=STRATEGY:key=value,... a strategy with options, its rows named NAME")
     args = ap.parse_args()
+    variants = dict(parse_variant(v) for v in args.variant)
     out = Path(args.out) / args.model
     ks = [int(k) for k in args.ks.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -53,9 +57,10 @@ def main() -> None:
     name_out = args.name or ("b2_regularized" if args.model == "lenet" else f"b2_regularized_{args.model}")
     rows = []
     for k in ks:
-        for name in args.strategies.split(","):
-            runs = [graft.fit(model, digits, strategy=name, labels_per_class=k, seed=s,
-                              out=out / f"k{k}-{name}-s{s}", overwrite=True, progress=False, **options)
+        for name in [*filter(None, args.strategies.split(",")), *variants]:
+            strategy, extra = variants.get(name, (name, {}))
+            runs = [fit_or_reuse(out / f"k{k}-{name}-s{s}", model, digits, strategy=strategy, labels_per_class=k,
+                                 seed=s, progress=False, **options, **extra)
                     for s in seeds]
             accs = [r.metrics["test_accuracy"] for r in runs]
             rows.append({"K": k, "strategy": name, "test accuracy": mean_std(accs),
