@@ -26,7 +26,8 @@ def _m(**kw: object) -> Measurements:
     ({"layout": "labeled-source", "labels_per_class": 1}, "multitask"),
     ({"layout": "labeled-source", "labels_per_class": 5}, "mcc"),
     ({"probe_val_accuracy": 0.99}, "linear-probe"),
-    ({"kind": "text", "labels_per_class": 5}, "contrastive"),
+    ({"kind": "text", "labels_per_class": 5}, "linear-probe"),  # with the unlabeled rest: self-trained head
+    ({"kind": "text", "labels_per_class": 5, "unlabeled": 0}, "contrastive"),
     ({"kind": "text", "labels_per_class": None, "labeled": 2000}, "finetune"),
     ({"labels_per_class": 1}, "semi-supervised"),
     ({"labels_per_class": 1, "unlabeled": 0}, "finetune"),

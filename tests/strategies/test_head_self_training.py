@@ -105,3 +105,23 @@ def test_contrastive_refits_its_tuned_head_with_pseudo_labels(tiny_bert: Path, s
     assert m["test_accuracy"] > 0.7, m
     assert len(m["self_train_val_accuracy"]) == 3 and m["self_train_round"] in (0, 1, 2)
     assert len(graft.load_run(tmp_path / "c").predict(f"csv:{sentiment_csv}", text_column="review")) > 0
+
+
+def test_auto_on_few_labeled_texts_with_an_unlabeled_rest_self_trains_the_probe(
+        tiny_bert: Path, sentiment_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import graft.auto
+
+    measure = graft.auto._measure
+
+    def below_near_perfect(*args: Any, **kwargs: Any) -> Any:  # the tiny encoder's probe is too good to need it
+        m = measure(*args, **kwargs)
+        m.probe_val_accuracy = min(m.probe_val_accuracy or 0.0, 0.9)
+        return m
+
+    monkeypatch.setattr(graft.auto, "_measure", below_near_perfect)
+    run = graft.fit(f"hf:{tiny_bert}", f"csv:{sentiment_csv}", "auto", text_column="review", labels_per_class=4,
+                    out=tmp_path / "a", progress=False)
+    m = run.metrics
+    assert m["auto_strategy"] == "linear-probe" and m["auto_rule"] == "text, few labels and an unlabeled rest"
+    assert len(m["self_train_val_accuracy"]) == 6  # round 0 and 5 rounds over the unlabeled rest
+    assert "→ linear-probe --self-train-rounds 5 (rule: text, few labels" in (tmp_path / "a" / "auto.md").read_text()
