@@ -38,7 +38,7 @@ from graft.models.spec import GraftModel
 from graft.options import Search, option
 from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy
 from graft.strategies.finetune import freeze_batchnorm
-from graft.strategies.head_self_training import HeadSelfTrainingOptions, self_training_summary
+from graft.strategies.head_self_training import HeadSelfTrainingOptions, needs_with_rounds, self_training_summary
 from graft.strategies.linear_probe import LinearProbeConfig, fit_head_on_features, fit_probe_head_self_trained
 
 LOSSES = ("cosine", "supcon")
@@ -77,7 +77,7 @@ class Contrastive(Strategy):
 
     @classmethod
     def needs_for(cls, config: StrategyConfig) -> frozenset[str]:
-        return frozenset({"unlabeled"}) if getattr(config, "self_train_rounds", 0) else cls.needs
+        return needs_with_rounds(cls.needs, config)
 
     def fit(self, ctx: FitContext) -> FitResult:
         result = super().fit(ctx)

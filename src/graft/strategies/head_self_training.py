@@ -40,6 +40,11 @@ class HeadSelfTrainingOptions(StrategyConfig):
         "validation picks the round (0: labeled examples only).", ge=0, le=50)
 
 
+def needs_with_rounds(needs: frozenset[str], config: StrategyConfig) -> frozenset[str]:
+    """``needs`` plus the unlabeled stream when ``config`` asks for self-training rounds."""
+    return needs | {"unlabeled"} if getattr(config, "self_train_rounds", 0) else needs
+
+
 def self_train_head(
     model: GraftModel, f_tr: torch.Tensor, y_tr: torch.Tensor, f_va: torch.Tensor | None,
     y_va: torch.Tensor | None, f_u: torch.Tensor, rounds: int, fit: Any,

@@ -18,7 +18,7 @@ from graft.engine.trainer import FitResult
 from graft.models.spec import GraftModel
 from graft.options import Search, option
 from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy
-from graft.strategies.head_self_training import HeadSelfTrainingOptions, self_training_summary
+from graft.strategies.head_self_training import HeadSelfTrainingOptions, needs_with_rounds, self_training_summary
 
 HEADS = ("torch", "logreg", "svm", "mlp")
 C_GRID = (0.01, 0.1, 1.0, 10.0)
@@ -51,7 +51,7 @@ class LinearProbe(Strategy):
 
     @classmethod
     def needs_for(cls, config: StrategyConfig) -> frozenset[str]:
-        return frozenset({"unlabeled"}) if getattr(config, "self_train_rounds", 0) else cls.needs
+        return needs_with_rounds(cls.needs, config)
 
     def fit(self, ctx: FitContext) -> FitResult:
         for p in ctx.model.backbone.parameters():
