@@ -40,7 +40,7 @@ def _self_train(labeled: list[list[float]], spread: tuple[float, float]) -> tupl
 
     fit(f_tr, y_tr)
     alone = accuracy()
-    rows = self_train_head(model, f_tr, y_tr, f_va, y_va, f_u, 4, fit)  # type: ignore[arg-type]
+    rows = self_train_head(model, f_tr, y_tr, f_u, 4, fit)  # type: ignore[arg-type]
     return alone, accuracy(), rows
 
 

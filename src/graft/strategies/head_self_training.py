@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,40 +47,37 @@ def needs_with_rounds(needs: frozenset[str], config: StrategyConfig) -> frozense
 
 
 def self_train_head(
-    model: GraftModel, f_tr: torch.Tensor, y_tr: torch.Tensor, f_va: torch.Tensor | None,
-    y_va: torch.Tensor | None, f_u: torch.Tensor, rounds: int, fit: Any,
+    model: GraftModel, f_tr: torch.Tensor, y_tr: torch.Tensor, f_u: torch.Tensor, rounds: int,
+    fit: Callable[[torch.Tensor, torch.Tensor], list[dict[str, float]]],
 ) -> list[dict[str, float]]:
     """Refit ``model.head`` over ``rounds`` rounds of pseudo-labels on the unlabeled features ``f_u``.
 
-    ``fit(f, y)`` fits ``model.head`` on features ``f`` and labels ``y`` (validation chooses its C
-    inside) and returns its rows; the head it leaves predicts raw features. Returns one row per round
-    (round 0: the labeled examples alone) and leaves the head of the round validation picks
-    (the last round without validation).
+    ``fit(f, y)`` fits ``model.head`` on features ``f`` and labels ``y`` (validation, if any, chooses
+    its C inside) and returns its rows; the head it leaves predicts raw features. Returns one row per
+    round (round 0: the labeled examples alone) and leaves the head of :func:`picked_round`.
     """
     n_classes = model.num_classes
-    has_val = f_va is not None and y_va is not None and len(f_va) > 0
     rows: list[dict[str, float]] = []
-    best: tuple[float, nn.Module] | None = None
+    heads: list[nn.Module] = []
     for r in range(rounds + 1):
         if r == 0:
             f, y, n_pseudo = f_tr, y_tr, 0
         else:
             keep, labels = _confident(model, f_u, n_classes, math.ceil(r / rounds * len(f_u) / n_classes))
             f, y, n_pseudo = torch.cat([f_tr, f_u[keep]]), torch.cat([y_tr, labels]), len(keep)
-        fitted = fit(f, y)
-        top = max(fitted, key=lambda row: row.get("val_accuracy", -1.0))
-        row = {"epoch": r, "round": r, "pseudo_labels": n_pseudo, "C": top["C"],
-               "train_accuracy": top["train_accuracy"]}
-        if has_val:
-            row["val_accuracy"], row["val_loss"] = top["val_accuracy"], top["val_loss"]
-        rows.append(row)
-        score = row.get("val_accuracy", float(r))  # without validation, the last round
-        if best is None or score > best[0]:
-            best = (score, copy.deepcopy(model.head))
-    assert best is not None
-    model.head = best[1]
+        top = max(fit(f, y), key=lambda row: row.get("val_accuracy", -1.0))
+        rows.append({"epoch": r, "round": r, "pseudo_labels": n_pseudo,
+                     **{k: top[k] for k in ("C", "train_accuracy", "val_accuracy", "val_loss") if k in top}})
+        heads.append(copy.deepcopy(model.head))
+    model.head = heads[picked_round(rows)]
     return rows
 
+
+def picked_round(rows: list[dict[str, float]]) -> int:
+    """The round validation picks (the earliest of equals); the last round without validation."""
+    if "val_accuracy" not in rows[0]:
+        return len(rows) - 1
+    return max(range(len(rows)), key=lambda r: (rows[r]["val_accuracy"], -r))
 
 
 @torch.no_grad()
@@ -100,6 +98,6 @@ def _confident(model: GraftModel, f_u: torch.Tensor, n_classes: int, per_class: 
 
 def self_training_summary(rows: list[dict[str, float]]) -> dict[str, Any]:
     """What metrics.json says of the rounds: the one picked, its pseudo-labels, validation per round."""
-    picked = max(rows, key=lambda row: row.get("val_accuracy", row["round"]))
+    picked = rows[picked_round(rows)]
     return {"self_train_round": int(picked["round"]), "self_train_pseudo_labels": int(picked["pseudo_labels"]),
             "self_train_val_accuracy": [row.get("val_accuracy") for row in rows]}

@@ -18,7 +18,12 @@ from graft.engine.trainer import FitResult
 from graft.models.spec import GraftModel
 from graft.options import Search, option
 from graft.strategies.base import FitContext, Strategy, StrategyConfig, register_strategy
-from graft.strategies.head_self_training import HeadSelfTrainingOptions, needs_with_rounds, self_training_summary
+from graft.strategies.head_self_training import (
+    HeadSelfTrainingOptions,
+    needs_with_rounds,
+    self_train_head,
+    self_training_summary,
+)
 
 HEADS = ("torch", "logreg", "svm", "mlp")
 C_GRID = (0.01, 0.1, 1.0, 10.0)
@@ -80,11 +85,7 @@ def fit_probe_head(
 ) -> list[dict[str, float]]:
     """Fit ``model.head`` on the frozen backbone's features (run on ``device``; cached unless
     ``cache`` is off, for a backbone that keeps changing); returns one row per C tried."""
-    f_tr, y_tr = extract_features(model.backbone, train, device=device, cache=cache)
-    f_va: torch.Tensor | None = None
-    y_va: torch.Tensor | None = None
-    if val is not None and dataset_size(val) > 0:
-        f_va, y_va = extract_features(model.backbone, val, device=device, cache=cache)
+    f_tr, y_tr, f_va, y_va = _features(model, train, val, device, cache)
     return fit_head_on_features(model, f_tr, y_tr, f_va, y_va, config, seed)
 
 
@@ -93,18 +94,22 @@ def fit_probe_head_self_trained(ctx: FitContext, config: LinearProbeConfig, roun
     """Fit ``ctx.model.head`` on the backbone's features with ``rounds`` rounds of self-training
     on the unlabeled examples (:mod:`graft.strategies.head_self_training`), where the backbone is;
     one row per round."""
-    from graft.strategies.head_self_training import self_train_head
-
     model = ctx.model
     device = next(model.backbone.parameters()).device
-    f_tr, y_tr = extract_features(model.backbone, ctx.labeled_plain(), device=device, cache=cache)
-    f_va: torch.Tensor | None = None
-    y_va: torch.Tensor | None = None
-    if ctx.val is not None and dataset_size(ctx.val) > 0:
-        f_va, y_va = extract_features(model.backbone, ctx.val, device=device, cache=cache)
+    f_tr, y_tr, f_va, y_va = _features(model, ctx.labeled_plain(), ctx.val, device, cache)
     f_u = extract_features(model.backbone, ctx.target_plain(), device=device, cache=cache)[0]  # type: ignore[arg-type]
-    return self_train_head(model, f_tr, y_tr, f_va, y_va, f_u, rounds,
+    return self_train_head(model, f_tr, y_tr, f_u, rounds,
                            fit=lambda f, y: fit_head_on_features(model, f, y, f_va, y_va, config, ctx.seed))
+
+
+def _features(model: GraftModel, train: Dataset, val: Dataset | None, device: Any, cache: bool
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """Training and (when there is any) validation features and labels through the frozen backbone."""
+    f_tr, y_tr = extract_features(model.backbone, train, device=device, cache=cache)
+    if val is None or dataset_size(val) == 0:
+        return f_tr, y_tr, None, None
+    f_va, y_va = extract_features(model.backbone, val, device=device, cache=cache)
+    return f_tr, y_tr, f_va, y_va
 
 
 def fit_head_on_features(
