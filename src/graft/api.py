@@ -31,7 +31,7 @@ from graft.options import build_config
 from graft.run import Run
 from graft.run_dir import default_run_dir, start_run_dir, write_history, write_metrics
 from graft.run_options import RUN_OPTIONS, RunOptions
-from graft.streams import build_streams, plan_splits
+from graft.streams import build_streams, plan_splits, takes_unlabeled
 
 if TYPE_CHECKING:
     from graft.models.spec import GraftModel
@@ -198,7 +198,8 @@ def fit(
         check_teacher(teacher_net, teacher_name, target)
         teacher_view = teacher_inputs(teacher_net, teacher_schema, raw_target, target, raw_extra, extra)
     streams = build_streams(plan, target, src, net.spec.input, train_cfg,
-                            unlabeled="unlabeled" in needs, extra_unlabeled=extra,
+                            unlabeled=takes_unlabeled(needs), unlabeled_in_loop="unlabeled" in needs,
+                            extra_unlabeled=extra,
                             require_unlabeled=strategy_cls.requires_unlabeled, teacher=teacher_view)
     splits = streams.splits
     strategy_obj = strategy_cls(strategy_cfg)
@@ -315,7 +316,7 @@ def _fit_auto(model: Any, data: Any, *, labels_per_class: int | None, seed: int,
         choice.notes.append("The source's knowledge enters through the model's weights (pass the run trained on it "
                             f"as --model run:DIR); '{choice.strategy}' trains on the target only.")
         source = None
-    if unlabeled is not None and "unlabeled" not in needs:
+    if unlabeled is not None and not takes_unlabeled(needs):
         choice.notes.append(f"'{choice.strategy}' does not learn from unlabeled data: --unlabeled is not used.")
         unlabeled = None
     note(f"auto: {choice.why()}")
@@ -611,7 +612,7 @@ def _check_needs(strategy: str, needs: frozenset[str], **given: Any) -> None:
             f"Strategy '{strategy}' does not use a source domain, but --source was given. Fix: drop "
             "--source, or pick a domain-adaptation strategy (graft list)."
         )
-    if given.get("unlabeled") is not None and "unlabeled" not in needs:
+    if given.get("unlabeled") is not None and not takes_unlabeled(needs):
         raise ConfigError(
             f"Strategy '{strategy}' does not learn from unlabeled examples, but --unlabeled was given. Fix: drop "
             f"--unlabeled, or pick a strategy that does ({', '.join(_takers('unlabeled'))}, or "

@@ -185,6 +185,16 @@ class TeacherInputs:
     extra: DataSource | None = None
 
 
+#: A ``needs`` entry: unlabeled examples of the target's task, read once as features after
+#: training (a probe head's self-training rounds), never drawn in the training loop.
+UNLABELED_FEATURES = "unlabeled-features"
+
+
+def takes_unlabeled(needs: frozenset[str]) -> bool:
+    """Whether a strategy with ``needs`` reads unlabeled examples of the target's task at all."""
+    return "unlabeled" in needs or UNLABELED_FEATURES in needs
+
+
 def build_streams(
     plan: SplitPlan,
     target: DataSource,
@@ -193,6 +203,7 @@ def build_streams(
     cfg: TrainConfig,
     *,
     unlabeled: bool = False,
+    unlabeled_in_loop: bool = True,
     extra_unlabeled: DataSource | None = None,
     require_unlabeled: bool = True,
     teacher: TeacherInputs | None = None,
@@ -202,6 +213,10 @@ def build_streams(
     Args:
         unlabeled: Also give the unlabeled rest of the target's training split as a second
             stream (semi-supervised strategies; ``needs`` has ``unlabeled``).
+        unlabeled_in_loop: False: only the plain (un-augmented) unlabeled examples are given, as
+            ``target_plain``, for features read once after training (``needs`` has
+            ``unlabeled-features``); the training loop draws no unlabeled batches, so its
+            epochs are as long as the labeled stream's alone.
         extra_unlabeled: More unlabeled data of the target's task (``--unlabeled``), added to
             that stream; its labels, if any, are never read.
         require_unlabeled: With ``unlabeled``: refuse a run that has no unlabeled example
@@ -270,7 +285,7 @@ def build_streams(
                 "(the rest of the training split becomes the unlabeled stream), --unlabeled SPEC, or leave some "
                 "labels empty."
             )
-        rest = None if not parts else parts[0] if len(parts) == 1 else _concat(parts)
+        rest = None if not parts or not unlabeled_in_loop else parts[0] if len(parts) == 1 else _concat(parts)
     streams = Streams(train=train, plain_train=plain, val=val, test=ds(target, splits.test),
                       splits=splits, target=rest, target_plain=rest_plain, n_train_labeled=len(splits.train))
     if plan.labeled_source and plan.source is not None and source is not None:

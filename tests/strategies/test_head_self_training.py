@@ -13,22 +13,27 @@ from torch import nn
 
 import graft
 from graft.errors import ConfigError
-from graft.strategies.head_self_training import self_train_head
+from graft.strategies.head_self_training import estimate_prior, self_train_head
 from graft.strategies.linear_probe import LinearProbeConfig, fit_head_on_features
 
 
-def _gaussians(rng: np.random.Generator, n: int, spread: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two classes at x = -2 and x = +2, ``n`` each, with standard deviations ``spread`` along x and y."""
-    x = np.r_[np.c_[rng.normal(-2, spread[0], n), rng.normal(0, spread[1], n)],
-              np.c_[rng.normal(2, spread[0], n), rng.normal(0, spread[1], n)]]
-    return torch.tensor(x, dtype=torch.float32), torch.tensor(np.repeat([0, 1], n))
+def _gaussians(rng: np.random.Generator, n: int, spread: tuple[float, float],
+               share0: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two classes at x = -2 and x = +2, ``2n`` in all, ``share0`` of them class 0, with standard
+    deviations ``spread`` along x and y."""
+    n0 = round(2 * n * share0)
+    x = np.r_[np.c_[rng.normal(-2, spread[0], n0), rng.normal(0, spread[1], n0)],
+              np.c_[rng.normal(2, spread[0], 2 * n - n0), rng.normal(0, spread[1], 2 * n - n0)]]
+    return torch.tensor(x, dtype=torch.float32), torch.tensor(np.repeat([0, 1], [n0, 2 * n - n0]))
 
 
-def _self_train(labeled: list[list[float]], spread: tuple[float, float]) -> tuple[float, float, list[dict[str, Any]]]:
-    """Test accuracy of the head on two labels per class alone and after 4 rounds; the rows."""
+def _self_train(labeled: list[list[float]], spread: tuple[float, float], share0: float = 0.5,
+                prior: str = "labeled") -> tuple[float, float, list[dict[str, Any]], list[float]]:
+    """Test accuracy of the head on two labels per class alone and after 4 rounds; the rows and
+    the class shares the rounds admitted by. ``share0``: class 0's share of every split but the labeled."""
     rng = np.random.default_rng(0)
     f_tr, y_tr = torch.tensor(labeled), torch.tensor([0, 0, 1, 1])
-    (f_va, y_va), (f_u, _), (f_te, y_te) = (_gaussians(rng, n, spread) for n in (30, 200, 200))
+    (f_va, y_va), (f_u, _), (f_te, y_te) = (_gaussians(rng, n, spread, share0) for n in (30, 200, 200))
     model = SimpleNamespace(num_classes=2, head=nn.Linear(2, 2), head_hidden=())
 
     def fit(f: torch.Tensor, y: torch.Tensor) -> list[dict[str, float]]:
@@ -40,13 +45,13 @@ def _self_train(labeled: list[list[float]], spread: tuple[float, float]) -> tupl
 
     fit(f_tr, y_tr)
     alone = accuracy()
-    rows = self_train_head(model, f_tr, y_tr, f_u, 4, fit)  # type: ignore[arg-type]
-    return alone, accuracy(), rows
+    rows, shares = self_train_head(model, f_tr, y_tr, f_u, 4, fit, prior=prior, y_val=y_va)  # type: ignore[arg-type]
+    return alone, accuracy(), rows, shares
 
 
 def test_pseudo_labels_move_a_few_label_boundary_into_the_gap() -> None:
     # Two labels per class off to one side: their boundary is tilted and cuts into class 0.
-    alone, after, rows = _self_train([[-3.0, -1.0], [-2.5, -1.5], [0.5, 1.0], [1.0, 1.5]], (1.0, 1.0))
+    alone, after, rows, _ = _self_train([[-3.0, -1.0], [-2.5, -1.5], [0.5, 1.0], [1.0, 1.5]], (1.0, 1.0))
     assert alone < 0.9 and after > alone + 0.05
     assert [r["round"] for r in rows] == [0, 1, 2, 3, 4]
     counts = [r["pseudo_labels"] for r in rows]
@@ -57,10 +62,33 @@ def test_pseudo_labels_move_a_few_label_boundary_into_the_gap() -> None:
 def test_the_labeled_head_is_kept_when_validation_says_pseudo_labels_hurt() -> None:
     # Long thin classes labeled at opposite ends: the tilted boundary's confident pseudo-labels
     # only reinforce it, validation falls, and round 0's head stays.
-    alone, after, rows = _self_train([[-2.0, 4.0], [-1.9, 3.0], [2.0, -4.0], [1.9, -3.0]], (0.4, 3.0))
+    alone, after, rows, _ = _self_train([[-2.0, 4.0], [-1.9, 3.0], [2.0, -4.0], [1.9, -3.0]], (0.4, 3.0))
     assert all(r["val_accuracy"] < rows[0]["val_accuracy"] for r in rows[1:])
     assert after == alone
 
+
+def test_em_recovers_the_class_shares_behind_posteriors_fitted_on_even_ones() -> None:
+    # Exact posteriors of two unit Gaussians at -2 and +2 under an even prior, for examples drawn
+    # 80 / 20: EM (Saerens et al. 2002) finds the 80 / 20 the posteriors do not show.
+    rng = np.random.default_rng(1)
+    x = np.r_[rng.normal(-2, 1, 8000), rng.normal(2, 1, 2000)]
+    p1 = 1 / (1 + np.exp(-4 * x))  # N(2,1) / (N(-2,1) + N(2,1))
+    probs = torch.tensor(np.c_[1 - p1, p1])
+    assert float(probs.argmax(1).double().mean()) == pytest.approx(0.2, abs=0.02)  # hard counts are close...
+    shares = estimate_prior(probs, torch.tensor([0.5, 0.5]))
+    assert shares.tolist() == pytest.approx([0.8, 0.2], abs=0.01)
+    # ...and a prior the model learned is divided out: posteriors fitted on 50/50 read as if on 80/20.
+    assert estimate_prior(probs, torch.tensor([0.5, 0.5])).sum().item() == pytest.approx(1.0)
+
+
+def test_estimated_shares_keep_a_skewed_task_skewed() -> None:
+    # 85 % of the unlabeled and test examples are class 0 and the classes overlap; an even split
+    # of pseudo-labels would hand class 1 as many as class 0 and push the boundary into class 0.
+    labeled = [[-2.5, 0.0], [-1.5, 0.5], [1.5, 0.0], [2.5, -0.5]]
+    _, even, _, even_shares = _self_train(labeled, (1.5, 1.0), share0=0.85, prior="even")
+    _, estimated, rows, shares = _self_train(labeled, (1.5, 1.0), share0=0.85)
+    assert even_shares == [0.5, 0.5] and shares[0] == pytest.approx(0.85, abs=0.06)
+    assert rows[-1]["pseudo_labels"] > 350 and estimated > even + 0.02
 
 def test_linear_probe_self_trains_on_the_unlabeled_rest(blobs_npz: Path, tmp_path: Path) -> None:
     run = graft.fit("builtin:mlp", f"npz:{blobs_npz}", strategy="linear-probe", labels_per_class=2,
@@ -125,3 +153,14 @@ def test_auto_on_few_labeled_texts_with_an_unlabeled_rest_self_trains_the_probe(
     assert m["auto_strategy"] == "linear-probe" and m["auto_rule"] == "text, few labels and an unlabeled rest"
     assert len(m["self_train_val_accuracy"]) == 6  # round 0 and 5 rounds over the unlabeled rest
     assert "→ linear-probe --self-train-rounds 5 (rule: text, few labels" in (tmp_path / "a" / "auto.md").read_text()
+
+
+def test_rounds_leave_contrastive_training_as_it_is(tiny_bert: Path, sentiment_csv: Path, tmp_path: Path) -> None:
+    # The unlabeled examples are read once after training: the loop draws no unlabeled batches,
+    # so its epochs, and so the tuned encoder, are those of a run without rounds.
+    common = {"text_column": "review", "labels_per_class": 6, "epochs": 2, "lr": 0.05, "progress": False}
+    plain = graft.fit(f"hf:{tiny_bert}", f"csv:{sentiment_csv}", "contrastive", out=tmp_path / "p", **common)
+    rounds = graft.fit(f"hf:{tiny_bert}", f"csv:{sentiment_csv}", "contrastive", out=tmp_path / "r",
+                       self_train_rounds=2, **common)
+    losses = [[row["train_loss"] for row in run.history if "train_loss" in row] for run in (plain, rounds)]
+    assert losses[0] and losses[0] == pytest.approx(losses[1])

@@ -84,11 +84,12 @@ class Contrastive(Strategy):
         if self.config.self_train_rounds and ctx.target_plain() is not None:
             # The tuned backbone's head, refitted with pseudo-labels on the unlabeled examples.
             param = next(ctx.model.backbone.parameters())
-            rows = fit_probe_head_self_trained(ctx, LinearProbeConfig(), self.config.self_train_rounds, cache=False)
+            rows, shares = fit_probe_head_self_trained(ctx, LinearProbeConfig(), self.config.self_train_rounds,
+                                                       prior=self.config.self_train_prior, cache=False)
             ctx.model.head.to(device=param.device, dtype=param.dtype)
             for p in ctx.model.head.parameters():
                 p.requires_grad_(False)
-            result.extra_metrics.update(self_training_summary(rows))
+            result.extra_metrics.update(self_training_summary(rows, shares))
         return result
 
     def check(self, model: GraftModel, train: Dataset) -> None:

@@ -10,6 +10,15 @@ the unlabeled examples over the classes, so the first rounds take only what the 
 surest of, and no class can take over the pseudo-labels (the classic self-training of
 Yarowsky 1995 and its class-balanced form, e.g. Zou et al. 2018). Validation picks the
 round; the head fitted on the labeled examples alone is round 0 and wins ties.
+
+The split over the classes is even only where the classes are: ``--labels-per-class K`` teaches
+the head a uniform prior, which a skewed task does not have. By default the rounds admit
+pseudo-labels in the class shares of the labeled data that was not drawn per class (the
+validation split, carved before the K are drawn; without one, the training labels), and
+correct each round's probabilities by the ratio of those shares to the shares its head was
+fitted on (Saerens et al. 2002). ``em`` estimates the shares from the unlabeled examples
+instead, by that paper's EM on the labeled-only head's probabilities: it needs no labels beyond
+the K but trusts the head's calibration, which a head fitted on a few labels may not have.
 """
 
 from __future__ import annotations
@@ -26,6 +35,9 @@ from torch import nn
 from graft.models.spec import GraftModel
 from graft.options import option
 from graft.strategies.base import StrategyConfig
+from graft.streams import UNLABELED_FEATURES
+
+PRIORS = ("labeled", "em", "even")
 
 
 @dataclass
@@ -39,38 +51,83 @@ class HeadSelfTrainingOptions(StrategyConfig):
         "split with --labels-per-class, and --unlabeled): each round refits on the labeled examples plus the "
         "most confident pseudo-labels of every class, a growing share up to all of them in the last; "
         "validation picks the round (0: labeled examples only).", ge=0, le=50)
+    self_train_prior: str = option(
+        "labeled", help="The class shares the rounds' pseudo-labels follow (each round's probabilities "
+        "corrected to them). labeled: the validation split's (carved before --labels-per-class draws), else "
+        "the training labels'; em: estimated on the unlabeled examples by EM from the labeled-only head "
+        "(Saerens et al. 2002); even: the same number per class.", choices=PRIORS)
 
 
 def needs_with_rounds(needs: frozenset[str], config: StrategyConfig) -> frozenset[str]:
-    """``needs`` plus the unlabeled stream when ``config`` asks for self-training rounds."""
-    return needs | {"unlabeled"} if getattr(config, "self_train_rounds", 0) else needs
+    """``needs`` plus the unlabeled examples' features when ``config`` asks for self-training rounds
+    (read once after training: the training loop, and so its epoch length, is unchanged)."""
+    return needs | {UNLABELED_FEATURES} if getattr(config, "self_train_rounds", 0) else needs
 
 
 def self_train_head(
     model: GraftModel, f_tr: torch.Tensor, y_tr: torch.Tensor, f_u: torch.Tensor, rounds: int,
-    fit: Callable[[torch.Tensor, torch.Tensor], list[dict[str, float]]],
-) -> list[dict[str, float]]:
+    fit: Callable[[torch.Tensor, torch.Tensor], list[dict[str, float]]], prior: str = "labeled",
+    y_val: torch.Tensor | None = None,
+) -> tuple[list[dict[str, float]], list[float]]:
     """Refit ``model.head`` over ``rounds`` rounds of pseudo-labels on the unlabeled features ``f_u``.
 
     ``fit(f, y)`` fits ``model.head`` on features ``f`` and labels ``y`` (validation, if any, chooses
-    its C inside) and returns its rows; the head it leaves predicts raw features. Returns one row per
-    round (round 0: the labeled examples alone) and leaves the head of :func:`picked_round`.
+    its C inside) and returns its rows; the head it leaves predicts raw features. ``prior``: one of
+    :data:`PRIORS`; ``y_val``: the validation labels, if any (``labeled`` reads its shares there).
+    Returns one row per round (round 0: the labeled examples alone), leaving the head of
+    :func:`picked_round`, and the class shares the rounds admitted by.
     """
     n_classes = model.num_classes
     rows: list[dict[str, float]] = []
     heads: list[nn.Module] = []
+    shares = torch.full((n_classes,), 1.0 / n_classes, dtype=torch.float64)
+    if prior == "labeled":
+        shares = _class_shares(y_val if y_val is not None and bool((y_val >= 0).any()) else y_tr, n_classes)
     for r in range(rounds + 1):
         if r == 0:
             f, y, n_pseudo = f_tr, y_tr, 0
         else:
-            keep, labels = _confident(model, f_u, n_classes, math.ceil(r / rounds * len(f_u) / n_classes))
+            probs = _probabilities(model, f_u)
+            if prior != "even":
+                fitted_on = _class_shares(y, n_classes)  # the shares the current head learned from
+                if r == 1 and prior == "em":
+                    shares = estimate_prior(probs, fitted_on)
+                probs = _reweight(probs, shares / fitted_on)
+            per_class = [math.ceil(r / rounds * len(f_u) * float(s)) for s in shares]
+            keep, labels = _confident(probs, per_class)
             f, y, n_pseudo = torch.cat([f_tr, f_u[keep]]), torch.cat([y_tr, labels]), len(keep)
         top = max(fit(f, y), key=lambda row: row.get("val_accuracy", -1.0))
         rows.append({"epoch": r, "round": r, "pseudo_labels": n_pseudo,
                      **{k: top[k] for k in ("C", "train_accuracy", "val_accuracy", "val_loss") if k in top}})
         heads.append(copy.deepcopy(model.head))
     model.head = heads[picked_round(rows)]
-    return rows
+    return rows, shares.tolist()
+
+
+def estimate_prior(probs: torch.Tensor, fitted_on: torch.Tensor, iters: int = 200,
+                   tol: float = 1e-8) -> torch.Tensor:
+    """The class shares of the examples behind ``probs`` (N × C posteriors of a model fitted on
+    class shares ``fitted_on``), by the EM of Saerens, Latinne and Decaestecker (2002): reweight the
+    posteriors by the ratio of the current estimate to the training shares, average, repeat."""
+    probs, fitted_on = probs.double(), fitted_on.double()
+    shares = fitted_on.clone()
+    for _ in range(iters):
+        new = _reweight(probs, shares / fitted_on).mean(0)
+        done = bool((new - shares).abs().max() < tol)
+        shares = new
+        if done:
+            break
+    return shares
+
+
+def _reweight(probs: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
+    w = probs.double() * ratio.clamp_min(1e-12)
+    return w / w.sum(1, keepdim=True).clamp_min(1e-300)
+
+
+def _class_shares(y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    counts = torch.bincount(y[y >= 0].long(), minlength=n_classes).double()
+    return (counts + 1e-3) / (counts + 1e-3).sum()  # a class the head never saw keeps a sliver
 
 
 def picked_round(rows: list[dict[str, float]]) -> int:
@@ -81,23 +138,27 @@ def picked_round(rows: list[dict[str, float]]) -> int:
 
 
 @torch.no_grad()
-def _confident(model: GraftModel, f_u: torch.Tensor, n_classes: int, per_class: int) -> tuple[torch.Tensor,
-                                                                                                torch.Tensor]:
-    """The indices of at most ``per_class`` most confident predictions of each class, and their labels."""
-    head = model.head
-    param = next(head.parameters(), None)
-    logits = head(f_u.to(param.dtype) if param is not None else f_u).float()
-    confidence, labels = torch.softmax(logits, 1).max(1)
+def _probabilities(model: GraftModel, f_u: torch.Tensor) -> torch.Tensor:
+    param = next(model.head.parameters(), None)
+    logits = model.head(f_u.to(param.dtype) if param is not None else f_u)
+    return torch.softmax(logits.double(), 1)
+
+
+def _confident(probs: torch.Tensor, per_class: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The indices of at most ``per_class[c]`` most confident predictions of each class c, and their labels."""
+    confidence, labels = probs.max(1)
     keep = []
-    for c in range(n_classes):
+    for c, cap in enumerate(per_class):
         idx = torch.nonzero(labels == c).flatten()
-        keep.append(idx[confidence[idx].argsort(descending=True)][:per_class])
+        keep.append(idx[confidence[idx].argsort(descending=True)][:cap])
     chosen = torch.cat(keep)
     return chosen, labels[chosen]
 
 
-def self_training_summary(rows: list[dict[str, float]]) -> dict[str, Any]:
-    """What metrics.json says of the rounds: the one picked, its pseudo-labels, validation per round."""
+def self_training_summary(rows: list[dict[str, float]], shares: list[float]) -> dict[str, Any]:
+    """What metrics.json says of the rounds: the one picked, its pseudo-labels, validation per round,
+    the class shares they admitted by."""
     picked = rows[picked_round(rows)]
     return {"self_train_round": int(picked["round"]), "self_train_pseudo_labels": int(picked["pseudo_labels"]),
-            "self_train_val_accuracy": [row.get("val_accuracy") for row in rows]}
+            "self_train_val_accuracy": [row.get("val_accuracy") for row in rows],
+            "self_train_class_shares": [round(s, 4) for s in shares]}

@@ -65,8 +65,9 @@ class LinearProbe(Strategy):
         extra: dict[str, Any] = {}
         if self.config.self_train_rounds and ctx.target_plain() is not None:
             # One row per round (its best C); the round validation picks, the last one without it.
-            rows = fit_probe_head_self_trained(ctx, self.config, self.config.self_train_rounds)
-            extra = self_training_summary(rows)
+            rows, shares = fit_probe_head_self_trained(ctx, self.config, self.config.self_train_rounds,
+                                                       prior=self.config.self_train_prior)
+            extra = self_training_summary(rows, shares)
             best = rows[extra["self_train_round"]]
         else:  # a probe's "epoch" is one C tried
             rows = fit_probe_head(ctx.model, ctx.labeled_plain(), ctx.val, self.config, seed=ctx.seed)
@@ -89,17 +90,18 @@ def fit_probe_head(
     return fit_head_on_features(model, f_tr, y_tr, f_va, y_va, config, seed)
 
 
-def fit_probe_head_self_trained(ctx: FitContext, config: LinearProbeConfig, rounds: int, *,
-                                cache: bool = True) -> list[dict[str, float]]:
+def fit_probe_head_self_trained(ctx: FitContext, config: LinearProbeConfig, rounds: int, *, prior: str,
+                                cache: bool = True) -> tuple[list[dict[str, float]], list[float]]:
     """Fit ``ctx.model.head`` on the backbone's features with ``rounds`` rounds of self-training
     on the unlabeled examples (:mod:`graft.strategies.head_self_training`), where the backbone is;
-    one row per round."""
+    one row per round, and the class shares the rounds admitted by."""
     model = ctx.model
     device = next(model.backbone.parameters()).device
     f_tr, y_tr, f_va, y_va = _features(model, ctx.labeled_plain(), ctx.val, device, cache)
     f_u = extract_features(model.backbone, ctx.target_plain(), device=device, cache=cache)[0]  # type: ignore[arg-type]
     return self_train_head(model, f_tr, y_tr, f_u, rounds,
-                           fit=lambda f, y: fit_head_on_features(model, f, y, f_va, y_va, config, ctx.seed))
+                           fit=lambda f, y: fit_head_on_features(model, f, y, f_va, y_va, config, ctx.seed),
+                           prior=prior, y_val=y_va)
 
 
 def _features(model: GraftModel, train: Dataset, val: Dataset | None, device: Any, cache: bool
