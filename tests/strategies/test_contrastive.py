@@ -55,6 +55,7 @@ def test_contrastive_tunes_a_text_encoder(tiny_bert: Path, sentiment_csv: Path, 
     assert losses[-1] < losses[0]
     # the head is not trained by gradient: only the backbone counts as trainable
     assert m["trainable_params"] < m["total_params"]
+    assert "steps_per_epoch" not in m  # text: an epoch is one pass (a repeated batch repeats its pairs)
 
 
 def test_contrastive_on_images_with_one_label_per_class(tmp_path: Path) -> None:
@@ -65,8 +66,20 @@ def test_contrastive_on_images_with_one_label_per_class(tmp_path: Path) -> None:
     run = graft.fit("builtin:lenet", (x, y), "contrastive", labels_per_class=1, out=tmp_path / "img",
                     image_size=16, epochs=3, lr=1e-3, progress=False, test_fraction=0.5)
     assert run.metrics["n_train_labeled"] == 2 and run.metrics["test_accuracy"] >= 0.7
+    # two labeled images are one step a pass; an epoch takes 50, each with new random second views
+    assert run.metrics["steps_per_epoch"] == 50
     frame = graft.load_run(tmp_path / "img").predict(x)
     assert len(frame) == 60
+
+
+@pytest.mark.parametrize(("given", "steps"), [({"min_epoch_steps": 4}, 4), ({"steps_per_epoch": 3}, None)])
+def test_the_least_steps_an_epoch_takes_is_an_option(tmp_path: Path, given: dict[str, int],
+                                                     steps: int | None) -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 255, size=(40, 12, 12, 1)).astype(np.uint8), np.repeat([0, 1], 20)
+    run = graft.fit("builtin:lenet", (x, y), "contrastive", labels_per_class=2, out=tmp_path / "s",
+                    image_size=16, epochs=1, progress=False, **given)
+    assert run.metrics.get("steps_per_epoch") == steps  # --steps-per-epoch, when given, rules
 
 
 def test_one_text_example_in_a_class_is_refused_with_the_count_needed(
