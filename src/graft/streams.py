@@ -264,28 +264,25 @@ def build_streams(
     rest: Dataset | None = None
     rest_plain: Dataset | None = None
     if unlabeled:
-        parts: list[Dataset] = []
-        plain_parts: list[Dataset] = []  # the same examples without augmentation, for features computed once
+        pieces: list[tuple[DataSource, np.ndarray]] = []  # (data, rows) of the unlabeled examples
         if len(splits.unlabeled):
-            parts.append(Unlabeled(ds(target, splits.unlabeled, augment=True, paired=True)))
-            plain_parts.append(Unlabeled(ds(target, splits.unlabeled)))
+            pieces.append((target, splits.unlabeled))
         if extra_unlabeled is not None:
             if extra_unlabeled.kind != target.kind:
                 raise DataError(f"--unlabeled {extra_unlabeled.name} holds {extra_unlabeled.kind} data but the "
                                 f"target holds {target.kind} data. Fix: pass unlabeled {target.kind} data.")
-            every = np.arange(len(extra_unlabeled), dtype=np.int64)
-            parts.append(Unlabeled(ds(extra_unlabeled, every, augment=True, paired=True)))
-            plain_parts.append(Unlabeled(ds(extra_unlabeled, every)))
-        if plain_parts:
-            rest_plain = plain_parts[0] if len(plain_parts) == 1 else _concat(plain_parts)
-        if not parts and require_unlabeled:
+            pieces.append((extra_unlabeled, np.arange(len(extra_unlabeled), dtype=np.int64)))
+        if not pieces and require_unlabeled:
             raise ConfigError(
                 "This strategy learns from unlabeled examples too, but every training example is labeled and "
                 "no --unlabeled data was given. Allowed: data with unlabeled rows. Fix: pass --labels-per-class K "
                 "(the rest of the training split becomes the unlabeled stream), --unlabeled SPEC, or leave some "
                 "labels empty."
             )
-        rest = None if not parts or not unlabeled_in_loop else parts[0] if len(parts) == 1 else _concat(parts)
+        if pieces:  # the plain examples serve features computed once; the augmented ones, the loop only
+            rest_plain = _join([Unlabeled(ds(src, rows)) for src, rows in pieces])
+            if unlabeled_in_loop:
+                rest = _join([Unlabeled(ds(src, rows, augment=True, paired=True)) for src, rows in pieces])
     streams = Streams(train=train, plain_train=plain, val=val, test=ds(target, splits.test),
                       splits=splits, target=rest, target_plain=rest_plain, n_train_labeled=len(splits.train))
     if plan.labeled_source and plan.source is not None and source is not None:
@@ -311,6 +308,11 @@ def map_paired(data: Dataset | None, fn: Any) -> Dataset | None:
     if isinstance(data, ConcatDataset):
         return _concat([map_paired(d, fn) for d in data.datasets])  # type: ignore[misc]
     return data
+
+
+def _join(parts: list[Dataset]) -> Dataset:
+    """One dataset of ``parts``: the only one, or their concatenation."""
+    return parts[0] if len(parts) == 1 else _concat(parts)
 
 
 def _concat(parts: list[Dataset]) -> Dataset:

@@ -77,8 +77,11 @@ def test_em_recovers_the_class_shares_behind_posteriors_fitted_on_even_ones() ->
     assert float(probs.argmax(1).double().mean()) == pytest.approx(0.2, abs=0.02)  # hard counts are close...
     shares = estimate_prior(probs, torch.tensor([0.5, 0.5]))
     assert shares.tolist() == pytest.approx([0.8, 0.2], abs=0.01)
-    # ...and a prior the model learned is divided out: posteriors fitted on 50/50 read as if on 80/20.
-    assert estimate_prior(probs, torch.tensor([0.5, 0.5])).sum().item() == pytest.approx(1.0)
+    # The shares a model was fitted on are divided out: the same data's posteriors from a model
+    # fitted on 20 / 80 (odds scaled by 4 toward class 1) still give 80 / 20.
+    odds = 4 * p1 / (1 - p1)
+    skewed = torch.tensor(np.c_[1 / (1 + odds), odds / (1 + odds)])
+    assert estimate_prior(skewed, torch.tensor([0.2, 0.8])).tolist() == pytest.approx([0.8, 0.2], abs=0.01)
 
 
 def test_estimated_shares_keep_a_skewed_task_skewed() -> None:

@@ -110,17 +110,13 @@ def estimate_prior(probs: torch.Tensor, fitted_on: torch.Tensor, iters: int = 20
     probs, fitted_on = probs.double(), fitted_on.double()
     shares = fitted_on.clone()
     for _ in range(iters):
-        new = _reweight(probs, shares / fitted_on).mean(0)
+        w = probs * (shares / fitted_on).clamp_min(1e-12)
+        new = (w / w.sum(1, keepdim=True).clamp_min(1e-300)).mean(0)
         done = bool((new - shares).abs().max() < tol)
         shares = new
         if done:
             break
     return shares
-
-
-def _reweight(probs: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
-    w = probs.double() * ratio.clamp_min(1e-12)
-    return w / w.sum(1, keepdim=True).clamp_min(1e-300)
 
 
 def _class_shares(y: torch.Tensor, n_classes: int) -> torch.Tensor:
