@@ -37,8 +37,7 @@ from graft.errors import ConfigError
 from graft.losses import nt_xent_loss
 from graft.options import option
 from graft.registry import Registry
-from graft.strategies.adaptation import AdaptationModule
-from graft.strategies.base import FitContext, Strategy, StrategyConfig, module_extras
+from graft.strategies.base import FitContext, ModelWithExtras, Strategy, StrategyConfig, module_extras
 
 SELF_SUPERVISED: Registry[type[Strategy]] = Registry("self-supervised pretraining method")
 
@@ -78,7 +77,7 @@ class SimCLR(Strategy):
         projection = nn.Sequential(nn.Linear(dim, dim), nn.BatchNorm1d(dim), nn.ReLU(),
                                    nn.Linear(dim, self.config.projection_dim),
                                    nn.BatchNorm1d(self.config.projection_dim, affine=False))
-        self._module = AdaptationModule(ctx.model, {"projection": projection})
+        self._module = ModelWithExtras(ctx.model, {"projection": projection})
         self._text = ctx.model.spec.input.kind == "text"
         self._temperature = self.config.temperature or (0.05 if self._text else 0.2)
 

@@ -68,3 +68,48 @@ def test_unlabeled_data_for_a_strategy_that_cannot_use_it_is_refused(blobs_npz: 
     with pytest.raises(ConfigError, match="'finetune' does not learn from unlabeled examples.*semi-supervised"):
         graft.fit("builtin:mlp", f"npz:{blobs_npz}", strategy="finetune", unlabeled=f"npz:{blobs_npz}",
                   out=tmp_path / "r", progress=False)
+
+
+def test_distribution_alignment_pulls_a_biased_model_toward_the_target_shares() -> None:
+    import torch
+
+    from graft.strategies.pseudo_labels import DistributionAlignment
+
+    align = DistributionAlignment(torch.tensor([0.5, 0.5]), momentum=0.0)  # the mean is the batch's
+    probs = torch.tensor([[0.9, 0.1], [0.7, 0.3], [0.8, 0.2], [0.6, 0.4]])  # the model favours class 0
+    aligned = align(probs)
+    assert torch.allclose(aligned.sum(1), torch.ones(4))
+    assert torch.allclose(aligned.mean(0), torch.tensor([0.5, 0.5]), atol=0.08)  # was 0.75 / 0.25
+    assert (aligned.argmax(1) == torch.tensor([0, 1, 0, 1])).all()  # the two least sure rows flip
+    skewed = DistributionAlignment(torch.tensor([3.0, 1.0]), momentum=0.0)(torch.full((4, 2), 0.5))
+    assert torch.allclose(skewed, torch.tensor([0.75, 0.25]).expand(4, 2))  # target shares, normalised
+
+
+def test_an_interrupted_run_resumes_with_its_running_class_mean(blobs_npz: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from graft.engine import trainer as trainer_module
+
+    options = {**QUIET, "labels_per_class": 3, "checkpoint_every": 0}
+    full = graft.fit("builtin:mlp", f"npz:{blobs_npz}", "semi-supervised", out=tmp_path / "full", **options)
+    real_end_epoch = trainer_module.EpochProgress.end_epoch
+
+    def ctrl_c_after_epoch_2(self: object, epoch: int, row: dict) -> None:
+        if epoch == 2:
+            raise KeyboardInterrupt
+        real_end_epoch(self, epoch, row)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(trainer_module.EpochProgress, "end_epoch", ctrl_c_after_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        graft.fit("builtin:mlp", f"npz:{blobs_npz}", "semi-supervised", out=tmp_path / "cut", **options)
+    monkeypatch.undo()
+    mean = torch.load(tmp_path / "cut" / "checkpoints" / "last.ckpt", weights_only=True)["module"]["extras.prior.mean"]
+    assert torch.isclose(mean.sum(), torch.tensor(1.0)) and not torch.allclose(mean, torch.full_like(mean, 1 / 3))
+    resumed = graft.fit("builtin:mlp", f"npz:{blobs_npz}", "semi-supervised", out=tmp_path / "cut", resume=True,
+                        **options)
+    assert resumed.metrics["test_accuracy"] == full.metrics["test_accuracy"]
+    assert [r.get("train_mask_rate") for r in resumed.history] == [r.get("train_mask_rate") for r in full.history]
+    off = graft.fit("builtin:mlp", f"npz:{blobs_npz}", "semi-supervised", out=tmp_path / "off",
+                    distribution_alignment=False, **options)
+    assert [r.get("train_mask_rate") for r in off.history] != [r.get("train_mask_rate") for r in full.history]

@@ -29,6 +29,16 @@ def dataset_size(dataset: Dataset | Sized) -> int:
     return len(dataset)
 
 
+def dataset_labels(dataset: Dataset) -> np.ndarray:
+    """The labels of a map-style dataset of ``(x, y)`` pairs (its ``targets`` when it has them)."""
+    targets = getattr(dataset, "targets", None)
+    if targets is None:
+        targets = [dataset[i][1] for i in range(dataset_size(dataset))]
+    if hasattr(targets, "cpu"):
+        targets = targets.cpu().numpy()
+    return np.asarray(targets)
+
+
 @dataclass(frozen=True)
 class InputSpec:
     """What a model expects as input; comes from the model's config.

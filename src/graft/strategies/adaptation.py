@@ -37,7 +37,7 @@ from graft.errors import ConfigError
 from graft.models.adapters import AdapterOptions, add_adapter
 from graft.models.spec import GraftModel
 from graft.options import Search, option
-from graft.strategies.base import FitContext, Strategy, StrategyConfig
+from graft.strategies.base import FitContext, ModelWithExtras, Strategy, StrategyConfig
 
 
 def _validators() -> Iterable[str]:
@@ -102,21 +102,6 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
                 f"with low <= high. Got {','.join(f'{z:g}' for z in zoom)} instead. Fix: pass e.g. "
                 "--source-zoom 0.9,1.4."
             )
-
-
-class AdaptationModule(nn.Module):
-    """The model plus the strategy's extra trainable parts (a domain discriminator).
-
-    ``forward`` is the model's, so the engine validates it like any classifier.
-    """
-
-    def __init__(self, model: nn.Module, extras: dict[str, nn.Module]) -> None:
-        super().__init__()
-        self.model = model
-        self.extras = nn.ModuleDict(extras)
-
-    def forward(self, x: Any, return_features: bool = False) -> Any:
-        return self.model(x, return_features=return_features)
 
 
 class DomainAdaptation(Strategy):
@@ -190,7 +175,7 @@ class DomainAdaptation(Strategy):
         for p in ctx.model.head.parameters():
             p.requires_grad_(True)
         add_adapter(ctx.model, self.config)
-        self._module = AdaptationModule(ctx.model, self.extra_modules(ctx))
+        self._module = ModelWithExtras(ctx.model, self.extra_modules(ctx))
 
     def finish(self, ctx: FitContext) -> None:
         super().finish(ctx)

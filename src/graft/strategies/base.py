@@ -213,6 +213,22 @@ def supervised_step(module: nn.Module, batch: Batch, label_smoothing: float = 0.
     return {"loss": loss, "accuracy": acc}
 
 
+class ModelWithExtras(nn.Module):
+    """The model plus a strategy's extra parts (a domain discriminator, a projection, a running
+    class prior), so that they train, checkpoint and resume with it.
+
+    ``forward`` is the model's, so the engine validates it like any classifier.
+    """
+
+    def __init__(self, model: nn.Module, extras: dict[str, nn.Module]) -> None:
+        super().__init__()
+        self.model = model
+        self.extras = nn.ModuleDict(extras)
+
+    def forward(self, x: Any, return_features: bool = False) -> Any:
+        return self.model(x, return_features=return_features)
+
+
 def module_extras(module: nn.Module) -> nn.ModuleDict:
     """The ``extras`` of a strategy's training module (a discriminator, a projection, a source head).
 

@@ -25,8 +25,7 @@ from graft.engine.trainer import Batch
 from graft.errors import ConfigError
 from graft.models.spec import GraftModel
 from graft.options import Search, option
-from graft.strategies.adaptation import AdaptationModule
-from graft.strategies.base import FitContext, module_extras, register_strategy
+from graft.strategies.base import FitContext, ModelWithExtras, module_extras, register_strategy
 from graft.strategies.finetune import FinetuneConfig
 from graft.strategies.multitask import ExtraHeadFinetune
 
@@ -69,7 +68,7 @@ class CoTuning(ExtraHeadFinetune):
             probs = torch.softmax(head(feats), 1)
         self.relationship = relationship(probs, labels, ctx.model.num_classes)
         super().prepare(ctx)
-        self._module = AdaptationModule(ctx.model, {"source_head": head})
+        self._module = ModelWithExtras(ctx.model, {"source_head": head})
 
     def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
         x, y = batch["x"], batch["y"]

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from graft.data.base import dataset_size
+from graft.data.base import dataset_labels, dataset_size
 from graft.data.batch_augment import random_affine_batch
 from graft.engine.features import extract_features
 from graft.engine.param_groups import model_param_groups
@@ -204,16 +204,9 @@ def refit_head(ctx: FitContext, val: Dataset | None = None) -> dict[str, torch.T
             "accuracy": (logits[known].argmax(1) == y_va[known]).float()}
 
 
-def _labels(data: Dataset) -> np.ndarray:
-    targets = getattr(data, "targets", None)
-    if targets is None:
-        targets = [data[i][1] for i in range(dataset_size(data))]
-    return np.asarray(torch.as_tensor(targets).cpu().numpy() if torch.is_tensor(targets) else targets)
-
-
 def _check_pairs(model: GraftModel, train: Dataset) -> None:
     """Pairs need two labeled examples of a class (one suffices where images add their own view)."""
-    counts = np.bincount(_labels(train), minlength=model.num_classes)
+    counts = np.bincount(dataset_labels(train), minlength=model.num_classes)
     thin = [model.classes[c] for c in range(len(counts)) if counts[c] == 1]
     if thin:
         raise ConfigError(

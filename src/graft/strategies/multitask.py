@@ -19,8 +19,7 @@ from graft.data.batching import concat_inputs, input_count, take_inputs
 from graft.engine.param_groups import model_param_groups
 from graft.engine.trainer import Batch
 from graft.options import Search, option
-from graft.strategies.adaptation import AdaptationModule
-from graft.strategies.base import FitContext, module_extras, register_strategy
+from graft.strategies.base import FitContext, ModelWithExtras, module_extras, register_strategy
 from graft.strategies.finetune import Finetune, FinetuneConfig
 
 
@@ -38,7 +37,7 @@ class ExtraHeadFinetune(Finetune):
     """Fine-tuning with a second head on the shared features (``self._module.extras['source_head']``,
     set by ``prepare``): the engine trains the model and that head together."""
 
-    _module: AdaptationModule
+    _module: ModelWithExtras
 
     def module(self, ctx: FitContext) -> nn.Module:
         return self._module
@@ -61,7 +60,7 @@ class Multitask(ExtraHeadFinetune):
     def prepare(self, ctx: FitContext) -> None:
         super().prepare(ctx)
         source_head = nn.Linear(ctx.model.spec.feature_dim, max(1, len(ctx.source_classes)))
-        self._module = AdaptationModule(ctx.model, {"source_head": source_head})
+        self._module = ModelWithExtras(ctx.model, {"source_head": source_head})
 
     def fit(self, ctx: FitContext) -> Any:
         # the labeled source is the engine's second stream

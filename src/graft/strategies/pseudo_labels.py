@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from graft.data.batch_augment import cutout_batch, random_affine_batch
 from graft.options import Search, option
@@ -31,6 +32,10 @@ class PseudoLabelOptions(StrategyConfig):
     strong_rotate: float = option(15.0, help="Largest rotation of the strong view, in degrees.", ge=0, le=180)
     cutout: float = option(0.3, help="Side of the square cut out of the strong view (fraction of the size).",
                            ge=0, lt=1)
+    # So one dominant class cannot take over the pseudo-labels.
+    distribution_alignment: bool = option(
+        True, help="Rescale weak-view probabilities by the target class shares over their running mean "
+        "before thresholding (ReMixMatch's distribution alignment).")
     token_dropout: float = option(0.15, help="Text: fraction of the tokens the strong view hides (masked out "
                                   "of attention; the first token is always kept).", ge=0, lt=1)
 
@@ -48,6 +53,28 @@ def weak_strong_views(x: Any, options: PseudoLabelOptions) -> tuple[Any, Any]:
     strong = cutout_batch(random_affine_batch(x, options.strong_shift, options.strong_rotate, (0.9, 1.1)),
                           options.cutout)
     return weak, strong
+
+
+class DistributionAlignment(nn.Module):
+    """Distribution alignment (Berthelot et al., 2020, ReMixMatch): weak-view probabilities times
+    ``target / running mean of the predictions``, renormalised, so that the pseudo-labels follow
+    the expected class shares instead of the model's current bias. The running mean is a buffer,
+    so it checkpoints and resumes with the model."""
+
+    mean: torch.Tensor
+    target: torch.Tensor
+
+    def __init__(self, target: torch.Tensor, momentum: float = 0.99) -> None:
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("mean", torch.full_like(target, 1.0 / len(target), dtype=torch.float32))
+        self.register_buffer("target", (target / target.sum()).float(), persistent=False)
+
+    @torch.no_grad()
+    def forward(self, probs: torch.Tensor) -> torch.Tensor:
+        self.mean.mul_(self.momentum).add_(probs.mean(0).to(self.mean), alpha=1 - self.momentum)
+        aligned = probs * (self.target / self.mean.clamp_min(1e-6)).to(probs)
+        return aligned / aligned.sum(1, keepdim=True)
 
 
 def pseudo_label_loss(strong_logits: torch.Tensor, weak_probs: torch.Tensor,

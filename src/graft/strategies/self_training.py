@@ -8,7 +8,7 @@ cross-entropy on the labeled source.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, cast
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -20,17 +20,18 @@ from graft.options import option
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
 from graft.strategies.base import FitContext, module_extras, register_strategy
 from graft.strategies.dann import DiscriminatorOptions, reversed_domain_loss
-from graft.strategies.pseudo_labels import PseudoLabelOptions, pseudo_label_loss, weak_strong_views
+from graft.strategies.pseudo_labels import (
+    DistributionAlignment,
+    PseudoLabelOptions,
+    pseudo_label_loss,
+    weak_strong_views,
+)
 
 
 @dataclass
 class SelfTrainingConfig(PseudoLabelOptions, DiscriminatorOptions, AdaptationConfig):
     """Options of ``self-training`` (each field's help is in its declaration)."""
 
-    # So one dominant class cannot take over the pseudo-labels.
-    distribution_alignment: bool = option(
-        True, help="Divide weak-view probabilities by the running mean target prediction before "
-        "thresholding (ReMixMatch).")
     # Confident target predictions that stay spread over the classes, so pseudo-labelling cannot
     # collapse. The DA suite (seeds 0-2, label-free pick), weight 0 → 1: inverted noisy digits
     # 0.055 → 0.385 (every seed had collapsed to one class; source-only 0.151), digits → MNIST
@@ -59,7 +60,8 @@ class SelfTraining(DomainAdaptation):
     default_warm_start: ClassVar[int] = 5
 
     def extra_modules(self, ctx: FitContext) -> dict[str, nn.Module]:
-        extras: dict[str, nn.Module] = {"prior": RunningMean(ctx.model.num_classes)}
+        # Even target shares: the target's are unknown (its labels never reach training).
+        extras: dict[str, nn.Module] = {"prior": DistributionAlignment(torch.ones(ctx.model.num_classes))}
         if self.config.adversarial_weight > 0:
             from graft.losses import DomainDiscriminator
 
@@ -74,13 +76,9 @@ class SelfTraining(DomainAdaptation):
         logits, feats = module(concat_inputs(xs, weak, strong), return_features=True)
         ls, lw, lst = logits[:n], logits[n:n + m], logits[n + m:]
         ce = F.cross_entropy(ls, ys)
-        probs = torch.softmax(lw, 1)
-        weak_probs = probs.detach()
+        weak_probs = torch.softmax(lw.detach(), 1)
         if cfg.distribution_alignment:
-            prior = cast(RunningMean, module_extras(module)["prior"])  # made by extra_modules()
-            prior.update(weak_probs.mean(0))
-            weak_probs = weak_probs / prior.mean.clamp_min(1e-6)
-            weak_probs = weak_probs / weak_probs.sum(1, keepdim=True)
+            weak_probs = module_extras(module)["prior"](weak_probs)  # made by extra_modules()
         unsup, mask = pseudo_label_loss(lst, weak_probs, cfg.threshold)
         loss = ce + cfg.trade_off * unsup
         out = {"ce": ce.detach(), "transfer_loss": unsup.detach(), "mask_rate": mask.mean(),
@@ -101,18 +99,3 @@ class SelfTraining(DomainAdaptation):
             out["adversarial_loss"] = adv.detach()
         out["loss"] = loss
         return out
-
-
-class RunningMean(nn.Module):
-    """Exponential moving average of the mean target prediction (a checkpointed buffer)."""
-
-    mean: torch.Tensor
-
-    def __init__(self, num_classes: int, momentum: float = 0.99) -> None:
-        super().__init__()
-        self.momentum = momentum
-        self.register_buffer("mean", torch.full((num_classes,), 1.0 / num_classes))
-
-    @torch.no_grad()
-    def update(self, batch_mean: torch.Tensor) -> None:
-        self.mean.mul_(self.momentum).add_(batch_mean.to(self.mean), alpha=1 - self.momentum)

@@ -4,7 +4,11 @@ A few-label user nearly always has unlabeled examples of the same task: with
 ``--labels-per-class K`` the rest of the training split is that stream. Each step trains
 the labeled batch with cross-entropy and, on an unlabeled batch, the strongly augmented
 view to predict the confident predictions of the weakly augmented view (Sohn et al.,
-2020), from the same LP-FT start as ``finetune`` (so it competes with the probe too).
+2020), from the same LP-FT start as ``finetune`` (so it competes with the probe too). The
+weak-view probabilities are aligned to the class shares of the labeled examples (the
+validation split, carved before ``--labels-per-class`` draws its even K, and the training
+labels together) before thresholding, so that a class the model currently favours cannot
+take over the pseudo-labels (ReMixMatch's distribution alignment).
 """
 
 from __future__ import annotations
@@ -12,16 +16,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from graft.data.base import dataset_labels
 from graft.data.batching import concat_inputs, input_count
 from graft.engine.trainer import Batch
 from graft.options import Search, option
-from graft.strategies.base import register_strategy
+from graft.strategies.base import FitContext, ModelWithExtras, module_extras, register_strategy
 from graft.strategies.finetune import Finetune, FinetuneConfig
-from graft.strategies.pseudo_labels import PseudoLabelOptions, pseudo_label_loss, weak_strong_views
+from graft.strategies.pseudo_labels import (
+    DistributionAlignment,
+    PseudoLabelOptions,
+    pseudo_label_loss,
+    weak_strong_views,
+)
 
 
 @dataclass
@@ -38,6 +49,13 @@ class SemiSupervised(Finetune):
     config: SemiSupervisedConfig
     needs: ClassVar[frozenset[str]] = frozenset({"unlabeled"})
 
+    def prepare(self, ctx: FitContext) -> None:
+        super().prepare(ctx)
+        self._module = ModelWithExtras(ctx.model, {"prior": DistributionAlignment(labeled_shares(ctx))})
+
+    def module(self, ctx: FitContext) -> nn.Module:
+        return self._module
+
     def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
         cfg = self.config
         x, y, xu = batch["x"], batch["y"], batch["x_t"]
@@ -46,6 +64,18 @@ class SemiSupervised(Finetune):
         logits = module(concat_inputs(x, weak, strong))
         ls, lw, lst = logits[:n], logits[n:n + m], logits[n + m:]
         ce = F.cross_entropy(ls, y, label_smoothing=cfg.label_smoothing)
-        unsup, mask = pseudo_label_loss(lst, torch.softmax(lw.detach(), 1), cfg.threshold)
+        weak_probs = torch.softmax(lw.detach(), 1)
+        if cfg.distribution_alignment:
+            weak_probs = module_extras(module)["prior"](weak_probs)  # made by prepare()
+        unsup, mask = pseudo_label_loss(lst, weak_probs, cfg.threshold)
         return {"loss": ce + cfg.unlabeled_weight * unsup, "ce": ce.detach(), "unlabeled_loss": unsup.detach(),
                 "mask_rate": mask.mean(), "accuracy": (ls.detach().argmax(1) == y).float().mean()}
+
+
+def labeled_shares(ctx: FitContext) -> torch.Tensor:
+    """Class shares of every labeled example of the run (training and validation), a sliver
+    for a class with none."""
+    labels = [dataset_labels(ctx.train)] + ([dataset_labels(ctx.val)] if ctx.val is not None else [])
+    y = np.concatenate(labels).astype(np.int64)
+    counts = np.bincount(y[y >= 0], minlength=ctx.model.num_classes).astype(np.float64) + 1e-3
+    return torch.from_numpy(counts / counts.sum())
