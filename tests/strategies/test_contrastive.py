@@ -124,3 +124,18 @@ def test_without_validation_the_shipped_head_fits_the_tuned_features() -> None:
     fit_head_on_features(refit, feats, torch.tensor(y), None, None, LinearProbeConfig())
     with torch.no_grad():
         assert torch.allclose(shipped, refit.head(feats), atol=1e-4)
+
+
+def test_the_epoch_floor_counts_the_steps_of_each_ddp_rank() -> None:
+    from types import SimpleNamespace
+
+    from graft.engine.config import TrainConfig
+    from graft.strategies.contrastive import Contrastive, ContrastiveConfig
+
+    strategy = Contrastive(ContrastiveConfig(min_epoch_steps=5))
+    image_model = SimpleNamespace(spec=SimpleNamespace(input=SimpleNamespace(kind="image")))
+    ctx = SimpleNamespace(train=list(range(160)), model=image_model)
+    ctx.train_config = TrainConfig(batch_size=16)
+    assert strategy._epoch_steps(ctx) is None  # one pass is 10 steps: more than the floor
+    ctx.train_config = TrainConfig(batch_size=16, devices="4", accelerator="cpu")
+    assert strategy._epoch_steps(ctx) == 5  # each of 4 ranks passes over 40 examples in 3 steps

@@ -167,3 +167,9 @@ def test_rounds_leave_contrastive_training_as_it_is(tiny_bert: Path, sentiment_c
                        self_train_rounds=2, **common)
     losses = [[row["train_loss"] for row in run.history if "train_loss" in row] for run in (plain, rounds)]
     assert losses[0] and losses[0] == pytest.approx(losses[1])
+
+
+def test_a_prior_without_rounds_is_refused_not_ignored(blobs_npz: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--self-train-prior em.*got --self-train-rounds 0.*Fix: add --self-train-rounds"):
+        graft.fit("builtin:mlp", f"npz:{blobs_npz}", "linear-probe", self_train_prior="em", out=tmp_path / "r",
+                  progress=False)

@@ -202,7 +202,7 @@ class Trainer:
         with _all_trainable(groups):  # DDP registers only the parameters that need gradients at setup
             wrapped, optimizer = fabric.setup(steps, optimizer)
         longest = max(dataset_size(train), dataset_size(target) if target is not None else 0)
-        steps_per_epoch = cfg.steps_per_epoch or _num_batches(longest, cfg.batch_size, fabric.world_size)
+        steps_per_epoch = cfg.steps_per_epoch or num_batches(longest, cfg.batch_size, fabric.world_size)
         total_steps = steps_per_epoch * cfg.epochs
         warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
         has_val = val is not None and dataset_size(val) > 0
@@ -505,7 +505,9 @@ def _cycle(loader: DataLoader, epoch: int) -> Iterator[Any]:
         yield from loader
 
 
-def _num_batches(n: int, batch_size: int, world_size: int) -> int:
+def num_batches(n: int, batch_size: int, world_size: int) -> int:
+    """The batches of one pass over ``n`` examples on each of ``world_size`` ranks (a last batch of
+    one example is dropped: batch norm cannot train on it)."""
     per_rank = math.ceil(n / world_size)
     full, rest = divmod(per_rank, batch_size)
     if rest == 1 and full > 0:

@@ -19,7 +19,6 @@ only when validation shows a gain beyond noise (``--start-margin-se``).
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -31,9 +30,10 @@ from torch.utils.data import Dataset
 
 from graft.data.base import dataset_labels, dataset_size
 from graft.data.batch_augment import random_affine_batch
+from graft.engine.config import process_count
 from graft.engine.features import extract_features
 from graft.engine.param_groups import model_param_groups
-from graft.engine.trainer import Batch, Callback, FitResult
+from graft.engine.trainer import Batch, Callback, FitResult, num_batches
 from graft.errors import ConfigError
 from graft.losses import pair_cosine_loss, supervised_contrastive_loss
 from graft.models.spec import GraftModel
@@ -116,7 +116,8 @@ class Contrastive(Strategy):
         least = self.config.min_epoch_steps
         if least is None and ctx.model.spec.input.kind == "image":
             least = IMAGE_EPOCH_STEPS
-        one_pass = math.ceil(dataset_size(ctx.train) / cfg.batch_size)
+        world = process_count(cfg.devices, cfg.num_nodes, cfg.accelerator)
+        one_pass = num_batches(dataset_size(ctx.train), cfg.batch_size, world)  # on each rank
         if cfg.steps_per_epoch is not None or least is None or least <= one_pass:
             return None
         return least

@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from graft.errors import ConfigError
 from graft.models.spec import GraftModel
 from graft.options import option
 from graft.strategies.base import StrategyConfig
@@ -57,6 +58,14 @@ class HeadSelfTrainingOptions(StrategyConfig):
         "split's (carved before --labels-per-class draws), else "
         "the training labels'; em: estimated on the unlabeled examples by EM from the labeled-only head "
         "(Saerens et al. 2002); even: the same number per class.", choices=PRIORS)
+
+    def validate(self, owner: str | None = None) -> None:
+        super().validate(owner)
+        if self.self_train_prior != "labeled" and not self.self_train_rounds:
+            raise ConfigError(
+                f"--self-train-prior {self.self_train_prior} sets the class shares of the self-training rounds, "
+                "and there are none: got --self-train-rounds 0. Allowed: --self-train-prior with "
+                "--self-train-rounds 1 or more. Fix: add --self-train-rounds 5, or drop --self-train-prior.")
 
 
 def needs_with_rounds(needs: frozenset[str], config: StrategyConfig) -> frozenset[str]:
