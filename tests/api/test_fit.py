@@ -265,3 +265,17 @@ def test_the_default_strategy_depends_on_pretrained_weights(tmp_path: Path, blob
     assert default_strategy("timm:resnet18", {"pretrained": "false"}) == "scratch"
     run = graft.fit("builtin:mlp", f"npz:{blobs_npz}", out=tmp_path, epochs=2, progress=False)
     assert run.metrics["strategy"] == "scratch"
+
+
+def test_the_oracle_curve_scores_the_test_split_each_epoch_and_selects_nothing(tmp_path: Path,
+                                                                               blobs_npz: Path) -> None:
+    options = {"epochs": 3, "lr": 1e-2, "batch_size": 16, **QUIET}
+    plain = graft.fit("builtin:mlp", f"npz:{blobs_npz}", "finetune", out=tmp_path / "plain", **options)
+    run = graft.fit("builtin:mlp", f"npz:{blobs_npz}", "finetune", out=tmp_path / "oracle", oracle_curve=True,
+                    **options)
+    curve = [row["oracle_test_accuracy"] for row in run.history]
+    assert len(curve) == 4 and all(0 <= a <= 1 for a in curve)  # the probe start and three epochs
+    assert run.metrics["oracle_test_accuracy"] == max(curve) and run.metrics["oracle_epoch"] in range(4)
+    assert run.metrics["selected_epoch"] == plain.metrics["selected_epoch"]
+    assert run.metrics["test_accuracy"] == plain.metrics["test_accuracy"]
+    assert "oracle_test_accuracy" not in plain.history[-1]

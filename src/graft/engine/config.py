@@ -87,6 +87,11 @@ class TrainConfig(Options):
     precision: str = option("32-true", help="Fabric precision.", choices=PRECISIONS)
     num_workers: int = option(0, help="DataLoader worker processes.", ge=0)
     progress: bool = option(True, help="Show a progress bar (the global --quiet turns it off).")
+    # For benchmarks: whether a selection rule leaves accuracy on the table. Domain adaptation records
+    # it always (its label-free validators are judged against it).
+    oracle_curve: bool = option(
+        False, help="Score the test split after every epoch (oracle_test_accuracy in history.csv, "
+        "oracle_epoch in metrics.json): an upper bound, never used to select; costs a test pass an epoch.")
     checkpoint_every: float = option(
         10.0, help="Seconds of training between epoch checkpoints for --resume (0: after every epoch); "
         "a run shorter than this writes none.", ge=0)

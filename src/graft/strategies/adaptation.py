@@ -30,14 +30,14 @@ from torch import nn
 
 from graft.data.batching import concat_inputs, input_count
 from graft.data.pipeline import random_subset
-from graft.engine.evaluate import evaluate, predict_logits
+from graft.engine.evaluate import predict_logits
 from graft.engine.param_groups import model_param_groups, trainable_param_groups
 from graft.engine.trainer import Batch, FitResult, monitor_mode
 from graft.errors import ConfigError
 from graft.models.adapters import AdapterOptions, add_adapter
 from graft.models.spec import GraftModel
 from graft.options import Search, option
-from graft.strategies.base import FitContext, ModelWithExtras, Strategy, StrategyConfig
+from graft.strategies.base import FitContext, ModelWithExtras, OracleAccuracy, Strategy, StrategyConfig
 
 
 def _validators() -> Iterable[str]:
@@ -287,20 +287,6 @@ class LabelFreeValidation:
         scores[self.select_by], terms = self.validators.get(self.select_by).score_and_terms(arrays)
         self.examples = {} if terms is None else {self.select_by: torch.from_numpy(terms)}
         return scores
-
-
-class OracleAccuracy:
-    """Per epoch: accuracy on the target test set. An upper bound, never used to select."""
-
-    def __init__(self, ctx: FitContext) -> None:
-        self.test = ctx.oracle
-        self.batch = max(ctx.train_config.batch_size, 256)
-
-    def __call__(self, module: nn.Module) -> dict[str, float]:
-        if self.test is None:
-            return {}
-        device = next(module.parameters()).device
-        return {"oracle_test_accuracy": evaluate(module, self.test, self.batch, device)["accuracy"]}
 
 
 @torch.no_grad()

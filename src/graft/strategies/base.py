@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from graft.engine.config import TrainConfig
+from graft.engine.evaluate import evaluate
 from graft.engine.trainer import Batch, Callback, FitResult, Trainer
 from graft.models.spec import GraftModel
 from graft.options import Options
@@ -92,12 +93,29 @@ class FitContext:
                 start_is_candidate: bool = False, evaluator: Any = None,
                 loss_clears_start: bool = False) -> Trainer:
         """A Trainer for this run (a sub-step such as a probe may pass ``run_dir=None``)."""
+        metrics = list(metrics or [])
+        if (config or self.train_config).oracle_curve and not any(isinstance(m, OracleAccuracy) for m in metrics):
+            metrics.append(OracleAccuracy(self))
         return Trainer(
             config or self.train_config, seed=self.seed,
             run_dir=self.run_dir if run_dir == "same" else run_dir,
-            callbacks=callbacks or [], metrics=metrics or [], start_is_candidate=start_is_candidate,
+            callbacks=callbacks or [], metrics=metrics, start_is_candidate=start_is_candidate,
             evaluator=evaluator, loss_clears_start=loss_clears_start,
         )
+
+
+class OracleAccuracy:
+    """Per epoch: accuracy on the target test set. An upper bound, never used to select."""
+
+    def __init__(self, ctx: FitContext) -> None:
+        self.test = ctx.oracle
+        self.batch = max(ctx.train_config.batch_size, 256)
+
+    def __call__(self, module: nn.Module) -> dict[str, float]:
+        if self.test is None:
+            return {}
+        device = next(module.parameters()).device
+        return {"oracle_test_accuracy": evaluate(module, self.test, self.batch, device)["accuracy"]}
 
 
 class Strategy:
