@@ -174,6 +174,19 @@ def test_plateau_schedule_reduces_the_lr_when_the_monitor_stalls(task: Task) -> 
     assert [row["lr"] for row in result.history] == pytest.approx([1e-2, 1e-2, 1e-2, 5e-3, 5e-3, 2.5e-3])
 
 
+def test_of_equally_validated_epochs_the_later_is_kept_when_asked(task: Task) -> None:
+    def flat(module: nn.Module, *unused: object) -> dict[str, float]:
+        return {"flat": 0.5}
+
+    config = replace(CFG, epochs=3, monitor="flat")
+    _, earliest = task.fit(config, metrics=(flat,), val=None)
+    assert earliest.best_epoch == 1  # no validation loss to break the tie: the least trained epoch
+    model = task.make_model(task.source)
+    trainer = Trainer(config, seed=1, metrics=(flat,), later_wins_ties=True)
+    later = trainer.fit(model, model_param_groups(model, weight_decay=0.0), supervised_step, task.train, None)
+    assert later.best_epoch == 3
+
+
 def test_unknown_monitor_names_the_available_metrics(task: Task) -> None:
     with pytest.raises(ConfigError, match="'val_acc' was not computed.*val_accuracy.*Fix:"):
         task.fit(replace(CFG, epochs=1, monitor="val_acc"))

@@ -116,6 +116,8 @@ class Trainer:
             validation features it computes anyway).
         loss_clears_start: A validation-loss gain beyond the start margin also lets an
             epoch replace the start (see :mod:`graft.engine.selection`).
+        later_wins_ties: Of epochs with the same monitored value, the later one is kept
+            (by default the one with the lower validation loss).
     """
 
     def __init__(
@@ -129,10 +131,12 @@ class Trainer:
         start_is_candidate: bool = False,
         evaluator: Callable[[nn.Module, Dataset], dict[str, torch.Tensor]] | None = None,
         loss_clears_start: bool = False,
+        later_wins_ties: bool = False,
     ) -> None:
         self.config = config
         self.evaluator = evaluator
         self.loss_clears_start = loss_clears_start
+        self.later_wins_ties = later_wins_ties
         self.seed = seed
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.callbacks = [*callbacks, *_ATTACHED.get()]
@@ -241,7 +245,8 @@ class Trainer:
                     raise _unknown_monitor(cfg.monitor, start)
                 if not math.isnan(start.get(cfg.monitor, float("nan"))):
                     selector.offer_start(start[cfg.monitor], _cpu_copy(module.state_dict()),
-                                         examples.get(cfg.monitor), _tie_break(cfg.monitor, start),
+                                         examples.get(cfg.monitor),
+                                         0.0 if self.later_wins_ties else _tie_break(cfg.monitor, start),
                                          examples.get("val_loss"))
                 if start:
                     # The start is a candidate like any epoch, so the curves and history.csv
@@ -309,8 +314,9 @@ class Trainer:
                     value = row.get(cfg.monitor, float("nan"))
                     if math.isnan(value):
                         raise _unknown_monitor(cfg.monitor, row)
+                    tie = -float(epoch + 1) if self.later_wins_ties else _tie_break(cfg.monitor, row)
                     improved = selector.offer(epoch + 1, value, lambda: _cpu_copy(module.state_dict()),
-                                              examples.get(cfg.monitor), _tie_break(cfg.monitor, row),
+                                              examples.get(cfg.monitor), tie,
                                               examples.get("val_loss"))
                     if cfg.schedule == "plateau":
                         plateau.update(value)

@@ -91,7 +91,7 @@ class FitContext:
     def trainer(self, *, config: TrainConfig | None = None, callbacks: list[Callback] | None = None,
                 metrics: list[Any] | None = None, run_dir: Path | str | None = "same",
                 start_is_candidate: bool = False, evaluator: Any = None,
-                loss_clears_start: bool = False) -> Trainer:
+                loss_clears_start: bool = False, later_wins_ties: bool = False) -> Trainer:
         """A Trainer for this run (a sub-step such as a probe may pass ``run_dir=None``)."""
         metrics = list(metrics or [])
         if (config or self.train_config).oracle_curve and not any(isinstance(m, OracleAccuracy) for m in metrics):
@@ -100,7 +100,7 @@ class FitContext:
             config or self.train_config, seed=self.seed,
             run_dir=self.run_dir if run_dir == "same" else run_dir,
             callbacks=callbacks or [], metrics=metrics, start_is_candidate=start_is_candidate,
-            evaluator=evaluator, loss_clears_start=loss_clears_start,
+            evaluator=evaluator, loss_clears_start=loss_clears_start, later_wins_ties=later_wins_ties,
         )
 
 
@@ -152,6 +152,10 @@ class Strategy:
     #: competing start (:mod:`graft.engine.selection`); for strategies whose epochs and start
     #: are heads of one kind, so that their losses compare like with like.
     loss_clears_start: ClassVar[bool] = False
+    #: Of epochs that validate equally, keep the later one rather than the one with the lower
+    #: validation loss: for objectives that sharpen predictions as they train (pseudo-labels), where
+    #: the loss favours the less trained epoch.
+    later_wins_ties: ClassVar[bool] = False
 
     @classmethod
     def needs_for(cls, config: StrategyConfig) -> frozenset[str]:
@@ -169,7 +173,7 @@ class Strategy:
         groups = self.param_groups(ctx)
         trainer = ctx.trainer(callbacks=self.callbacks(ctx), metrics=self.metrics(ctx),
                               start_is_candidate=self.start_is_candidate(ctx), evaluator=self.evaluator(ctx),
-                              loss_clears_start=self.loss_clears_start)
+                              loss_clears_start=self.loss_clears_start, later_wins_ties=self.later_wins_ties)
         result = trainer.fit(self.module(ctx), groups, self.step, ctx.train, ctx.val, ctx.target,
                              resume=ctx.resume)
         # Counted before finish(): a merged adapter's parameters no longer exist afterwards.
