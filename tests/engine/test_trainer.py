@@ -215,10 +215,13 @@ def test_same_seed_same_result_other_seed_other_order(task: Task) -> None:
 # --- checkpoints and resume ---------------------------------------------------------
 
 
-def test_resume_after_an_interruption_equals_the_uninterrupted_run(task: Task, tmp_path: Path) -> None:
+@pytest.mark.parametrize("ema_decay", [None, 0.9])
+def test_resume_after_an_interruption_equals_the_uninterrupted_run(task: Task, tmp_path: Path,
+                                                                   ema_decay: float | None) -> None:
     """The checkpoint stores the step counter, not the schedule's length: the schedule is
-    recomputed from the config, so resuming the same command continues exactly."""
-    config = replace(CFG, epochs=6, schedule="cosine", warmup_epochs=1.0, min_lr_ratio=0.05)
+    recomputed from the config, so resuming the same command continues exactly (the weight
+    average too)."""
+    config = replace(CFG, epochs=6, schedule="cosine", warmup_epochs=1.0, min_lr_ratio=0.05, ema_decay=ema_decay)
     full, full_result = task.fit(config, run_dir=tmp_path / "full")
 
     with pytest.raises(KeyboardInterrupt):
@@ -233,6 +236,29 @@ def test_resume_after_an_interruption_equals_the_uninterrupted_run(task: Task, t
     assert _without_time(resumed_result.history) == _without_time(full_result.history)
     assert (resumed_result.best_epoch, resumed_result.best_value, resumed_result.epochs_run) == (
         full_result.best_epoch, full_result.best_value, full_result.epochs_run)
+
+
+def test_the_weight_average_is_what_validates_and_is_kept(task: Task) -> None:
+    from graft.engine.ema import WeightAverage
+
+    layer = nn.Linear(2, 1)
+    with torch.no_grad():
+        layer.weight.fill_(0.0)
+    average = WeightAverage(layer, decay=0.5)
+    with torch.no_grad():
+        layer.weight.fill_(1.0)
+    average.update()  # warm-up: decay min(0.5, 2 / 11) = 0.18, so the average moves 0.82 of the way
+    with average.swapped_in():
+        assert torch.allclose(layer.weight, torch.full_like(layer.weight, 9 / 11))
+    assert torch.equal(layer.weight, torch.ones_like(layer.weight))  # the live weights are back
+
+    plain, plain_result = task.fit(replace(CFG, epochs=4), val=None)
+    averaged, result = task.fit(replace(CFG, epochs=4, ema_decay=0.9), val=None)
+    assert _without_time(result.history) == _without_time(plain_result.history)  # training is the same
+    assert not _same_state(averaged.state_dict(), plain.state_dict())  # but the saved model is the average
+    _, validated = task.fit(replace(CFG, epochs=4, ema_decay=0.9))
+    _, raw = task.fit(replace(CFG, epochs=4))
+    assert [r["val_loss"] for r in validated.history] != [r["val_loss"] for r in raw.history]
 
 
 def test_resume_keeps_early_stopping_state(task: Task, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from graft.data.base import dataset_size
 from graft.engine.checkpoint import load_checkpoint, save_checkpoint
 from graft.engine.config import TrainConfig
+from graft.engine.ema import WeightAverage
 from graft.engine.evaluate import evaluate_examples
 from graft.engine.fabric import make_fabric
 from graft.engine.memory import peak_memory_mb, reset_peak_memory
@@ -205,6 +206,7 @@ class Trainer:
         steps = StepModule(module, fabric.strategy.precision)
         with _all_trainable(groups):  # DDP registers only the parameters that need gradients at setup
             wrapped, optimizer = fabric.setup(steps, optimizer)
+        average = WeightAverage(module, cfg.ema_decay) if cfg.ema_decay else None
         longest = max(dataset_size(train), dataset_size(target) if target is not None else 0)
         steps_per_epoch = cfg.steps_per_epoch or num_batches(longest, cfg.batch_size, fabric.world_size)
         total_steps = steps_per_epoch * cfg.epochs
@@ -232,6 +234,8 @@ class Trainer:
                 )
             selector.load_state_dict(state["selector"])
             plateau = PlateauState(**state["plateau"])
+            if average is not None and "weight_average" in state:
+                average.load_state_dict(state["weight_average"])
 
         t0 = time.perf_counter() - (result.history[-1]["seconds"] if result.history else 0.0)
         with EpochProgress(cfg.epochs, steps_per_epoch, enabled=cfg.progress and fabric.is_global_zero,
@@ -291,6 +295,8 @@ class Trainer:
                     if cfg.grad_clip:
                         fabric.clip_gradients(wrapped, optimizer, max_norm=cfg.grad_clip)
                     optimizer.step()
+                    if average is not None:
+                        average.update()
                     global_step += 1
                     n_batches += 1
                     for k, v in out.items():
@@ -305,21 +311,22 @@ class Trainer:
                 row: dict[str, float] = {"epoch": epoch + 1}
                 row.update({f"train_{k}": v / max(1, n_batches) for k, v in sums.items()})
                 row["lr"] = cfg.lr * factor if n_batches else float("nan")
-                metrics, examples = self._validate(wrapped, val if has_val else None)
-                row.update(metrics)
-                row["seconds"] = time.perf_counter() - t0
-                result.history.append(row)
-                improved = False
-                if selecting:
-                    value = row.get(cfg.monitor, float("nan"))
-                    if math.isnan(value):
-                        raise _unknown_monitor(cfg.monitor, row)
-                    tie = -float(epoch + 1) if self.later_wins_ties else _tie_break(cfg.monitor, row)
-                    improved = selector.offer(epoch + 1, value, lambda: _cpu_copy(module.state_dict()),
-                                              examples.get(cfg.monitor), tie,
-                                              examples.get("val_loss"))
-                    if cfg.schedule == "plateau":
-                        plateau.update(value)
+                with average.swapped_in() if average is not None else contextlib.nullcontext():
+                    metrics, examples = self._validate(wrapped, val if has_val else None)
+                    row.update(metrics)
+                    row["seconds"] = time.perf_counter() - t0
+                    result.history.append(row)
+                    improved = False
+                    if selecting:
+                        value = row.get(cfg.monitor, float("nan"))
+                        if math.isnan(value):
+                            raise _unknown_monitor(cfg.monitor, row)
+                        tie = -float(epoch + 1) if self.later_wins_ties else _tie_break(cfg.monitor, row)
+                        improved = selector.offer(epoch + 1, value, lambda: _cpu_copy(module.state_dict()),
+                                                  examples.get(cfg.monitor), tie,
+                                                  examples.get("val_loss"))
+                        if cfg.schedule == "plateau":
+                            plateau.update(value)
                 bad_epochs = 0 if improved or not selecting else bad_epochs + 1
                 fabric.log_dict({k: v for k, v in row.items() if k != "epoch"}, step=epoch + 1)
                 bar.end_epoch(epoch, row)
@@ -339,6 +346,7 @@ class Trainer:
                         "epoch": epoch + 1, "step": global_step, "history": result.history,
                         "bad_epochs": bad_epochs, "selector": selector.state_dict(),
                         "plateau": plateau.__dict__, "start_metrics": result.start_metrics, "schedule": schedule,
+                        **({"weight_average": average.state_dict()} if average is not None else {}),
                     })
                 if selecting and cfg.patience is not None and bad_epochs >= cfg.patience:
                     break
@@ -354,6 +362,8 @@ class Trainer:
             result.best_epoch, result.best_value = chosen.epoch, chosen.value
         elif not selecting:
             result.best_epoch = result.epochs_run
+            if average is not None:
+                average.copy_to_module()
         if any(p.dtype == torch.float64 for p in module.parameters()):
             module.float()  # --precision 64-true trained in double; evaluation, prediction and export read float32
         return result
