@@ -77,7 +77,7 @@ class TrainConfig(Options):
     ema_decay: float | None = option(
         None, help="Validate, select and save an exponential moving average of the weights, updated every "
         "step with this decay (warmed up over the first steps); 0.99 averages about the last 100 steps.",
-        gt=0, lt=1, example=0.99, unset="the raw weights")
+        gt=0, lt=1, example=0.99, unset="validate and save the raw weights")
     augment: str = option("none", help="Train-time augmentation of the labeled images.", choices=_augmentations)
     accelerator: str = option("auto", help="Lightning Fabric accelerator.", choices=ACCELERATORS)
     devices: str = option("1", help="Fabric devices: a count, comma-separated device ids, or auto.",
