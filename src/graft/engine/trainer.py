@@ -249,9 +249,7 @@ class Trainer:
                     raise _unknown_monitor(cfg.monitor, start)
                 if not math.isnan(start.get(cfg.monitor, float("nan"))):
                     selector.offer_start(start[cfg.monitor], _cpu_copy(module.state_dict()),
-                                         examples.get(cfg.monitor),
-                                         0.0 if self.later_wins_ties else _tie_break(cfg.monitor, start),
-                                         examples.get("val_loss"))
+                                         examples.get(cfg.monitor), self._tie(0, start), examples.get("val_loss"))
                 if start:
                     # The start is a candidate like any epoch, so the curves and history.csv
                     # show it; a resumed run finds this row in the checkpointed history.
@@ -321,9 +319,8 @@ class Trainer:
                         value = row.get(cfg.monitor, float("nan"))
                         if math.isnan(value):
                             raise _unknown_monitor(cfg.monitor, row)
-                        tie = -float(epoch + 1) if self.later_wins_ties else _tie_break(cfg.monitor, row)
                         improved = selector.offer(epoch + 1, value, lambda: _cpu_copy(module.state_dict()),
-                                                  examples.get(cfg.monitor), tie,
+                                                  examples.get(cfg.monitor), self._tie(epoch + 1, row),
                                                   examples.get("val_loss"))
                         if cfg.schedule == "plateau":
                             plateau.update(value)
@@ -367,6 +364,11 @@ class Trainer:
         if any(p.dtype == torch.float64 for p in module.parameters()):
             module.float()  # --precision 64-true trained in double; evaluation, prediction and export read float32
         return result
+
+    def _tie(self, epoch: int, row: dict[str, float]) -> float | None:
+        """What breaks an exact tie of the monitored value (lower wins): the later epoch, or the
+        validation loss."""
+        return -float(epoch) if self.later_wins_ties else _tie_break(self.config.monitor, row)
 
     def _validate(self, module: nn.Module, val: Dataset | None) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
         """The epoch's validation metrics, and per-example values where there are labels."""

@@ -37,6 +37,7 @@ from graft.errors import ConfigError
 from graft.models.spec import GraftModel
 from graft.options import option
 from graft.strategies.base import StrategyConfig
+from graft.strategies.pseudo_labels import class_shares
 from graft.streams import UNLABELED_FEATURES
 
 PRIORS = ("labeled", "em", "even")
@@ -92,14 +93,14 @@ def self_train_head(
     heads: list[nn.Module] = []
     shares = torch.full((n_classes,), 1.0 / n_classes, dtype=torch.float64)
     if prior == "labeled":
-        shares = _class_shares(y_val if y_val is not None and bool((y_val >= 0).any()) else y_tr, n_classes)
+        shares = class_shares(y_val if y_val is not None and bool((y_val >= 0).any()) else y_tr, n_classes)
     for r in range(rounds + 1):
         if r == 0:
             f, y, n_pseudo = f_tr, y_tr, 0
         else:
             probs = _probabilities(model, f_u)
             if r == 1 and prior == "em":
-                shares = estimate_prior(probs, _class_shares(y_tr, n_classes))
+                shares = estimate_prior(probs, class_shares(y_tr, n_classes))
             per_class = [math.ceil(r / rounds * len(f_u) * float(s)) for s in shares]
             keep, labels = _confident(probs, per_class)
             f, y, n_pseudo = torch.cat([f_tr, f_u[keep]]), torch.cat([y_tr, labels]), len(keep)
@@ -126,11 +127,6 @@ def estimate_prior(probs: torch.Tensor, fitted_on: torch.Tensor, iters: int = 20
         if done:
             break
     return shares
-
-
-def _class_shares(y: torch.Tensor, n_classes: int) -> torch.Tensor:
-    counts = torch.bincount(y[y >= 0].long(), minlength=n_classes).double()
-    return (counts + 1e-3) / (counts + 1e-3).sum()  # a class the head never saw keeps a sliver
 
 
 def picked_round(rows: list[dict[str, float]]) -> int:

@@ -16,7 +16,7 @@ from torch import nn
 
 from graft.data.batch_augment import cutout_batch, random_affine_batch
 from graft.options import Search, option
-from graft.strategies.base import StrategyConfig
+from graft.strategies.base import StrategyConfig, module_extras
 
 
 @dataclass
@@ -75,6 +75,19 @@ class DistributionAlignment(nn.Module):
         self.mean.mul_(self.momentum).add_(probs.mean(0).to(self.mean), alpha=1 - self.momentum)
         aligned = probs * (self.target / self.mean.clamp_min(1e-6)).to(probs)
         return aligned / aligned.sum(1, keepdim=True)
+
+
+def class_shares(y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """The class shares of labels ``y`` (``-1``, unknown, skipped); a class with none keeps a sliver."""
+    counts = torch.bincount(y[y >= 0].long(), minlength=n_classes).double()
+    return (counts + 1e-3) / (counts + 1e-3).sum()
+
+
+def weak_view_probabilities(module: nn.Module, weak_logits: torch.Tensor, options: PseudoLabelOptions) -> torch.Tensor:
+    """The weak view's class probabilities that pseudo-labels are read from: aligned by the
+    module's ``prior`` extra (a :class:`DistributionAlignment`) when ``distribution_alignment`` is on."""
+    probs = torch.softmax(weak_logits.detach(), 1)
+    return module_extras(module)["prior"](probs) if options.distribution_alignment else probs
 
 
 def pseudo_label_loss(strong_logits: torch.Tensor, weak_probs: torch.Tensor,

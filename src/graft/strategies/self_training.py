@@ -18,13 +18,14 @@ from graft.data.batching import concat_inputs, input_count
 from graft.engine.trainer import Batch
 from graft.options import option
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
-from graft.strategies.base import FitContext, module_extras, register_strategy
+from graft.strategies.base import FitContext, register_strategy
 from graft.strategies.dann import DiscriminatorOptions, reversed_domain_loss
 from graft.strategies.pseudo_labels import (
     DistributionAlignment,
     PseudoLabelOptions,
     pseudo_label_loss,
     weak_strong_views,
+    weak_view_probabilities,
 )
 
 
@@ -76,10 +77,7 @@ class SelfTraining(DomainAdaptation):
         logits, feats = module(concat_inputs(xs, weak, strong), return_features=True)
         ls, lw, lst = logits[:n], logits[n:n + m], logits[n + m:]
         ce = F.cross_entropy(ls, ys)
-        weak_probs = torch.softmax(lw.detach(), 1)
-        if cfg.distribution_alignment:
-            weak_probs = module_extras(module)["prior"](weak_probs)  # made by extra_modules()
-        unsup, mask = pseudo_label_loss(lst, weak_probs, cfg.threshold)
+        unsup, mask = pseudo_label_loss(lst, weak_view_probabilities(module, lw, cfg), cfg.threshold)
         loss = ce + cfg.trade_off * unsup
         out = {"ce": ce.detach(), "transfer_loss": unsup.detach(), "mask_rate": mask.mean(),
                "accuracy": (ls.detach().argmax(1) == ys).float().mean()}

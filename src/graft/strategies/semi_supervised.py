@@ -25,13 +25,15 @@ from graft.data.base import dataset_labels
 from graft.data.batching import concat_inputs, input_count
 from graft.engine.trainer import Batch
 from graft.options import Search, option
-from graft.strategies.base import FitContext, ModelWithExtras, module_extras, register_strategy
+from graft.strategies.base import FitContext, ModelWithExtras, register_strategy
 from graft.strategies.finetune import Finetune, FinetuneConfig
 from graft.strategies.pseudo_labels import (
     DistributionAlignment,
     PseudoLabelOptions,
+    class_shares,
     pseudo_label_loss,
     weak_strong_views,
+    weak_view_probabilities,
 )
 
 
@@ -73,18 +75,12 @@ class SemiSupervised(Finetune):
         logits = module(concat_inputs(x, weak, strong))
         ls, lw, lst = logits[:n], logits[n:n + m], logits[n + m:]
         ce = F.cross_entropy(ls, y, label_smoothing=cfg.label_smoothing)
-        weak_probs = torch.softmax(lw.detach(), 1)
-        if cfg.distribution_alignment:
-            weak_probs = module_extras(module)["prior"](weak_probs)  # made by prepare()
-        unsup, mask = pseudo_label_loss(lst, weak_probs, cfg.threshold)
+        unsup, mask = pseudo_label_loss(lst, weak_view_probabilities(module, lw, cfg), cfg.threshold)
         return {"loss": ce + cfg.unlabeled_weight * unsup, "ce": ce.detach(), "unlabeled_loss": unsup.detach(),
                 "mask_rate": mask.mean(), "accuracy": (ls.detach().argmax(1) == y).float().mean()}
 
 
 def labeled_shares(ctx: FitContext) -> torch.Tensor:
-    """Class shares of every labeled example of the run (training and validation), a sliver
-    for a class with none."""
+    """Class shares of every labeled example of the run (training and validation)."""
     labels = [dataset_labels(ctx.train)] + ([dataset_labels(ctx.val)] if ctx.val is not None else [])
-    y = np.concatenate(labels).astype(np.int64)
-    counts = np.bincount(y[y >= 0], minlength=ctx.model.num_classes).astype(np.float64) + 1e-3
-    return torch.from_numpy(counts / counts.sum())
+    return class_shares(torch.from_numpy(np.concatenate(labels).astype(np.int64)), ctx.model.num_classes)
