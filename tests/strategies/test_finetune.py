@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -121,3 +122,26 @@ def test_invalid_options_are_config_errors(blobs_source: DataSource, make_setup:
     with pytest.raises(ConfigError, match="'all' or 'last-N'.*Got 'top-2'"):
         parse_trainable("top-2")
     assert parse_trainable("all") is None and parse_trainable("last-3") == 3
+
+
+def test_an_epoch_as_accurate_as_the_probe_with_a_much_lower_loss_replaces_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every validation row is right from the probe start on, so accuracy cannot clear the start;
+    # fine-tuning lowers the paired per-example loss far beyond the margin, and that route does.
+    import graft
+    from tests.conftest import blobs
+
+    x, y = blobs(n_per_class=40, noise=2.0)
+    np.savez(tmp_path / "b.npz", X=x, y=y)
+    options = {"epochs": 6, "lr": 1e-2, "label_smoothing": 0.0, "val_fraction": 0.2, "progress": False}
+    runs = {}
+    for route in (True, False):
+        monkeypatch.setattr(Finetune, "loss_clears_start", route)
+        runs[route] = graft.fit("builtin:mlp", f"npz:{tmp_path / 'b.npz'}", "finetune", out=tmp_path / str(route),
+                                **options)
+    start = runs[True].history[0]
+    chosen = runs[True].metrics["selected_epoch"]
+    assert runs[False].metrics["selected_epoch"] == 0
+    assert chosen > 0
+    assert runs[True].history[chosen]["val_accuracy"] >= start["val_accuracy"]
+    assert runs[True].history[chosen]["val_loss"] < 0.6 * start["val_loss"]

@@ -148,9 +148,9 @@ class Strategy:
     #: The strategy pulls the model toward its pretrained weights or features (L2-SP, DELTA):
     #: a model built with random weights (``--no-pretrained``) is refused.
     anchors_pretrained: ClassVar[bool] = False
-    #: A paired validation-loss gain beyond the start margin also lets an epoch replace the
-    #: competing start (:mod:`graft.engine.selection`); for strategies whose epochs and start
-    #: are heads of one kind, so that their losses compare like with like.
+    #: A paired validation-loss gain beyond the start margin also lets an epoch at least as
+    #: accurate replace the competing start (:mod:`graft.engine.selection`): finetune and its
+    #: family, and contrastive.
     loss_clears_start: ClassVar[bool] = False
     #: Of epochs that validate equally, keep the later one rather than the one with the lower
     #: validation loss: for objectives that sharpen predictions as they train (pseudo-labels), where
