@@ -110,8 +110,9 @@ RULES: tuple[Rule, ...] = (
          "B2 LeNet, seeds 0-2 (b7_auto.md): semi-supervised 0.776 ± 0.070 at K=1, 0.940 ± 0.022 at K=5 and "
          "0.956 ± 0.021 at K=10 vs finetune 0.735, 0.909, 0.931 and contrastive 0.724, 0.902, 0.918 (a K=1 "
          "rule for contrastive, from one seed, was withdrawn on these three); with today's defaults (no label "
-         "smoothing, later ties; b2_semi_supervised.md) 0.867 / 0.940 / 0.966, and EfficientNet-Lite0 K=10 "
-         "0.967 ± 0.009 vs contrastive 0.941 and finetune 0.917."),
+         "smoothing, later ties, the loss route past the start; b2_semi_supervised.md) 0.867 / 0.954 / 0.966 vs "
+         "finetune with the loss route 0.732 / 0.921 / 0.931 (b2_finetune_loss_route.md), and EfficientNet-Lite0 "
+         "K=10 0.967 ± 0.009 and K=5 0.949 ± 0.018 vs contrastive 0.941 / 0.890 and finetune 0.917 / 0.847."),
     Rule("default: fine-tune", lambda m: True, "finetune", {},
          "B2 EfficientNet-Lite0 → digits: finetune 0.917 (K=10) and 0.982 (all labels) vs linear-probe 0.839 and "
          "0.939, scratch 0.742 and 0.973; B11 fine-tunes pretrained tables as well."),
