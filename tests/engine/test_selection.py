@@ -159,38 +159,3 @@ def test_a_lower_loss_never_clears_the_start_for_an_epoch_with_lower_accuracy() 
     sel.offer(1, 0.98, lambda: _state(1), _correct(97, flips=(1, 0)), tie=float(noisy.mean()) - 0.01,
               losses=noisy.flip(0) - 0.01)
     assert sel.chosen().epoch == 0
-
-
-def test_latest_within_noise_keeps_a_later_epoch_one_example_below_the_best_but_not_a_worse_one() -> None:
-    best, near, far = _correct(90), _correct(90, flips=(1, 2)), _correct(60)
-    for latest, chosen in ((False, 1), (True, 2)):
-        sel = EpochSelector(mode="max", margin_se=1.0, latest_within_noise=latest)
-        sel.offer(1, float(best.mean()), lambda: _state(1), best)
-        sel.offer(2, float(near.mean()), lambda: _state(2), near)  # fixes one, breaks two: noise
-        sel.offer(3, float(far.mean()), lambda: _state(3), far)  # thirty fewer: not noise
-        assert sel.chosen().epoch == chosen and sel.chosen().state["w"].item() == chosen
-        # the band's top survives a checkpoint, so a resumed run judges later epochs alike
-        other = EpochSelector(mode="max", margin_se=1.0, latest_within_noise=latest)
-        other.load_state_dict(sel.state_dict())
-        assert other.top_value == sel.top_value
-        assert (other.top_examples is None) == (not latest)
-
-
-def test_a_later_epoch_within_noise_of_the_best_never_hands_the_run_back_to_the_start() -> None:
-    start = _correct(80)
-    best = start.clone()
-    best[80:83], best[0] = 1, 0  # fixes three, breaks one: clears the start (paired, one SE)
-    later = best.clone()
-    later[80:82], later[83] = 0, 1  # two of those fixes lost, one new: within the best's noise,
-    # but only one net example above the start, which does not clear it
-    sel = EpochSelector(mode="max", margin_se=1.0, latest_within_noise=True)
-    sel.offer_start(0.80, _state(0), start)
-    sel.offer(1, float(best.mean()), lambda: _state(1), best)
-    assert sel.chosen().epoch == 1
-    sel.offer(2, float(later.mean()), lambda: _state(2), later)
-    assert sel.chosen().epoch == 1
-    # a later epoch as accurate as the best is kept: ties go to the later one
-    kept = best.clone()
-    kept[80], kept[84] = 0, 1
-    sel.offer(3, float(kept.mean()), lambda: _state(3), kept)
-    assert sel.chosen().epoch == 3

@@ -61,15 +61,10 @@ class EpochSelector:
     margin_se: float = 1.0
     #: A loss gain beyond the margin clears the start too (when the metric is not worse).
     loss_clears: bool = False
-    #: Keep the latest epoch within ``margin_se`` paired standard errors of the best one, not the best.
-    latest_within_noise: bool = False
     start: Candidate | None = None
     best: Candidate | None = None
     start_examples: torch.Tensor | None = field(default=None, repr=False)
     start_losses: torch.Tensor | None = field(default=None, repr=False)
-    #: With ``latest_within_noise``: the best epoch's value and per-example values (the band's top).
-    top_value: float | None = None
-    top_examples: torch.Tensor | None = field(default=None, repr=False)
 
     def better(self, value: float, than: float | None) -> bool:
         return than is None or (value > than if self.mode == "max" else value < than)
@@ -105,30 +100,9 @@ class EpochSelector:
         """
         leader = self.best if self.best is not None else self.start
         improved = self.better(value, self.leader_value) or self._wins_tie(value, tie, leader)
-        top_epoch = True
-        if self.latest_within_noise:
-            if self.top_value is None or not self.better(self.top_value, value):  # a new best (or equal)
-                self.top_value, self.top_examples = value, examples
-                keep = True
-            else:  # a later epoch within noise of the best replaces it, unless it loses the start
-                top_epoch = False
-                keep = self._within_noise_of_top(value, examples)
-        else:
-            keep = (self.better(value, self.best.value if self.best else None)
-                    or self._wins_tie(value, tie, self.best))
-        if keep:
-            clears = self._clears_start(value, examples, losses)
-            if top_epoch or clears or self.best is None or not self.best.clears_start:
-                self.best = Candidate(epoch, value, state_fn(), clears, tie)
+        if self.better(value, self.best.value if self.best else None) or self._wins_tie(value, tie, self.best):
+            self.best = Candidate(epoch, value, state_fn(), self._clears_start(value, examples, losses), tie)
         return improved
-
-    def _within_noise_of_top(self, value: float, examples: torch.Tensor | None) -> bool:
-        """The epoch is worse than the best one by no more than ``margin_se`` paired standard errors
-        (without per-example values, only an equal value is)."""
-        if examples is None or self.top_examples is None or self.margin_se <= 0:
-            return value == self.top_value
-        worse = self.top_examples.double() - examples.double()
-        return not self._beyond_margin(-worse if self.mode == "min" else worse)
 
     @staticmethod
     def _wins_tie(value: float, tie: float | None, other: Candidate | None) -> bool:
@@ -166,15 +140,13 @@ class EpochSelector:
     def state_dict(self) -> dict[str, Any]:
         """Plain containers only: checkpoints are read with ``weights_only=True``."""
         return {"start": _as_dict(self.start), "best": _as_dict(self.best), "start_examples": self.start_examples,
-                "start_losses": self.start_losses, "top_value": self.top_value, "top_examples": self.top_examples}
+                "start_losses": self.start_losses}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.start = Candidate(**state["start"]) if state.get("start") else None
         self.best = Candidate(**state["best"]) if state.get("best") else None
         self.start_examples = state.get("start_examples")
         self.start_losses = state.get("start_losses")
-        self.top_value = state.get("top_value")
-        self.top_examples = state.get("top_examples")
 
 
 def _as_dict(c: Candidate | None) -> dict[str, Any] | None:

@@ -119,9 +119,6 @@ class Trainer:
             epoch replace the start (see :mod:`graft.engine.selection`).
         later_wins_ties: Of epochs with the same monitored value, the later one is kept
             (by default the one with the lower validation loss).
-        latest_within_noise: Keep the latest epoch whose monitored value is within
-            ``--start-margin-se`` paired standard errors of the best epoch's, not the best
-            (see :mod:`graft.engine.selection`).
     """
 
     def __init__(
@@ -136,13 +133,11 @@ class Trainer:
         evaluator: Callable[[nn.Module, Dataset], dict[str, torch.Tensor]] | None = None,
         loss_clears_start: bool = False,
         later_wins_ties: bool = False,
-        latest_within_noise: bool = False,
     ) -> None:
         self.config = config
         self.evaluator = evaluator
         self.loss_clears_start = loss_clears_start
         self.later_wins_ties = later_wins_ties
-        self.latest_within_noise = latest_within_noise
         self.seed = seed
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.callbacks = [*callbacks, *_ATTACHED.get()]
@@ -221,8 +216,7 @@ class Trainer:
         mode = monitor_mode(cfg.monitor)
         plateau = PlateauState(mode=mode, factor=cfg.gamma, patience=cfg.plateau_patience)
         result = FitResult(selected_by="val" if has_val else (cfg.monitor if selecting else "last"))
-        selector = EpochSelector(mode=mode, margin_se=cfg.start_margin_se, loss_clears=self.loss_clears_start,
-                                 latest_within_noise=self.latest_within_noise)
+        selector = EpochSelector(mode=mode, margin_se=cfg.start_margin_se, loss_clears=self.loss_clears_start)
         start_epoch, global_step, bad_epochs = 0, 0, 0
 
         schedule = {"epochs": cfg.epochs, "steps_per_epoch": steps_per_epoch, "batch_size": cfg.batch_size,

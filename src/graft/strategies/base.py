@@ -91,8 +91,7 @@ class FitContext:
     def trainer(self, *, config: TrainConfig | None = None, callbacks: list[Callback] | None = None,
                 metrics: list[Any] | None = None, run_dir: Path | str | None = "same",
                 start_is_candidate: bool = False, evaluator: Any = None,
-                loss_clears_start: bool = False, later_wins_ties: bool = False,
-                latest_within_noise: bool = False) -> Trainer:
+                loss_clears_start: bool = False, later_wins_ties: bool = False) -> Trainer:
         """A Trainer for this run (a sub-step such as a probe may pass ``run_dir=None``)."""
         metrics = list(metrics or [])
         if (config or self.train_config).oracle_curve and not any(isinstance(m, OracleAccuracy) for m in metrics):
@@ -102,7 +101,6 @@ class FitContext:
             run_dir=self.run_dir if run_dir == "same" else run_dir,
             callbacks=callbacks or [], metrics=metrics, start_is_candidate=start_is_candidate,
             evaluator=evaluator, loss_clears_start=loss_clears_start, later_wins_ties=later_wins_ties,
-            latest_within_noise=latest_within_noise,
         )
 
 
@@ -158,11 +156,6 @@ class Strategy:
     #: validation loss: for objectives that sharpen predictions as they train (pseudo-labels), where
     #: the loss favours the less trained epoch.
     later_wins_ties: ClassVar[bool] = False
-    #: Keep the latest epoch within the start margin's paired standard errors of the best one
-    #: rather than the best: on a small validation split the best of many epochs is partly noise,
-    #: and for objectives that keep improving (fine-tuning on a decaying schedule) the latest of
-    #: the statistically equal epochs is the most trained.
-    latest_within_noise: ClassVar[bool] = False
 
     @classmethod
     def needs_for(cls, config: StrategyConfig) -> frozenset[str]:
@@ -180,8 +173,7 @@ class Strategy:
         groups = self.param_groups(ctx)
         trainer = ctx.trainer(callbacks=self.callbacks(ctx), metrics=self.metrics(ctx),
                               start_is_candidate=self.start_is_candidate(ctx), evaluator=self.evaluator(ctx),
-                              loss_clears_start=self.loss_clears_start, later_wins_ties=self.later_wins_ties,
-                              latest_within_noise=self.latest_within_noise)
+                              loss_clears_start=self.loss_clears_start, later_wins_ties=self.later_wins_ties)
         result = trainer.fit(self.module(ctx), groups, self.step, ctx.train, ctx.val, ctx.target,
                              resume=ctx.resume)
         # Counted before finish(): a merged adapter's parameters no longer exist afterwards.
