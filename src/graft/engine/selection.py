@@ -16,15 +16,13 @@ epoch and the start (correct/incorrect for accuracy, the cross-entropy for the l
 so an epoch that fixes ten examples and breaks none clears it where one that fixes six
 and breaks five does not.
 
-With ``loss_clears`` (``finetune`` and its family, ``contrastive``), an epoch whose accuracy
-is at least the start's also clears it when its paired per-example validation loss is lower
-by more than the margin. On B3 (BBC news, K=10, seed 1) the probe
+With ``loss_clears`` (a strategy's ``loss_clears_start``), an epoch whose accuracy is at
+least the start's also clears it when its paired per-example validation loss is lower by
+more than the margin. On B3 (BBC news, K=10, seed 1) the probe
 start had 109 of 112 validation articles right; the tuned epochs got 110 and halved the
 loss (0.695 → 0.310) on every epoch from the sixth, a one-article gain the accuracy test
 cannot tell from noise: the run kept the probe at 0.902 test accuracy where the tuned model
-scores 0.946. On B2 (LeNet → digits, K=5, seed 1) finetune validated 0.911 at the start and
-at epoch 30 while the loss fell from 0.578 to 0.300: the probe (test 0.867) was kept where
-epoch 30 scores 0.915.
+scores 0.946.
 """
 
 from __future__ import annotations

@@ -149,8 +149,8 @@ class Strategy:
     #: a model built with random weights (``--no-pretrained``) is refused.
     anchors_pretrained: ClassVar[bool] = False
     #: A paired validation-loss gain beyond the start margin also lets an epoch at least as
-    #: accurate replace the competing start (:mod:`graft.engine.selection`): finetune and its
-    #: family, and contrastive.
+    #: accurate replace the competing start (:mod:`graft.engine.selection`); each strategy that
+    #: sets it says why, with its figures.
     loss_clears_start: ClassVar[bool] = False
     #: Of epochs that validate equally, keep the later one rather than the one with the lower
     #: validation loss: for objectives that sharpen predictions as they train (pseudo-labels), where
