@@ -154,8 +154,8 @@ def test_auto_on_few_labeled_texts_with_an_unlabeled_rest_self_trains_the_probe(
                     out=tmp_path / "a", progress=False)
     m = run.metrics
     assert m["auto_strategy"] == "linear-probe" and m["auto_rule"] == "text, few labels and an unlabeled rest"
-    assert len(m["self_train_val_accuracy"]) == 6  # round 0 and 5 rounds over the unlabeled rest
-    assert "→ linear-probe --self-train-rounds 5 (rule: text, few labels" in (tmp_path / "a" / "auto.md").read_text()
+    assert len(m["self_train_val_accuracy"]) == 21  # round 0 and 20 rounds over the unlabeled rest
+    assert "→ linear-probe --self-train-rounds 20 (rule: text, few labels" in (tmp_path / "a" / "auto.md").read_text()
 
 
 def test_rounds_leave_contrastive_training_as_it_is(tiny_bert: Path, sentiment_csv: Path, tmp_path: Path) -> None:
