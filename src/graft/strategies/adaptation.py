@@ -70,7 +70,7 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
         None, help="Epochs of source-only training before adaptation, counted inside --epochs; the model "
         "they give is the start (epoch 0) that an adapted epoch must beat on --select-by beyond noise "
         "(--start-margin-se). 0: the given model is the start.", ge=0, example=2,
-        unset="the strategy's own: 2 epochs, self-training 5, at most half of --epochs")
+        unset="the strategy's own: 2 epochs, mcc and self-training 5, at most half of --epochs")
     all_validators: bool = option(
         False, help="Score every label-free validator each epoch, DEV and ClassAMI included (slower: they fit a "
         "domain classifier and k-means per epoch); the history then shows what each would have picked.")
