@@ -241,21 +241,24 @@ def test_warm_start_is_the_source_only_model_and_must_leave_adaptation_epochs(pa
         graft.fit("builtin:mlp", target, "dann", source=source, out=tmp_path / "bad", warm_start=8, **QUIET)
 
 
-def test_self_trainings_longer_default_warm_start_takes_at_most_half_of_a_short_run(pair, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["mcc", "self-training"])
+def test_a_longer_default_warm_start_takes_at_most_half_of_a_short_run(name: str, pair, tmp_path: Path) -> None:
     from graft.notes import GraftNote
 
     source, target = pair
-    with pytest.warns(GraftNote, match=r"self-training's warm start \(5 epochs\) is more than half of --epochs 6"):
-        short = graft.fit("builtin:mlp", target, "self-training", source=source, out=tmp_path / "short",
+    with pytest.warns(GraftNote, match=rf"{name}'s warm start \(5 epochs\) is more than half of --epochs 6"):
+        short = graft.fit("builtin:mlp", target, name, source=source, out=tmp_path / "short",
                           **{**QUIET, "epochs": 6})
     assert short.metrics["epochs_run"] == 3  # 3 warm-start epochs, 3 adapted
-    full = graft.fit("builtin:mlp", target, "self-training", source=source, out=tmp_path / "full",
+    full = graft.fit("builtin:mlp", target, name, source=source, out=tmp_path / "full",
                      **{**QUIET, "epochs": 10})
     assert full.metrics["epochs_run"] == 5
     assert full.metrics["selection_note"].endswith(".") and "5 warm-start epochs" in full.metrics["selection_note"]
-    given = graft.fit("builtin:mlp", target, "self-training", source=source, out=tmp_path / "given",
+    given = graft.fit("builtin:mlp", target, name, source=source, out=tmp_path / "given",
                       warm_start=5, **QUIET)  # a value the user gives is used as it is, even above half
     assert given.metrics["epochs_run"] == QUIET["epochs"] - 5
+    dann = graft.fit("builtin:mlp", target, "dann", source=source, out=tmp_path / "dann", **{**QUIET, "epochs": 10})
+    assert "2 warm-start epochs" in dann.metrics["selection_note"]  # the others keep 2
 
 
 def test_self_training_with_an_adversarial_term_aligns_where_pseudo_labels_alone_tie(
