@@ -52,3 +52,14 @@ def test_domain_adaptation_runs_on_text(strategy: str, tiny_bert: Path, sentimen
     if strategy == "dann":  # the domain-shift report works on text embeddings too
         assert 0 <= m["shift_before_proxy_a_distance"] <= 2
         assert (tmp_path / strategy / "plots" / "tsne_after.png").exists()
+
+
+def test_auto_keeps_the_source_model_for_text_without_target_labels(tiny_bert: Path, sentiment_csv: Path,
+                                                                    tmp_path: Path) -> None:
+    run = graft.fit(f"hf:{tiny_bert}", f"csv:{sentiment_csv}?domain=book", "auto",
+                    source=f"csv:{sentiment_csv}?domain=movie", text_column="review", out=tmp_path / "auto",
+                    epochs=3, batch_size=16, progress=False, shift_report=False)
+    m = run.metrics
+    assert m["auto_strategy"] == "source-only" and m["strategy"] == "source-only"
+    assert m["auto_rule"] == "text without target labels: no adaptation beat the source model"
+    assert "B5" in (tmp_path / "auto" / "auto.md").read_text()
