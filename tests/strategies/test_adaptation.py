@@ -11,7 +11,7 @@ import torch
 
 import graft
 from graft.data import from_arrays
-from graft.data.batch_augment import cutout_batch, gaussian_blur_batch, random_affine_batch
+from graft.data.batch_augment import cutout_batch, gaussian_blur_batch, photometric_batch, random_affine_batch
 from graft.errors import ConfigError, DataError
 from graft.strategies import STRATEGIES
 from tests.conftest import blobs
@@ -129,6 +129,20 @@ def test_batch_augmentations_keep_shape_and_change_images() -> None:
         assert out.shape == x.shape and not torch.allclose(out, x)
     flat = torch.ones(2, 3, 8, 8)
     assert torch.allclose(gaussian_blur_batch(flat, 1.5, p=1.0), flat, atol=1e-5)  # blur keeps constants
+
+
+def test_photometric_views_change_contrast_and_invert_about_the_image_mean() -> None:
+    torch.manual_seed(0)
+    x = torch.rand(6, 3, 8, 8) * 4 - 2  # any normalisation
+    assert photometric_batch(x, 0.0) is x
+    inverted = photometric_batch(x, 0.0, invert_p=1.0)
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    assert torch.allclose(inverted, 2 * mean - x, atol=1e-5)
+    assert torch.allclose(inverted.mean(dim=(2, 3)), x.mean(dim=(2, 3)), atol=1e-5)
+    out = photometric_batch(x, 0.5)
+    assert out.shape == x.shape and not torch.allclose(out, x)
+    centred = (out - out.mean(dim=(2, 3), keepdim=True)) / (x - mean)
+    assert float(centred.min()) >= 0.5 * 0.75 - 1e-4 and float(centred.max()) <= 1.5 * 1.25 + 1e-4  # contrast × gain
 
 
 def test_compare_shows_label_free_and_oracle_columns(pair, tmp_path: Path) -> None:
@@ -270,3 +284,17 @@ def test_self_training_with_an_adversarial_term_aligns_where_pseudo_labels_alone
         accs.append(run.metrics["oracle_test_accuracy"])
     # Self-training alone only ties source-only on this shift (see TIES_ON_STANDARDISED_TABLES).
     assert np.mean(accs) > source_only_accuracy
+
+
+def test_source_appearance_randomisation_inverts_and_jitters_the_source_batch_only_when_asked() -> None:
+    cls = STRATEGIES.get("source-only")
+    torch.manual_seed(0)
+    x = torch.zeros(16, 1, 12, 12)
+    x[:, :, 3:9, 3:9] = 1.0  # a bright digit-like centre on a dark background
+    plain = cls(cls.Config(source_augment="none", source_invert=1.0)).augment_source(x)
+    assert plain is x  # --source-augment none keeps the source as it is
+    inverted = cls(cls.Config(source_zoom=(1.0, 1.0), source_invert=1.0)).augment_source(x)
+    default = cls(cls.Config(source_zoom=(1.0, 1.0))).augment_source(x)
+    centre, corner = (slice(None), 0, 6, 6), (slice(None), 0, 0, 0)
+    assert (inverted[centre] < inverted[corner]).all()  # inverted: a dark centre on a bright background
+    assert (default[centre] > default[corner]).all()  # the default randomises geometry, not polarity

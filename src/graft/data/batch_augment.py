@@ -60,3 +60,25 @@ def gaussian_blur_batch(x: torch.Tensor, max_sigma: float, p: float = 0.5) -> to
     ky = k.repeat_interleave(c, 0).view(b * c, 1, -1, 1)
     out = F.conv2d(F.conv2d(flat, kx, groups=b * c), ky, groups=b * c)
     return out.view_as(x)
+
+
+def photometric_batch(x: torch.Tensor, strength: float, invert_p: float = 0.0) -> torch.Tensor:
+    """Per-example random contrast, brightness and (RGB) per-channel gain of a batch ``[B, C, H, W]``.
+
+    Changes are made around each image's own mean and scaled by its own spread, so they mean
+    the same on any input normalisation. ``strength`` s draws contrast in [1 - s, 1 + s],
+    brightness in ±s standard deviations and channel gains in [1 - s/2, 1 + s/2]; with
+    probability ``invert_p`` an image is also mirrored about its mean (negative contrast).
+    """
+    if strength <= 0 and invert_p <= 0:
+        return x
+    b, c = x.shape[:2]
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    std = x.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
+    contrast = 1 + (torch.rand(b, 1, 1, 1, device=x.device, dtype=x.dtype) * 2 - 1) * strength
+    if invert_p > 0:
+        flip = torch.rand(b, 1, 1, 1, device=x.device) < invert_p
+        contrast = torch.where(flip, -contrast, contrast)
+    gain = 1 + (torch.rand(b, c, 1, 1, device=x.device, dtype=x.dtype) * 2 - 1) * strength / 2 if c > 1 else 1.0
+    bright = (torch.rand(b, 1, 1, 1, device=x.device, dtype=x.dtype) * 2 - 1) * strength * std
+    return mean + (x - mean) * contrast * gain + bright

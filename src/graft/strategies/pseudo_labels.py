@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from graft.data.batch_augment import cutout_batch, random_affine_batch
+from graft.data.batch_augment import cutout_batch, photometric_batch, random_affine_batch
 from graft.options import Search, option
 from graft.strategies.base import StrategyConfig, module_extras
 
@@ -32,6 +32,11 @@ class PseudoLabelOptions(StrategyConfig):
     strong_rotate: float = option(15.0, help="Largest rotation of the strong view, in degrees.", ge=0, le=180)
     cutout: float = option(0.3, help="Side of the square cut out of the strong view (fraction of the size).",
                            ge=0, lt=1)
+    strong_photometric: float = option(
+        0.0, help="Images: largest random contrast, brightness (in standard deviations) and colour-gain change "
+        "of the strong view, around each image's mean (0: none).", ge=0, le=1)
+    strong_invert: float = option(0.0, help="Images: probability that the strong view is also inverted about "
+                                  "its mean.", ge=0, le=1)
     # So one dominant class cannot take over the pseudo-labels.
     distribution_alignment: bool = option(
         True, help="Rescale weak-view probabilities by the target class shares over their running mean "
@@ -52,6 +57,7 @@ def weak_strong_views(x: Any, options: PseudoLabelOptions) -> tuple[Any, Any]:
     weak = random_affine_batch(x, options.weak_shift, 0.0, (1.0, 1.0))
     strong = cutout_batch(random_affine_batch(x, options.strong_shift, options.strong_rotate, (0.9, 1.1)),
                           options.cutout)
+    strong = photometric_batch(strong, options.strong_photometric, options.strong_invert)
     return weak, strong
 
 
