@@ -87,7 +87,7 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
                                             gt=0)
     # Domain randomisation of appearance, off by default (da_randomised.md): on the DA suite it lifts
     # source-only on colour backgrounds 0.487 -> 0.671 and on inverted digits 0.151 -> 0.838, but
-    # costs dann and mcc 0.07-0.10 on MNIST -> digits and self-training 0.03 on B1.
+    # costs dann and mcc 0.07-0.10 on MNIST -> digits and self-training 0.026 on B1 (0.975 -> 0.949).
     source_photometric: float = option(
         0.0, help="With --source-augment strong: largest random contrast, brightness (in standard deviations) and "
         "colour-gain change of the source images, around each image's mean (0: none; 0.5 for a shift of "
