@@ -23,6 +23,7 @@ def _m(**kw: object) -> Measurements:
     ({"pretrained": False}, "scratch"),
     ({"pretrained": False, "layout": "adaptation", "labels_per_class": None}, "self-training"),  # B1 trains a random LeNet
     ({"layout": "adaptation", "labels_per_class": None}, "self-training"),
+    ({"layout": "adaptation", "labels_per_class": None, "polarity_differs": True}, "dann"),  # DA suite
     ({"kind": "text", "layout": "adaptation", "labels_per_class": None}, "source-only"),  # B5
     ({"layout": "labeled-source", "labels_per_class": 1}, "multitask"),
     ({"layout": "labeled-source", "labels_per_class": 5}, "mcc"),

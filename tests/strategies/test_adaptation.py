@@ -4,6 +4,7 @@ layout hides target labels, selection is label-free, and user mistakes are clear
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -298,3 +299,42 @@ def test_source_appearance_randomisation_inverts_and_jitters_the_source_batch_on
     centre, corner = (slice(None), 0, 6, 6), (slice(None), 0, 0, 0)
     assert (inverted[centre] < inverted[corner]).all()  # inverted: a dark centre on a bright background
     assert (default[centre] > default[corner]).all()  # the default randomises geometry, not polarity
+
+
+def squares(n: int, seed: int, invert: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Dark 12×12 images with a bright square top-left (class 0) or bottom-right (class 1); ``invert``
+    gives the other polarity (a dark square on a bright background)."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat([0, 1], n // 2)
+    x = rng.integers(0, 40, size=(n, 12, 12, 1)).astype(np.int64)
+    for i, label in enumerate(y):
+        r, c = (rng.integers(1, 4), rng.integers(1, 4)) if label == 0 else (rng.integers(6, 9), rng.integers(6, 9))
+        x[i, r:r + 4, c:c + 4] = 220
+    return (255 - x if invert else x).astype(np.uint8), y
+
+
+def test_a_target_of_the_other_polarity_turns_the_source_appearance_randomisation_on(tmp_path: Path) -> None:
+    xs, ys = squares(64, seed=0)
+    common: dict[str, Any] = {"image_size": 16, "epochs": 4, "batch_size": 16, "progress": False,
+                              "shift_report": False}
+    same = graft.fit("builtin:lenet", squares(64, seed=1), "source-only", source=(xs, ys), out=tmp_path / "same",
+                     **common)
+    other = graft.fit("builtin:lenet", squares(64, seed=1, invert=True), "source-only", source=(xs, ys),
+                      out=tmp_path / "other", **common)
+    assert same.metrics["polarity_differs"] is False and same.metrics["target_bright_background_share"] == 0
+    assert other.metrics["polarity_differs"] is True and other.metrics["target_bright_background_share"] == 1
+    assert other.metrics["source_bright_background_share"] == 0
+    asked = graft.fit("builtin:lenet", squares(64, seed=1, invert=True), "source-only", source=(xs, ys),
+                      out=tmp_path / "asked", source_invert=0.0, source_photometric=0.0, **common)
+    assert "polarity_differs" not in asked.metrics  # given explicitly: nothing measured, nothing changed
+    assert (other.metrics["source_invert"], other.metrics["source_photometric"]) == (0.3, 0.5)
+    assert (same.metrics["source_invert"], same.metrics["source_photometric"]) == (0.0, 0.0)
+
+
+def test_shift_reports_each_domains_polarity_for_images() -> None:
+    xs, ys = squares(64, seed=0)
+    flipped = graft.shift("builtin:lenet", (xs, ys), squares(64, seed=1, invert=True)[0], image_size=16)
+    kept = graft.shift("builtin:lenet", (xs, ys), squares(64, seed=1)[0], image_size=16)
+    assert flipped["polarity_differs"] is True and flipped["target_bright_background_share"] == 1.0
+    assert kept["polarity_differs"] is False and kept["source_bright_background_share"] == 0.0
+    assert "polarity_differs" not in graft.shift("builtin:mlp", *shifted_pair())  # tables: not measured

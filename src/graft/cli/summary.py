@@ -138,6 +138,11 @@ def print_shift(console: Console, result: dict[str, Any], out: Path | None) -> N
     table.add_row("MMD (linear)", f"{result['mmd_linear']:.4f}")
     table.add_row("MMD (RBF)", f"{result['mmd_rbf']:.4f}")
     table.add_row("examples", f"{result['n_source']} source, {result['n_target']} target")
+    if "polarity_differs" in result:
+        verdict = ("the polarity differs: DA strategies randomise the source's appearance"
+                   if result["polarity_differs"] else "not a change of polarity")
+        table.add_row("bright-background images", f"{result['source_bright_background_share']:.0%} source, "
+                      f"{result['target_bright_background_share']:.0%} target ({verdict})")
     console.print(table)
     if out is not None:
         console.print(f"Wrote {out / 'shift.json'} and {out / 'plots' / 'shift_tsne.png'}")

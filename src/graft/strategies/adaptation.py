@@ -85,16 +85,17 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
         "none: keep them.", choices=("none", "strong"))
     source_zoom: tuple[float, ...] = option((0.9, 1.4), help="Zoom range (low,high) of the source randomisation.",
                                             gt=0)
-    # Domain randomisation of appearance, off by default (da_randomised.md): on the DA suite it lifts
-    # source-only on colour backgrounds 0.487 -> 0.671 and on inverted digits 0.151 -> 0.838, but
-    # costs dann and mcc 0.07-0.10 on MNIST -> digits and self-training 0.026 on B1 (0.975 -> 0.949).
-    source_photometric: float = option(
-        0.0, help="With --source-augment strong: largest random contrast, brightness (in standard deviations) and "
-        "colour-gain change of the source images, around each image's mean (0: none; 0.5 for a shift of "
-        "appearance).", ge=0, le=1)
-    source_invert: float = option(
-        0.0, help="With --source-augment strong: probability that a source image is inverted about its mean "
-        "(0.3 when the target may come in the other polarity: digits, documents, scans).", ge=0, le=1)
+    # Domain randomisation of appearance (da_randomised.md). Always on, it lifts source-only on colour
+    # backgrounds 0.487 -> 0.671 and on inverted digits 0.151 -> 0.838 but costs dann and mcc 0.07-0.10
+    # on MNIST -> digits and self-training 0.026 on B1, so unset it follows a measurement: the polarity.
+    source_photometric: float | None = option(
+        None, help="With --source-augment strong: largest random contrast, brightness (in standard deviations) and "
+        "colour-gain change of the source images, around each image's mean (0: none; unset: 0.5 when the "
+        "target's polarity differs from the source's, see --source-invert).", ge=0, le=1)
+    source_invert: float | None = option(
+        None, help="With --source-augment strong: probability that a source image is inverted about its mean "
+        "(unset: 0.3 for a one-channel image model when the share of target images with a bright background "
+        "(negative pixel skew) differs from the source's by more than 0.1, else 0).", ge=0, le=1)
     # Layer-norm models (transformers) have no batch statistics that re-estimate
     # themselves on the target, and their sentence embeddings carry the topic as an
     # offset: on drug reviews this lifts source-only from 0.30 to 0.46 (B5).
@@ -148,6 +149,7 @@ class DomainAdaptation(Strategy):
                 f"adaptation needs at least one epoch. Got {warm} instead. Fix: pass --warm-start {max(0, total - 1)} "
                 "or fewer, or more --epochs."
             )
+        polarity = self.resolve_randomisation(ctx)
         self.prepare(ctx)
         if warm and not ctx.resume:  # a resumed run restores the adapted weights and the start
             source_cfg = dataclasses.replace(ctx.train_config, epochs=warm, patience=None, monitor="val_accuracy")
@@ -163,8 +165,39 @@ class DomainAdaptation(Strategy):
 
         margin = adapt_cfg.start_margin_se if VALIDATORS.get(self.config.select_by).terms is not None else 0.0
         result.extra_metrics.update(selection_summary(result, self.config.select_by, margin, warm))
+        result.extra_metrics.update(polarity)
         self.finish(ctx)
         return result
+
+    def resolve_randomisation(self, ctx: FitContext) -> dict[str, Any]:
+        """Unset --source-invert / --source-photometric: on (0.3 / 0.5) when a one-channel image model
+        sees a target whose polarity differs from the source's (DA suite: the share of bright-background
+        images is 0 in MNIST and digits, 0.35 on colour backgrounds in luma, 1 on inverted digits).
+        Returns what metrics.json records about it."""
+        cfg = self.config
+        if cfg.source_invert is not None and cfg.source_photometric is not None:
+            return {}
+        spec = ctx.model.spec.input
+        info: dict[str, Any] = {}
+        target = ctx.target_plain()
+        if spec.kind == "image" and cfg.source_augment == "strong" and target is not None:
+            from graft.domain_shift import polarity
+
+            info = polarity(ctx.labeled_plain(), target, channels=spec.channels, seed=ctx.seed)
+        differs = bool(info.get("polarity_differs"))
+        if differs:
+            from graft.notes import note
+
+            note(f"The target's polarity differs from the source's: {info['target_bright_background_share']:.0%} "
+                 f"of target images have a bright background against {info['source_bright_background_share']:.0%} "
+                 "of source images, so the source's appearance is randomised (--source-invert 0.3 "
+                 "--source-photometric 0.5, unless given). Fix: pass --source-invert 0 --source-photometric 0 to "
+                 "turn it off.")
+        if cfg.source_invert is None:
+            cfg.source_invert = 0.3 if differs else 0.0
+        if cfg.source_photometric is None:
+            cfg.source_photometric = 0.5 if differs else 0.0
+        return {**info, "source_invert": cfg.source_invert, "source_photometric": cfg.source_photometric}
 
     def source_step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
         """A warm-start step: cross-entropy on the (randomised) source; the target batch passes
@@ -246,7 +279,7 @@ class DomainAdaptation(Strategy):
 
         lo, hi = self.config.source_zoom
         x = gaussian_blur_batch(random_affine_batch(x, 0.1, 10.0, (lo, hi)), max_sigma=1.5)
-        return photometric_batch(x, self.config.source_photometric, self.config.source_invert)
+        return photometric_batch(x, self.config.source_photometric or 0.0, self.config.source_invert or 0.0)
 
     def alignment(self, module: nn.Module, fs: torch.Tensor, ft: torch.Tensor, ls: torch.Tensor,
                   lt: torch.Tensor, batch: Batch) -> torch.Tensor | None:
