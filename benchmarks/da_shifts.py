@@ -17,6 +17,8 @@ original in the source.
   is sometimes darker and sometimes lighter than its surround, and its colour varies with it.
 - ``mnist→inverted-noisy``: the target's digits inverted (white background, dark strokes) and
   corrupted by Gaussian pixel noise (σ = 0.15 of the range), clipped.
+- Held out (:data:`HELD_OUT`, not in the default run): ``digits→mnist-colour`` (scikit-learn's digits →
+  the colour construction over MNIST with other patches) and ``digits→mnist-inverted`` (→ inverted MNIST).
 - ``mnist→digits-skewed``: B1 with label shift: class c of scikit-learn's digits is kept with
   probability 0.1^(c/9) (every digit 0, 10 % of the nines): the target's proportions run from
   about 19 % to 2 %, the source's stay balanced.
@@ -103,10 +105,29 @@ def mnist_digits_skewed() -> tuple[DataSource, DataSource]:
     return mnist, _subset(digits, rows, "digits-skewed")
 
 
+def digits_mnist_colour() -> tuple[DataSource, DataSource]:
+    _, rest = _mnist_halves()
+    target = _subset(rest, np.arange(len(rest)), "mnist-colour-b", colourise(rest.x, seed=7))
+    return load_source("builtin:digits"), target
+
+
+def digits_mnist_inverted() -> tuple[DataSource, DataSource]:
+    _, rest = _mnist_halves()
+    return load_source("builtin:digits"), _subset(rest, np.arange(len(rest)), "mnist-inverted", 255 - rest.x)
+
+
 SHIFTS: dict[str, Callable[[], tuple[DataSource, DataSource]]] = {
     "mnist→digits": mnist_digits,
     "digits→mnist": digits_mnist,
     "mnist→colour": mnist_colour,
     "mnist→inverted-noisy": mnist_inverted_noisy,
     "mnist→digits-skewed": mnist_digits_skewed,
+}
+
+#: Shifts kept out of the tuning of graft's defaults (session 15: the polarity rule and auto's pick for
+#: it were chosen on the five above): another source (scikit-learn's digits), other colour patches
+#: (seed 7) and inversion without noise. Run by name: ``da_suite.py --shifts "digits→mnist-colour,…"``.
+HELD_OUT: dict[str, Callable[[], tuple[DataSource, DataSource]]] = {
+    "digits→mnist-colour": digits_mnist_colour,
+    "digits→mnist-inverted": digits_mnist_inverted,
 }
