@@ -329,6 +329,11 @@ def test_a_target_of_the_other_polarity_turns_the_source_appearance_randomisatio
     assert "polarity_differs" not in asked.metrics  # given explicitly: nothing measured, nothing changed
     assert (other.metrics["source_invert"], other.metrics["source_photometric"]) == (0.3, 0.5)
     assert (same.metrics["source_invert"], same.metrics["source_photometric"]) == (0.0, 0.0)
+    st = graft.fit("builtin:lenet", squares(64, seed=1, invert=True), "self-training", source=(xs, ys),
+                   out=tmp_path / "st", source_invert=0.1, **common)  # the strong view follows even so
+    assert st.metrics["polarity_differs"] is True and st.metrics["source_invert"] == 0.1
+    assert (st.metrics["strong_photometric"], st.metrics["strong_invert"]) == (0.5, 0.3)
+    assert "strong_invert" not in other.metrics  # source-only has no strong view
 
 
 def test_shift_reports_each_domains_polarity_for_images() -> None:

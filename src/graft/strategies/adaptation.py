@@ -129,6 +129,8 @@ class DomainAdaptation(Strategy):
 
     #: Warm-start epochs when --warm-start is unset (capped at half of --epochs).
     default_warm_start: ClassVar[int] = 2
+    #: Options whose unset value follows the polarity measurement (:meth:`resolve_randomisation`).
+    appearance_options: ClassVar[tuple[str, ...]] = ("source_invert", "source_photometric")
 
     def fit(self, ctx: FitContext) -> FitResult:
         """Warm start on the source, then adapt; the warm-started model competes as epoch 0."""
@@ -175,7 +177,7 @@ class DomainAdaptation(Strategy):
         images is 0 in MNIST and digits, 0.35 on colour backgrounds in luma, 1 on inverted digits).
         Returns what metrics.json records about it."""
         cfg = self.config
-        if cfg.source_invert is not None and cfg.source_photometric is not None:
+        if all(getattr(cfg, name) is not None for name in self.appearance_options):
             return {}
         spec = ctx.model.spec.input
         info: dict[str, Any] = {}

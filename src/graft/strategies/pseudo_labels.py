@@ -32,11 +32,13 @@ class PseudoLabelOptions(StrategyConfig):
     strong_rotate: float = option(15.0, help="Largest rotation of the strong view, in degrees.", ge=0, le=180)
     cutout: float = option(0.3, help="Side of the square cut out of the strong view (fraction of the size).",
                            ge=0, lt=1)
-    strong_photometric: float = option(
-        0.0, help="Images: largest random contrast, brightness (in standard deviations) and colour-gain change "
-        "of the strong view, around each image's mean (0: none).", ge=0, le=1)
-    strong_invert: float = option(0.0, help="Images: probability that the strong view is also inverted about "
-                                  "its mean.", ge=0, le=1)
+    strong_photometric: float | None = option(
+        None, help="Images: largest random contrast, brightness (in standard deviations) and colour-gain change "
+        "of the strong view, around each image's mean (unset: 0, and 0.5 in self-training when the target's "
+        "polarity differs from the source's).", ge=0, le=1)
+    strong_invert: float | None = option(
+        None, help="Images: probability that the strong view is also inverted about its mean (unset: 0, and "
+        "0.3 in self-training when the target's polarity differs from the source's).", ge=0, le=1)
     # So one dominant class cannot take over the pseudo-labels.
     distribution_alignment: bool = option(
         True, help="Rescale weak-view probabilities by the target class shares over their running mean "
@@ -57,7 +59,7 @@ def weak_strong_views(x: Any, options: PseudoLabelOptions) -> tuple[Any, Any]:
     weak = random_affine_batch(x, options.weak_shift, 0.0, (1.0, 1.0))
     strong = cutout_batch(random_affine_batch(x, options.strong_shift, options.strong_rotate, (0.9, 1.1)),
                           options.cutout)
-    strong = photometric_batch(strong, options.strong_photometric, options.strong_invert)
+    strong = photometric_batch(strong, options.strong_photometric or 0.0, options.strong_invert or 0.0)
     return weak, strong
 
 
