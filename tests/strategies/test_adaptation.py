@@ -343,3 +343,9 @@ def test_shift_reports_each_domains_polarity_for_images() -> None:
     assert flipped["polarity_differs"] is True and flipped["target_bright_background_share"] == 1.0
     assert kept["polarity_differs"] is False and kept["source_bright_background_share"] == 0.0
     assert "polarity_differs" not in graft.shift("builtin:mlp", *shifted_pair())  # tables: not measured
+
+
+def test_tables_are_not_measured_for_polarity(pair, tmp_path: Path) -> None:
+    source, target = pair
+    run = graft.fit("builtin:mlp", target, "self-training", source=source, out=tmp_path / "t", **QUIET)
+    assert not {"polarity_differs", "source_invert", "strong_invert"} & set(run.metrics)

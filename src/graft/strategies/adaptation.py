@@ -199,6 +199,8 @@ class DomainAdaptation(Strategy):
             cfg.source_invert = 0.3 if differs else 0.0
         if cfg.source_photometric is None:
             cfg.source_photometric = 0.5 if differs else 0.0
+        if spec.kind != "image":  # nothing to randomise: the images-only options stay out of metrics.json
+            return {}
         return {**info, "source_invert": cfg.source_invert, "source_photometric": cfg.source_photometric}
 
     def source_step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:

@@ -72,6 +72,8 @@ class SelfTraining(DomainAdaptation):
             self.config.strong_photometric = 0.5 if differs else 0.0
         if self.config.strong_invert is None:
             self.config.strong_invert = 0.3 if differs else 0.0
+        if ctx.model.spec.input.kind != "image":
+            return info
         return {**info, "strong_photometric": self.config.strong_photometric,
                 "strong_invert": self.config.strong_invert}
 
