@@ -97,7 +97,6 @@ def negative_skew_share(data: Dataset, *, max_n: int = 1000, seed: int = 0, batc
     """The share of images whose pixel values are negatively skewed: a bright background with a
     darker subject. MNIST-style digits (a bright stroke on a dark background) score 0, their
     inverted copies 1; it does not depend on the input normalisation."""
-    import torch
     from torch.utils.data import DataLoader
 
     subset = random_subset(data, max_n, seed)
@@ -109,7 +108,7 @@ def negative_skew_share(data: Dataset, *, max_n: int = 1000, seed: int = 0, batc
         skew = (centred**3).mean(1) / centred.pow(2).mean(1).clamp_min(1e-12).pow(1.5)
         negative += int((skew < 0).sum())
         total += len(flat)
-    return negative / max(total, 1) if torch.is_tensor(x) else 0.0
+    return negative / max(total, 1)
 
 
 #: Difference of the bright-background shares above which the polarity counts as changed (DA suite:
