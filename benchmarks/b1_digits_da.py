@@ -36,18 +36,18 @@ def main() -> None:
     ap.add_argument("--label", default="", help="row name for these runs (default: the strategy)")
     ap.add_argument("--collect", default="", help="comma-separated run roots: rebuild the table from them")
     args = ap.parse_args()
+    # Another --out (a probe of other options) writes results/<its name>.{csv,md}; B1's tables stay.
+    stem = "b1" if Path(args.out).resolve() == (HERE / "runs" / "b1").resolve() else Path(args.out).name
+    csv = HERE / "results" / f"{stem}.csv"
     if args.collect:
         rows = [row_of(p.parent) for root in args.collect.split(",") for p in sorted(Path(root).glob("*/metrics.json"))]
         results = pd.DataFrame(rows)
-        results.to_csv(HERE / "results" / "b1.csv", index=False)
-        write(results)
+        results.to_csv(csv, index=False)
+        write(results, stem)
         return
     extra = dict(kv.split("=", 1) for kv in args.extra.split(",") if kv)
     source, target = load_source("builtin:mnist5k"), load_source("builtin:digits")
     rows = []
-    # Another --out (a probe of other options) writes results/<its name>.{csv,md}; B1's tables stay.
-    stem = "b1" if Path(args.out).resolve() == (HERE / "runs" / "b1").resolve() else Path(args.out).name
-    csv = HERE / "results" / f"{stem}.csv"
     for name in args.strategies.split(","):
         for seed in [int(s) for s in args.seeds.split(",")]:
             opts = {"epochs": 20, "steps_per_epoch": 78, "progress": False, **extra}
