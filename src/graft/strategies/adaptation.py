@@ -115,6 +115,10 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
             )
 
 
+#: The appearance randomisation a polarity change turns on: (photometric strength, inversion share).
+POLARITY_RANDOMISATION = (0.5, 0.3)
+
+
 class DomainAdaptation(Strategy):
     """Cross-entropy on the source + ``trade_off`` × :meth:`alignment` (+ MCC)."""
 
@@ -195,10 +199,11 @@ class DomainAdaptation(Strategy):
                  "of source images, so the source's appearance is randomised (--source-invert 0.3 "
                  "--source-photometric 0.5, unless given). Fix: pass --source-invert 0 --source-photometric 0 to "
                  "turn it off.")
+        photometric, invert = POLARITY_RANDOMISATION if differs else (0.0, 0.0)
         if cfg.source_invert is None:
-            cfg.source_invert = 0.3 if differs else 0.0
+            cfg.source_invert = invert
         if cfg.source_photometric is None:
-            cfg.source_photometric = 0.5 if differs else 0.0
+            cfg.source_photometric = photometric
         if spec.kind != "image":  # nothing to randomise: the images-only options stay out of metrics.json
             return {}
         return {**info, "source_invert": cfg.source_invert, "source_photometric": cfg.source_photometric}

@@ -17,7 +17,7 @@ from torch import nn
 from graft.data.batching import concat_inputs, input_count
 from graft.engine.trainer import Batch
 from graft.options import option
-from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
+from graft.strategies.adaptation import POLARITY_RANDOMISATION, AdaptationConfig, DomainAdaptation
 from graft.strategies.base import FitContext, register_strategy
 from graft.strategies.dann import DiscriminatorOptions, reversed_domain_loss
 from graft.strategies.pseudo_labels import (
@@ -67,11 +67,11 @@ class SelfTraining(DomainAdaptation):
         polarity differs: on the DA suite's colour backgrounds 0.638 -> 0.664 (source-only 0.671),
         inverted digits 0.949 -> 0.954 (da_probe_src.md)."""
         info = super().resolve_randomisation(ctx)
-        differs = bool(info.get("polarity_differs"))
+        photometric, invert = POLARITY_RANDOMISATION if info.get("polarity_differs") else (0.0, 0.0)
         if self.config.strong_photometric is None:
-            self.config.strong_photometric = 0.5 if differs else 0.0
+            self.config.strong_photometric = photometric
         if self.config.strong_invert is None:
-            self.config.strong_invert = 0.3 if differs else 0.0
+            self.config.strong_invert = invert
         if ctx.model.spec.input.kind != "image":
             return info
         return {**info, "strong_photometric": self.config.strong_photometric,
