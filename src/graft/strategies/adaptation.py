@@ -90,12 +90,14 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
     # on MNIST -> digits and self-training 0.026 on B1, so unset it follows a measurement: the polarity.
     source_photometric: float | None = option(
         None, help="With --source-augment strong: largest random contrast, brightness (in standard deviations) and "
-        "colour-gain change of the source images, around each image's mean (0: none; unset: 0.5 when the "
-        "target's polarity differs from the source's, see --source-invert).", ge=0, le=1)
+        "colour-gain change of the source images, around each image's mean (0: none).", ge=0, le=1, example=0.5,
+        unset="follow the polarity measurement: 0.5 when the target's polarity differs from the source's "
+        "(see --source-invert), else 0")
     source_invert: float | None = option(
         None, help="With --source-augment strong: probability that a source image is inverted about its mean "
-        "(unset: 0.3 for a one-channel image model when the share of target images with a bright background "
-        "(negative pixel skew) differs from the source's by more than 0.1, else 0).", ge=0, le=1)
+        "(0: none).", ge=0, le=1, example=0.3,
+        unset="follow the polarity measurement: 0.3 for a one-channel image model when the share of target "
+        "images with a bright background (negative pixel skew) differs from the source's by more than 0.1, else 0")
     # Layer-norm models (transformers) have no batch statistics that re-estimate
     # themselves on the target, and their sentence embeddings carry the topic as an
     # offset: on drug reviews this lifts source-only from 0.30 to 0.46 (B5).

@@ -34,11 +34,13 @@ class PseudoLabelOptions(StrategyConfig):
                            ge=0, lt=1)
     strong_photometric: float | None = option(
         None, help="Images: largest random contrast, brightness (in standard deviations) and colour-gain change "
-        "of the strong view, around each image's mean (unset: 0, and 0.5 in self-training when the target's "
-        "polarity differs from the source's).", ge=0, le=1)
+        "of the strong view, around each image's mean (0: none).", ge=0, le=1, example=0.5,
+        unset="use 0, or in self-training follow the polarity measurement (0.5 when the target's polarity differs "
+        "from the source's)")
     strong_invert: float | None = option(
-        None, help="Images: probability that the strong view is also inverted about its mean (unset: 0, and "
-        "0.3 in self-training when the target's polarity differs from the source's).", ge=0, le=1)
+        None, help="Images: probability that the strong view is also inverted about its mean (0: none).", ge=0,
+        le=1, example=0.3, unset="use 0, or in self-training follow the polarity measurement "
+        "(0.3 when the target's polarity differs from the source's)")
     # So one dominant class cannot take over the pseudo-labels.
     distribution_alignment: bool = option(
         True, help="Rescale weak-view probabilities by the target class shares over their running mean "
