@@ -26,10 +26,10 @@ from graft.engine.config import TrainConfig
 from graft.engine.evaluate import predict_logits
 from graft.engine.memory import peak_memory_mb
 from graft.engine.ranks import is_main_process
-from graft.errors import CheckpointError, ConfigError
-from graft.options import build_config
+from graft.errors import CheckpointError, ConfigError, GraftError
+from graft.options import build_config, check_seeds
 from graft.run import Run
-from graft.run_dir import default_run_dir, start_run_dir, write_history, write_metrics
+from graft.run_dir import check_out_folder, default_run_dir, start_run_dir, write_history, write_metrics
 from graft.run_options import RUN_OPTIONS, RunOptions
 from graft.streams import build_streams, plan_splits, takes_unlabeled
 
@@ -107,6 +107,7 @@ def fit(
     Example:
         >>> run = graft.fit("builtin:mlp", X, y, strategy="scratch", epochs=30)  # doctest: +SKIP
     """
+    check_seeds([seed])
     if isinstance(y, str):
         strategy, y = y, None
     if strategy is None:
@@ -140,11 +141,13 @@ def fit(
         strategy_cls, options,
         named=("labels_per_class", "seed", "out", "source", "teacher", "unlabeled", "resume", "overwrite"))
     run_cfg = build_config(RunOptions, run_opts, "graft fit")
-    if strategy_cls.anchors_pretrained and not run_cfg.pretrained:
+    if strategy_cls.anchors_pretrained and default_strategy(model, {"pretrained": run_cfg.pretrained}) == "scratch":
+        why, fix = (("--no-pretrained builds it", "drop --no-pretrained, or use") if not run_cfg.pretrained else
+                    (f"'{model}' has", "pass a model with pretrained weights (graft list), or use"))
         raise ConfigError(
             f"The '{strategy}' strategy pulls the model toward its pretrained weights or features, but "
-            "--no-pretrained builds it with random ones: the pull would hold the model near noise. Allowed: "
-            f"a pretrained model. Fix: drop --no-pretrained, or use --strategy scratch for random weights."
+            f"{why} random ones: the pull would hold the model near noise. Allowed: a pretrained model. "
+            f"Fix: {fix} --strategy scratch for random weights."
         )
     strategy_cfg = build_config(strategy_cls.Config, strat_opts, f"strategy '{strategy}'")
     needs = strategy_cls.needs_for(strategy_cfg)
@@ -223,6 +226,7 @@ def fit(
         "train": dataclasses.asdict(train_cfg),
         "input_schema": schema.describe(net.spec.input),
     }
+    existed, fresh = run_dir.exists(), not run_dir.exists() or not any(run_dir.iterdir())
     start_run_dir(run_dir, config, resume=resume, overwrite=overwrite)
 
     torch.manual_seed(seed)
@@ -241,9 +245,17 @@ def fit(
                      source_classes=list(src.classes) if src is not None else [],
                      extras=extras)
     measure = src is not None and run_cfg.shift_report
-    shift_before = _shift_before(net, streams, run_dir, resume) if measure else {}
     t0 = time.perf_counter()
-    result = strategy_obj.fit(ctx)
+    try:
+        shift_before = _shift_before(net, streams, run_dir, resume) if measure else {}
+        result = strategy_obj.fit(ctx)
+    except GraftError:
+        # A mistake found once training began (a --monitor the first epoch did not compute): a run
+        # directory this call created and that holds no checkpoint to resume from is removed.
+        if fresh and is_main_process() and not (run_dir / "checkpoints" / "last.ckpt").exists():
+            for child in list(run_dir.iterdir()) if existed else [run_dir]:  # a given empty folder stays
+                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+        raise
     seconds = result.seconds or (time.perf_counter() - t0)
 
     if dataset_size(streams.test):
@@ -370,6 +382,11 @@ def compare(
     from graft.report import write_compare_outputs
     from graft.strategies import STRATEGIES
 
+    seeds = check_seeds(seeds, "--seeds")
+    if not strategies:
+        raise ConfigError("The '--strategies' option names no strategy. Allowed: the names graft list shows. Fix: "
+                          "pass e.g. --strategies linear-probe,finetune.")
+    check_out_folder(out)
     models = [model] if isinstance(model, (str, nn.Module)) else list(model)
     ks = list(labels_per_class) if isinstance(labels_per_class, (list, tuple)) else [labels_per_class]
     for name in strategies:
@@ -472,6 +489,7 @@ def tune(
     """
     from graft.tuning import run_tune
 
+    check_seeds([seed])
     strategy = strategy or default_strategy(model, options)
     return run_tune(model, data, strategy=strategy, trials=trials, timeout=timeout, storage=storage, study=study,
                     out=out, space=space, labels_per_class=labels_per_class, seed=seed, source=source,
@@ -501,6 +519,7 @@ def pretrain(
     from graft.pretraining import PRETRAIN_METHODS, SUPERVISED_DEFAULTS
 
     PRETRAIN_METHODS.get(method)  # an unknown name: the allowed ones and the closest
+    check_seeds([seed])
     if method == "supervised":
         return fit(model, data, "finetune", seed=seed, out=out, **{**SUPERVISED_DEFAULTS, **options})
     from graft.self_supervised import pretrain_self_supervised
@@ -513,6 +532,7 @@ def shift(model: ModelLike, source: DataLike, data: DataLike, **options: Any) ->
     """Measure the domain shift between ``source`` and ``data``; see :func:`graft.domain_shift.shift`."""
     from graft.domain_shift import shift as measure
 
+    check_seeds([options.get("seed", 0)])
     return measure(model, source, data, **options)
 
 
@@ -561,12 +581,13 @@ def rank(
     """
     from graft.ranking import rank as run_ranking
 
+    check_seeds([seed])
     return run_ranking(models, data, labels_per_class=labels_per_class, scores=scores, out=out,
                        models_file=models_file, verify=verify, seed=seed, **options)
 
 
 @_quietly
-def export(run_dir: str | Path, format: str = "onnx", *, out: str | Path | None = None, opset: int = 18,
+def export(run_dir: str | Path, format: str = "onnx", *, out: str | Path | None = None, opset: int | None = None,
            tolerance: float = 1e-4, model: nn.Module | None = None) -> Any:
     """Export a finished run's model to ONNX or TorchScript, checked against PyTorch.
 

@@ -21,7 +21,9 @@ def run_demo(out: Path, *, seeds: list[int], quick: bool = False, **options: Any
     from graft.api import compare, pretrain
     from graft.data import load_source
     from graft.report import markdown_table, plot_learning_curves, write_compare_outputs
+    from graft.run_dir import check_out_folder
 
+    check_out_folder(out)
     out = Path(out)
     options.pop("progress", None)  # the demo trains without a bar either way
     ks: list[int | None] = [10] if quick else [5, 10]

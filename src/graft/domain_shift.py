@@ -64,8 +64,13 @@ def shift(model: Any, source: Any, data: Any, *, out: str | Path | None = None, 
     from graft.data.schema import InputSchema
     from graft.io import write_json
     from graft.models import DataInfo, ModelOptions, build_model
+    from graft.options import build_config
+    from graft.run_dir import check_out_folder
+    from graft.run_options import RunOptions
     from graft.streams import check_domains
 
+    check_out_folder(out)
+    build_config(RunOptions, {"image_size": image_size}, "graft shift")  # declared range, before loading
     # No labels are needed to measure a shift: either domain may come without them.
     src = load_source(source, **load_options, require_labels=False)
     tgt = load_source(data, **load_options, require_labels=False)

@@ -101,6 +101,5 @@ def unknown_name(kind: str, name: str, allowed: Iterable[str], fix: str = "") ->
     """Build the error for a name that is not in a registry."""
     allowed = sorted(allowed)
     msg = f"Unknown {kind} '{name}'.{did_you_mean(name, allowed)} Allowed: {', '.join(allowed)}."
-    if fix:
-        msg += f" {fix}"
+    msg += f" {fix}" if fix else f" Fix: pass one of the allowed names as the {kind}."
     return SpecError(msg)

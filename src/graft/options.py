@@ -437,3 +437,22 @@ def _wrong_type(name: str, owner: str, hint: Any, value: Any, fix: str) -> Confi
 
 def _num(x: float) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+#: Seeds numpy and torch both take.
+SEED_RANGE = (0, 2**32 - 1)
+
+
+def check_seeds(seeds: Iterable[Any], option: str = "--seed") -> list[int]:
+    """Each seed an integer in :data:`SEED_RANGE`, none repeated (a repeated seed is the same run twice)."""
+    out: list[int] = []
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or \
+                not SEED_RANGE[0] <= int(seed) <= SEED_RANGE[1]:
+            raise ConfigError(f"The '{option}' option takes integers in [{SEED_RANGE[0]}, {SEED_RANGE[1]}]. Got "
+                              f"{seed!r} instead. Fix: pass e.g. {option} 0.")
+        if int(seed) in out:
+            raise ConfigError(f"The '{option}' option names seed {seed} twice; its runs would be the same run, "
+                              f"counted twice in the mean. Fix: pass distinct seeds, e.g. {option} 0,1,2.")
+        out.append(int(seed))
+    return out

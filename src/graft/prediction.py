@@ -83,7 +83,12 @@ def prediction_frame(logits: np.ndarray, source: Any, classes: list[str], values
         frame[f"p_{c}"] = probs[:, i]
     accuracy = _attach_labels(frame, source, classes, values, notes)
     if asked_label and accuracy is None and source.kind in ("table", "text") and "label_values" not in source.meta:
-        notes.append(f"the data has no label column '{asked_label}': predicted without labels")
+        from graft.errors import ConfigError
+
+        # Named on purpose, so a typo: unlabeled data is predicted by leaving the option out.
+        raise ConfigError(f"The data has no label column '{asked_label}' (--label-column). Fix: pass the name of "
+                          "its label column, or leave --label-column out (the run's label column is used when "
+                          "present, and data without it is predicted without labels).")
     if not all(isinstance(v, str) for v in values):
         frame["prediction"] = frame["prediction"].infer_objects()
     frame.attrs["accuracy"] = accuracy

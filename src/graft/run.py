@@ -88,6 +88,12 @@ def write_predictions(frame: pd.DataFrame, out: str | Path, run_dir: str | Path 
                 f"--out '{out}' is a file of the run itself; graft never overwrites a run's files. "
                 "Fix: pass another path, e.g. --out predictions.csv, or a folder."
             )
+    if path.is_file() and path.suffix.lower() != ".csv":  # a file of the user's, not predictions
+        raise ConfigError(
+            f"--out '{out}' is an existing file that is not a CSV; graft would replace it with the predictions. "
+            f"Allowed: a new path, a .csv file or a folder. Fix: pass e.g. --out {path.with_suffix('.csv')}, or a "
+            "folder."
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)

@@ -34,6 +34,13 @@ def default_run_dir(strategy: str, model: str, data: str, seed: int, root: str |
 _RUN_MARKERS = ("config.yaml", "metrics.json", "model", "checkpoints", "logs", "history.csv")
 
 
+def check_out_folder(path: str | Path | None, option: str = "--out") -> None:
+    """Refuse an output folder that is an existing file, before any work is done."""
+    if path is not None and Path(path).exists() and not Path(path).is_dir():
+        raise ConfigError(f"{option} '{path}' is a file, not a folder; graft writes several files there. "
+                          f"Fix: pass a new or existing folder as {option}.")
+
+
 def check_run_dir(path: Path, *, resume: bool, overwrite: bool) -> None:
     """Refuse a ``--out`` that is a file, a folder of other files, or a finished run (without
     ``--overwrite``/``--resume``); checked before any data is loaded, and again when creating it."""

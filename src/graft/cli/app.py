@@ -300,7 +300,7 @@ def export_(
     format: str = typer.Option("onnx", "--format", "-f", help="onnx or torchscript."),
     out: str | None = typer.Option(
         None, help="File to write, or a folder (model.onnx inside; a trailing / makes one); default RUN/export/."),
-    opset: int = typer.Option(18, help="ONNX opset version (11-20)."),
+    opset: int | None = typer.Option(None, help="ONNX opset version (11-20; default 18)."),
     tolerance: float = typer.Option(
         1e-4, help="Allowed max |logit difference| to PyTorch, relative to max(1, max |logit|)."),
 ) -> None:
@@ -440,6 +440,14 @@ def main(argv: list[str] | None = None) -> None:
         console.print("interrupted: rerun the same command with --resume to continue from the last epoch")
         sys.exit(130)
     except Exception as err:  # the CLI parser's own usage errors
+        message = getattr(err, "format_message", None)
+        if callable(message) and getattr(err, "exit_code", None) == 2:  # a usage error: one line, as graft's
+            where = err.ctx.command_path if getattr(err, "ctx", None) else "graft"  # type: ignore[attr-defined]
+            text = str(message()).rstrip(".")
+            text += "" if text.endswith("?") else "."
+            console.print(f"[bold red]error:[/] {text} Fix: see '{where} --help' for what it takes.",
+                          highlight=False, soft_wrap=True)
+            sys.exit(2)
         if hasattr(err, "exit_code") and hasattr(err, "show"):
             err.show()
             sys.exit(err.exit_code)

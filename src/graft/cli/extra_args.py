@@ -42,10 +42,12 @@ def parse_int_list(text: str, option: str) -> list[int]:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise ConfigError(
-            f"The '{option}' option takes comma-separated integers such as 0,1,2. Got '{text}' instead."
+            f"The '{option}' option takes comma-separated integers such as 0,1,2. Got '{text}' instead. Fix: pass "
+            f"e.g. {option} 0,1,2."
         ) from None
     if not values:
-        raise ConfigError(f"The '{option}' option needs at least one value. Got '{text}'.")
+        raise ConfigError(f"The '{option}' option needs at least one value. Got '{text}'. Fix: pass e.g. "
+                          f"{option} 0,1,2.")
     return values
 
 
@@ -61,5 +63,6 @@ def parse_k_list(text: str | None) -> int | list[int | None] | None:
         elif v.isdigit() and int(v) > 0:
             out.append(int(v))
         else:
-            raise ConfigError(f"--labels-per-class takes positive integers or 'all', e.g. 5,10,all. Got '{v}'.")
+            raise ConfigError(f"--labels-per-class takes positive integers or 'all', e.g. 5,10,all. Got '{v}'. "
+                              "Fix: pass e.g. -k 5,10,all.")
     return out

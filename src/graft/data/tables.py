@@ -69,7 +69,13 @@ def read_table(path: str | Path) -> pd.DataFrame:
             f"Reading '{file}' needs a parquet engine ({_first_line(exc)}). "
             "Fix: pip install pyarrow, or save the table as CSV."
         ) from exc
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"Cannot read '{file}': it is not UTF-8 text ({_first_line(exc)}). Allowed: UTF-8 (or ASCII) "
+            "tables. Fix: save the file as UTF-8, e.g. iconv -f latin1 -t utf-8 IN > OUT, or "
+            "pandas.read_csv(..., encoding=...).to_csv(OUT)."
+        ) from exc
+    except (ValueError, pd.errors.ParserError) as exc:
         raise DataError(
             f"Cannot read '{file}' as {fmt[1:]}: {_first_line(exc)}. "
             f"Allowed: {', '.join(e[1:] for e in TABLE_EXTENSIONS)}, decided by extension. "
@@ -91,7 +97,8 @@ def _require_columns(frame: pd.DataFrame, wanted: Sequence[str], option: str, fi
     if missing:
         raise DataError(
             f"Table '{file}' has no column {listed(missing)}. "
-            f"Columns: {listed([str(c) for c in frame.columns])}. Fix: pass {option}=<column>."
+            f"Columns: {listed([str(c) for c in frame.columns])}. Fix: name columns of the table in --"
+            f"{option.replace('_', '-')} (the API's {option}=)."
         )
 
 

@@ -59,7 +59,7 @@ class ExportResult:
 
 
 def export_run(run_dir: str | Path, format: str = "onnx", *, out: str | Path | None = None,
-               opset: int = DEFAULT_OPSET, tolerance: float = DEFAULT_TOLERANCE,
+               opset: int | None = None, tolerance: float = DEFAULT_TOLERANCE,
                model: nn.Module | None = None) -> ExportResult:
     """Export the model of a finished run and check it against PyTorch.
 
@@ -68,7 +68,7 @@ def export_run(run_dir: str | Path, format: str = "onnx", *, out: str | Path | N
         format: ``onnx`` or ``torchscript`` (``graft.deploy.formats.FORMATS``).
         out: The file to write, or a folder for ``model.onnx``/``model.pt`` in it; by
             default ``RUN_DIR/export/model.<suffix>``. Never one of the run's own files.
-        opset: ONNX opset version (ONNX only).
+        opset: ONNX opset version (ONNX only; default ``DEFAULT_OPSET``).
         tolerance: Allowed ``max |Δlogit|`` relative to ``max(1, max |logit|)``.
         model: The ``nn.Module`` the run was trained from, when it was a Python module.
 
@@ -84,6 +84,10 @@ def export_run(run_dir: str | Path, format: str = "onnx", *, out: str | Path | N
     from graft.run import load_run
 
     fmt = FORMATS.get(format)
+    if opset is not None and fmt.name != "onnx":
+        raise ConfigError(f"--opset applies to --format onnx only. Got --opset {opset} with --format {fmt.name}. "
+                          "Fix: drop --opset, or pass --format onnx.")
+    opset = DEFAULT_OPSET if opset is None else opset
     if fmt.name == "onnx" and (isinstance(opset, bool) or not isinstance(opset, int) or opset not in OPSETS):
         raise ConfigError(f"--opset must be an integer in {OPSETS.start}..{OPSETS.stop - 1}. Got {opset!r} instead. "
                           f"Fix: pass --opset {DEFAULT_OPSET} (the default).")
@@ -151,6 +155,12 @@ def resolve_out(run_dir: Path, out: str | Path | None, fmt: ExportFormat) -> Pat
         target = Path(out)
         if target.is_dir() or str(out).endswith(("/", "\\")):
             target = target / name
+        elif target.exists() and target.suffix != fmt.suffix:  # a file of the user's, not an export
+            raise ConfigError(
+                f"--out '{out}' is an existing file without the {fmt.suffix} suffix; graft would replace it with "
+                "the export. Allowed: a new path, a {fmt.suffix} file or a folder. Fix: pass e.g. --out "
+                f"{target.with_suffix(fmt.suffix)}, or a folder."
+            )
     inside = run_dir.resolve()
     for path in (target, sidecar_path(target)):
         resolved = path.resolve()

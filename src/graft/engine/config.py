@@ -113,6 +113,7 @@ class TrainConfig(Options):
                 "domain-adaptation strategy)."
             )
         super().validate(owner)
+        _check_monitor(self.monitor)
         import torch
 
         gpus = torch.cuda.device_count()
@@ -128,6 +129,20 @@ class TrainConfig(Options):
                 f"--devices {self.devices} asks for {wanted} GPU(s) but {gpus} are visible. Allowed: at most "
                 f"{gpus}, or auto. Fix: pass --devices {gpus} (CUDA_VISIBLE_DEVICES limits what is visible)."
             )
+
+
+def _check_monitor(monitor: str) -> None:
+    """A metric the engine can compute: a validation or training metric (the trainer names the exact
+    ones after the first epoch) or a label-free validator; a typo is refused before the run starts."""
+    from graft.selection import VALIDATORS
+
+    if monitor.startswith(("val_", "train_")) or monitor in VALIDATORS:
+        return
+    raise ConfigError(
+        f"The '--monitor' option must be a validation metric (val_accuracy, val_loss), a training metric "
+        f"(train_loss, train_accuracy) or a label-free validator ({', '.join(sorted(VALIDATORS))}). Got "
+        f"'{monitor}' instead. Fix: pass e.g. --monitor val_accuracy."
+    )
 
 
 def runs_on_gpu(accelerator: str) -> bool:

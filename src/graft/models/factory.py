@@ -106,6 +106,15 @@ def check_model_spec(spec: str) -> None:
     """Catch a wrong model spec before any data is loaded: the scheme, a built-in's name, a
     ``run:``/``file:`` path that does not exist."""
     scheme, rest = _split(spec)
+    # A rank candidate's own options, given to a command that builds one model.
+    if "?" in spec and scheme in ("builtin", "timm"):
+        name, _, query = spec.partition("?")
+        flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, _, v in
+                         (item.partition("=") for item in query.split("&")))
+        raise SpecError(
+            f"The model '{spec}' carries options after '?', which only graft rank reads (one set per candidate). "
+            f"Allowed here: the spec alone, with the options as flags. Fix: pass --model {name} {flags}."
+        )
     if scheme == "builtin":
         BUILTIN_MODELS.get(rest)
     elif scheme in ("run", "file") and not Path(rest).expanduser().exists():
@@ -278,7 +287,7 @@ def _model_dir(path: Path) -> Path:
     if not path.exists():
         raise MissingPathError(
             f"Run directory '{path}' does not exist. A run directory must contain "
-            f"model/{RECIPE_FILE} and model/{WEIGHTS_FILE}."
+            f"model/{RECIPE_FILE} and model/{WEIGHTS_FILE}. Fix: pass the --out of a finished graft run."
         )
     if (path / "model" / RECIPE_FILE).is_file() and not (path / RECIPE_FILE).is_file():
         path = path / "model"
@@ -286,7 +295,8 @@ def _model_dir(path: Path) -> Path:
     if missing:
         raise MissingPathError(
             f"'{path}' lacks {', '.join(missing)}. A run directory must contain "
-            f"model/{RECIPE_FILE} and model/{WEIGHTS_FILE} (written by a finished graft run)."
+            f"model/{RECIPE_FILE} and model/{WEIGHTS_FILE} (written by a finished graft run). Fix: pass a "
+            "finished run's --out; an interrupted one finishes with graft fit --resume and the same --out."
         )
     return path
 

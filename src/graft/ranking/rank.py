@@ -24,6 +24,7 @@ from graft.models.source_heads import head_probabilities, source_head
 from graft.options import build_config
 from graft.ranking.candidates import Candidate, collect_candidates
 from graft.ranking.result import RankResult, consensus
+from graft.run_dir import check_out_folder
 from graft.run_options import RUN_OPTIONS, RunOptions
 from graft.selection.transferability import check_class_counts, compute_scores, parse_scores
 
@@ -49,9 +50,11 @@ def rank(
         raise ConfigError(f"--labels-per-class must be >= 1. Got {labels_per_class} instead. Fix: pass e.g. "
                           "--labels-per-class 10, or leave it out to use every label.")
     if verify < 0:
-        raise ConfigError(f"--verify must be >= 0 (models to fine-tune). Got {verify} instead.")
+        raise ConfigError(f"--verify must be >= 0 (models to fine-tune). Got {verify} instead. Fix: pass e.g. "
+                          "--verify 3, or leave it out to fine-tune none.")
     if batch_size < 1:
-        raise ConfigError(f"--batch-size must be >= 1. Got {batch_size} instead.")
+        raise ConfigError(f"--batch-size must be >= 1. Got {batch_size} instead. Fix: pass e.g. --batch-size 256.")
+    check_out_folder(out)
     run_opts = {k: v for k, v in options.items() if k.replace("-", "_") in RUN_OPTIONS}
     train_opts = {k: v for k, v in options.items() if k not in run_opts}
     run_cfg = build_config(RunOptions, run_opts, "graft rank")

@@ -1,0 +1,135 @@
+"""Misuse through the CLI ends in one ``error:`` line with a fix, exit 2, and leaves nothing behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import assert_user_error
+
+
+@pytest.fixture(scope="module")
+def iris_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from sklearn.datasets import load_iris
+
+    data = load_iris(as_frame=True)
+    frame = data.data.rename(columns=lambda c: c.replace(" (cm)", "").replace(" ", "_"))
+    frame["label"] = data.target
+    path = tmp_path_factory.mktemp("iris") / "iris.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _fix_line(code: int, out: str, err: str, *needles: str) -> str:
+    line = assert_user_error(code, out, err, *needles)
+    assert "Fix:" in line, line
+    return line
+
+
+def test_a_seed_out_of_range_or_repeated_is_refused_before_a_run_starts(graft_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                        iris_csv: Path) -> None:
+    _fix_line(*graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "-s", "scratch", "--seed", "-1",
+                         "--out", tmp_path / "a"), "--seed", "-1")
+    assert not (tmp_path / "a").exists()
+    _fix_line(*graft_cli("-q", "compare", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "--strategies", "scratch",
+                         "--seeds", "0,0", "--out", tmp_path / "c"), "seed 0 twice")
+    _fix_line(*graft_cli("-q", "compare", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "--strategies", "",
+                         "--out", tmp_path / "c"), "--strategies")
+    assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("command", [
+    ("compare", "--strategies", "scratch", "--seeds", "0"),
+    ("rank",),
+    ("shift", "--source", "DATA"),
+])
+def test_an_output_folder_that_is_a_file_is_refused(graft_cli, tmp_path: Path, iris_csv: Path,  # type: ignore[no-untyped-def]
+                                                    command: tuple[str, ...]) -> None:
+    existing = tmp_path / "notes.txt"
+    existing.write_text("mine")
+    args = [a.replace("DATA", f"csv:{iris_csv}") for a in command]
+    _fix_line(*graft_cli("-q", args[0], "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", *args[1:],
+                         "--out", existing), "is a file")
+    assert existing.read_text() == "mine"
+
+
+def test_predict_and_export_never_replace_a_users_other_file(graft_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                             finished_run: Path, blobs_npz: Path) -> None:
+    existing = tmp_path / "notes.txt"
+    existing.write_text("mine")
+    _fix_line(*graft_cli("predict", "--run", finished_run, "-d", f"npz:{blobs_npz}", "--out", existing), "not a CSV")
+    _fix_line(*graft_cli("export", "--run", finished_run, "--out", existing), ".onnx")
+    assert existing.read_text() == "mine"
+    _fix_line(*graft_cli("export", "--run", finished_run, "--format", "torchscript", "--opset", "12",
+                         "--out", tmp_path / "m.pt"), "--opset", "torchscript")
+    code, _, err = graft_cli("predict", "--run", finished_run, "-d", f"npz:{blobs_npz}",
+                               "--out", tmp_path / "p.csv")
+    assert code == 0, err
+    code, _, err = graft_cli("predict", "--run", finished_run, "-d", f"npz:{blobs_npz}",
+                               "--out", tmp_path / "p.csv")  # its own earlier predictions: replaced
+    assert code == 0, err
+
+
+def test_a_named_label_column_the_data_lacks_is_refused(graft_cli, tmp_path: Path, iris_csv: Path) -> None:  # type: ignore[no-untyped-def]
+    run = tmp_path / "run"
+    code, _, err = graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "-s", "scratch",
+                             "--epochs", "2", "--out", run)
+    assert code == 0, err
+    _fix_line(*graft_cli("predict", "--run", run, "-d", f"csv:{iris_csv}", "--label-column", "nope",
+                         "--out", tmp_path / "p.csv"), "'nope'")
+    assert not (tmp_path / "p.csv").exists()
+    unlabeled = tmp_path / "x.csv"
+    pd.read_csv(iris_csv).drop(columns="label").to_csv(unlabeled, index=False)
+    code, _, err = graft_cli("predict", "--run", run, "-d", f"csv:{unlabeled}", "--out", tmp_path / "q.csv")
+    assert code == 0, err
+
+
+def test_a_pull_toward_pretrained_weights_needs_pretrained_weights(graft_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                  iris_csv: Path) -> None:
+    _fix_line(*graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "-s", "l2sp",
+                         "--out", tmp_path / "a"), "'builtin:mlp' has random", "scratch")
+
+
+def test_a_monitor_typo_is_refused_before_training_and_a_late_one_leaves_no_run(graft_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                               blobs_npz: Path) -> None:
+    base = ["-q", "fit", "-m", "builtin:mlp", "-d", f"npz:{blobs_npz}", "-s", "scratch", "--epochs", "1"]
+    _fix_line(*graft_cli(*base, "--monitor", "nope", "--out", tmp_path / "a"), "'nope'", "val_accuracy", "im")
+    assert not (tmp_path / "a").exists()
+    _fix_line(*graft_cli(*base, "--monitor", "val_nope", "--out", tmp_path / "b"), "val_nope", "val_accuracy")
+    assert not (tmp_path / "b").exists()  # created by the run, removed with it
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (("predict", "--run", "r", "-d", "npz:x", "--batch-size", "0"), "--batch-size"),
+    (("predict", "--run", "r"), "--data"),
+    (("fitt",), "Did you mean 'fit'?"),
+    (("list", "extra"), "extra"),
+])
+def test_parser_errors_are_one_line_with_a_fix(graft_cli, argv: tuple[str, ...], needle: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = graft_cli(*argv)
+    line = _fix_line(code, out, err, needle)
+    assert "--help" in line and "Usage:" not in err
+
+
+def test_model_options_after_a_question_mark_are_shown_as_flags(graft_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                iris_csv: Path) -> None:
+    line = _fix_line(*graft_cli("-q", "fit", "-m", "builtin:mlp?mlp_width=8", "-d", f"csv:{iris_csv}",
+                                "--out", tmp_path / "a"), "graft rank")
+    assert "--model builtin:mlp --mlp-width 8" in line
+
+
+def test_a_table_that_is_not_utf8_says_so(graft_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "latin1.csv"
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=20), "city": ["Málaga", "Köln"] * 10, "label": [0, 1] * 10})
+    frame.to_csv(path, index=False, encoding="latin1")
+    _fix_line(*graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"csv:{path}", "--out", tmp_path / "a"),
+              "not UTF-8")
+
+
+def test_an_unknown_strategy_in_compare_names_the_fix(graft_cli, tmp_path: Path, iris_csv: Path) -> None:  # type: ignore[no-untyped-def]
+    _fix_line(*graft_cli("-q", "compare", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "--strategies",
+                         "scratch,nope", "--out", tmp_path / "c"), "Unknown strategy 'nope'")
