@@ -108,6 +108,9 @@ def fit(
         >>> run = graft.fit("builtin:mlp", X, y, strategy="scratch", epochs=30)  # doctest: +SKIP
     """
     check_seeds([seed])
+    if resume and overwrite:
+        raise ConfigError("--resume continues the run in --out and --overwrite replaces it; got both. Allowed: one "
+                          "of them. Fix: drop --overwrite to continue, or --resume to start the run afresh.")
     if isinstance(y, str):
         strategy, y = y, None
     if strategy is None:

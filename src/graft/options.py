@@ -245,11 +245,15 @@ def unknown_option(key: str, known: Iterable[str], owner: str) -> ConfigError:
     allowed = sorted({k.replace("_", "-") for k in known})
     given = key.replace("_", "-")
     elsewhere = _strategies_declaring(key.replace("-", "_"))
-    hint = (f" --{given} is an option of {', '.join(elsewhere)}: pass --strategy {elsewhere[0]}, or drop it."
-            if elsewhere else did_you_mean(given, allowed))
+    if elsewhere:
+        hint = f" --{given} is an option of {', '.join(elsewhere)}."
+        fix = f"drop --{given}, or train with a strategy that declares it (--strategy {elsewhere[0]})."
+    else:
+        hint = did_you_mean(given, allowed)
+        fix = f"drop --{given} or correct its name (graft list --options STRATEGY lists a strategy's own)."
     return ConfigError(
         f"Unknown option '{given}' for {owner}.{hint} "
-        f"Allowed: {', '.join('--' + a for a in allowed)}."
+        f"Allowed: {', '.join('--' + a for a in allowed)}. Fix: {fix}"
     )
 
 

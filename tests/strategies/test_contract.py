@@ -81,8 +81,10 @@ def test_strategy_fits_and_writes_a_complete_run_directory(
     out = tmp_path / name
     from graft.option_groups import without_ignored
 
-    # a strategy that needs a source head starts from a run (whose head is the source task's)
-    model = f"run:{request.getfixturevalue('teacher_run')}" if "source_head" in cls.needs else "builtin:mlp"
+    # a strategy that needs a source head, or pulls toward pretrained weights, starts from a run
+    # (trained weights, and a head of the source task's)
+    from_run = "source_head" in cls.needs or cls.anchors_pretrained
+    model = f"run:{request.getfixturevalue('teacher_run')}" if from_run else "builtin:mlp"
     run = graft.fit(model, data, name, out=out, seed=0, **without_ignored(cls, TINY),
                     **_needs_kwargs(cls, shifted_source, request))
 

@@ -155,12 +155,6 @@ def resolve_out(run_dir: Path, out: str | Path | None, fmt: ExportFormat) -> Pat
         target = Path(out)
         if target.is_dir() or str(out).endswith(("/", "\\")):
             target = target / name
-        elif target.exists() and target.suffix != fmt.suffix:  # a file of the user's, not an export
-            raise ConfigError(
-                f"--out '{out}' is an existing file without the {fmt.suffix} suffix; graft would replace it with "
-                "the export. Allowed: a new path, a {fmt.suffix} file or a folder. Fix: pass e.g. --out "
-                f"{target.with_suffix(fmt.suffix)}, or a folder."
-            )
     inside = run_dir.resolve()
     for path in (target, sidecar_path(target)):
         resolved = path.resolve()
@@ -173,6 +167,12 @@ def resolve_out(run_dir: Path, out: str | Path | None, fmt: ExportFormat) -> Pat
                 f"overwrites or adds to them. Allowed: a path outside '{run_dir}', or inside its {EXPORT_DIR}/ "
                 f"folder. Fix: drop --out (it writes {run_dir / EXPORT_DIR / name}) or pass another path."
             )
+    if out is not None and target.is_file() and target.suffix != fmt.suffix:  # a user's file, not an export
+        raise ConfigError(
+            f"--out '{out}' is an existing file without the {fmt.suffix} suffix; graft would replace it with "
+            f"the export. Allowed: a new path, a {fmt.suffix} file or a folder. Fix: pass e.g. --out "
+            f"{target.with_suffix(fmt.suffix)}, or a folder."
+        )
     return target
 
 
