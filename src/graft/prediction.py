@@ -9,6 +9,7 @@ A run's PyTorch model (:meth:`graft.run.Run.predict`) and an exported ONNX graph
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,12 @@ def load_for_prediction(data: Any, schema: InputSchema | None,
                **{k: v for k, v in load_options.items() if v is not None}}
     if schema is not None and schema.kind == "text" and "text_column" not in options:
         options["text_column"] = "text"  # a text run trained without a table: the usual name
+    if schema is not None and schema.kind != "image" and isinstance(data, (str, Path)) \
+            and str(data).startswith("folder:"):  # said before every image of the folder is read
+        from graft.errors import DataError
+
+        raise DataError(f"'{data}' is a folder of images, but the model was trained on {schema.kind} data. "
+                        f"Fix: pass {schema.kind} data{schema.data_hint()}.")
     with warnings.catch_warnings(record=True) as caught, quiet_third_party():
         warnings.simplefilter("always", GraftNote)
         source = load_source(data, require_labels=False, **options)

@@ -133,3 +133,12 @@ def test_a_table_that_is_not_utf8_says_so(graft_cli, tmp_path: Path) -> None:  #
 def test_an_unknown_strategy_in_compare_names_the_fix(graft_cli, tmp_path: Path, iris_csv: Path) -> None:  # type: ignore[no-untyped-def]
     _fix_line(*graft_cli("-q", "compare", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "--strategies",
                          "scratch,nope", "--out", tmp_path / "c"), "Unknown strategy 'nope'")
+
+
+def test_a_folder_for_a_table_run_is_refused_before_its_images_are_read(graft_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                       finished_run: Path) -> None:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    (folder / "broken.png").write_bytes(b"not an image")  # reading it would fail with another message
+    _fix_line(*graft_cli("predict", "--run", finished_run, "-d", f"folder:{folder}", "--out", tmp_path / "p.csv"),
+              "folder of images", "table data")

@@ -114,7 +114,7 @@ class InputSchema:
         if source.kind != self.kind:
             raise DataError(
                 f"{source.name} holds {source.kind} data, but the model was trained on {self.kind} data. "
-                f"Fix: pass {self.kind} data{self._hint()}."
+                f"Fix: pass {self.kind} data{self.data_hint()}."
             )
         if self.table is None or not hasattr(source.x, "iloc"):
             return source
@@ -126,7 +126,7 @@ class InputSchema:
                 note(f"{source.name}: {line}")
         return replace(source, x=x, meta={**source.meta, "encoded": True})
 
-    def _hint(self) -> str:
+    def data_hint(self) -> str:
         if self.kind == "table" and self.table is not None:
             return f" with the columns {', '.join(self.table.input_columns[:8])}"
         if self.kind == "text" and self.text_column:
