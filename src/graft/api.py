@@ -174,6 +174,8 @@ def fit(
         teacher_net, teacher_schema, teacher_name = load_teacher(teacher)
     if out is not None and not resume and is_main_process():
         check_run_dir(Path(out), resume=resume, overwrite=overwrite)
+    if resume and out is not None:
+        _check_resumable(Path(out))
 
     label_opts = run_cfg.load_options()
     adapting = "target" in needs  # the target is used without labels: it may have none
@@ -215,12 +217,8 @@ def fit(
     model_name = model if isinstance(model, str) else type(model).__name__
     data_name = target.name
     run_dir = Path(out) if out is not None else default_run_dir(strategy, model_name, data_name, seed)
-    if resume and not (run_dir / "checkpoints" / "last.ckpt").exists():
-        raise CheckpointError(
-            f"--resume was given but '{run_dir}' has no checkpoints/last.ckpt. Allowed: the --out "
-            "of an interrupted graft run (one interrupted before its first checkpoint, written after "
-            "--checkpoint-every seconds of training, has none). Fix: drop --resume to start afresh, or pass that --out."
-        )
+    if resume:
+        _check_resumable(run_dir)
     config = {
         "strategy": strategy, "model": model_name, "data": data_name,
         "source": src.name if src is not None else None, "seed": seed,
@@ -621,6 +619,15 @@ def _head_self_trainers() -> list[str]:
     from graft.strategies.head_self_training import HeadSelfTrainingOptions
 
     return [name for name in STRATEGIES if issubclass(STRATEGIES.get(name).Config, HeadSelfTrainingOptions)]
+
+
+def _check_resumable(run_dir: Path) -> None:
+    if not (run_dir / "checkpoints" / "last.ckpt").exists():
+        raise CheckpointError(
+            f"--resume was given but '{run_dir}' has no checkpoints/last.ckpt. Allowed: the --out "
+            "of an interrupted graft run (one interrupted before its first checkpoint, written after "
+            "--checkpoint-every seconds of training, has none). Fix: drop --resume to start afresh, or pass that --out."
+        )
 
 
 def _check_needs(strategy: str, needs: frozenset[str], **given: Any) -> None:
