@@ -27,6 +27,7 @@ from graft.engine.evaluate import predict_logits
 from graft.engine.memory import peak_memory_mb
 from graft.engine.ranks import is_main_process
 from graft.errors import CheckpointError, ConfigError, GraftError
+from graft.notes import work_started
 from graft.options import build_config, check_seeds
 from graft.run import Run
 from graft.run_dir import check_out_folder, default_run_dir, start_run_dir, write_history, write_metrics
@@ -229,6 +230,7 @@ def fit(
     }
     existed, fresh = run_dir.exists(), not run_dir.exists() or not any(run_dir.iterdir())
     start_run_dir(run_dir, config, resume=resume, overwrite=overwrite)
+    work_started()
 
     torch.manual_seed(seed)
     np.random.seed(seed)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 _PACKAGE = str(Path(__file__).resolve().parent)
@@ -29,3 +30,21 @@ def note(message: str) -> None:
     module = frame.f_globals.get("__name__", "__main__")
     warnings.warn_explicit(message, GraftNote, frame.f_code.co_filename, frame.f_lineno, module=module,
                            registry=frame.f_globals.setdefault("__warningregistry__", {}))
+
+
+#: Called by :func:`work_started`; a front end (the CLI) registers one to say the notes it held back.
+_STARTED_HOOKS: list[Callable[[], None]] = []
+
+
+def on_work_started(hook: Callable[[], None]) -> None:
+    """Register ``hook`` for :func:`work_started` (the CLI's: print the notes it held)."""
+    if hook not in _STARTED_HOOKS:
+        _STARTED_HOOKS.append(hook)
+
+
+def work_started() -> None:
+    """A command's inputs are checked and its work begins (a run directory is written). Until
+    then the CLI holds its notes back, so a mistake found while checking ends in its one
+    ``error:`` line, without notes about a run that never starts."""
+    for hook in list(_STARTED_HOOKS):
+        hook()

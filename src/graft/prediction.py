@@ -39,7 +39,7 @@ def load_for_prediction(data: Any, schema: InputSchema | None,
             and str(data).startswith("folder:"):  # said before every image of the folder is read
         from graft.errors import DataError
 
-        raise DataError(f"'{data}' is a folder of images, but the model was trained on {schema.kind} data. "
+        raise DataError(f"'{data}' holds image data, but the model was trained on {schema.kind} data. "
                         f"Fix: pass {schema.kind} data{schema.data_hint()}.")
     with warnings.catch_warnings(record=True) as caught, quiet_third_party():
         warnings.simplefilter("always", GraftNote)

@@ -158,6 +158,7 @@ def pretrain_self_supervised(method: str, model: Any, data: Any, *, out: str | P
     from graft.data.schema import InputSchema
     from graft.engine.config import TrainConfig
     from graft.models import DataInfo, build_model, check_model_spec, save_model
+    from graft.notes import work_started
     from graft.option_groups import split_options
     from graft.options import build_config
     from graft.report import write_run_report
@@ -211,6 +212,7 @@ def pretrain_self_supervised(method: str, model: Any, data: Any, *, out: str | P
               **dataclasses.asdict(run_cfg), "strategy_options": dataclasses.asdict(method_cfg),
               "train": dataclasses.asdict(train_cfg), "input_schema": schema.describe(net.spec.input)}
     start_run_dir(run_dir, config, resume=resume, overwrite=overwrite)
+    work_started()
     ctx = FitContext(model=net, train=train, val=None, train_config=train_cfg, seed=seed, run_dir=run_dir,
                      resume=resume)
     t0 = time.perf_counter()

@@ -141,4 +141,15 @@ def test_a_folder_for_a_table_run_is_refused_before_its_images_are_read(graft_cl
     folder.mkdir()
     (folder / "broken.png").write_bytes(b"not an image")  # reading it would fail with another message
     _fix_line(*graft_cli("predict", "--run", finished_run, "-d", f"folder:{folder}", "--out", tmp_path / "p.csv"),
-              "folder of images", "table data")
+              "holds image data", "table data")
+
+
+def test_notes_about_a_run_that_never_starts_are_not_said(graft_cli, tmp_path: Path, iris_csv: Path) -> None:  # type: ignore[no-untyped-def]
+    # --epochs 1 makes the default warm-up note; the model/data mismatch is found after it
+    code, out, err = graft_cli("-q", "fit", "-m", "builtin:lenet", "-d", f"csv:{iris_csv}", "-s", "scratch",
+                               "--epochs", "1", "--out", tmp_path / "a")
+    _fix_line(code, out, err, "takes image input")
+    assert "note:" not in err and len(err.strip().splitlines()) == 1
+    code, _, err = graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "-s", "scratch",
+                             "--epochs", "1", "--out", tmp_path / "b")
+    assert code == 0 and "note: The strategy's default warm-up" in err  # said once the run starts

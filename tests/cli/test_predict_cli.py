@@ -48,7 +48,7 @@ def test_predict_unlabeled_csv_into_a_folder(csv_run: tuple[Path, Path], tmp_pat
     ("drop", "data", "message"),
     [
         (["label", "kind"], "csv", "lacks the feature column(s) 'kind' the model was trained on"),
-        ([], "folder", "holds no images"),
+        ([], "folder", "holds image data, but the model was trained on table data"),  # before reading it
         ([], "missing", "does not exist"),
     ],
 )

@@ -403,6 +403,15 @@ def demo(
 
 _python_showwarning = __import__("warnings").showwarning
 _NOTES_SHOWN: set[str] = set()
+#: Notes said while a command checks its inputs; printed once its work starts, dropped if a mistake ends it.
+_HELD: list[str] | None = None
+
+
+def _release_notes() -> None:
+    global _HELD
+    held, _HELD = _HELD or [], None
+    for message in held:
+        console.print(f"note: {message}", highlight=False, soft_wrap=True)
 
 
 def _show_note(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None,
@@ -413,7 +422,10 @@ def _show_note(message: Any, category: type[Warning], filename: str, lineno: int
     if issubclass(category, GraftNote):
         if str(message) not in _NOTES_SHOWN:  # a compare of 24 runs says a thing once
             _NOTES_SHOWN.add(str(message))
-            console.print(f"note: {message}", highlight=False, soft_wrap=True)
+            if _HELD is not None:  # the command is still checking its inputs
+                _HELD.append(str(message))
+            else:
+                console.print(f"note: {message}", highlight=False, soft_wrap=True)
     else:
         _python_showwarning(message, category, filename, lineno, file, line)
 
@@ -422,8 +434,13 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: user mistakes end in one line and exit code 2, no traceback."""
     import warnings
 
+    global _HELD
+    from graft.notes import on_work_started
+
     warnings.showwarning = _show_note
     _NOTES_SHOWN.clear()
+    _HELD = []
+    on_work_started(_release_notes)
     try:
         from graft.warnings_filter import quiet_third_party
 
@@ -431,23 +448,28 @@ def main(argv: list[str] | None = None) -> None:
             code = app(args=argv, standalone_mode=False)
         if code == 130:  # the parser turns Ctrl-C into exit code 130
             console.print("interrupted: rerun the same command with --resume to continue from the last epoch")
+        _release_notes()
         if isinstance(code, int) and code:
             sys.exit(code)
     except GraftError as err:
+        _HELD = None  # the mistake is the one line; its notes were about a run that does not start
         console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
+        _release_notes()
         console.print("interrupted: rerun the same command with --resume to continue from the last epoch")
         sys.exit(130)
     except Exception as err:  # the CLI parser's own usage errors
         message = getattr(err, "format_message", None)
         if callable(message) and getattr(err, "exit_code", None) == 2:  # a usage error: one line, as graft's
+            _HELD = None
             where = err.ctx.command_path if getattr(err, "ctx", None) else "graft"  # type: ignore[attr-defined]
             text = str(message()).rstrip(".")
             text += "" if text.endswith("?") else "."
             console.print(f"[bold red]error:[/] {text} Fix: see '{where} --help' for what it takes.",
                           highlight=False, soft_wrap=True)
             sys.exit(2)
+        _release_notes()
         if hasattr(err, "exit_code") and hasattr(err, "show"):
             err.show()
             sys.exit(err.exit_code)

@@ -96,7 +96,7 @@ def build_model(spec: str | nn.Module, data_info: DataInfo, options: ModelOption
     if model.spec.input.kind != data_info.kind:
         raise ConfigError(
             f"The model '{spec}' takes {model.spec.input.kind} input, but the data is {data_info.kind}. "
-            "Pick a model for this data (builtin:mlp for tables, timm:NAME or builtin:lenet for images, "
+            "Fix: pick a model for this data (builtin:mlp for tables, timm:NAME or builtin:lenet for images, "
             "hf:NAME for text)."
         )
     return model

@@ -21,6 +21,7 @@ import torch
 
 from graft.errors import ConfigError
 from graft.models.source_heads import head_probabilities, source_head
+from graft.notes import work_started
 from graft.options import build_config
 from graft.ranking.candidates import Candidate, collect_candidates
 from graft.ranking.result import RankResult, consensus
@@ -93,6 +94,7 @@ def rank(
     # Every model is built before any features are extracted, so a wrong spec or a model for
     # another kind of input stops the ranking in seconds, not after the first models ran.
     built = [_build(c, info, cfg.model_options(), seed) for c, cfg in zip(candidates, per_model)]
+    work_started()
     records = []
     for i, (c, (net, build_seconds)) in enumerate(zip(candidates, built)):
         if progress:
