@@ -144,12 +144,14 @@ def test_a_folder_for_a_table_run_is_refused_before_its_images_are_read(graft_cl
               "holds image data", "table data")
 
 
+@pytest.mark.filterwarnings("always::graft.notes.GraftNote")  # the suite ignores UserWarning
 def test_notes_about_a_run_that_never_starts_are_not_said(graft_cli, tmp_path: Path, iris_csv: Path) -> None:  # type: ignore[no-untyped-def]
-    # --epochs 1 makes the default warm-up note; the model/data mismatch is found after it
+    # --epochs 1 makes the default warm-up note; said once the run starts
+    code, _, err = graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "-s", "scratch",
+                             "--epochs", "1", "--out", tmp_path / "b")
+    assert code == 0 and "note: The strategy's default warm-up" in err
+    # the same note, then the model/data mismatch found after it: only the mistake is said
     code, out, err = graft_cli("-q", "fit", "-m", "builtin:lenet", "-d", f"csv:{iris_csv}", "-s", "scratch",
                                "--epochs", "1", "--out", tmp_path / "a")
     _fix_line(code, out, err, "takes image input")
     assert "note:" not in err and len(err.strip().splitlines()) == 1
-    code, _, err = graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "-s", "scratch",
-                             "--epochs", "1", "--out", tmp_path / "b")
-    assert code == 0 and "note: The strategy's default warm-up" in err  # said once the run starts
