@@ -493,6 +493,7 @@ def tune(
     from graft.tuning import run_tune
 
     check_seeds([seed])
+    check_out_folder(out)
     strategy = strategy or default_strategy(model, options)
     return run_tune(model, data, strategy=strategy, trials=trials, timeout=timeout, storage=storage, study=study,
                     out=out, space=space, labels_per_class=labels_per_class, seed=seed, source=source,

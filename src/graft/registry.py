@@ -36,8 +36,8 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         """Return the entry, or raise a SpecError that lists the allowed names."""
-        if name not in self._items:
-            raise unknown_name(self.kind, name, self._items)
+        if not isinstance(name, str) or name not in self._items:  # a number from a config file, a typo
+            raise unknown_name(self.kind, str(name), self._items)
         return self._items[name]
 
     def describe(self) -> dict[str, str]:

@@ -155,3 +155,27 @@ def test_notes_about_a_run_that_never_starts_are_not_said(graft_cli, tmp_path: P
                                "--epochs", "1", "--out", tmp_path / "a")
     _fix_line(code, out, err, "takes image input")
     assert "note:" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_binary_or_mistyped_inputs_are_user_errors(graft_cli, tmp_path: Path, iris_csv: Path,  # type: ignore[no-untyped-def]
+                                                   finished_run: Path, blobs_npz: Path) -> None:
+    binary = tmp_path / "blob.bin"
+    binary.write_bytes(bytes([0xFF, 0xFE, 0xE1, 0x00, 0x80]) * 10)
+    fit = ["-q", "fit", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "--epochs", "1"]
+    _fix_line(*graft_cli(*fit, "--config", binary, "--out", tmp_path / "a"), "not a UTF-8 text file")
+    strategy_int = tmp_path / "c.yaml"
+    strategy_int.write_text("strategy: 5\n")
+    _fix_line(*graft_cli(*fit, "--config", strategy_int, "--out", tmp_path / "a"), "Unknown strategy '5'")
+    _fix_line(*graft_cli("rank", "--models-file", binary, "-d", f"csv:{iris_csv}", "--out", tmp_path / "r"),
+              "not a UTF-8 text file")
+    corrupt = tmp_path / "export" / "model.onnx"
+    code, _, err = graft_cli("export", "--run", finished_run, "--out", corrupt)
+    assert code == 0, err
+    corrupt.write_bytes(b"not a protobuf")  # its sidecar stays
+    _fix_line(*graft_cli("predict", "--run", corrupt, "-d", f"npz:{blobs_npz}", "--out", tmp_path / "p.csv"),
+              "cannot load")
+    existing = tmp_path / "notes.txt"
+    existing.write_text("mine")
+    _fix_line(*graft_cli("-q", "tune", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "-s", "scratch", "--trials", "1",
+                         "--out", existing), "is a file")
+    assert not (tmp_path / "a").exists() and existing.read_text() == "mine"

@@ -40,7 +40,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise MissingPathError(f"--config '{path}' does not exist. Fix: pass a YAML file of options "
                                "(e.g. a run's config.yaml, or the best.yaml of graft tune).")
     try:
-        loaded = yaml.safe_load(path.read_text())
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"--config '{path}' is not a UTF-8 text file. Allowed: a YAML file of options. Fix: pass "
+                          "a YAML file (e.g. a run's config.yaml) with one 'name: value' per line.") from None
     except yaml.YAMLError as err:
         where = getattr(err, "problem_mark", None)
         at = f" (line {where.line + 1})" if where is not None else ""

@@ -48,7 +48,14 @@ class OnnxClassifier:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only: its graph-optimisation notices mean nothing to a user
-        self.session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime's own error types (a file it cannot parse or load)
+            from graft.errors import ExportError
+
+            first = " ".join(str(err).split())[:200]
+            raise ExportError(f"onnxruntime cannot load '{path}' ({first}). Allowed: a model.onnx written by graft "
+                              "export. Fix: export the run again (graft export --run RUN).") from None
         self.input_names = [i.name for i in self.session.get_inputs()]
 
     def logits(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> np.ndarray:

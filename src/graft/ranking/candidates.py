@@ -78,8 +78,13 @@ def read_models_file(path: str | Path) -> list[str]:
     if not file.is_file():
         raise MissingPathError(f"--models-file '{path}' does not exist. Fix: pass a text file with one model spec "
                                "per line.")
+    try:
+        text_lines = file.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise ConfigError(f"--models-file '{path}' is not a UTF-8 text file. Allowed: one model spec per line. "
+                          "Fix: pass a text file of model specs, e.g. a line builtin:efficientnet-lite0.") from None
     specs = []
-    for line in file.read_text(encoding="utf-8").splitlines():
+    for line in text_lines:
         text = line.split(" #", 1)[0].strip()
         if text and not text.startswith("#"):
             specs.append(text)
