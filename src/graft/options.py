@@ -430,7 +430,7 @@ def _fix(name: str, declared: Option, default: Any) -> str:
 def _invalid(name: str, owner: str, allowed: str, value: Any, declared: Option, default: Any,
              suggestion: str = "") -> ConfigError:
     message = f"The '{flag(name)}' option{_of(owner)} must be {allowed}. Got {_got(value)} instead."
-    return ConfigError(message + (suggestion or _fix(name, declared, default)))
+    return ConfigError(message + suggestion + _fix(name, declared, default))
 
 
 def _wrong_type(name: str, owner: str, hint: Any, value: Any, fix: str) -> ConfigError:

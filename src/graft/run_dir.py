@@ -39,6 +39,9 @@ def check_out_folder(path: str | Path | None, option: str = "--out") -> None:
     if path is not None and Path(path).exists() and not Path(path).is_dir():
         raise ConfigError(f"{option} '{path}' is a file, not a folder; graft writes several files there. "
                           f"Fix: pass a new or existing folder as {option}.")
+    if path is not None and (Path(path) / "metrics.json").is_file():
+        raise ConfigError(f"{option} '{path}' holds a finished graft run (metrics.json); this command's files would "
+                          f"be mixed into it. Fix: pass another folder as {option}.")
 
 
 def check_run_dir(path: Path, *, resume: bool, overwrite: bool) -> None:

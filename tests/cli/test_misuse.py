@@ -179,3 +179,25 @@ def test_binary_or_mistyped_inputs_are_user_errors(graft_cli, tmp_path: Path, ir
     _fix_line(*graft_cli("-q", "tune", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "-s", "scratch", "--trials", "1",
                          "--out", existing), "is a file")
     assert not (tmp_path / "a").exists() and existing.read_text() == "mine"
+
+
+def test_second_audit_cases(graft_cli, tmp_path: Path, iris_csv: Path, finished_run: Path) -> None:  # type: ignore[no-untyped-def]
+    fit = ["-q", "fit", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "--epochs", "1"]
+    _fix_line(*graft_cli(*fit, "--optimizer", "adam", "--out", tmp_path / "a"), "Did you mean 'adamw'?")
+    _fix_line(*graft_cli(*fit, "--config", tmp_path, "--out", tmp_path / "a"), "is a folder")
+    _fix_line(*graft_cli("-q", "fit", "-m", "builtin:mlp?widht=3", "-d", f"csv:{iris_csv}", "--out", tmp_path / "a"),
+              "Unknown option 'widht'", "mlp-width")
+    _fix_line(*graft_cli("shift", "-m", "builtin:mlp", "--source", f"csv:{iris_csv}", "-d", f"csv:{iris_csv}",
+                         "--out", finished_run), "finished graft run")
+    texts = tmp_path / "t.csv"
+    pd.DataFrame({"review": ["good", "bad"] * 10, "label": ["pos", "neg"] * 10}).to_csv(texts, index=False)
+    _fix_line(*graft_cli("-q", "fit", "-m", "builtin:minilm", "-d", f"csv:{texts}", "--text-column", "label",
+                         "--out", tmp_path / "a"), "would read the answer")
+    tiny = tmp_path / "tiny.csv"
+    frame = pd.read_csv(iris_csv)
+    pd.concat([frame[frame.label < 2], frame[frame.label == 2].head(2)]).to_csv(tiny, index=False)
+    _fix_line(*graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"csv:{tiny}", "--folds", "2",
+                         "--out", tmp_path / "a"), "at least 2 examples of every class")
+    assert not (tmp_path / "a").exists()
+    code, _, err = graft_cli()
+    assert code == 0 and "error" not in err  # no command: the help is the answer

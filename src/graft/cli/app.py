@@ -465,6 +465,8 @@ def main(argv: list[str] | None = None) -> None:
             _HELD = None
             where = err.ctx.command_path if getattr(err, "ctx", None) else "graft"  # type: ignore[attr-defined]
             text = str(message()).rstrip(".")
+            if not text:  # no command given: the help was the answer
+                sys.exit(0)
             text += "" if text.endswith("?") else "."
             console.print(f"[bold red]error:[/] {text} Fix: see '{where} --help' for what it takes.",
                           highlight=False, soft_wrap=True)

@@ -36,6 +36,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
     """
     import yaml
 
+    if path.is_dir():
+        raise ConfigError(f"--config '{path}' is a folder, not a file. Fix: pass a YAML file of options (e.g. "
+                          f"{path / 'config.yaml'} when it is a run).")
     if not path.is_file():
         raise MissingPathError(f"--config '{path}' does not exist. Fix: pass a YAML file of options "
                                "(e.g. a run's config.yaml, or the best.yaml of graft tune).")

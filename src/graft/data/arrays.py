@@ -258,9 +258,11 @@ def table_frame(x: Any, *, what: str = "features") -> Any:
         return frame
     arr = np.asarray(x)
     if arr.ndim != 2:
-        raise DataError(f"{what} must be 2-D [N, D]; got shape {arr.shape}.")
+        raise DataError(f"{what} must be 2-D [N, D]; got shape {arr.shape}. Fix: reshape it, e.g. "
+                        "x.reshape(len(x), -1).")
     if arr.dtype.kind not in "biufOUS":
-        raise DataError(f"{what} must be numbers or categories; got dtype {arr.dtype}.")
+        raise DataError(f"{what} must be numbers or categories; got dtype {arr.dtype}. Fix: convert it, e.g. "
+                        "to real and imaginary parts as separate float columns.")
     frame = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
     if arr.dtype.kind == "O":
         frame = frame.infer_objects()
@@ -306,7 +308,7 @@ def _kind_and_x(x: Any, what: str, pixels: dict[str, Any] | None = None,
         return "image", image_array(arr, what=what, pixels=pixels, rules=rules)
     raise DataError(
         f"{what} must be a table [N, D], images [N, H, W(, C)] or a list of strings; "
-        f"got shape {arr.shape}."
+        f"got shape {arr.shape}. Fix: reshape it to one of these (a 1-D array of N values: x.reshape(-1, 1))."
     )
 
 

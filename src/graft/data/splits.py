@@ -148,6 +148,13 @@ class Fold:
 
         counts = np.bincount(y[pool], minlength=len(source.classes))
         present = counts[counts > 0]
+        if len(present) and present.min() < 2:
+            small = source.classes[int(np.flatnonzero(counts == present.min())[0])]
+            raise ConfigError(
+                f"--folds {self.count} needs at least 2 examples of every class to split, but {source.name}'s class "
+                f"'{small}' has 1 in the {'labeled data' if self.scope == 'test' else 'training split'}. Allowed: "
+                "classes of 2 or more examples. Fix: add examples of that class, or drop --folds."
+            )
         if len(present) and present.min() < self.count:
             small = source.classes[int(np.flatnonzero(counts == present.min())[0])]
             raise ConfigError(

@@ -147,6 +147,12 @@ def load_table(
         y, classes = np.full(len(frame), -1, dtype=np.int64), []
     if text_column is not None:
         _require_columns(frame, [text_column], "text_column", file)
+        if text_column == label and label in frame.columns:
+            raise DataError(
+                f"The text column of '{file}' is its label column '{label}': the model would read the answer. "
+                "Fix: pass the column that holds the texts as --text-column (text_column=), or name the label "
+                "column with --label-column."
+            )
         x: Any = text_list(frame[text_column].tolist(), what=f"{name}: column '{text_column}'")
         meta["text_column"] = text_column
         kind: Kind = "text"

@@ -96,7 +96,9 @@ def build_mlp(data_info: DataInfo, options: ModelOptions) -> tuple[nn.Module, Ba
     if data_info.width is None:
         raise ConfigError(
             f"builtin:mlp needs a feature table (csv:, npz:) to take its input width from. "
-            f"Got {data_info.kind} data; pick a model for that kind (e.g. timm:resnet18 for images)."
+            f"Got {data_info.kind} data. Fix: pick a model for {data_info.kind} data ("
+            + ("builtin:minilm or hf:NAME" if data_info.kind == "text" else "builtin:lenet, "
+               "builtin:efficientnet-lite0 or timm:NAME") + ")."
         )
     # RunOptions declares --mlp-width, --mlp-depth and --mlp-dropout; these checks guard
     # ModelOptions built in Python, which bypass those declarations.

@@ -108,9 +108,15 @@ def check_model_spec(spec: str) -> None:
     scheme, rest = _split(spec)
     # A rank candidate's own options, given to a command that builds one model.
     if "?" in spec and scheme in ("builtin", "timm"):
+        from graft.options import unknown_option
+        from graft.run_options import RUN_OPTIONS
+
         name, _, query = spec.partition("?")
-        flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, _, v in
-                         (item.partition("=") for item in query.split("&")))
+        pairs = [item.partition("=") for item in query.split("&")]
+        for key, _, _ in pairs:
+            if key.replace("-", "_") not in RUN_OPTIONS:
+                raise unknown_option(key, RUN_OPTIONS, f"the model '{spec}'")
+        flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, _, v in pairs)
         raise SpecError(
             f"The model '{spec}' carries options after '?', which only graft rank reads (one set per candidate). "
             f"Allowed here: the spec alone, with the options as flags. Fix: pass --model {name} {flags}."
@@ -139,6 +145,7 @@ def _split(spec: str) -> tuple[str, str]:
                 hint = f" Did you mean 'timm:{spec}'?"
         raise SpecError(
             f"A model spec must be SCHEME:NAME with a scheme of {', '.join(MODEL_SCHEMES)}. Got '{spec}'.{hint}"
+            " Fix: pass e.g. builtin:lenet or timm:resnet18 (graft list shows the built-in models)."
         )
     if scheme not in MODEL_SCHEMES:
         fix = f"Write the model as SCHEME:NAME, e.g. timm:resnet18 (got '{spec}')."
@@ -172,11 +179,12 @@ def _build_backbone(spec: str, data_info: DataInfo, options: ModelOptions) -> tu
 def _from_file(path: str, data_info: DataInfo, options: ModelOptions) -> GraftModel:
     if not options.arch:
         raise ConfigError(
-            f"'file:{path}' holds weights only: pass the architecture they belong to with --arch "
-            "(ModelOptions(arch=...)), e.g. --arch timm:resnet18 or --arch builtin:lenet."
+            f"'file:{path}' holds weights only, and graft needs the architecture they belong to. Fix: pass it with "
+            "--arch (ModelOptions(arch=...)), e.g. --arch timm:resnet18 or --arch builtin:lenet."
         )
     if options.arch.startswith(("file:", "run:")):
-        raise ConfigError(f"--arch must name an architecture (builtin:, timm:, hf:). Got '{options.arch}'.")
+        raise ConfigError(f"--arch must name an architecture (builtin:, timm:, hf:). Got '{options.arch}'. Fix: "
+                          "pass e.g. --arch timm:resnet18.")
     state = strip_prefixes(read_state_dict(path))
     arch_options = ModelOptions.from_dict({**options.to_dict(), "pretrained": False, "arch": None})
     backbone, bspec = _build_backbone(options.arch, data_info, arch_options)

@@ -75,6 +75,9 @@ def read_models_file(path: str | Path) -> list[str]:
         ConfigError: The file names no model.
     """
     file = Path(path).expanduser()
+    if file.is_dir():
+        raise ConfigError(f"--models-file '{path}' is a folder, not a file. Fix: pass a text file with one model "
+                          "spec per line.")
     if not file.is_file():
         raise MissingPathError(f"--models-file '{path}' does not exist. Fix: pass a text file with one model spec "
                                "per line.")
