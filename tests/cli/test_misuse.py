@@ -201,3 +201,8 @@ def test_second_audit_cases(graft_cli, tmp_path: Path, iris_csv: Path, finished_
     assert not (tmp_path / "a").exists()
     code, _, err = graft_cli()
     assert code == 0 and "error" not in err  # no command: the help is the answer
+
+
+def test_a_continuous_label_is_named_as_such(graft_cli, tmp_path: Path, iris_csv: Path) -> None:  # type: ignore[no-untyped-def]
+    _fix_line(*graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "--label-column", "sepal_width",
+                         "--out", tmp_path / "a"), "look continuous", "qcut")

@@ -75,9 +75,25 @@ def _predefined(source: DataSource) -> dict[str, np.ndarray]:
     return splits
 
 
+def _fractional(classes: list) -> bool:
+    """Class names that are numbers, some not whole (2.5): values of a measurement, not classes."""
+    try:
+        values = [float(c) for c in classes]
+    except (TypeError, ValueError):
+        return False
+    return any(v != int(v) for v in values if np.isfinite(v))
+
+
 def _check_two_per_class(source: DataSource, pool: np.ndarray, y: np.ndarray) -> None:
     counts = np.bincount(y[pool], minlength=len(source.classes))
     lonely = [i for i, c in enumerate(counts) if c == 1]
+    if lonely and len(counts) > 20 and (len(lonely) > len(counts) // 2 or _fractional(source.classes)):
+        raise DataError(  # many classes, most single or with fractions: a continuous target
+            f"{source.name}: the labels look continuous ({len(counts)} distinct values, {len(lonely)} of them "
+            "once): graft classifies, and a class needs at least 2 examples. Allowed: a label column of classes. "
+            "Fix: pass the column of classes as --label-column, or bin the values into classes first "
+            "(e.g. pandas.qcut)."
+        )
     if lonely:
         names = ", ".join(f"'{source.classes[i]}'" for i in lonely[:5])
         raise DataError(
