@@ -206,3 +206,9 @@ def test_second_audit_cases(graft_cli, tmp_path: Path, iris_csv: Path, finished_
 def test_a_continuous_label_is_named_as_such(graft_cli, tmp_path: Path, iris_csv: Path) -> None:  # type: ignore[no-untyped-def]
     _fix_line(*graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "--label-column", "sepal_width",
                          "--out", tmp_path / "a"), "look continuous", "qcut")
+
+
+def test_a_space_given_twice_is_refused(graft_cli, tmp_path: Path, iris_csv: Path) -> None:  # type: ignore[no-untyped-def]
+    _fix_line(*graft_cli("-q", "tune", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "-s", "scratch", "--trials", "1",
+                         "--space", "lr=1e-4:1e-2", "--space", "lr=1e-3:1e-1", "--out", tmp_path / "t"), "'lr' twice")
+    assert not (tmp_path / "t").exists()

@@ -153,9 +153,13 @@ def parse_overrides(strategy_cls: type[Strategy], overrides: Sequence[str] | Map
         items = overrides.items()
     else:
         items = [_split_text(text) for text in overrides]
-    params = []
+    params: list[Param] = []
     for key, bounds in items:
-        params.append(_override(strategy_cls, key, bounds))
+        param = _override(strategy_cls, key, bounds)
+        if any(p.name == param.name for p in params):
+            raise ConfigError(f"--space names '{key}' twice; one range per option is searched. Fix: keep one "
+                              f"--space {key}=LOW:HIGH.")
+        params.append(param)
     return params
 
 
