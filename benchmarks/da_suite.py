@@ -64,7 +64,11 @@ def main() -> None:
     ap.add_argument("--collect", action="store_true", help="only rebuild the tables from --out")
     args = ap.parse_args()
     out = Path(args.out)
-    VARIANTS.update(parse_variant(v) for v in args.variant)
+    given = dict(parse_variant(v) for v in args.variant)
+    unlisted = sorted(set(given) - set(args.strategies.split(",")))
+    if unlisted and not args.collect:
+        ap.error(f"--variant {', '.join(unlisted)} would not run: list the name(s) in --strategies too")
+    VARIANTS.update(given)
     if not args.collect:
         for shift in args.shifts.split(","):
             source, target = SHIFTS[shift]()
