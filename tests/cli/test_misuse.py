@@ -212,3 +212,18 @@ def test_a_space_given_twice_is_refused(graft_cli, tmp_path: Path, iris_csv: Pat
     _fix_line(*graft_cli("-q", "tune", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "-s", "scratch", "--trials", "1",
                          "--space", "lr=1e-4:1e-2", "--space", "lr=1e-3:1e-1", "--out", tmp_path / "t"), "'lr' twice")
     assert not (tmp_path / "t").exists()
+
+
+def test_numbers_saved_as_text_train_and_predict_as_numbers(graft_cli, tmp_path: Path, iris_csv: Path) -> None:  # type: ignore[no-untyped-def]
+    frame = pd.read_csv(iris_csv)
+    x = frame.drop(columns="label").to_numpy().astype(str)  # np.savez of a string array
+    np.savez(tmp_path / "s.npz", X=x, y=frame["label"].to_numpy())
+    code, _, err = graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"npz:{tmp_path / 's.npz'}", "-s", "scratch",
+                             "--out", tmp_path / "run")
+    assert code == 0, err
+    schema = (tmp_path / "run" / "model" / "schema.json").read_text()
+    assert schema.count('"kind": "numeric"') == 4 and '"kind": "categorical"' not in schema, schema
+    np.savez(tmp_path / "u.npz", X=x)
+    code, _, err = graft_cli("predict", "--run", tmp_path / "run", "-d", f"npz:{tmp_path / 'u.npz'}",
+                             "--out", tmp_path / "p.csv")
+    assert code == 0, err

@@ -266,7 +266,29 @@ def table_frame(x: Any, *, what: str = "features") -> Any:
     frame = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
     if arr.dtype.kind == "O":
         frame = frame.infer_objects()
+    if arr.dtype.kind in "US":  # numbers saved as text (np.savez of a string array): read as a CSV would be
+        frame = _numbers_from_text(frame, what)
     frame.attrs["positional"] = True
+    return frame
+
+
+def _numbers_from_text(frame: Any, what: str) -> Any:
+    """Columns whose every value reads as a number become numbers; a column that mostly does
+    but not wholly stays categorical, with a note naming a value that does not."""
+    import pandas as pd
+
+    from graft.notes import note
+
+    for column in frame.columns:
+        text = frame[column].astype(str).str.strip()
+        numbers = pd.to_numeric(text.where(text != "", None), errors="coerce")
+        bad = numbers.isna() & (text != "")
+        if not bad.any():
+            frame[column] = numbers.astype(float)
+        elif bad.mean() < 0.1:
+            note(f"{what}: column {column} holds numbers stored as text but {int(bad.sum())} value(s) are not "
+                 f"numbers (e.g. {text[bad].iloc[0]!r}), so the whole column is read as categories. Fix: clean "
+                 "those values, or store the array as numbers.")
     return frame
 
 
