@@ -188,6 +188,12 @@ def fit(
     plan = plan_splits(needs, target, src, train_cfg, seed=seed, split_seed=run_cfg.split_seed,
                        test_fraction=run_cfg.test_fraction, val_fraction=run_cfg.val_fraction,
                        labels_per_class=labels_per_class, fold=run_cfg.split_fold())
+    missing = int((np.asarray(target.y) < 0).sum())
+    if missing and not adapting and not takes_unlabeled(needs) and (target.y >= 0).any():
+        from graft.notes import note
+
+        note(f"{missing} row(s) of {target.name} have no label; {strategy} trains on the labeled rows only. "
+             "Fix: to learn from them too, use --strategy semi-supervised (or linear-probe --self-train-rounds).")
     # What the run learns from its data (table preprocessing, pixel rule, classes) is fitted on
     # the training rows only and saved with the model, so prediction reads new data the same way.
     if plan.labeled_source and src is not None:

@@ -227,3 +227,13 @@ def test_numbers_saved_as_text_train_and_predict_as_numbers(graft_cli, tmp_path:
     code, _, err = graft_cli("predict", "--run", tmp_path / "run", "-d", f"npz:{tmp_path / 'u.npz'}",
                              "--out", tmp_path / "p.csv")
     assert code == 0, err
+
+
+@pytest.mark.filterwarnings("always::graft.notes.GraftNote")  # the suite ignores UserWarning
+def test_rows_without_a_label_are_named(graft_cli, tmp_path: Path, iris_csv: Path) -> None:  # type: ignore[no-untyped-def]
+    frame = pd.read_csv(iris_csv)
+    frame.loc[::10, "label"] = np.nan
+    frame.to_csv(tmp_path / "gaps.csv", index=False)
+    code, _, err = graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"csv:{tmp_path / 'gaps.csv'}", "-s", "scratch",
+                             "--epochs", "1", "--out", tmp_path / "a")
+    assert code == 0 and "15 row(s)" in err and "semi-supervised" in err, err
