@@ -237,3 +237,10 @@ def test_rows_without_a_label_are_named(graft_cli, tmp_path: Path, iris_csv: Pat
     code, _, err = graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"csv:{tmp_path / 'gaps.csv'}", "-s", "scratch",
                              "--epochs", "1", "--out", tmp_path / "a")
     assert code == 0 and "15 row(s)" in err and "semi-supervised" in err, err
+
+
+def test_a_nested_config_section_that_is_not_a_mapping(graft_cli, tmp_path: Path, iris_csv: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "c.yaml"
+    config.write_text("train: 5\n")
+    _fix_line(*graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "--config", config,
+                         "--out", tmp_path / "a"), "'train' must be a mapping")

@@ -61,6 +61,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
         name = str(key).replace("-", "_")
         if name in NESTED and isinstance(value, Mapping):
             flat.update({str(k).replace("-", "_"): v for k, v in value.items()})
+        elif name in NESTED and value is not None:
+            raise ConfigError(f"--config '{path}': '{key}' must be a mapping of options (name: value, indented "
+                              f"under it, as in a run's config.yaml). Got {value!r}. Fix: indent the options under "
+                              f"'{key}:', or write them at the top level.")
         elif name not in RECORDED:
             flat[name] = value
     for name in RECORDED:
