@@ -113,6 +113,9 @@ def fit(
         raise ConfigError("--resume continues the run in --out and --overwrite replaces it; got both. Allowed: one "
                           "of them. Fix: drop --overwrite to continue, or --resume to start the run afresh.")
     if isinstance(y, str):
+        if strategy is not None and strategy != y:
+            raise ConfigError(f"fit() got the strategy twice: '{y}' as the third argument and strategy='{strategy}'. "
+                              "Fix: pass it once, e.g. graft.fit(model, data, strategy=...).")
         strategy, y = y, None
     if strategy is None:
         strategy = default_strategy(model, options)

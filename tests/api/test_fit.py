@@ -279,3 +279,12 @@ def test_the_oracle_curve_scores_the_test_split_each_epoch_and_selects_nothing(t
     assert run.metrics["selected_epoch"] == plain.metrics["selected_epoch"]
     assert run.metrics["test_accuracy"] == plain.metrics["test_accuracy"]
     assert "oracle_test_accuracy" not in plain.history[-1]
+
+
+def test_the_strategy_given_twice_is_refused() -> None:
+    import numpy as np
+
+    from graft.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="strategy twice"):
+        graft.fit("builtin:mlp", np.zeros((10, 2)), "finetune", strategy="scratch")
