@@ -244,3 +244,38 @@ def test_a_nested_config_section_that_is_not_a_mapping(graft_cli, tmp_path: Path
     config.write_text("train: 5\n")
     _fix_line(*graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "--config", config,
                          "--out", tmp_path / "a"), "'train' must be a mapping")
+
+
+def test_an_option_written_twice_in_a_config_file_is_refused(graft_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                              iris_csv: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("epochs: 3\nlr: 0.1\nepochs: 5\n")
+    _fix_line(*graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "--config", config,
+                         "--out", tmp_path / "a"), "'epochs' is written twice (lines 1 and 3)")
+    config.write_text("train:\n  epochs: 3\nstrategy_options:\n  epochs: 4\n")
+    _fix_line(*graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "--config", config,
+                         "--out", tmp_path / "a"), "'epochs' is given twice", "3 and 4")
+    assert not (tmp_path / "a").exists()
+
+
+def test_a_file_that_is_not_an_npz_archive_says_what_it_is(graft_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "t.npz").write_text("a,b\n1,2\n")
+    _fix_line(*graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"npz:{tmp_path / 't.npz'}",
+                         "--out", tmp_path / "a"), "is a text file", "np.savez")
+    with open(tmp_path / "one.npz", "wb") as handle:
+        np.save(handle, np.zeros((4, 3)))
+    _fix_line(*graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"npz:{tmp_path / 'one.npz'}",
+                         "--out", tmp_path / "a"), "single .npy array")
+
+
+@pytest.mark.filterwarnings("always::graft.notes.GraftNote")  # the suite ignores UserWarning
+def test_filled_and_unused_feature_columns_are_noted_at_fit(graft_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                            iris_csv: Path) -> None:
+    frame = pd.read_csv(iris_csv)
+    frame["row_id"] = [f"r{i}" for i in range(len(frame))]
+    frame.loc[::7, "petal_width"] = np.inf
+    frame.to_csv(tmp_path / "gaps.csv", index=False)
+    code, _, err = graft_cli("-q", "fit", "-m", "builtin:mlp", "-d", f"csv:{tmp_path / 'gaps.csv'}", "-s", "scratch",
+                             "--epochs", "1", "--out", tmp_path / "a")
+    assert code == 0, err
+    assert "not used: 'row_id'" in err and "'petal_width' (" in err and "training median" in err, err

@@ -173,3 +173,10 @@ def test_npz_with_nan_pixels_is_refused(tmp_path: Path) -> None:
     np.savez(tmp_path / "d.npz", X=np.full((2, 4, 4), np.nan), y=np.array([0, 1]))
     with pytest.raises(DataError, match="NaN or infinite pixel values"):
         load_source(f"npz:{tmp_path / 'd.npz'}")
+
+
+def test_rows_of_different_lengths_are_a_ragged_table_not_images() -> None:
+    from graft.data.arrays import from_arrays
+
+    with pytest.raises(DataError, match=r"rows have different lengths .*row 0 has 2, row 1 has 1"):
+        from_arrays([[1.0, 2.0], [3.0], [4.0, 5.0]], [0, 1, 0])

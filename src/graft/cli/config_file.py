@@ -27,6 +27,29 @@ NESTED = ("strategy_options", "train")
 RECORDED = ("input_schema", "progress")
 
 
+class _DuplicateKey(Exception):
+    """A mapping key written twice in a YAML file."""
+
+
+def _unique_keys_loader() -> Any:
+    """A safe YAML loader that refuses a key written twice in one mapping (PyYAML keeps the last silently)."""
+    import yaml
+
+    class UniqueKeys(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise _DuplicateKey(f"the option '{key}' is written twice (lines {seen[key]} and {line}); "
+                                        "graft would not know which to use. Fix: keep one of them.")
+                seen[key] = line
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeys
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     """The options of ``path`` as one flat mapping, names with underscores.
 
@@ -43,7 +66,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise MissingPathError(f"--config '{path}' does not exist. Fix: pass a YAML file of options "
                                "(e.g. a run's config.yaml, or the best.yaml of graft tune).")
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_unique_keys_loader())  # a SafeLoader
+    except _DuplicateKey as err:
+        raise ConfigError(f"--config '{path}': {err}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"--config '{path}' is not a UTF-8 text file. Allowed: a YAML file of options. Fix: pass "
                           "a YAML file (e.g. a run's config.yaml) with one 'name: value' per line.") from None
@@ -60,12 +85,21 @@ def read_config_file(path: Path) -> dict[str, Any]:
     for key, value in loaded.items():
         name = str(key).replace("-", "_")
         if name in NESTED and isinstance(value, Mapping):
-            flat.update({str(k).replace("-", "_"): v for k, v in value.items()})
+            for inner, inner_value in value.items():
+                inner_name = str(inner).replace("-", "_")
+                if inner_name in flat and flat[inner_name] != inner_value:
+                    raise ConfigError(f"--config '{path}': the option '{inner}' is given twice with different "
+                                      f"values ({flat[inner_name]!r} and {inner_value!r}, the second under "
+                                      f"'{key}:'). Fix: keep one of them.")
+                flat[inner_name] = inner_value
         elif name in NESTED and value is not None:
             raise ConfigError(f"--config '{path}': '{key}' must be a mapping of options (name: value, indented "
                               f"under it, as in a run's config.yaml). Got {value!r}. Fix: indent the options under "
                               f"'{key}:', or write them at the top level.")
         elif name not in RECORDED:
+            if name in flat and flat[name] != value:
+                raise ConfigError(f"--config '{path}': the option '{key}' is given twice with different values "
+                                  f"({flat[name]!r} and {value!r}). Fix: keep one of them.")
             flat[name] = value
     for name in RECORDED:
         flat.pop(name, None)

@@ -319,6 +319,15 @@ def _kind_and_x(x: Any, what: str, pixels: dict[str, Any] | None = None,
         if not items:
             raise DataError(f"{what} is empty. Fix: pass at least one example.")
         if len({i.shape for i in items}) > 1:
+            if all(i.ndim <= 1 for i in items):  # rows of a table, not images of different sizes
+                lengths = {int(i.size) for i in items}
+                first = next(n for n, i in enumerate(items) if i.size != items[0].size)
+                raise DataError(
+                    f"{what}: the rows have different lengths ({listed(sorted(lengths))} values; row 0 has "
+                    f"{items[0].size}, row {first} has {items[first].size}). Allowed: a feature table with the "
+                    "same number of values in every row, or a list of 2-D/3-D images. Fix: pad or drop the short "
+                    "rows (a pandas DataFrame marks missing values as NaN)."
+                )
             return "image", _image_list(items, what, pixels, rules)
         x = np.stack(items)
     arr = np.asarray(_numpy(x))

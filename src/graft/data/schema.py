@@ -75,6 +75,7 @@ class InputSchema:
             frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
             positional = all(bool(src.meta.get("positional")) for src, _ in parts)
             table = TableSchema.fit(frame, np.arange(len(frame)), positional=positional)
+            _note_table_choices(table)
         image: dict[str, Any] = {}
         if first.kind == "image":
             x = first.x
@@ -217,3 +218,17 @@ def _describe_pixels(rule: dict[str, Any]) -> str:
         "unit": f"{rule.get('dtype')} read as 0..1",
         "bool": "booleans read as black/white",
     }.get(str(kind), str(kind))
+
+
+def _note_table_choices(table: TableSchema) -> None:
+    """Say at fit what the preprocessing does beyond encoding: dropped columns, filled values."""
+    from graft.notes import note
+
+    dropped = [f"'{c.name}' ({c.reason})" for c in table.columns if c.kind == "dropped"]
+    if dropped:
+        note(f"feature column(s) not used: {', '.join(dropped)}.")
+    filled = [f"'{c.name}' ({c.missing})" for c in table.columns if c.kind != "dropped" and c.missing]
+    if filled:
+        note(f"missing or infinite training value(s) in column(s) {', '.join(filled)}: filled with the column's "
+             "training median (numbers) or as no category (categories), at fit and at predict; the report lists "
+             "them.")

@@ -183,6 +183,24 @@ def load_table(
     return source
 
 
+def _check_npz_archive(file: Path) -> None:
+    """Refuse a file that is not an npz archive (a zip of ``.npy`` arrays) with what it is instead."""
+    import zipfile
+
+    if zipfile.is_zipfile(file):
+        return
+    with open(file, "rb") as handle:
+        head = handle.read(512)
+    if head.startswith(b"\x93NUMPY"):
+        got = "a single .npy array (np.save), not an npz archive of named arrays"
+    elif head and all(b in b"\t\n\r" or 32 <= b < 127 or b >= 128 for b in head):
+        got = "a text file, not an npz archive"
+    else:
+        got = "not an npz archive (a zip of .npy arrays)"
+    raise DataError(f"npz file '{file}' is {got}. Fix: save the arrays with np.savez(path, X=features_or_images, "
+                    "y=labels), or pass a text table as csv:PATH.")
+
+
 def load_npz(path: str | Path, name: str | None = None, *, require_labels: bool = True,
              pixels: dict[str, Any] | None = None) -> DataSource:
     """Load ``X`` and ``y`` (and optional ``classes``) from a NumPy ``.npz`` file.
@@ -193,6 +211,7 @@ def load_npz(path: str | Path, name: str | None = None, *, require_labels: bool 
     """
     file = _existing(path, "npz")
     name = name or f"npz:{path}"
+    _check_npz_archive(file)
     try:
         with np.load(file, allow_pickle=False) as archive:
             keys = list(archive.keys())
