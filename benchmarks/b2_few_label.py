@@ -58,7 +58,7 @@ def main() -> None:
         else:
             spec, opts = "builtin:efficientnet-lite0", {"image_size": 64}
         res = graft.compare(spec, digits, strategies, seeds=seeds, labels_per_class=ks,
-                            out=out / short, progress=False, **opts)
+                            out=out / short, progress=False, resume=True, **opts)
         res["model"] = short
         frames.append(res)
         write(pd.concat(frames, ignore_index=True))

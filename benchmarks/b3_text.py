@@ -50,7 +50,7 @@ def main() -> None:
             extra = {"epochs": args.epochs_all, "warmup_epochs": 0.5} if K is None and args.epochs_all else {}
             if args.strategies:
                 graft.compare("builtin:minilm", "builtin:bbc-news", args.strategies.split(","), seeds=seeds,
-                              labels_per_class=K, out=out / f"K{k}", progress=False, max_length=128, **extra)
+                              labels_per_class=K, out=out / f"K{k}", progress=False, max_length=128, resume=True, **extra)
             for name, (strategy, opts) in (parse_variant(v) for v in args.variant):
                 for seed in seeds:
                     fit_or_reuse(out / f"K{k}" / "variants" / f"{name}-s{seed}", "builtin:minilm", "builtin:bbc-news",

@@ -53,11 +53,11 @@ def main() -> None:
                 variant["backbone_lr_scale"] = args.backbone_lr_scale
                 folder += f"-blr{args.backbone_lr_scale:g}"
             graft.compare("builtin:minilm", TARGET, args.strategies.split(","), source=SOURCE, seeds=seeds,
-                          out=out / folder, progress=False, **extra, **variant)
+                          out=out / folder, progress=False, resume=True, **extra, **variant)
             write(collect(out))
         if args.supervised:
             graft.compare("builtin:minilm", TARGET, args.supervised.split(","), seeds=seeds,
-                          out=out / "target-labels", progress=False, **extra)
+                          out=out / "target-labels", progress=False, resume=True, **extra)
     write(collect(out))
 
 

@@ -33,7 +33,7 @@ def main() -> None:
     if not args.collect:
         graft.compare("builtin:efficientnet-lite0", "builtin:digits", args.strategies.split(","),
                       seeds=[int(s) for s in args.seeds.split(",")], labels_per_class=args.k, out=out,
-                      progress=False, image_size=64)
+                      progress=False, image_size=64, resume=True)
     rows = [json.loads(p.read_text()) for p in sorted(out.glob("runs/*/metrics.json"))]
     write(pd.DataFrame(rows))
 

@@ -380,9 +380,15 @@ def compare(
     labels_per_class: int | Sequence[int | None] | None = None,
     out: str | Path = "runs/compare",
     source: DataLike | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
     **options: Any,
 ) -> Any:
     """Run every model × strategy × K × seed and write results.csv, summary.md and a chart.
+
+    An ``out`` that holds an earlier comparison is refused unless ``resume`` (its finished runs are
+    reused once their recorded options are checked, interrupted ones continue from their last
+    checkpoint, the rest are trained) or ``overwrite`` (its runs are replaced).
 
     Returns:
         A pandas DataFrame with one row per run.
@@ -399,6 +405,11 @@ def compare(
         raise ConfigError("The '--strategies' option names no strategy. Allowed: the names graft list shows. Fix: "
                           "pass e.g. --strategies linear-probe,finetune.")
     check_out_folder(out)
+    from graft.run_dir import check_earlier_outputs, continue_run, remove_runs
+
+    if is_main_process():  # under DDP a later rank finds rank 0's runs: this comparison's own
+        check_earlier_outputs(Path(out), ("results.csv", "runs"), command="comparison", resume=resume,
+                              overwrite=overwrite)
     models = [model] if isinstance(model, (str, nn.Module)) else list(model)
     ks = list(labels_per_class) if isinstance(labels_per_class, (list, tuple)) else [labels_per_class]
     for name in strategies:
@@ -410,6 +421,8 @@ def compare(
     data_src = load_source(data, **label_opts)
     source_src = load_source(source, **label_opts) if source is not None else None
     out = Path(out)
+    if overwrite and is_main_process():
+        remove_runs(out / "runs")
     rows = []
     total, done = len(models) * len(ks) * len(strategies) * len(seeds), 0
     for m in models:
@@ -422,9 +435,12 @@ def compare(
                     if str(options.get("progress", True)).lower() not in ("false", "0", "no", "off"):
                         # A logged compare shows which run the per-epoch lines belong to.
                         print(f"run {done}/{total}: {tag}", file=sys.stderr, flush=True)
-                    run = fit(m, data_src, strategy=name, labels_per_class=k, seed=seed, out=out / "runs" / tag,
-                              source=source_src if needs_source else None, overwrite=True,
-                              **(options if name == "auto" else without_ignored(STRATEGIES.get(name), options)))
+                    given = options if name == "auto" else without_ignored(STRATEGIES.get(name), options)
+                    expected = {**({"strategy": name} if name != "auto" else {}), "seed": seed,
+                                "labels_per_class": k, **({"model": m} if isinstance(m, str) else {}), **given}
+                    run = continue_run(fit, out / "runs" / tag, m, data_src, resume=resume, expected=expected,
+                                       strategy=name, labels_per_class=k, seed=seed,
+                                       source=source_src if needs_source else None, **given)
                     # auto's row keeps its name (the pick is in auto_strategy); --folds gives a row per fold
                     for i, one in enumerate(getattr(run, "runs", [run])):
                         fold = {"fold": i} if hasattr(run, "runs") else {}

@@ -39,7 +39,7 @@ def run_demo(out: Path, *, seeds: list[int], quick: bool = False, **options: Any
     frames = []
     for spec, short, model_opts in models:
         res = compare(spec, digits, strategies, seeds=seeds, labels_per_class=ks, out=out / short,
-                      progress=False, **{**epochs, **model_opts, **options})
+                      progress=False, overwrite=True, **{**epochs, **model_opts, **options})
         res["model"] = short
         frames.append(res)
     results = pd.concat(frames, ignore_index=True)

@@ -60,8 +60,17 @@ def fit_folds(fit: Callable[..., Any], model: Any, data: Any, *, strategy: str, 
         f"{strategy}-{k}fold", model if isinstance(model, str) else type(model).__name__,
         data if isinstance(data, str) else "data", named.get("seed", 0))
     runs, rows = [], []
+    resume = bool(named.pop("resume", False))
     for i in range(k):
-        run = fit(model, data, strategy=strategy, out=root / f"fold-{i}", **named, **{**options, "fold": i})
+        if resume:  # a finished fold is reused, an interrupted one continued, one not started trained
+            from graft.run_dir import continue_run
+
+            named.pop("overwrite", None)
+            run = continue_run(fit, root / f"fold-{i}", model, data, resume=True,
+                               expected={"strategy": strategy, "seed": named.get("seed"), **options, "fold": i},
+                               strategy=strategy, **named, **{**options, "fold": i})
+        else:
+            run = fit(model, data, strategy=strategy, out=root / f"fold-{i}", **named, **{**options, "fold": i})
         runs.append(run)
         rows.append({"fold": i, **{key: run.metrics.get(key) for key in SUMMARISED},
                      "n_train_labeled": run.metrics.get("n_train_labeled"), "n_val": run.metrics.get("n_val"),

@@ -127,3 +127,71 @@ def yaml_safe(obj: Any) -> Any:
     if hasattr(obj, "item"):
         return obj.item()
     return obj
+
+
+def check_earlier_outputs(path: Path, outputs: tuple[str, ...], *, command: str, resume: bool,
+                          overwrite: bool) -> None:
+    """Refuse to write over an earlier ``command``'s outputs in ``path`` unless told to resume or replace them."""
+    if resume and overwrite:
+        raise ConfigError("--resume continues the earlier work in --out and --overwrite replaces it; got both. "
+                          "Allowed: one of them. Fix: drop one.")
+    found = [name for name in outputs if (path / name).exists() and (not (path / name).is_dir()
+                                                                     or any((path / name).iterdir()))]
+    if found and not resume and not overwrite:
+        raise ConfigError(f"--out '{path}' holds an earlier {command} ({', '.join(found)}); its files would be "
+                          f"replaced. Fix: pass --resume to reuse its finished runs and continue the rest, "
+                          f"--overwrite to replace it, or another --out.")
+
+
+def remove_runs(folder: Path) -> None:
+    """Delete the graft runs (folders with a config.yaml or folds.csv) directly inside ``folder``."""
+    if not folder.is_dir():
+        return
+    for child in folder.iterdir():
+        if child.is_dir() and ((child / "config.yaml").exists() or (child / "folds.csv").exists()):
+            shutil.rmtree(child)
+
+
+#: Options that do not change what a run learns: a finished run is reused whatever they were.
+_NO_EFFECT = frozenset({"progress", "num_workers", "checkpoint_every"})
+
+
+def _flat_config(config: dict[str, Any]) -> dict[str, Any]:
+    flat = {k: v for k, v in config.items() if not isinstance(v, dict)}
+    for section in ("strategy_options", "train"):
+        flat.update(config.get(section) or {})
+    return flat
+
+
+def _same_value(recorded: Any, given: Any) -> bool:
+    def norm(value: Any) -> str:
+        if isinstance(value, (list, tuple)):
+            return ",".join(norm(v) for v in value)
+        if isinstance(value, bool):
+            return str(value).lower()
+        try:
+            return f"{float(value):g}"
+        except (TypeError, ValueError):
+            return str(value).strip().lower()
+
+    return norm(recorded) == norm(given)
+
+
+def continue_run(fit: Any, out: Path, *args: Any, resume: bool, expected: dict[str, Any], **kwargs: Any) -> Any:
+    """``fit(*args, out=out, **kwargs)``; with ``resume``, a finished run in ``out`` is reused (after checking it was
+    made with the ``expected`` options) and an interrupted one continues from its last checkpoint."""
+    if resume and (out / "metrics.json").exists():
+        config = yaml.safe_load((out / "config.yaml").read_text(encoding="utf-8")) if (
+            out / "config.yaml").exists() else {}
+        flat = _flat_config(config or {})
+        differ = [f"--{key.replace('_', '-')} {flat[key]} (now {value})" for key, value in expected.items()
+                  if key in flat and key not in _NO_EFFECT and not _same_value(flat[key], value)]
+        if differ:
+            raise ConfigError(f"--resume: the finished run '{out}' was made with other options: {'; '.join(differ)}. "
+                              "Fix: pass the options it was made with, --overwrite to redo it, or another --out.")
+        from graft.run import load_run
+
+        return load_run(out)
+    if resume and (out / "checkpoints" / "last.ckpt").exists():
+        return fit(*args, out=out, resume=True, **kwargs)
+    return fit(*args, out=out, overwrite=True, **kwargs)

@@ -181,6 +181,9 @@ def compare(
     labels_per_class: str | None = typer.Option(None, "--labels-per-class", "-k", help="K, or several: 5,10,all."),
     out: Path = typer.Option(Path("runs/compare"), help="Output directory."),
     source: str | None = typer.Option(None, help="Labeled source data (domain adaptation)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an earlier comparison in --out: finished runs "
+                                "are reused, interrupted ones continue from their last checkpoint."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier comparison in --out."),
     config: Path | None = ConfigOpt,
 ) -> None:
     """Compare strategies over seeds: results.csv, summary.md (mean ± std) and a chart."""
@@ -204,7 +207,8 @@ def compare(
         if name != "auto":
             split_options(STRATEGIES.get(name), options, named=_named(ctx))
     results = api_compare(model, data, names, seeds=parse_int_list(seeds, "--seeds"),
-                          labels_per_class=parse_k_list(labels_per_class), out=out, source=source, **options)
+                          labels_per_class=parse_k_list(labels_per_class), out=out, source=source, resume=resume,
+                          overwrite=overwrite, **options)
     print_compare(out_console, results, out)
 
 
