@@ -576,6 +576,8 @@ def rank(
     models_file: str | Path | None = None,
     verify: int = 0,
     seed: int = 0,
+    resume: bool = False,
+    overwrite: bool = False,
     **options: Any,
 ) -> Any:
     """Rank candidate models for ``data`` by transferability scores, before any training.
@@ -595,6 +597,10 @@ def rank(
         verify: Fine-tune the top-N models with the default strategy and report each score's
             rank correlation with their test accuracy.
         seed: Seed of the labeled subset and of random-init models (as for :func:`fit`).
+        resume: With ``verify``, reuse the finished fine-tunes of an earlier ranking in ``out``
+            (their options checked) and continue interrupted ones; without it (or ``overwrite``)
+            earlier ones are refused rather than replaced.
+        overwrite: With ``verify``, replace an earlier ranking's fine-tunes in ``out``.
         **options: Data and model options for every model (``image_size``, ``split_seed``,
             ``label_column`` ...), ``batch_size`` and ``progress``; with ``verify``, also engine
             options for the fine-tuning (``epochs`` ...).
@@ -612,7 +618,8 @@ def rank(
 
     check_seeds([seed])
     return run_ranking(models, data, labels_per_class=labels_per_class, scores=scores, out=out,
-                       models_file=models_file, verify=verify, seed=seed, **options)
+                       models_file=models_file, verify=verify, seed=seed, resume=resume, overwrite=overwrite,
+                       **options)
 
 
 @_quietly

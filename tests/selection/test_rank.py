@@ -80,6 +80,19 @@ def test_rank_verify_fine_tunes_the_top_models_and_correlates_the_scores(tmp_pat
     assert set(corr["top1_pick"]) <= set(result.table["model"].iloc[:2])
     assert "Check: fine-tuned accuracy" in (tmp_path / "rank.md").read_text()
     assert (tmp_path / "verify.csv").exists()
+    # a second ranking into the same folder reuses the fine-tunes with --resume, never replaces them silently
+    with pytest.raises(ConfigError, match="holds an earlier verification"):
+        graft.rank(models, f"npz:{blobs_npz}", scores="logme,knn", verify=2, out=tmp_path, epochs=2, progress=False)
+    stamps = {p.name: (p / "metrics.json").read_text() for p in (tmp_path / "verify").iterdir()}
+    again = graft.rank(models, f"npz:{blobs_npz}", scores="logme,knn", verify=2, out=tmp_path, epochs=2,
+                       progress=False, resume=True)
+    assert {p.name: (p / "metrics.json").read_text() for p in (tmp_path / "verify").iterdir()} == stamps
+    assert again.table["test_accuracy"].tolist()[:2] == result.table["test_accuracy"].tolist()[:2]
+    with pytest.raises(ConfigError, match=r"other options: --epochs 2 \(now 3\)"):
+        graft.rank(models, f"npz:{blobs_npz}", scores="logme", verify=2, out=tmp_path, epochs=3, progress=False,
+                   resume=True)
+    with pytest.raises(ConfigError, match="applies to the fine-tunes of --verify"):
+        graft.rank(models, f"npz:{blobs_npz}", scores="logme", out=tmp_path, progress=False, resume=True)
 
 
 def test_rank_ranks_text_encoders_with_their_pooling_as_candidates(tiny_bert: Path, sentiment_csv: Path) -> None:

@@ -358,6 +358,10 @@ def rank(
         0, help="Fine-tune the top N with the default strategy and check each score against their accuracy."),
     seed: int = typer.Option(0, help="Seed of the labeled subset and of random-init models."),
     batch_size: int = typer.Option(256, help="Examples per forward pass of feature extraction."),
+    resume: bool = typer.Option(False, "--resume", help="With --verify: reuse the finished fine-tunes of an "
+                                "earlier ranking in --out, continue interrupted ones."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="With --verify: replace an earlier ranking's "
+                                   "fine-tunes in --out."),
 ) -> None:
     """Which model to start from? Transferability scores of each model on the training split, no training.
 
@@ -371,7 +375,7 @@ def rank(
     progress = str(options.pop("progress", "true")).lower() not in ("false", "0", "no", "off")
     result = api_rank(model, data, labels_per_class=labels_per_class, scores=scores, out=out,
                       models_file=models_file, verify=verify, seed=seed, batch_size=batch_size,
-                      progress=progress, **options)
+                      progress=progress, resume=resume, overwrite=overwrite, **options)
     print_rank(out_console, result, out)
 
 

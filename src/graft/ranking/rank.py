@@ -42,6 +42,8 @@ def rank(
     seed: int = 0,
     batch_size: int = 256,
     progress: bool = True,
+    resume: bool = False,
+    overwrite: bool = False,
     **options: Any,
 ) -> RankResult:
     """Rank ``models`` for ``data`` by transferability scores; see :func:`graft.api.rank`."""
@@ -56,6 +58,19 @@ def rank(
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1. Got {batch_size} instead. Fix: pass e.g. --batch-size 256.")
     check_out_folder(out)
+    if (resume or overwrite) and not verify:
+        raise ConfigError(f"--{'resume' if resume else 'overwrite'} applies to the fine-tunes of --verify; without "
+                          "it graft rank trains nothing (rank.csv and rank.md are rewritten each time). Fix: drop it, "
+                          "or add --verify N.")
+    from graft.engine.ranks import is_main_process
+
+    if verify and out is not None and is_main_process():
+        from graft.run_dir import check_earlier_outputs, remove_runs
+
+        check_earlier_outputs(Path(out), ("verify",), command="verification (graft rank --verify)", resume=resume,
+                              overwrite=overwrite)
+        if overwrite:
+            remove_runs(Path(out) / "verify")
     run_opts = {k: v for k, v in options.items() if k.replace("-", "_") in RUN_OPTIONS}
     train_opts = {k: v for k, v in options.items() if k not in run_opts}
     run_cfg = build_config(RunOptions, run_opts, "graft rank")
@@ -113,7 +128,7 @@ def rank(
         from graft.ranking.verify import verify_top
 
         verify_top(result, candidates, data, verify, seed=seed, out=out, run_options=run_opts,
-                   train_options=train_opts, progress=progress)
+                   train_options=train_opts, progress=progress, resume=resume)
     if out is not None:
         from graft.ranking.report import write_rank
 

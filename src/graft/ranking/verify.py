@@ -19,9 +19,10 @@ CONSENSUS = "consensus"
 
 def verify_top(result: RankResult, candidates: list[Candidate], data: Any, n: int, *, seed: int,
                out: str | Path | None, run_options: dict[str, Any], train_options: dict[str, Any],
-               progress: bool = True) -> None:
+               progress: bool = True, resume: bool = False) -> None:
     """Fine-tune the ``n`` best-ranked models (all when ``n`` is larger) with :func:`graft.fit`'s
-    default strategy, same K, seed and split; adds ``test_accuracy`` and ``finetune_seconds``
+    default strategy, same K, seed and split (with ``resume``, a finished run in ``out/verify`` is reused);
+    adds ``test_accuracy`` and ``finetune_seconds``
     to ``result.table`` and sets ``result.correlations``."""
     from graft.api import fit
 
@@ -37,8 +38,16 @@ def verify_top(result: RankResult, candidates: list[Candidate], data: Any, n: in
             print(f"verify {i + 1}/{len(top)}: fine-tuning {label}", file=sys.stderr, flush=True)
         c = by_label[label]
         run_dir = Path(out) / "verify" / _slug(label) if out is not None else None
-        run = fit(c.spec, data, labels_per_class=result.labels_per_class, seed=seed, out=run_dir, overwrite=True,
-                  **run_options, **c.options, **extra)
+        kwargs = {**run_options, **c.options, **extra}
+        if run_dir is None:
+            run = fit(c.spec, data, labels_per_class=result.labels_per_class, seed=seed, **kwargs)
+        else:
+            from graft.run_dir import continue_run
+
+            expected = {"seed": seed, "labels_per_class": result.labels_per_class, **kwargs,
+                        **({"model": c.spec} if isinstance(c.spec, str) else {})}
+            run = continue_run(fit, run_dir, c.spec, data, resume=resume, expected=expected,
+                               labels_per_class=result.labels_per_class, seed=seed, **kwargs)
         accuracy[label] = run.metrics["test_accuracy"]
         seconds[label] = run.metrics["train_seconds"]
     result.table["test_accuracy"] = result.table["model"].map(accuracy)
