@@ -209,6 +209,11 @@ def fit(
     info = DataInfo.from_source(target)
     torch.manual_seed(seed)  # random initialisation depends on the seed only
     net = build_model(model, info, run_cfg.model_options())
+    if strategy_cls.kind_train_defaults.get(net.spec.input.kind):  # e.g. domain adaptation of a text encoder
+        train_cfg = build_config(TrainConfig, {**strategy_cls.train_defaults_for(net.spec.input.kind),
+                                               **train_opts}, "the engine")
+        train_cfg.validate()
+        _fit_default_warmup(train_cfg, train_opts)
     teacher_view = None
     if teacher is not None:
         from graft.teachers import check_teacher, teacher_inputs
@@ -378,7 +383,7 @@ def compare(
     *,
     seeds: Sequence[int] = (0, 1, 2),
     labels_per_class: int | Sequence[int | None] | None = None,
-    out: str | Path = "runs/compare",
+    out: str | Path | None = None,
     source: DataLike | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -386,12 +391,13 @@ def compare(
 ) -> Any:
     """Run every model × strategy × K × seed and write results.csv, summary.md and a chart.
 
-    An ``out`` that holds an earlier comparison is refused unless ``resume`` (its finished runs are
+    ``out`` defaults to a new ``runs/compare-<model>-<data>-<time>`` folder. An ``out`` that holds
+    an earlier comparison is refused unless ``resume`` (its finished runs are
     reused once their recorded options are checked, interrupted ones continue from their last
     checkpoint, the rest are trained) or ``overwrite`` (its runs are replaced).
 
     Returns:
-        A pandas DataFrame with one row per run.
+        A pandas DataFrame with one row per run; ``results.attrs["out"]`` is the folder written.
     """
     import pandas as pd
 
@@ -404,8 +410,16 @@ def compare(
     if not strategies:
         raise ConfigError("The '--strategies' option names no strategy. Allowed: the names graft list shows. Fix: "
                           "pass e.g. --strategies linear-probe,finetune.")
+    from graft.run_dir import check_earlier_outputs, continue_run, default_run_dir, remove_runs
+
+    if out is None:
+        if resume:
+            raise ConfigError("--resume continues the comparison in --out, but no --out was given (each comparison "
+                              "without one writes a new folder). Fix: pass the --out of the comparison to continue.")
+        first = model if isinstance(model, str) else (model[0] if isinstance(model, (list, tuple)) and model
+                                                       and isinstance(model[0], str) else "model")
+        out = default_run_dir("compare", str(first), data if isinstance(data, str) else "data", seeds[0])
     check_out_folder(out)
-    from graft.run_dir import check_earlier_outputs, continue_run, remove_runs
 
     if is_main_process():  # under DDP a later rank finds rank 0's runs: this comparison's own
         check_earlier_outputs(Path(out), ("results.csv", "runs"), command="comparison", resume=resume,
@@ -446,6 +460,7 @@ def compare(
                         fold = {"fold": i} if hasattr(run, "runs") else {}
                         rows.append({**one.metrics, "run_dir": str(one.run_dir), "strategy": name, **fold})
     results = pd.DataFrame(rows)
+    results.attrs["out"] = str(out)  # where results.csv and summary.md are
     if is_main_process():
         write_compare_outputs(results, out, metrics=compare_metrics(results))
     return results

@@ -34,12 +34,14 @@ class OptionGroup:
         config: The config dataclass.
         owner: Who owns the options in error messages ("the engine").
         defaults: Defaults that replace the fields' own (a strategy's ``train_defaults``).
+        kind_defaults: Defaults for one input kind of the model (``kind_train_defaults``).
     """
 
     title: str
     config: type
     owner: str
     defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    kind_defaults: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,20 +75,24 @@ def strategy_owner(strategy_cls: type[Strategy]) -> str:
     return f"strategy '{strategy_cls.name}'"
 
 
-def shared_groups(engine_defaults: Mapping[str, Any] | None = None) -> list[OptionGroup]:
+def shared_groups(engine_defaults: Mapping[str, Any] | None = None,
+                  kind_defaults: Mapping[str, Mapping[str, Any]] | None = None) -> list[OptionGroup]:
     """The engine's options and the data and model options, which every strategy takes."""
-    return [OptionGroup(ENGINE_TITLE, TrainConfig, "the engine", dict(engine_defaults or {})),
+    return [OptionGroup(ENGINE_TITLE, TrainConfig, "the engine", dict(engine_defaults or {}),
+                        dict(kind_defaults or {})),
             OptionGroup(DATA_MODEL_TITLE, RunOptions, RunOptions.option_owner)]
 
 
 def option_groups(strategy_cls: type[Strategy]) -> list[OptionGroup]:
     """The strategy's own options, then the engine's (with the strategy's defaults), then data/model."""
     own = OptionGroup(f"Options of {strategy_cls.name}", strategy_cls.Config, strategy_owner(strategy_cls))
-    return [own, *shared_groups(strategy_cls.train_defaults)]
+    return [own, *shared_groups(strategy_cls.train_defaults, strategy_cls.kind_train_defaults)]
 
 
-def option_rows(config: type, defaults: Mapping[str, Any] | None = None) -> list[OptionRow]:
-    """Name, type, default, allowed values and help of every option of ``config``."""
+def option_rows(config: type, defaults: Mapping[str, Any] | None = None,
+                kind_defaults: Mapping[str, Mapping[str, Any]] | None = None) -> list[OptionRow]:
+    """Name, type, default, allowed values and help of every option of ``config``; a default that
+    differs for one input kind of the model (``kind_defaults``) says so beside the general one."""
     defaults = defaults or {}
     hints = typing.get_type_hints(config)
     rows = []
@@ -94,6 +100,9 @@ def option_rows(config: type, defaults: Mapping[str, Any] | None = None) -> list
         declared = declaration(config, field.name)
         default = defaults[field.name] if field.name in defaults else default_of(config, field.name)
         unset = (declared.unset or "") if default is None else ""
+        kinds = [f"{value_text(own[field.name])} for a {kind} model" for kind, own in (kind_defaults or {}).items()
+                 if field.name in own and own[field.name] != default]
+        unset = "; ".join(filter(None, [unset, *kinds]))
         rows.append(OptionRow(flag(field.name), type_text(hints[field.name]), value_text(default), unset,
                               declared.allowed(), declared.help))
     return rows

@@ -83,6 +83,8 @@ def test_target_labels_are_hidden_and_selection_is_label_free(pair, tmp_path: Pa
     picked = max(hist, key=lambda r: r["entropy"])
     assert run.metrics["selected_epoch"] == picked["epoch"]
     assert "oracle_test_accuracy" in run.metrics and "oracle_epoch" in run.metrics
+    # a table (or image) model keeps the literature's protocol; text models get AdamW (test_text_strategies)
+    assert run.config["train"]["optimizer"] == "sgd" and run.metrics["backbone_lr_scale"] == 1.0
     from graft.streams import Unlabeled
 
     ds = Unlabeled(torch.utils.data.TensorDataset(torch.zeros(3, 2), torch.tensor([0, 1, 2])))

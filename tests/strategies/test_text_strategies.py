@@ -52,6 +52,21 @@ def test_domain_adaptation_runs_on_text(strategy: str, tiny_bert: Path, sentimen
     if strategy == "dann":  # the domain-shift report works on text embeddings too
         assert 0 <= m["shift_before_proxy_a_distance"] <= 2
         assert (tmp_path / strategy / "plots" / "tsne_after.png").exists()
+    # a text encoder adapts with AdamW, the encoder at 0.05 of the head's rate (b5r: SGD left it untrained)
+    train = run.config["train"]
+    assert (train["optimizer"], train["lr"], train["weight_decay"]) == ("adamw", 1e-3, 1e-3)
+    assert m["backbone_lr_scale"] == 0.05
+
+
+def test_text_adaptation_defaults_yield_to_the_users_options(tiny_bert: Path, sentiment_csv: Path,
+                                                             tmp_path: Path) -> None:
+    run = graft.fit(f"hf:{tiny_bert}", f"csv:{sentiment_csv}?domain=book", "source-only",
+                    source=f"csv:{sentiment_csv}?domain=movie", text_column="review", out=tmp_path / "r",
+                    epochs=2, batch_size=16, progress=False, shift_report=False, optimizer="sgd", lr=0.05,
+                    backbone_lr_scale=0.5)
+    train = run.config["train"]
+    assert (train["optimizer"], train["lr"], train["weight_decay"]) == ("sgd", 0.05, 1e-3)
+    assert run.metrics["backbone_lr_scale"] == 0.5
 
 
 def test_auto_keeps_the_source_model_for_text_without_target_labels(tiny_bert: Path, sentiment_csv: Path,

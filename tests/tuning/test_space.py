@@ -31,6 +31,8 @@ def test_relative_ranges_follow_each_strategys_own_defaults() -> None:
     assert (mcc["lr"].low, mcc["lr"].high) == pytest.approx((1e-3, 1e-1))  # SGD's 0.01 × [0.1, 10]
     assert (finetune["lr"].low, finetune["lr"].high) == pytest.approx((1e-4, 1e-2))
     assert mcc["lr"].log and mcc["temperature"].origin == "strategy 'mcc'"
+    text = search_space(STRATEGIES.get("mcc"), {}, kind="text")  # a text encoder adapts under AdamW at 1e-3
+    assert (text["lr"].low, text["lr"].high) == pytest.approx((1e-4, 1e-2))
     # l2sp sets weight decay 0 (it regularises toward the pretrained weights): not searched.
     assert "weight_decay" not in search_space(STRATEGIES.get("l2sp"), {})
     assert {"alpha", "beta", "layer_decay"} <= set(search_space(STRATEGIES.get("l2sp"), {}))

@@ -179,7 +179,8 @@ def compare(
     strategies: str = typer.Option("scratch,linear-probe,finetune", help="Comma-separated strategies."),
     seeds: str = typer.Option("0,1,2", help="Comma-separated seeds."),
     labels_per_class: str | None = typer.Option(None, "--labels-per-class", "-k", help="K, or several: 5,10,all."),
-    out: Path = typer.Option(Path("runs/compare"), help="Output directory."),
+    out: Path | None = typer.Option(
+        None, help="Output directory (default: a new runs/compare-<model>-<data>-s<seed>-<time>)."),
     source: str | None = typer.Option(None, help="Labeled source data (domain adaptation)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an earlier comparison in --out: finished runs "
                                 "are reused, interrupted ones continue from their last checkpoint."),
@@ -201,7 +202,7 @@ def compare(
                                        lists=("strategies", "seeds", "labels_per_class"))
     require(named, "model", "data")
     model, data, strategies, seeds, labels_per_class, out, source = named.values()
-    model, out = [model] if isinstance(model, str) else model, Path(out)
+    model, out = [model] if isinstance(model, str) else model, Path(out) if out is not None else None
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     for name in names:  # a typo of a named option is suggested before any run starts
         if name != "auto":
@@ -209,7 +210,7 @@ def compare(
     results = api_compare(model, data, names, seeds=parse_int_list(seeds, "--seeds"),
                           labels_per_class=parse_k_list(labels_per_class), out=out, source=source, resume=resume,
                           overwrite=overwrite, **options)
-    print_compare(out_console, results, out)
+    print_compare(out_console, results, Path(results.attrs["out"]))
 
 
 @app.command(context_settings=EXTRA, cls=GeneratedOptionsCommand)

@@ -39,6 +39,8 @@ def options_markdown() -> str:
                    markdown_table(option_rows(cls.Config))]
         if cls.train_defaults:
             section += ["", "Engine defaults of this strategy: " + _defaults(cls.train_defaults) + "."]
+        for kind, own in cls.kind_train_defaults.items():
+            section += ["", f"For a {kind} model instead: " + _defaults(own) + "."]
         section += ["", "`graft tune` searches (unless fixed; `--space` changes them): " + _ranges(cls) + "."]
         if cls.ignores_engine_options:
             ignored = ", ".join(f"`{flag(n)}`" for n in sorted(cls.ignores_engine_options))

@@ -32,7 +32,7 @@ def write_generated_options(formatter: Any) -> None:
     """Write the engine and data/model options as help sections, then where the strategy's are."""
     for group in shared_groups():
         with formatter.section(group.title):
-            formatter.write_dl([_term(row) for row in option_rows(group.config, group.defaults)])
+            formatter.write_dl([_term(row) for row in option_rows(group.config, group.defaults, group.kind_defaults)])
     formatter.write_paragraph()
     formatter.write_text("Engine defaults shown are the engine's own; each strategy sets some of its own. "
                          + STRATEGY_OPTIONS_HINT)

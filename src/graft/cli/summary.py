@@ -117,7 +117,7 @@ def option_rows_of(group: Any) -> list[Any]:
     """The rows of an :class:`~graft.option_groups.OptionGroup`."""
     from graft.option_groups import option_rows
 
-    return option_rows(group.config, group.defaults)
+    return option_rows(group.config, group.defaults, group.kind_defaults)
 
 
 def print_option_table(console: Console, title: str, rows: list[Any]) -> None:

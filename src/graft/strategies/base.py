@@ -142,6 +142,9 @@ class Strategy:
     requires_unlabeled: ClassVar[bool] = True
     #: Engine options this strategy trains best with; the user's options override.
     train_defaults: ClassVar[dict[str, Any]] = {}
+    #: Engine options that replace ``train_defaults`` for one input kind of the model ("text", "image",
+    #: "table"); the user's options still override. Each entry says which figures chose it.
+    kind_train_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
     #: Engine options that have no effect on this strategy (it does not train in the
     #: engine's loop); passing one is refused (:func:`graft.option_groups.check_unused`).
     ignores_engine_options: ClassVar[frozenset[str]] = frozenset()
@@ -156,6 +159,11 @@ class Strategy:
     #: validation loss: for objectives that sharpen predictions as they train (pseudo-labels), where
     #: the loss favours the less trained epoch.
     later_wins_ties: ClassVar[bool] = False
+
+    @classmethod
+    def train_defaults_for(cls, kind: str | None) -> dict[str, Any]:
+        """The engine defaults of this strategy for a model of input ``kind`` (None: the general ones)."""
+        return {**cls.train_defaults, **cls.kind_train_defaults.get(kind or "", {})}
 
     @classmethod
     def needs_for(cls, config: StrategyConfig) -> frozenset[str]:

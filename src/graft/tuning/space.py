@@ -77,6 +77,7 @@ def search_space(
     strategy_cls: type[Strategy],
     fixed: Mapping[str, Any],
     overrides: Sequence[str] | Mapping[str, Any] | None = None,
+    kind: str | None = None,
 ) -> dict[str, Param]:
     """The options a search varies for ``strategy_cls``, by field name.
 
@@ -85,6 +86,7 @@ def search_space(
         fixed: The options the user fixed (name → value); they are not searched.
         overrides: ``--space`` texts (``lr=1e-4:1e-2:log``) or a mapping name → ``(low, high)``
             or ``(low, high, "log")``; each changes or adds a range.
+        kind: The model's input kind, for a strategy with engine defaults of its own for it.
 
     Raises:
         ConfigError: An unknown key (with the closest one), a malformed or disallowed range,
@@ -93,7 +95,7 @@ def search_space(
     fixed_names = {k.replace("-", "_") for k in fixed}
     strategy_fixed = {k: v for k, v in fixed.items() if k.replace("-", "_") in _fields(strategy_cls.Config)}
     strategy_cfg = build_config(strategy_cls.Config, strategy_fixed, f"strategy '{strategy_cls.name}'")
-    space = {p.name: p for p in declared_params(strategy_cls, strategy_cfg) if p.name not in fixed_names}
+    space = {p.name: p for p in declared_params(strategy_cls, strategy_cfg, kind) if p.name not in fixed_names}
     for param in parse_overrides(strategy_cls, overrides or ()):
         if param.name in fixed_names:
             raise ConfigError(
@@ -111,8 +113,9 @@ def search_space(
     return space
 
 
-def declared_params(strategy_cls: type[Strategy], strategy_cfg: Any) -> list[Param]:
-    """The ranges the engine and the strategy declare, resolved against the strategy's defaults.
+def declared_params(strategy_cls: type[Strategy], strategy_cfg: Any, kind: str | None = None) -> list[Param]:
+    """The ranges the engine and the strategy declare, resolved against the strategy's defaults (for a
+    model of input ``kind``, when the strategy has defaults of its own for it).
 
     Engine options the strategy ignores are left out; a relative range whose default is 0 or
     unset is left out (the strategy chose to go without it); a ``when`` that the strategy's
@@ -123,7 +126,7 @@ def declared_params(strategy_cls: type[Strategy], strategy_cfg: Any) -> list[Par
     for name in _fields(TrainConfig):
         if name in strategy_cls.ignores_engine_options:
             continue
-        default = strategy_cls.train_defaults.get(name, default_of(TrainConfig, name))
+        default = strategy_cls.train_defaults_for(kind).get(name, default_of(TrainConfig, name))
         param = _declared(TrainConfig, name, default, None, engine_owner)
         if param is not None:
             params.append(param)

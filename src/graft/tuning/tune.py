@@ -105,11 +105,12 @@ def run_tune(
              "study", "space", "pruner")
     run_opts, strat_opts, train_opts = split_options(strategy_cls, options, named=named)
     check_unused(strategy_cls, train_opts)
-    params = search_space(strategy_cls, options, space)
+    kind = _input_kind(strategy_cls, data, run_opts)
+    params = search_space(strategy_cls, options, space, kind=kind)
     objective, objective_text = objective_of(strategy_cls, run_opts, strat_opts, train_opts)
     direction = "minimize" if monitor_mode(objective) == "min" else "maximize"
     progress = str(options.get("progress", True)).lower() not in ("false", "0", "no", "off")
-    pruner_obj = _pruner(pruner, _shortest_run(strategy_cls, train_opts, params))
+    pruner_obj = _pruner(pruner, _shortest_run(strategy_cls, train_opts, params, kind))
 
     name = study or default_study_name(strategy, _name(model), _name(data), labels_per_class)
     out = Path(out) if out is not None else Path("runs") / name
@@ -126,7 +127,7 @@ def run_tune(
         chosen = sampler or optuna.samplers.TPESampler(seed=seed if storage is None else None)
         opened, created = open_study(name, storage_obj, identity, sampler=chosen, pruner=pruner_obj)
         if created:
-            _enqueue_defaults(opened, strategy_cls, strat_opts, params)
+            _enqueue_defaults(opened, strategy_cls, strat_opts, params, kind)
         done = _finished(opened)
         fixed = typed_options(strategy_cls, options)
         command = {"model": _name(model), "data": _name(data), "strategy": strategy,
@@ -226,11 +227,22 @@ def _finish(study: optuna.Study, out: Path, params: Mapping[str, Param], identit
                       best_value=best.value if best is not None else None, best_run_dir=best_dir, test=test)
 
 
+def _input_kind(strategy_cls: type[Strategy], data: Any, run_opts: Mapping[str, Any]) -> str | None:
+    """The data's input kind when the strategy's engine defaults depend on it (the model takes the same
+    kind), else None; read once, before the first trial."""
+    if not strategy_cls.kind_train_defaults:
+        return None
+    from graft.data import load_source
+
+    label_opts = build_config(RunOptions, dict(run_opts), "graft tune").load_options()
+    return str(load_source(data, **label_opts, require_labels=False).kind)
+
+
 def _enqueue_defaults(study: optuna.Study, strategy_cls: type[Strategy], strat_opts: Mapping[str, Any],
-                      params: Mapping[str, Param]) -> None:
+                      params: Mapping[str, Param], kind: str | None = None) -> None:
     """A new study's first trial runs the defaults (those inside the space; the sampler picks the rest)."""
     strategy_cfg = build_config(strategy_cls.Config, strat_opts, f"strategy '{strategy_cls.name}'")
-    engine = build_config(TrainConfig, dict(strategy_cls.train_defaults), "the engine")
+    engine = build_config(TrainConfig, strategy_cls.train_defaults_for(kind), "the engine")
     defaults = {}
     for name, param in params.items():
         value = getattr(strategy_cfg, name) if hasattr(strategy_cfg, name) else getattr(engine, name, None)
@@ -246,11 +258,12 @@ def _finished(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
-def _shortest_run(strategy_cls: type[Strategy], train_opts: Mapping[str, Any], params: Mapping[str, Param]) -> int:
+def _shortest_run(strategy_cls: type[Strategy], train_opts: Mapping[str, Any], params: Mapping[str, Param],
+                  kind: str | None = None) -> int:
     """Epochs of the shortest trial: the fixed or default ``--epochs``, or the low end of its range."""
     if "epochs" in params:
         return int(params["epochs"].low)
-    return build_config(TrainConfig, {**strategy_cls.train_defaults, **train_opts}, "the engine").epochs
+    return build_config(TrainConfig, {**strategy_cls.train_defaults_for(kind), **train_opts}, "the engine").epochs
 
 
 def _pruner(pruner: str | optuna.pruners.BasePruner, epochs: int) -> optuna.pruners.BasePruner:

@@ -1,0 +1,73 @@
+"""Text domain adaptation under the text defaults (AdamW 1e-3, the encoder at ×0.05) against SGD's protocol.
+
+B5 (MiniLM, drug reviews, Birth Control → other conditions) and `b5r` (reversed), 6 epochs, judged on
+macro-F1 (B5's target is 71 % one class). Each run is `graft.fit` with the strategy's defaults, which for a
+text model are AdamW at 1e-3 with `--backbone-lr-scale 0.05` since session 17; the SGD figures beside them
+are `results/b7_auto.csv`'s (the same cells and seeds under SGD 0.01, the protocol before). A finished run in
+OUT is reused, an interrupted one resumed. Writes results/b5_text_da.md (and .csv). Not part of CI.
+
+    python benchmarks/b5_text_da.py [--cells b5,b5r] [--strategies source-only,mcc,dann] [--seeds 0,1,2]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+from _results import RESULTS, fit_or_reuse, mean_std, publish
+
+BIRTH_CONTROL = "builtin:drug-reviews?condition=Birth Control"
+OTHERS = "builtin:drug-reviews?condition!=Birth Control"
+#: cell → (labeled source, unlabeled target)
+CELLS = {"b5": (BIRTH_CONTROL, OTHERS), "b5r": (OTHERS, BIRTH_CONTROL)}
+HERE = Path(__file__).parent
+
+
+def sgd_reference(cell: str, strategy: str) -> str:
+    """The same cell under SGD 0.01 (b7_auto.csv, measured before the text defaults), or ''."""
+    csv = RESULTS / "b7_auto.csv"
+    if not csv.exists():
+        return ""
+    rows = pd.read_csv(csv, dtype=str)
+    row = rows[rows["cell"] == cell]
+    return str(row[strategy].iloc[0]) if len(row) and strategy in row and pd.notna(row[strategy].iloc[0]) else ""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cells", default="b5,b5r")
+    ap.add_argument("--strategies", default="source-only,mcc,dann")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--out", default=str(HERE / "runs" / "b5_adamw"))
+    args = ap.parse_args()
+    out, seeds = Path(args.out), [int(s) for s in args.seeds.split(",")]
+    rows = []
+    for cell in args.cells.split(","):
+        source, target = CELLS[cell]
+        for strategy in args.strategies.split(","):
+            f1, acc, picked, secs = [], [], [], []
+            for seed in seeds:
+                run = fit_or_reuse(out / f"{cell}-s{seed}-{strategy}", "builtin:minilm", target, strategy=strategy,
+                                   source=source, seed=seed, epochs=6, shift_report=False, progress=False)
+                m = run.metrics
+                f1.append(float(m["test_macro_f1"]))
+                acc.append(float(m["test_accuracy"]))
+                picked.append(f"{m.get('selected_epoch')}")
+                secs.append(float(m.get("train_seconds", 0)))
+                print(f"{cell} {strategy} seed {seed}: macro-F1 {f1[-1]:.3f} accuracy {acc[-1]:.3f}", flush=True)
+            rows.append({"cell": cell, "strategy": strategy, "seeds": ",".join(map(str, seeds)),
+                         "macro-F1 (AdamW, defaults now)": mean_std(f1), "per seed": " / ".join(f"{v:.3f}" for v in f1),
+                         "macro-F1 (SGD 0.01, before)": sgd_reference(cell, strategy),
+                         "accuracy": mean_std(acc), "epoch picked": "/".join(picked),
+                         "s / run": f"{sum(secs) / len(secs):.0f}"})
+    pd.DataFrame(rows).to_csv(RESULTS / "b5_text_da.csv", index=False)
+    intro = ("# Text domain adaptation: AdamW (the text defaults since session 17) against SGD 0.01\n\n"
+             "MiniLM, drug reviews; `b5`: Birth Control labeled → other conditions unlabeled, `b5r` the reverse; "
+             "6 epochs, label-free pick (`im`), target test macro-F1, mean ± std over seeds. The SGD column is "
+             "b7_auto.csv's (seed 0 only for b5r). One torch thread per run, two runs at a time on 2 cores.")
+    publish("b5_text_da", intro, rows)
+
+
+if __name__ == "__main__":
+    main()
