@@ -192,6 +192,6 @@ def continue_run(fit: Any, out: Path, *args: Any, resume: bool, expected: dict[s
         from graft.run import load_run
 
         return load_run(out)
-    if resume and (out / "checkpoints" / "last.ckpt").exists():
-        return fit(*args, out=out, resume=True, **kwargs)
+    if resume and ((out / "checkpoints" / "last.ckpt").exists() or any(out.glob("fold-*/config.yaml"))):
+        return fit(*args, out=out, resume=True, **kwargs)  # cross-validation resumes fold by fold
     return fit(*args, out=out, overwrite=True, **kwargs)

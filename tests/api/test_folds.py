@@ -49,6 +49,11 @@ def test_compare_with_folds_has_a_row_per_fold(blobs_npz: Path, tmp_path: Path) 
     results = graft.compare("builtin:mlp", f"npz:{blobs_npz}", ["scratch"], seeds=[0], out=tmp_path / "c",
                             folds=2, epochs=2, lr=1e-2, progress=False)
     assert list(results["fold"]) == [0, 1]
+    fold0 = tmp_path / "c" / "runs" / "mlp-scratch-s0" / "fold-0" / "metrics.json"
+    stamp = fold0.read_text()
+    results = graft.compare("builtin:mlp", f"npz:{blobs_npz}", ["scratch"], seeds=[0], out=tmp_path / "c",
+                            folds=2, epochs=2, lr=1e-2, progress=False, resume=True)
+    assert list(results["fold"]) == [0, 1] and fold0.read_text() == stamp  # reused, not retrained
 
 
 def test_fold_mistakes_are_one_line_errors(graft_cli, blobs_npz: Path, tmp_path: Path) -> None:
