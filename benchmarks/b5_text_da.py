@@ -36,16 +36,16 @@ def sgd_reference(cell: str, strategy: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--cells", default="b5,b5r")
-    ap.add_argument("--strategies", default="source-only,mcc,dann")
-    ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--out", default=str(HERE / "runs" / "b5_adamw"))
+    ap.add_argument("--cells", type=lambda t: t.split(","), default=["b5", "b5r"])
+    ap.add_argument("--strategies", type=lambda t: t.split(","), default=["source-only", "mcc", "dann"])
+    ap.add_argument("--seeds", type=lambda t: [int(s) for s in t.split(",")], default=[0, 1, 2])
+    ap.add_argument("--out", type=Path, default=HERE / "runs" / "b5_adamw")
     args = ap.parse_args()
-    out, seeds = Path(args.out), [int(s) for s in args.seeds.split(",")]
+    out, seeds = args.out, args.seeds
     rows = []
-    for cell in args.cells.split(","):
+    for cell in args.cells:
         source, target = CELLS[cell]
-        for strategy in args.strategies.split(","):
+        for strategy in args.strategies:
             f1, acc, picked, secs = [], [], [], []
             for seed in seeds:
                 run = fit_or_reuse(out / f"{cell}-s{seed}-{strategy}", "builtin:minilm", target, strategy=strategy,
