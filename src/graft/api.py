@@ -410,20 +410,26 @@ def compare(
     if not strategies:
         raise ConfigError("The '--strategies' option names no strategy. Allowed: the names graft list shows. Fix: "
                           "pass e.g. --strategies linear-probe,finetune.")
-    from graft.run_dir import check_earlier_outputs, continue_run, default_run_dir, remove_runs
+    from graft.continuation import (
+        COMPARISON_MARKERS,
+        check_comparison,
+        check_earlier,
+        check_resume_flags,
+        continue_run,
+        remove_leftovers,
+        write_comparison,
+    )
+    from graft.run_dir import default_run_dir
 
+    check_resume_flags(resume, overwrite, out, "comparison")
     if out is None:
-        if resume:
-            raise ConfigError("--resume continues the comparison in --out, but no --out was given (each comparison "
-                              "without one writes a new folder). Fix: pass the --out of the comparison to continue.")
         first = model if isinstance(model, str) else (model[0] if isinstance(model, (list, tuple)) and model
                                                        and isinstance(model[0], str) else "model")
         out = default_run_dir("compare", str(first), data if isinstance(data, str) else "data", seeds[0])
     check_out_folder(out)
-
-    if is_main_process():  # under DDP a later rank finds rank 0's runs: this comparison's own
-        check_earlier_outputs(Path(out), ("results.csv", "runs"), command="comparison", resume=resume,
-                              overwrite=overwrite)
+    # under DDP a later rank finds rank 0's files: this comparison's own
+    earlier = is_main_process() and check_earlier(Path(out), COMPARISON_MARKERS, what="comparison", resume=resume,
+                                                  overwrite=overwrite)
     models = [model] if isinstance(model, (str, nn.Module)) else list(model)
     ks = list(labels_per_class) if isinstance(labels_per_class, (list, tuple)) else [labels_per_class]
     for name in strategies:
@@ -435,16 +441,22 @@ def compare(
     data_src = load_source(data, **label_opts)
     source_src = load_source(source, **label_opts) if source is not None else None
     out = Path(out)
-    if overwrite and is_main_process():
-        remove_runs(out / "runs")
-    rows = []
+    identity = {"data": data_src.name, "source": source_src.name if source_src is not None else None,
+                "options": dict(options)}
+    check_comparison(out, identity, resume=resume)
+    if is_main_process() and not (resume and earlier):
+        write_comparison(out, identity)
+    rows, tags = [], []
     total, done = len(models) * len(ks) * len(strategies) * len(seeds), 0
-    for m in models:
+    shorts = [_short(m) for m in models]
+    for i, m in enumerate(models):
+        short = shorts[i] if shorts.count(shorts[i]) == 1 else f"{shorts[i]}{i + 1}"  # hf:a/bert, hf:b/bert
         for k in ks:
             for name in strategies:
                 needs_source = name == "auto" or "source" in STRATEGIES.get(name).needs
                 for seed in seeds:
-                    tag = _short(m) + (f"-k{k}" if k is not None else "") + f"-{name}-s{seed}"
+                    tag = short + (f"-k{k}" if k is not None else "") + f"-{name}-s{seed}"
+                    tags.append(tag)
                     done += 1
                     if str(options.get("progress", True)).lower() not in ("false", "0", "no", "off"):
                         # A logged compare shows which run the per-epoch lines belong to.
@@ -456,9 +468,12 @@ def compare(
                                        strategy=name, labels_per_class=k, seed=seed,
                                        source=source_src if needs_source else None, **given)
                     # auto's row keeps its name (the pick is in auto_strategy); --folds gives a row per fold
-                    for i, one in enumerate(getattr(run, "runs", [run])):
-                        fold = {"fold": i} if hasattr(run, "runs") else {}
-                        rows.append({**one.metrics, "run_dir": str(one.run_dir), "strategy": name, **fold})
+                    for f, one in enumerate(getattr(run, "runs", [run])):
+                        fold = {"fold": f} if hasattr(run, "runs") else {}
+                        metrics = {key: v for key, v in one.metrics.items() if key not in ("confusion", "classes")}
+                        rows.append({**metrics, "run_dir": str(one.run_dir), "strategy": name, **fold})
+    if overwrite and earlier:  # its runs this comparison did not replace
+        remove_leftovers(out / "runs", tags)
     results = pd.DataFrame(rows)
     results.attrs["out"] = str(out)  # where results.csv and summary.md are
     if is_main_process():

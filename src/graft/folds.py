@@ -61,13 +61,19 @@ def fit_folds(fit: Callable[..., Any], model: Any, data: Any, *, strategy: str, 
         data if isinstance(data, str) else "data", named.get("seed", 0))
     runs, rows = [], []
     resume = bool(named.pop("resume", False))
+    if resume and out is None:
+        from graft.continuation import check_resume_flags
+
+        check_resume_flags(resume, False, out, "cross-validation")
     for i in range(k):
         if resume:  # a finished fold is reused, an interrupted one continued, one not started trained
-            from graft.run_dir import continue_run
+            from graft.continuation import continue_run
 
             named.pop("overwrite", None)
-            run = continue_run(fit, root / f"fold-{i}", model, data, resume=True,
-                               expected={"strategy": strategy, "seed": named.get("seed"), **options, "fold": i},
+            expected = {"strategy": strategy, "seed": named.get("seed"), "fold": i, **options,
+                        "labels_per_class": named.get("labels_per_class"),
+                        **({"model": model} if isinstance(model, str) else {})}
+            run = continue_run(fit, root / f"fold-{i}", model, data, resume=True, expected=expected,
                                strategy=strategy, **named, **{**options, "fold": i})
         else:
             run = fit(model, data, strategy=strategy, out=root / f"fold-{i}", **named, **{**options, "fold": i})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import graft
@@ -30,13 +31,34 @@ def test_a_comparison_resumes_reusing_finished_runs_and_is_not_replaced_silently
     (out / "runs" / "mlp-scratch-s1" / "metrics.json").unlink()  # as if cut off before it finished
     results = _compare(blobs_npz, out, [0, 1], resume=True)
     assert (out / "runs" / "mlp-scratch-s1" / "metrics.json").is_file() and len(results) == 2  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match=r"made with other options: --epochs 2 \(now 3\)"):
+    with pytest.raises(ConfigError, match=r"other data or options: --epochs 2 \(now 3\)"):
         graft.compare("builtin:mlp", f"npz:{blobs_npz}", ["scratch"], seeds=[0], out=out, epochs=3, lr=1e-2,
+                      progress=False, resume=True)
+    with pytest.raises(ConfigError, match=r"--epochs 2 \(now unset\)"):  # an option left out changes the runs too
+        graft.compare("builtin:mlp", f"npz:{blobs_npz}", ["scratch"], seeds=[0], out=out, lr=1e-2,
                       progress=False, resume=True)
     with pytest.raises(ConfigError, match="got both"):
         _compare(blobs_npz, out, [0], resume=True, overwrite=True)
-    _compare(blobs_npz, out, [1], overwrite=True)  # the earlier runs go, this one's stay
-    assert sorted(p.name for p in (out / "runs").iterdir()) == ["mlp-scratch-s1"]
+    mine = out / "runs" / "my-notes"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("mine")
+    _compare(blobs_npz, out, [1], overwrite=True)  # the earlier runs go once it has finished, this one's stay
+    assert sorted(p.name for p in (out / "runs").iterdir()) == ["mlp-scratch-s1", "my-notes"]
+    assert "confusion" not in pd.read_csv(out / "results.csv").columns
+
+
+def test_overwrite_never_touches_runs_that_are_no_comparison(blobs_npz: Path, tmp_path: Path) -> None:
+    graft.fit("builtin:mlp", f"npz:{blobs_npz}", "scratch", out=tmp_path / "runs" / "mine", epochs=1,
+              progress=False)
+    _compare(blobs_npz, tmp_path, [0], overwrite=True)  # a project folder holding fit's runs/, no comparison
+    assert (tmp_path / "runs" / "mine" / "metrics.json").is_file()
+
+
+def test_resume_needs_the_folder_it_continues(blobs_npz: Path) -> None:
+    with pytest.raises(ConfigError, match="no --out was given"):
+        graft.compare("builtin:mlp", f"npz:{blobs_npz}", ["scratch"], seeds=[0], progress=False, resume=True)
+    with pytest.raises(ConfigError, match="no --out was given"):
+        graft.fit("builtin:mlp", f"npz:{blobs_npz}", "scratch", folds=2, progress=False, resume=True)
 
 
 def test_folds_resume_fold_by_fold(blobs_npz: Path, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ mistyped option, with the closest name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +41,12 @@ def _unique_keys_loader() -> Any:
             for key_node, _ in node.value:
                 key = self.construct_object(key_node, deep=deep)
                 line = key_node.start_mark.line + 1
+                if not isinstance(key, Hashable):  # PyYAML's own error says what is wrong with it
+                    continue
                 if key in seen:
                     raise _DuplicateKey(f"the option '{key}' is written twice (lines {seen[key]} and {line}); "
-                                        "graft would not know which to use. Fix: keep one of them.")
+                                        "graft would not know which to use. Allowed: each option once. Fix: keep "
+                                        "one of them.")
                 seen[key] = line
             return super().construct_mapping(node, deep=deep)
 
@@ -90,7 +93,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
                 if inner_name in flat and flat[inner_name] != inner_value:
                     raise ConfigError(f"--config '{path}': the option '{inner}' is given twice with different "
                                       f"values ({flat[inner_name]!r} and {inner_value!r}, the second under "
-                                      f"'{key}:'). Fix: keep one of them.")
+                                      f"'{key}:'). Allowed: each option once. Fix: keep one of them.")
                 flat[inner_name] = inner_value
         elif name in NESTED and value is not None:
             raise ConfigError(f"--config '{path}': '{key}' must be a mapping of options (name: value, indented "
@@ -99,7 +102,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
         elif name not in RECORDED:
             if name in flat and flat[name] != value:
                 raise ConfigError(f"--config '{path}': the option '{key}' is given twice with different values "
-                                  f"({flat[name]!r} and {value!r}). Fix: keep one of them.")
+                                  f"({flat[name]!r} and {value!r}). Allowed: each option once. Fix: keep one of them.")
             flat[name] = value
     for name in RECORDED:
         flat.pop(name, None)

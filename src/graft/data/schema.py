@@ -230,5 +230,5 @@ def _note_table_choices(table: TableSchema) -> None:
     filled = [f"'{c.name}' ({c.missing})" for c in table.columns if c.kind != "dropped" and c.missing]
     if filled:
         note(f"missing or infinite training value(s) in column(s) {', '.join(filled)}: filled with the column's "
-             "training median (numbers) or as no category (categories), at fit and at predict; the report lists "
-             "them.")
+             "training median (numbers) or as no category (categories), the same when predicting; the report "
+             "lists them.")

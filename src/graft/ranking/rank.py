@@ -59,18 +59,17 @@ def rank(
         raise ConfigError(f"--batch-size must be >= 1. Got {batch_size} instead. Fix: pass e.g. --batch-size 256.")
     check_out_folder(out)
     if (resume or overwrite) and not verify:
-        raise ConfigError(f"--{'resume' if resume else 'overwrite'} applies to the fine-tunes of --verify; without "
-                          "it graft rank trains nothing (rank.csv and rank.md are rewritten each time). Fix: drop it, "
-                          "or add --verify N.")
+        flag = "--resume" if resume else "--overwrite"
+        raise ConfigError(f"{flag} applies to the fine-tunes of --verify; without it graft rank trains nothing "
+                          f"(rank.csv and rank.md are rewritten each time). Allowed: {flag} with --verify N. Fix: "
+                          "drop it, or add --verify N.")
+    from graft.continuation import check_earlier, check_resume_flags
     from graft.engine.ranks import is_main_process
 
-    if verify and out is not None and is_main_process():
-        from graft.run_dir import check_earlier_outputs, remove_runs
-
-        check_earlier_outputs(Path(out), ("verify",), command="verification (graft rank --verify)", resume=resume,
-                              overwrite=overwrite)
-        if overwrite:
-            remove_runs(Path(out) / "verify")
+    check_resume_flags(resume, overwrite, out, "ranking")
+    if verify and out is not None and is_main_process():  # --overwrite: each fine-tune is replaced in turn
+        check_earlier(Path(out), ("verify.csv", "verify"), what="verification (rank --verify)", resume=resume,
+                      overwrite=overwrite)
     run_opts = {k: v for k, v in options.items() if k.replace("-", "_") in RUN_OPTIONS}
     train_opts = {k: v for k, v in options.items() if k not in run_opts}
     run_cfg = build_config(RunOptions, run_opts, "graft rank")

@@ -42,7 +42,7 @@ def verify_top(result: RankResult, candidates: list[Candidate], data: Any, n: in
         if run_dir is None:
             run = fit(c.spec, data, labels_per_class=result.labels_per_class, seed=seed, **kwargs)
         else:
-            from graft.run_dir import continue_run
+            from graft.continuation import continue_run
 
             expected = {"seed": seed, "labels_per_class": result.labels_per_class, **kwargs,
                         **({"model": c.spec} if isinstance(c.spec, str) else {})}

@@ -269,11 +269,16 @@ class DomainAdaptation(Strategy):
                 g["lr_scale"] = scale
         return groups
 
+    @classmethod
+    def unset_value(cls, name: str, kind: str | None) -> Any:
+        if name == "backbone_lr_scale":
+            return TEXT_BACKBONE_LR_SCALE if kind == "text" else 1.0
+        return super().unset_value(name, kind)
+
     def backbone_lr_scale(self, ctx: FitContext) -> float:
         """``--backbone-lr-scale``, or its default for the model's input kind."""
         if self.config.backbone_lr_scale is None:
-            text = ctx.model.spec.input.kind == "text"
-            self.config.backbone_lr_scale = TEXT_BACKBONE_LR_SCALE if text else 1.0
+            self.config.backbone_lr_scale = float(self.unset_value("backbone_lr_scale", ctx.model.spec.input.kind))
         return self.config.backbone_lr_scale
 
     def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:

@@ -161,6 +161,12 @@ class Strategy:
     later_wins_ties: ClassVar[bool] = False
 
     @classmethod
+    def unset_value(cls, name: str, kind: str | None) -> Any:
+        """What an unset option of this strategy resolves to for a model of input ``kind``, where that is
+        decided before training (None where it is measured during the run, or not at all)."""
+        return None
+
+    @classmethod
     def train_defaults_for(cls, kind: str | None) -> dict[str, Any]:
         """The engine defaults of this strategy for a model of input ``kind`` (None: the general ones)."""
         return {**cls.train_defaults, **cls.kind_train_defaults.get(kind or "", {})}

@@ -246,6 +246,8 @@ def _enqueue_defaults(study: optuna.Study, strategy_cls: type[Strategy], strat_o
     defaults = {}
     for name, param in params.items():
         value = getattr(strategy_cfg, name) if hasattr(strategy_cfg, name) else getattr(engine, name, None)
+        if value is None:  # an option whose default depends on the model's kind (--backbone-lr-scale)
+            value = strategy_cls.unset_value(name, kind)
         if param.contains(value):
             defaults[name] = value
     study.enqueue_trial(defaults, user_attrs={"defaults": True}, skip_if_exists=True)
