@@ -301,6 +301,13 @@ def test_resume_from_another_architecture_is_a_checkpoint_error(task: Task, tmp_
     assert "Fix:" in str(err.value) and "\n" not in str(err.value)
 
 
+def test_resume_with_another_optimizer_is_a_checkpoint_error(task: Task, tmp_path: Path) -> None:
+    task.fit(replace(CFG, epochs=1, optimizer="sgd"), run_dir=tmp_path)
+    with pytest.raises(CheckpointError, match="written with --optimizer sgd; this run has --optimizer adamw") as err:
+        task.fit(replace(CFG, epochs=2, optimizer="adamw"), run_dir=tmp_path, resume=True)
+    assert "Fix:" in str(err.value) and "\n" not in str(err.value)
+
+
 def test_a_truncated_checkpoint_is_a_checkpoint_error(task: Task, tmp_path: Path) -> None:
     task.fit(replace(CFG, epochs=1), run_dir=tmp_path)
     ckpt = tmp_path / "checkpoints" / "last.ckpt"

@@ -24,14 +24,23 @@ def save_checkpoint(
     fabric.barrier()
 
 
-def load_checkpoint(fabric: Fabric, path: Path, module: nn.Module, optimizer: Any) -> dict[str, Any]:
-    """Restore module and optimizer in place and return the loop state."""
+def load_checkpoint(fabric: Fabric, path: Path, module: nn.Module, optimizer: Any,
+                    optimizer_name: str | None = None) -> dict[str, Any]:
+    """Restore module and optimizer in place and return the loop state; ``optimizer_name`` (``--optimizer``)
+    must be the interrupted run's."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a truncated or foreign file
         raise CheckpointError(
             f"Cannot read the checkpoint '{path}': {err}. Fix: delete it and start afresh without --resume."
         ) from err
+    saved = (payload.get("schedule") or {}).get("optimizer", optimizer_name)
+    if optimizer_name is not None and saved != optimizer_name:
+        raise CheckpointError(
+            f"The checkpoint '{path}' was written with --optimizer {saved}; this run has --optimizer "
+            f"{optimizer_name}. Allowed: resuming with the interrupted run's optimizer. Fix: pass --optimizer "
+            f"{saved} (the run's config.yaml has every option), or start afresh without --resume."
+        )
     try:
         module.load_state_dict(payload.pop("module"))
         optimizer.load_state_dict(payload.pop("optimizer"))

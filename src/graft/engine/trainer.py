@@ -220,7 +220,8 @@ class Trainer:
         start_epoch, global_step, bad_epochs = 0, 0, 0
 
         schedule = {"epochs": cfg.epochs, "steps_per_epoch": steps_per_epoch, "batch_size": cfg.batch_size,
-                    "lr": cfg.lr, "schedule": cfg.schedule, "warmup_epochs": cfg.warmup_epochs}
+                    "lr": cfg.lr, "schedule": cfg.schedule, "warmup_epochs": cfg.warmup_epochs,
+                    "optimizer": cfg.optimizer}
         if resume:
             state = self._load(module, optimizer)
             _warn_if_schedule_changed(state.get("schedule"), schedule)
@@ -423,8 +424,7 @@ class Trainer:
                 "written by an interrupted graft run. Fix: drop --resume to start afresh, "
                 "or pass the --out of the interrupted run."
             )
-        return load_checkpoint(self.fabric, path, module, optimizer)
-
+        return load_checkpoint(self.fabric, path, module, optimizer, optimizer_name=self.config.optimizer)
 
 class StepModule(nn.Module):
     """Runs a whole training step inside one ``forward``.
@@ -571,7 +571,7 @@ def _warn_if_schedule_changed(saved: dict[str, Any] | None, now: dict[str, Any])
     """A resumed run whose learning-rate schedule differs from the interrupted one's."""
     if not saved:
         return
-    changed = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
+    changed = {k: (saved[k], v) for k, v in now.items() if k in saved and saved[k] != v}
     if set(changed) <= {"epochs"} and now["schedule"] == "constant" and not now["warmup_epochs"]:
         changed = {}  # a constant LR does not depend on the run's length: extending is exact
     if changed:
