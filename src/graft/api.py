@@ -329,8 +329,9 @@ def _fit_auto(model: Any, data: Any, *, labels_per_class: int | None, seed: int,
         raise ConfigError("--strategy auto does not distil (a teacher was given). Fix: pass --strategy distill.")
     options = dict(options)
     budget = options.pop("budget", None)
+    folding = ("folds", "fold", "fold_scope")  # auto measures on one split; the pick then runs every fold
     choice = choose(model, data, source=source, unlabeled=unlabeled, labels_per_class=labels_per_class, seed=seed,
-                    budget=budget, options=options)
+                    budget=budget, options={k: v for k, v in options.items() if k.replace("-", "_") not in folding})
     picked = STRATEGIES.get(choice.strategy)
     from graft.option_groups import split_options
 
@@ -352,13 +353,15 @@ def _fit_auto(model: Any, data: Any, *, labels_per_class: int | None, seed: int,
     run = fit(choice.model, data, strategy=choice.strategy, labels_per_class=labels_per_class, seed=seed, out=out,
               source=source, unlabeled=unlabeled, resume=resume, overwrite=overwrite,
               **{**choice.options, **options})
+    auto = {"auto_rule": choice.rule.name, "auto_strategy": choice.strategy, "auto_why": choice.why()}
     if is_main_process():
         write_auto_md(run.run_dir, choice)
-        path = Path(run.run_dir) / "metrics.json"
-        saved = json.loads(path.read_text(encoding="utf-8"))
-        auto = {"auto_rule": choice.rule.name, "auto_strategy": choice.strategy, "auto_why": choice.why()}
-        write_metrics(run.run_dir, {**saved, **auto})
-        run.metrics.update(auto)
+        for one in getattr(run, "runs", [run]):  # cross-validation: every fold's run records the pick
+            path = Path(one.run_dir) / "metrics.json"
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            write_metrics(one.run_dir, {**saved, **auto})
+            one.metrics.update(auto)
+    run.metrics.update(auto)
     return run
 
 

@@ -65,3 +65,9 @@ def test_fold_mistakes_are_one_line_errors(graft_cli, blobs_npz: Path, tmp_path:
     assert code == 2 and "--folds 1 is no cross-validation" in err and "Traceback" not in err
     code, _, err = graft_cli(*base, "--folds", "50")
     assert code == 2 and "more than the smallest class" in err and "Allowed: 2 to" in err
+
+
+def test_auto_with_folds_picks_once_and_runs_every_fold(blobs_npz: Path, tmp_path: Path) -> None:
+    cv = graft.fit("builtin:mlp", f"npz:{blobs_npz}", "auto", folds=2, out=tmp_path / "cv", epochs=2, progress=False)
+    assert len(cv.runs) == 2 and (tmp_path / "cv" / "auto.md").is_file()
+    assert cv.metrics["auto_strategy"] == "scratch" and all(r.metrics["auto_strategy"] == "scratch" for r in cv.runs)
