@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from _results import RESULTS, fit_or_reuse, mean_std, publish
+from _results import RESULTS, fit_or_reuse, mean_std, publish, read_rows
 
 BIRTH_CONTROL = "builtin:drug-reviews?condition=Birth Control"
 OTHERS = "builtin:drug-reviews?condition!=Birth Control"
@@ -42,7 +42,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=HERE / "runs" / "b5_adamw")
     args = ap.parse_args()
     out, seeds = args.out, args.seeds
-    rows = []
+    rows = read_rows("b5_text_da")  # a rerun replaces its own (cell, strategy) rows and keeps the others
     for cell in args.cells:
         source, target = CELLS[cell]
         for strategy in args.strategies:
@@ -56,6 +56,7 @@ def main() -> None:
                 picked.append(f"{m.get('selected_epoch')}")
                 secs.append(float(m.get("train_seconds", 0)))
                 print(f"{cell} {strategy} seed {seed}: macro-F1 {f1[-1]:.3f} accuracy {acc[-1]:.3f}", flush=True)
+            rows[:] = [r for r in rows if (r["cell"], r["strategy"]) != (cell, strategy)]
             rows.append({"cell": cell, "strategy": strategy, "seeds": ",".join(map(str, seeds)),
                          "macro-F1 (AdamW, defaults now)": mean_std(f1), "per seed": " / ".join(f"{v:.3f}" for v in f1),
                          "macro-F1 (SGD 0.01, before)": sgd_reference(cell, strategy),

@@ -69,12 +69,13 @@ def test_text_adaptation_defaults_yield_to_the_users_options(tiny_bert: Path, se
     assert run.metrics["backbone_lr_scale"] == 0.5
 
 
-def test_auto_keeps_the_source_model_for_text_without_target_labels(tiny_bert: Path, sentiment_csv: Path,
-                                                                    tmp_path: Path) -> None:
+def test_auto_adapts_text_without_target_labels_with_mcc(tiny_bert: Path, sentiment_csv: Path,
+                                                         tmp_path: Path) -> None:
     run = graft.fit(f"hf:{tiny_bert}", f"csv:{sentiment_csv}?domain=book", "auto",
                     source=f"csv:{sentiment_csv}?domain=movie", text_column="review", out=tmp_path / "auto",
                     epochs=3, batch_size=16, progress=False, shift_report=False)
     m = run.metrics
-    assert m["auto_strategy"] == "source-only" and m["strategy"] == "source-only"
-    assert m["auto_rule"] == "text without target labels: no adaptation beat the source model"
-    assert "B5" in (tmp_path / "auto" / "auto.md").read_text()
+    assert m["auto_strategy"] == "mcc" and m["strategy"] == "mcc"
+    assert m["auto_rule"] == "text without target labels: mcc on top of the source model"
+    assert "b5r" in (tmp_path / "auto" / "auto.md").read_text()
+    assert "selection_note" in m  # the source-only start competed: kept unless im showed a gain
