@@ -158,10 +158,8 @@ def fit(
         )
     strategy_cfg = build_config(strategy_cls.Config, strat_opts, f"strategy '{strategy}'")
     needs = strategy_cls.needs_for(strategy_cfg)
-    train_cfg = build_config(TrainConfig, {**strategy_cls.train_defaults, **train_opts}, "the engine")
-    train_cfg.validate()
+    train_cfg = _engine_config(strategy_cls, train_opts)  # checked before any data loads
     check_unused(strategy_cls, train_opts)
-    _fit_default_warmup(train_cfg, train_opts)
     if labels_per_class is not None and labels_per_class < 1:
         raise ConfigError(f"--labels-per-class must be >= 1. Got {labels_per_class} instead. "
                           "Fix: pass e.g. --labels-per-class 10, or leave it out to use every label.")
@@ -188,6 +186,8 @@ def fit(
     extra = load_source(unlabeled, **label_opts, require_labels=False) if unlabeled is not None else None
     if adapting and src is not None and not (target.y >= 0).any():
         target = _as_unlabeled_target(target, src)
+    if strategy_cls.kind_train_defaults.get(target.kind):  # e.g. domain adaptation of a text encoder
+        train_cfg = _engine_config(strategy_cls, train_opts, target.kind)  # the model takes the data's kind
     plan = plan_splits(needs, target, src, train_cfg, seed=seed, split_seed=run_cfg.split_seed,
                        test_fraction=run_cfg.test_fraction, val_fraction=run_cfg.val_fraction,
                        labels_per_class=labels_per_class, fold=run_cfg.split_fold())
@@ -209,11 +209,6 @@ def fit(
     info = DataInfo.from_source(target)
     torch.manual_seed(seed)  # random initialisation depends on the seed only
     net = build_model(model, info, run_cfg.model_options())
-    if strategy_cls.kind_train_defaults.get(net.spec.input.kind):  # e.g. domain adaptation of a text encoder
-        train_cfg = build_config(TrainConfig, {**strategy_cls.train_defaults_for(net.spec.input.kind),
-                                               **train_opts}, "the engine")
-        train_cfg.validate()
-        _fit_default_warmup(train_cfg, train_opts)
     teacher_view = None
     if teacher is not None:
         from graft.teachers import check_teacher, teacher_inputs
@@ -424,16 +419,18 @@ def compare(
     )
     from graft.run_dir import default_run_dir
 
+    models = [model] if isinstance(model, (str, nn.Module)) else list(model)
+    if not models:
+        raise ConfigError("compare() got no model. Allowed: one or more model specs or modules. Fix: pass e.g. "
+                          "--model builtin:lenet (repeat --model for several).")
     check_resume_flags(resume, overwrite, out, "comparison")
     if out is None:
-        first = model if isinstance(model, str) else (model[0] if isinstance(model, (list, tuple)) and model
-                                                       and isinstance(model[0], str) else "model")
-        out = default_run_dir("compare", str(first), data if isinstance(data, str) else "data", seeds[0])
+        first = models[0] if isinstance(models[0], str) else type(models[0]).__name__
+        out = default_run_dir("compare", first, data if isinstance(data, str) else "data", seeds[0])
     check_out_folder(out)
     # under DDP a later rank finds rank 0's files: this comparison's own
     earlier = is_main_process() and check_earlier(Path(out), COMPARISON_MARKERS, what="comparison", resume=resume,
                                                   overwrite=overwrite)
-    models = [model] if isinstance(model, (str, nn.Module)) else list(model)
     ks = list(labels_per_class) if isinstance(labels_per_class, (list, tuple)) else [labels_per_class]
     for name in strategies:
         if name != "auto":  # auto picks one per cell and checks its options then
@@ -465,11 +462,9 @@ def compare(
                         # A logged compare shows which run the per-epoch lines belong to.
                         print(f"run {done}/{total}: {tag}", file=sys.stderr, flush=True)
                     given = options if name == "auto" else without_ignored(STRATEGIES.get(name), options)
-                    expected = {**({"strategy": name} if name != "auto" else {}), "seed": seed,
-                                "labels_per_class": k, **({"model": m} if isinstance(m, str) else {}), **given}
-                    run = continue_run(fit, out / "runs" / tag, m, data_src, resume=resume, expected=expected,
-                                       strategy=name, labels_per_class=k, seed=seed,
-                                       source=source_src if needs_source else None, **given)
+                    run = continue_run(fit, out / "runs" / tag, m, data_src, resume=resume, strategy=name,
+                                       labels_per_class=k, seed=seed, source=source_src if needs_source else None,
+                                       **given)
                     # auto's row keeps its name (the pick is in auto_strategy); --folds gives a row per fold
                     for f, one in enumerate(getattr(run, "runs", [run])):
                         fold = {"fold": f} if hasattr(run, "runs") else {}
@@ -753,6 +748,14 @@ def _as_unlabeled_target(target: Any, source: Any) -> Any:
          f"(the label-free validator picks the checkpoint). Hold out a labeled target sample to measure it.")
     return dc.replace(target, classes=list(source.classes),
                       meta={**target.meta, "class_values": source.meta.get("class_values") or list(source.classes)})
+
+
+def _engine_config(strategy_cls: Any, given: dict[str, Any], kind: str | None = None) -> TrainConfig:
+    """The engine options: the user's over the strategy's defaults (for a model of input ``kind``), checked."""
+    cfg = build_config(TrainConfig, {**strategy_cls.train_defaults_for(kind), **given}, "the engine")
+    cfg.validate()
+    _fit_default_warmup(cfg, given)
+    return cfg
 
 
 def _fit_default_warmup(cfg: TrainConfig, given: dict[str, Any]) -> None:

@@ -150,12 +150,20 @@ def _check_run(out: Path, expected: Mapping[str, Any]) -> None:
                           "options it was made with. Fix: pass them, --overwrite to redo it, or another --out.")
 
 
-def continue_run(fit: Any, out: Path, *args: Any, resume: bool, expected: Mapping[str, Any], **kwargs: Any) -> Any:
+#: ``fit`` arguments that config.yaml does not record as given (data specs become names, flags are not options).
+_NOT_RECORDED = frozenset({"source", "teacher", "unlabeled", "overwrite", "resume", "out"})
+
+
+def continue_run(fit: Any, out: Path, *args: Any, resume: bool, **kwargs: Any) -> Any:
     """``fit(*args, out=out, **kwargs)``; with ``resume``, a finished run in ``out`` is reused and an interrupted one
-    continued, after checking either was made with the ``expected`` options."""
+    continued, after checking either was made with the options in ``kwargs`` (and the model spec in ``args``)."""
     from torch import nn
 
     if resume:
+        expected = {k: v for k, v in kwargs.items()
+                    if k not in _NOT_RECORDED and not (k == "strategy" and v == "auto")}  # auto records its pick
+        if args and isinstance(args[0], str):
+            expected["model"] = args[0]
         _check_run(out, expected)
     if resume and (out / "metrics.json").exists():
         from graft.run import load_run

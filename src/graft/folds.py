@@ -60,23 +60,16 @@ def fit_folds(fit: Callable[..., Any], model: Any, data: Any, *, strategy: str, 
         f"{strategy}-{k}fold", model if isinstance(model, str) else type(model).__name__,
         data if isinstance(data, str) else "data", named.get("seed", 0))
     runs, rows = [], []
+    from graft.continuation import check_resume_flags, continue_run
+
     resume = bool(named.pop("resume", False))
-    if resume and out is None:
-        from graft.continuation import check_resume_flags
-
-        check_resume_flags(resume, False, out, "cross-validation")
+    check_resume_flags(resume, False, out, "cross-validation")
+    if resume:  # a finished fold is reused, an interrupted one continued, one not started trained
+        named.pop("overwrite", None)
     for i in range(k):
-        if resume:  # a finished fold is reused, an interrupted one continued, one not started trained
-            from graft.continuation import continue_run
-
-            named.pop("overwrite", None)
-            expected = {"strategy": strategy, "seed": named.get("seed"), "fold": i, **options,
-                        "labels_per_class": named.get("labels_per_class"),
-                        **({"model": model} if isinstance(model, str) else {})}
-            run = continue_run(fit, root / f"fold-{i}", model, data, resume=True, expected=expected,
-                               strategy=strategy, **named, **{**options, "fold": i})
-        else:
-            run = fit(model, data, strategy=strategy, out=root / f"fold-{i}", **named, **{**options, "fold": i})
+        fold = {**named, **options, "fold": i, "strategy": strategy}
+        run = (continue_run(fit, root / f"fold-{i}", model, data, resume=True, **fold) if resume
+               else fit(model, data, out=root / f"fold-{i}", **fold))
         runs.append(run)
         rows.append({"fold": i, **{key: run.metrics.get(key) for key in SUMMARISED},
                      "n_train_labeled": run.metrics.get("n_train_labeled"), "n_val": run.metrics.get("n_val"),

@@ -81,3 +81,8 @@ def test_compare_resume_through_the_cli(graft_cli, blobs_npz: Path, tmp_path: Pa
     assert code == 2 and "holds an earlier comparison" in err and "Traceback" not in err
     code, _, err = graft_cli(*base, "--resume")
     assert code == 0, err
+
+
+def test_a_comparison_without_a_model_is_refused(blobs_npz: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="got no model"):
+        graft.compare([], f"npz:{blobs_npz}", ["scratch"], seeds=[0], out=tmp_path / "c", progress=False)

@@ -44,9 +44,7 @@ def verify_top(result: RankResult, candidates: list[Candidate], data: Any, n: in
         else:
             from graft.continuation import continue_run
 
-            expected = {"seed": seed, "labels_per_class": result.labels_per_class, **kwargs,
-                        **({"model": c.spec} if isinstance(c.spec, str) else {})}
-            run = continue_run(fit, run_dir, c.spec, data, resume=resume, expected=expected,
+            run = continue_run(fit, run_dir, c.spec, data, resume=resume,
                                labels_per_class=result.labels_per_class, seed=seed, **kwargs)
         accuracy[label] = run.metrics["test_accuracy"]
         seconds[label] = run.metrics["train_seconds"]
