@@ -338,6 +338,33 @@ def test_a_target_of_the_other_polarity_turns_the_source_appearance_randomisatio
     assert "strong_invert" not in other.metrics  # source-only has no strong view
 
 
+@pytest.mark.parametrize(("name", "plain", "randomised"), [("mcc", 5, 7), ("cdan", 2, 5), ("dann", 2, 2)])
+def test_where_the_source_is_randomised_mcc_and_cdan_warm_up_longer(name: str, plain: int, randomised: int,
+                                                                   tmp_path: Path) -> None:
+    from graft.notes import GraftNote
+
+    xs, ys = squares(64, seed=0)
+    common: dict[str, Any] = {"image_size": 16, "epochs": 10, "batch_size": 16, "progress": False,
+                              "shift_report": False, "max_validation": 64}
+    same = graft.fit("builtin:lenet", squares(64, seed=1), name, source=(xs, ys), out=tmp_path / "same", **common)
+    assert same.metrics["warm_start"] == plain and same.metrics["epochs_run"] == 10 - plain
+    flipped = squares(64, seed=1, invert=True)
+    if randomised != plain:
+        with pytest.warns(GraftNote, match=rf"{name} learns the randomised source for {randomised} warm-start"):
+            other = graft.fit("builtin:lenet", flipped, name, source=(xs, ys), out=tmp_path / "other", **common)
+    else:
+        other = graft.fit("builtin:lenet", flipped, name, source=(xs, ys), out=tmp_path / "other", **common)
+    assert other.metrics["polarity_differs"] is True and other.metrics["warm_start"] == randomised
+    assert f"after {randomised} warm-start epochs" in other.metrics["selection_note"]
+    # Randomised by the user's own option: the same longer start; at --epochs 8 it leaves 3 to adapt.
+    asked = graft.fit("builtin:lenet", squares(64, seed=1), name, source=(xs, ys), out=tmp_path / "asked",
+                      source_invert=0.3, **{**common, "epochs": 8})
+    assert asked.metrics["warm_start"] == min(randomised, 5)
+    given = graft.fit("builtin:lenet", flipped, name, source=(xs, ys), out=tmp_path / "given", warm_start=1,
+                      **common)
+    assert given.metrics["warm_start"] == 1  # a value the user gives is used as it is
+
+
 def test_shift_reports_each_domains_polarity_for_images() -> None:
     xs, ys = squares(64, seed=0)
     flipped = graft.shift("builtin:lenet", (xs, ys), squares(64, seed=1, invert=True)[0], image_size=16)

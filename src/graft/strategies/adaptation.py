@@ -73,7 +73,9 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
         None, help="Epochs of source-only training before adaptation, counted inside --epochs; the model "
         "they give is the start (epoch 0) that an adapted epoch must beat on --select-by beyond noise "
         "(--start-margin-se). 0: the given model is the start.", ge=0, example=2,
-        unset="the strategy's own: 2 epochs, mcc and self-training 5, at most half of --epochs")
+        unset="the strategy's own: 2 epochs, mcc and self-training 5, at most half of --epochs; where the "
+        "source's appearance is randomised (--source-invert, --source-photometric) mcc 7 and cdan 5, leaving at "
+        "least 3 epochs to adapt")
     all_validators: bool = option(
         False, help="Score every label-free validator each epoch, DEV and ClassAMI included (slower: they fit a "
         "domain classifier and k-means per epoch); the history then shows what each would have picked.")
@@ -145,29 +147,22 @@ class DomainAdaptation(Strategy):
 
     #: Warm-start epochs when --warm-start is unset (capped at half of --epochs).
     default_warm_start: ClassVar[int] = 2
+    #: The same where the source's appearance is randomised (a polarity change), when it differs.
+    randomised_warm_start: ClassVar[int | None] = None
     #: Options whose unset value follows the polarity measurement (:meth:`resolve_randomisation`).
     appearance_options: ClassVar[tuple[str, ...]] = ("source_invert", "source_photometric")
 
     def fit(self, ctx: FitContext) -> FitResult:
         """Warm start on the source, then adapt; the warm-started model competes as epoch 0."""
-        total, warm = ctx.train_config.epochs, self.config.warm_start
-        if warm is None:  # the strategy's own, at most half of a short run (--epochs 6 with self-training's 5)
-            warm = self.default_warm_start
-            if warm > total // 2:
-                from graft.notes import note
-
-                warm = total // 2
-                note(f"{self.name}'s warm start ({self.default_warm_start} epochs) is more than half of --epochs "
-                     f"{total}; {warm} warm-start epoch(s) run instead. Fix: pass --warm-start N to choose it, or "
-                     "more --epochs.")
-            self.config.warm_start = warm
-        if warm >= total:
+        total, given = ctx.train_config.epochs, self.config.warm_start
+        if given is not None and given >= total:
             raise ConfigError(
                 f"The '--warm-start' option of strategy '{self.name}' must be below --epochs ({total}): the "
-                f"adaptation needs at least one epoch. Got {warm} instead. Fix: pass --warm-start {max(0, total - 1)} "
+                f"adaptation needs at least one epoch. Got {given} instead. Fix: pass --warm-start {max(0, total - 1)} "
                 "or fewer, or more --epochs."
             )
         polarity = self.resolve_randomisation(ctx)
+        warm = self.resolve_warm_start(total)
         self.prepare(ctx)
         if warm and not ctx.resume:  # a resumed run restores the adapted weights and the start
             source_cfg = dataclasses.replace(ctx.train_config, epochs=warm, patience=None, monitor="val_accuracy")
@@ -184,10 +179,35 @@ class DomainAdaptation(Strategy):
         margin = adapt_cfg.start_margin_se if VALIDATORS.get(self.config.select_by).terms is not None else 0.0
         result.extra_metrics.update(selection_summary(result, self.config.select_by, margin, warm))
         result.extra_metrics.update(polarity)
+        result.extra_metrics["warm_start"] = warm
         if self.config.adapter == "none":
             result.extra_metrics["backbone_lr_scale"] = self.config.backbone_lr_scale
         self.finish(ctx)
         return result
+
+    def resolve_warm_start(self, total: int) -> int:
+        """``--warm-start``, or the strategy's own: :attr:`randomised_warm_start` where the source's
+        appearance is randomised (at most ``total`` − 3 epochs), else :attr:`default_warm_start`, at most
+        half of ``total`` (--epochs 6 with self-training's 5 runs 3)."""
+        if self.config.warm_start is not None:
+            return self.config.warm_start
+        from graft.notes import note
+
+        randomised = bool(self.config.source_invert or self.config.source_photometric)
+        own, cap = self.default_warm_start, total // 2
+        if randomised and self.randomised_warm_start is not None:
+            own, cap = self.randomised_warm_start, max(cap, total - 3)
+            if own <= cap:
+                note(f"{self.name} learns the randomised source for {own} warm-start epochs (not "
+                     f"{self.default_warm_start}): a harder source task needs a longer start before the target "
+                     "term. Fix: pass --warm-start N to choose it.")
+        warm = min(own, cap)
+        if warm < own:
+            note(f"{self.name}'s warm start ({own} epochs) is more than {'half' if cap == total // 2 else 'all but 3'} "
+                 f"of --epochs {total}; {warm} warm-start epoch(s) run instead. Fix: pass --warm-start N to choose "
+                 "it, or more --epochs.")
+        self.config.warm_start = warm
+        return warm
 
     def resolve_randomisation(self, ctx: FitContext) -> dict[str, Any]:
         """Unset --source-invert / --source-photometric: on (0.3 / 0.5) when a one-channel image model
