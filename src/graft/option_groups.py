@@ -100,7 +100,7 @@ def option_rows(config: type, defaults: Mapping[str, Any] | None = None,
         declared = declaration(config, field.name)
         default = defaults[field.name] if field.name in defaults else default_of(config, field.name)
         unset = (declared.unset or "") if default is None else ""
-        kinds = [f"{value_text(own[field.name])} for a {kind} model" for kind, own in (kind_defaults or {}).items()
+        kinds = [f"{value_text(own[field.name])} for {kind_model(kind)}" for kind, own in (kind_defaults or {}).items()
                  if field.name in own and own[field.name] != default]
         unset = "; ".join(filter(None, [unset, *kinds]))
         rows.append(OptionRow(flag(field.name), type_text(hints[field.name]), value_text(default), unset,
@@ -193,3 +193,8 @@ def without_ignored(strategy_cls: type[Strategy], options: Mapping[str, Any]) ->
     is dropped for one that does not, rather than refused as :func:`check_unused` does.
     """
     return {k: v for k, v in options.items() if k.replace("-", "_") not in strategy_cls.ignores_engine_options}
+
+
+def kind_model(kind: str) -> str:
+    """"an image model", "a text model": a model of input ``kind`` in words."""
+    return f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind} model"

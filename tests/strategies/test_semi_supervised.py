@@ -113,3 +113,25 @@ def test_an_interrupted_run_resumes_with_its_running_class_mean(blobs_npz: Path,
     off = graft.fit("builtin:mlp", f"npz:{blobs_npz}", "semi-supervised", out=tmp_path / "off",
                     distribution_alignment=False, **options)
     assert [r.get("train_mask_rate") for r in off.history] != [r.get("train_mask_rate") for r in full.history]
+
+
+def test_image_models_train_50_epochs_unless_told(blobs_npz: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    from graft.strategies import STRATEGIES
+
+    cls = STRATEGIES.get("semi-supervised")
+    assert cls.train_defaults_for("image")["epochs"] == 50 and cls.train_defaults_for("table")["epochs"] == 30
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 20)
+    x = rng.integers(0, 60, size=(40, 12, 12, 1)).astype(np.uint8)
+    x[y == 1, 3:9, 3:9] = 250
+    quick = {"batch_size": 8, "progress": False, "steps_per_epoch": 1}
+    images = graft.fit("builtin:lenet", (x, y), "semi-supervised", labels_per_class=2, image_size=16,
+                       out=tmp_path / "i", **quick)
+    table = graft.fit("builtin:mlp", f"npz:{blobs_npz}", "semi-supervised", labels_per_class=3,
+                      out=tmp_path / "t", **quick)
+    assert images.metrics["epochs_run"] == 50 and table.metrics["epochs_run"] == 30
+    given = graft.fit("builtin:lenet", (x, y), "semi-supervised", labels_per_class=2, image_size=16, epochs=3,
+                      out=tmp_path / "g", **quick)
+    assert given.metrics["epochs_run"] == 3

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from graft.option_groups import DATA_MODEL_TITLE, ENGINE_TITLE, OptionRow, option_rows, shared_groups
+from graft.option_groups import DATA_MODEL_TITLE, ENGINE_TITLE, OptionRow, kind_model, option_rows, shared_groups
 from graft.options import flag, value_text
 
 HEADER = """# graft options
@@ -40,7 +40,7 @@ def options_markdown() -> str:
         if cls.train_defaults:
             section += ["", "Engine defaults of this strategy: " + _defaults(cls.train_defaults) + "."]
         for kind, own in cls.kind_train_defaults.items():
-            section += ["", f"For a {kind} model instead: " + _defaults(own) + "."]
+            section += ["", f"For {kind_model(kind)} instead: " + _defaults(own) + "."]
         section += ["", "`graft tune` searches (unless fixed; `--space` changes them): " + _ranges(cls) + "."]
         if cls.ignores_engine_options:
             ignored = ", ".join(f"`{flag(n)}`" for n in sorted(cls.ignores_engine_options))
