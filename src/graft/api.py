@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from graft.continuation import refuse_resume_with_overwrite
 from graft.data.base import dataset_size
 from graft.engine.config import TrainConfig
 from graft.engine.evaluate import predict_logits
@@ -109,9 +110,7 @@ def fit(
         >>> run = graft.fit("builtin:mlp", X, y, strategy="scratch", epochs=30)  # doctest: +SKIP
     """
     check_seeds([seed])
-    if resume and overwrite:
-        raise ConfigError("--resume continues the run in --out and --overwrite replaces it; got both. Allowed: one "
-                          "of them. Fix: drop --overwrite to continue, or --resume to start the run afresh.")
+    refuse_resume_with_overwrite(resume, overwrite, "run")
     if isinstance(y, str):
         if strategy is not None and strategy != y:
             raise ConfigError(f"fit() got the strategy twice: '{y}' as the third argument and strategy='{strategy}'. "

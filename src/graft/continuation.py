@@ -26,11 +26,16 @@ COMPARISON_MARKERS = ("comparison.yaml", "results.csv")
 NO_EFFECT = frozenset({"progress", "num_workers", "checkpoint_every"})
 
 
+def refuse_resume_with_overwrite(resume: bool, overwrite: bool, what: str) -> None:
+    """``--resume`` continues the ``what`` in --out and ``--overwrite`` replaces it: never both."""
+    if resume and overwrite:
+        raise ConfigError(f"--resume continues the {what} in --out and --overwrite replaces it; got both. Allowed: "
+                          "one of them. Fix: drop --overwrite to continue, or --resume to start afresh.")
+
+
 def check_resume_flags(resume: bool, overwrite: bool, out: Any, what: str) -> None:
     """Refuse ``--resume`` with ``--overwrite``, and either without the ``--out`` it would act on."""
-    if resume and overwrite:
-        raise ConfigError("--resume continues the earlier work in --out and --overwrite replaces it; got both. "
-                          "Allowed: one of them. Fix: drop one.")
+    refuse_resume_with_overwrite(resume, overwrite, what)
     if (resume or overwrite) and out is None:
         flag = "--resume" if resume else "--overwrite"
         raise ConfigError(f"{flag} acts on the {what} in --out, but no --out was given. Allowed: {flag} with "

@@ -426,6 +426,7 @@ class Trainer:
             )
         return load_checkpoint(self.fabric, path, module, optimizer, optimizer_name=self.config.optimizer)
 
+
 class StepModule(nn.Module):
     """Runs a whole training step inside one ``forward``.
 
