@@ -65,6 +65,9 @@ def main() -> None:
             accs = [r.metrics["test_accuracy"] for r in runs]
             rows.append({"K": k, "strategy": name, "test accuracy": mean_std(accs),
                          "per seed": " / ".join(f"{a:.3f}" for a in accs),
+                         **({"single view (--tta off)": " / ".join(f"{r.metrics['test_accuracy_single_view']:.3f}"
+                                                              for r in runs)}
+                            if all("test_accuracy_single_view" in r.metrics for r in runs) else {}),
                          "selected epochs": " / ".join(str(r.metrics["selected_epoch"]) for r in runs),
                          "s/run": f"{sum(r.metrics['train_seconds'] for r in runs) / len(runs):.1f}"})
             print(rows[-1], flush=True)

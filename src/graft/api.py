@@ -28,6 +28,7 @@ from graft.engine.evaluate import predict_logits
 from graft.engine.memory import peak_memory_mb
 from graft.engine.ranks import is_main_process
 from graft.errors import CheckpointError, ConfigError, GraftError
+from graft.models.test_time import with_views
 from graft.notes import work_started
 from graft.options import build_config, check_seeds
 from graft.run import Run
@@ -208,6 +209,9 @@ def fit(
     info = DataInfo.from_source(target)
     torch.manual_seed(seed)  # random initialisation depends on the seed only
     net = build_model(model, info, run_cfg.model_options())
+    if run_cfg.tta and net.spec.input.kind != "image":
+        raise ConfigError(f"--tta views are shifted, rotated, zoomed images; the model takes {net.spec.input.kind}. "
+                          f"Got --tta {run_cfg.tta}. Allowed: 0 for {net.spec.input.kind} models. Fix: drop --tta.")
     teacher_view = None
     if teacher is not None:
         from graft.teachers import check_teacher, teacher_inputs
@@ -270,8 +274,11 @@ def fit(
     seconds = result.seconds or (time.perf_counter() - t0)
 
     if dataset_size(streams.test):
-        logits, y_test, _ = predict_logits(net, streams.test)
+        logits, y_test, _ = predict_logits(with_views(net, run_cfg.tta), streams.test)
         scores = classification_metrics(y_test.numpy(), logits.argmax(1).numpy(), target.num_classes)
+        if run_cfg.tta:  # the single-view figure beside it, so the views' gain is on record
+            single, _, _ = predict_logits(net, streams.test)
+            scores["single_view_accuracy"] = float((single.argmax(1) == y_test).float().mean())
     else:  # an unlabeled target: nothing to score, and the report says so
         scores = {"accuracy": None, "macro_f1": None, "confusion": None}
     val_acc = _val_accuracy(result)
@@ -289,6 +296,7 @@ def fit(
         "peak_memory_mb": result.peak_memory_mb if result.peak_memory_mb is not None else peak_memory_mb(),
         "epochs_run": result.epochs_run,
         **_oracle(result.history),
+        **({"tta": run_cfg.tta, "test_accuracy_single_view": scores["single_view_accuracy"]} if run_cfg.tta else {}),
         **result.extra_metrics,
         **shift_before,
         **(_shift(net, streams, run_dir, "after") if measure else {}),

@@ -13,7 +13,7 @@ import yaml
 from torch import nn
 
 from graft.data.schema import InputSchema
-from graft.errors import CheckpointError, MissingPathError
+from graft.errors import CheckpointError, ConfigError, MissingPathError
 from graft.models.spec import GraftModel
 
 
@@ -37,7 +37,8 @@ class Run:
     history: list[dict[str, float]] = field(default_factory=list)
     schema: InputSchema | None = None
 
-    def predict(self, data: Any, *, batch_size: int = 256, **load_options: Any) -> pd.DataFrame:
+    def predict(self, data: Any, *, batch_size: int = 256, tta: int | None = None,
+                **load_options: Any) -> pd.DataFrame:
         """Predict every example of ``data``; labels are optional and only used for an accuracy.
 
         Args:
@@ -47,6 +48,7 @@ class Run:
                 DataFrame, a list of strings, ``(x, y)``, or a DataSource. Table columns
                 are matched by name with the run's schema; extra columns are ignored.
             batch_size: Examples per forward pass.
+            tta: Fixed views averaged per image (``--tta``); None: the run's own setting.
             **load_options: Override what the run's schema says: ``label_column``,
                 ``text_column``.
 
@@ -58,14 +60,27 @@ class Run:
         """
         from graft.data import make_dataset
         from graft.engine.evaluate import predict_logits
+        from graft.models.test_time import with_views
         from graft.prediction import load_for_prediction, prediction_frame
 
+        views = self.views(tta)
         source, notes = load_for_prediction(data, self.schema, load_options)
         ds = make_dataset(source, np.arange(len(source)), self.model.spec.input)
-        logits, _, _ = predict_logits(self.model, ds, batch_size)
+        logits, _, _ = predict_logits(with_views(self.model, views), ds, batch_size)
         values = self.schema.class_values if self.schema is not None else self.model.classes
         return prediction_frame(logits.numpy(), source, self.model.classes, values, notes,
                                 load_options.get("label_column"))
+
+    def views(self, tta: int | None = None) -> int:
+        """The test-time views to average: ``tta`` when given, else the run's ``--tta`` (0 for text and tables)."""
+        if tta is not None and not 0 <= tta <= 64:
+            raise ConfigError(f"--tta counts the views averaged per image. Got {tta}. Allowed: 0 (off) to 64. "
+                              "Fix: pass --tta 8, or 0.")
+        n = int(self.config.get("tta") or 0) if tta is None else tta
+        if n and self.model.spec.input.kind != "image":
+            raise ConfigError(f"--tta views are shifted, rotated, zoomed images; this run's model takes "
+                              f"{self.model.spec.input.kind}. Got --tta {n}. Fix: drop --tta.")
+        return n
 
 
 def write_predictions(frame: pd.DataFrame, out: str | Path, run_dir: str | Path | None = None) -> Path:
@@ -74,7 +89,6 @@ def write_predictions(frame: pd.DataFrame, out: str | Path, run_dir: str | Path 
     Raises:
         ConfigError: ``out`` is one of the run's own files (they are never overwritten).
     """
-    from graft.errors import ConfigError
     from graft.io import atomic_path
 
     path = Path(out)

@@ -48,6 +48,9 @@ class RunOptions(Options):
         None, help="Text column of a table; makes it a text data set.", unset="read the table as features")
     feature_columns: tuple[str, ...] | None = option(
         None, help="Feature columns of a table, comma-separated.", unset="use every column but the label")
+    tta: int = option(0, help="Test-time augmentation of image models: each example's class probabilities averaged "
+                      "over it and N fixed shifted, rotated, zoomed copies, for the test figures, predict and export "
+                      "(N + 1 forward passes an example; 0: off).", ge=0, le=64, example=8)
     shift_report: bool = option(
         True, help="With a source, measure the domain shift (proxy A-distance, MMD, t-SNE) before and after.")
     mlp_width: int = option(256, help="Width of each hidden layer of builtin:mlp.", ge=1)

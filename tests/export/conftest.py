@@ -49,18 +49,21 @@ def table_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory: pytest.TempPathFactory, table_csv: Path, blobs_npz: Path, tiny_bert: Path,
          sentiment_csv: Path) -> dict[str, tuple[Path, str]]:
-    """``kind → (run directory, data spec to predict)`` for a table, an array, images and text."""
+    """``kind → (run directory, data spec to predict)`` for a table, an array, images (also with
+    ``--tta 4``) and text."""
     root = tmp_path_factory.mktemp("export-runs")
     images = image_folder(root / "shapes")
     quick = {"progress": False, "epochs": 2, "lr": 1e-2}
     graft.fit("builtin:mlp", f"csv:{table_csv}", "scratch", out=root / "table", **quick)
     graft.fit("builtin:mlp", f"npz:{blobs_npz}", "scratch", out=root / "array", **quick)
     graft.fit("builtin:lenet", f"folder:{images}", "scratch", out=root / "image", **quick)
+    graft.fit("builtin:lenet", f"folder:{images}", "scratch", out=root / "image-tta", tta=4, **quick)
     graft.fit(f"hf:{tiny_bert}", f"csv:{sentiment_csv}", "finetune", text_column="review", out=root / "text",
               progress=False, epochs=1)
     rgb = image_folder(root / "rgb", per_class=3, size=32, mode="RGB")  # other size and channels: resized, luma
     return {"table": (root / "table", f"csv:{table_csv}"), "array": (root / "array", f"npz:{blobs_npz}"),
-            "image": (root / "image", f"folder:{rgb}"), "text": (root / "text", f"csv:{sentiment_csv}")}
+            "image": (root / "image", f"folder:{rgb}"), "image-tta": (root / "image-tta", f"folder:{rgb}"),
+            "text": (root / "text", f"csv:{sentiment_csv}")}
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ def _run(argv: list[str]) -> int:
     return 0
 
 
-@pytest.mark.parametrize("kind", ["table", "array", "image", "text"])
+@pytest.mark.parametrize("kind", ["table", "array", "image", "image-tta", "text"])
 def test_onnx_predictions_equal_the_torch_path(run_copy, runs, tmp_path: Path, kind: str) -> None:  # type: ignore[no-untyped-def]
     run_dir, data = run_copy(kind), runs[kind][1]
     extra = ["--text-column", "review"] if kind == "text" else []
@@ -40,7 +40,7 @@ def test_onnx_predictions_equal_the_torch_path(run_copy, runs, tmp_path: Path, k
     pd.testing.assert_frame_equal(onnx_csv[same], torch_csv[same])
     np.testing.assert_allclose(onnx_csv[[*probs, "confidence"]], torch_csv[[*probs, "confidence"]], atol=1e-5)
     pd.testing.assert_frame_equal(file_csv, onnx_csv)
-    if kind == "image":
+    if kind.startswith("image"):
         assert torch_csv["path"].str.endswith(".png").all()  # 32x32 RGB files, resized to LeNet's 28x28 grey
 
 

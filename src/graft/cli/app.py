@@ -278,6 +278,8 @@ def predict(
     label_column: str | None = typer.Option(None, help="Label column of a table (default: the run's)."),
     text_column: str | None = typer.Option(None, help="Text column of a table (default: the run's)."),
     batch_size: int = typer.Option(256, min=1, help="Examples per forward pass."),
+    tta: int | None = typer.Option(
+        None, help="Fixed views averaged per image (0: off); default: the run's --tta. Torch engine only."),
     engine: str | None = typer.Option(
         None, help="torch (the run's PyTorch model) or onnx (onnxruntime; a run is exported to "
                    "RUN/export/model.onnx first); default torch for a run, onnx for a .onnx file."),
@@ -290,8 +292,12 @@ def predict(
     from graft.deploy.predict import predictor
     from graft.run import write_predictions
 
+    if tta is not None and (engine == "onnx" or run.is_file()):
+        raise ConfigError(f"--tta {tta} needs the torch engine: an exported graph holds the views of its run "
+                          "(graft export bakes the run's --tta in). Fix: drop --tta, or pass --engine torch.")
     model, owner = predictor(run, engine)
-    frame = model.predict(data, batch_size=batch_size, label_column=label_column, text_column=text_column)
+    views = {} if tta is None else {"tta": tta}
+    frame = model.predict(data, batch_size=batch_size, label_column=label_column, text_column=text_column, **views)
     path = write_predictions(frame, out, run_dir=owner)
     msg = f"Wrote {len(frame)} predictions to {path}"
     if frame.attrs.get("accuracy") is not None:

@@ -24,6 +24,7 @@ from graft.deploy.sidecar import build_sidecar, file_sha256, sidecar_path, token
 from graft.errors import ConfigError, ExportError
 from graft.io import atomic_path, write_json
 from graft.models.example_inputs import example_inputs
+from graft.models.test_time import with_views
 
 DEFAULT_OPSET = 18
 #: Opsets torch's TorchScript-based ONNX exporter writes, from the first with the dynamic-shape ops graft needs.
@@ -107,7 +108,8 @@ def export_run(run_dir: str | Path, format: str = "onnx", *, out: str | Path | N
                           "graph cannot hold a tokenizer. Allowed: models with a tokenizer (hf:, builtin:minilm), "
                           "images and tables. Fix: use a text model that names its tokenizer.")
     started = time.perf_counter()
-    wrapper = ExportWrapper(run.model.cpu(), spec.kind).eval()
+    views = run.views()  # a run with --tta exports its averaged views, so both engines predict alike
+    wrapper = ExportWrapper(with_views(run.model.cpu(), views), spec.kind).eval()
     seq = min(TRACE_SEQ, spec.max_length or TRACE_SEQ)
     traced_on = f"batch {TRACE_BATCH}" + (f" × {seq} tokens" if spec.kind == "text" else "")
     example = example_inputs(spec, TRACE_BATCH, seq_len=seq, padded=True)
@@ -135,7 +137,7 @@ def export_run(run_dir: str | Path, format: str = "onnx", *, out: str | Path | N
         schema=run.schema.to_dict() if run.schema is not None else None,
         parity={**asdict(parity), "tolerance": tolerance, "traced_on": traced_on},
         weights_sha256=file_sha256(run_dir / "model" / "model.safetensors"),
-        tokenizer=tokenizer[0] if tokenizer else None, pad_id=tokenizer[1] if tokenizer else None,
+        tokenizer=tokenizer[0] if tokenizer else None, pad_id=tokenizer[1] if tokenizer else None, tta=views,
     )
     write_json(sidecar_path(target), sidecar)
     return ExportResult(target, sidecar_path(target), fmt.name, parity.max_abs_diff, parity.limit, parity.shapes,

@@ -31,7 +31,7 @@ def tokenizer_dir(model_file: Path) -> Path:
 def build_sidecar(*, model_file: Path, fmt: str, engine: str, opset: int | None, run_dir: Path,
                   model_name: str, spec: InputSpec, inputs: list[dict[str, Any]], classes: list[str],
                   class_values: list[Any], schema: dict[str, Any] | None, parity: dict[str, Any],
-                  weights_sha256: str, tokenizer: str | None, pad_id: int | None) -> dict[str, Any]:
+                  weights_sha256: str, tokenizer: str | None, pad_id: int | None, tta: int = 0) -> dict[str, Any]:
     """The sidecar's content (see the README's "Export and deploy")."""
     from graft import __version__
 
@@ -40,6 +40,7 @@ def build_sidecar(*, model_file: Path, fmt: str, engine: str, opset: int | None,
         "model_file": model_file.name, "opset": opset, "model": model_name,
         "run": str(run_dir.resolve()), "weights_sha256": weights_sha256,
         "inputs": inputs, "outputs": [{"name": "logits", "dtype": "float32", "shape": ["batch", len(classes)]}],
+        "tta": tta,
         "input": {**asdict(spec), "tokenizer": tokenizer, "tokenizer_source": spec.tokenizer, "pad_id": pad_id},
         "preprocessing": preprocessing_steps(spec, schema),
         "classes": classes, "class_values": class_values,

@@ -1,0 +1,66 @@
+"""Test-time augmentation: an image model's class probabilities averaged over fixed views.
+
+Each example is predicted as it is and through ``views`` fixed shifted, rotated and zoomed
+copies (the ranges of ``contrastive``'s second views). The views are the same for every
+example and every call, so a prediction never depends on the batch it falls in, and the
+averaging is plain tensor code that traces into an exported graph.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import cast
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from graft.data.base import InputSpec
+
+#: The views' ranges: largest shift (fraction of the side), rotation (degrees), zoom interval.
+VIEW_SHIFT, VIEW_ROTATE, VIEW_ZOOM = 0.1, 15.0, (0.9, 1.1)
+
+
+def view_grids(views: int, height: int, width: int) -> torch.Tensor:
+    """``[views, H, W, 2]`` sampling grids of the fixed views (seeded, so always the same)."""
+    gen = torch.Generator().manual_seed(0)
+    draw = torch.rand(views, 4, generator=gen) * 2 - 1
+    angle = draw[:, 0] * VIEW_ROTATE * math.pi / 180
+    zoom = VIEW_ZOOM[0] + (VIEW_ZOOM[1] - VIEW_ZOOM[0]) * (draw[:, 1] + 1) / 2
+    tx, ty = draw[:, 2] * VIEW_SHIFT * 2, draw[:, 3] * VIEW_SHIFT * 2
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
+    return F.affine_grid(theta, [views, 1, height, width], align_corners=False)
+
+
+class ViewAverage(nn.Module):
+    """``model`` with its softmax averaged over the input and ``views`` fixed views.
+
+    The forward returns log-probabilities: their softmax is the average, their argmax the
+    averaged prediction. Uncovered pixels take each image's minimum, as in training views.
+    """
+
+    grids: torch.Tensor
+
+    def __init__(self, model: nn.Module, views: int, height: int, width: int) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer("grids", view_grids(views, height, width), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        floor = x.amin(dim=(1, 2, 3), keepdim=True)
+        probs = F.softmax(self.model(x).float(), dim=1)
+        for grid in self.grids:
+            view = F.grid_sample(x - floor, grid.unsqueeze(0).expand(x.shape[0], -1, -1, -1).to(x.dtype),
+                                 padding_mode="zeros", align_corners=False) + floor
+            probs = probs + F.softmax(self.model(view).float(), dim=1)
+        return torch.log((probs / (len(self.grids) + 1)).clamp_min(1e-12))
+
+
+def with_views(model: nn.Module, views: int) -> nn.Module:
+    """``model`` itself when ``views`` is 0, else :class:`ViewAverage` at its input size."""
+    if not views:
+        return model
+    spec = cast(InputSpec, model.spec.input)  # type: ignore[union-attr]
+    assert spec.size is not None, "an image model declares its input size"
+    return ViewAverage(model, views, *spec.size).eval()
