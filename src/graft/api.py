@@ -28,7 +28,7 @@ from graft.engine.evaluate import predict_logits
 from graft.engine.memory import peak_memory_mb
 from graft.engine.ranks import is_main_process
 from graft.errors import CheckpointError, ConfigError, GraftError
-from graft.models.test_time import with_views
+from graft.models.test_time import checked_views, with_views
 from graft.notes import work_started
 from graft.options import build_config, check_seeds
 from graft.run import Run
@@ -273,8 +273,9 @@ def fit(
         raise
     seconds = result.seconds or (time.perf_counter() - t0)
 
+    views, view_checks = (checked_views(net, streams.val, run_cfg.tta) if run_cfg.tta_check else (run_cfg.tta, {}))
     if dataset_size(streams.test):
-        logits, y_test, _ = predict_logits(with_views(net, run_cfg.tta), streams.test)
+        logits, y_test, _ = predict_logits(with_views(net, views), streams.test)
         scores = classification_metrics(y_test.numpy(), logits.argmax(1).numpy(), target.num_classes)
         if run_cfg.tta:  # the single-view figure beside it, so the views' gain is on record
             single, _, _ = predict_logits(net, streams.test)
@@ -296,7 +297,8 @@ def fit(
         "peak_memory_mb": result.peak_memory_mb if result.peak_memory_mb is not None else peak_memory_mb(),
         "epochs_run": result.epochs_run,
         **_oracle(result.history),
-        **({"tta": run_cfg.tta, "test_accuracy_single_view": scores["single_view_accuracy"]} if run_cfg.tta else {}),
+        **({"tta": run_cfg.tta, "tta_used": views, "test_accuracy_single_view": scores.get("single_view_accuracy"),
+            **view_checks} if run_cfg.tta else {}),
         **result.extra_metrics,
         **shift_before,
         **(_shift(net, streams, run_dir, "after") if measure else {}),

@@ -48,7 +48,7 @@ class Run:
                 DataFrame, a list of strings, ``(x, y)``, or a DataSource. Table columns
                 are matched by name with the run's schema; extra columns are ignored.
             batch_size: Examples per forward pass.
-            tta: Fixed views averaged per image (``--tta``); None: the run's own setting.
+            tta: Fixed views averaged per image (``--tta``); None: the run's own (``tta_used``).
             **load_options: Override what the run's schema says: ``label_column``,
                 ``text_column``.
 
@@ -72,11 +72,13 @@ class Run:
                                 load_options.get("label_column"))
 
     def views(self, tta: int | None = None) -> int:
-        """The test-time views to average: ``tta`` when given, else the run's ``--tta`` (0 for text and tables)."""
+        """The test-time views to average: ``tta`` when given, else the run's (``--tta``, or 0 where its
+        validation check declined them; 0 for text and tables)."""
         if tta is not None and not 0 <= tta <= 64:
             raise ConfigError(f"--tta counts the views averaged per image. Got {tta}. Allowed: 0 (off) to 64. "
                               "Fix: pass --tta 8, or 0.")
-        n = int(self.config.get("tta") or 0) if tta is None else tta
+        own = self.metrics.get("tta_used", self.config.get("tta"))  # the views validation kept
+        n = int(own or 0) if tta is None else tta
         if n and self.model.spec.input.kind != "image":
             raise ConfigError(f"--tta views are shifted, rotated, zoomed images; this run's model takes "
                               f"{self.model.spec.input.kind}. Got --tta {n}. Fix: drop --tta.")

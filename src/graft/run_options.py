@@ -51,6 +51,8 @@ class RunOptions(Options):
     tta: int = option(0, help="Test-time augmentation of image models: each example's class probabilities averaged "
                       "over it and N fixed shifted, rotated, zoomed copies, for the test figures, predict and export "
                       "(N + 1 forward passes an example; 0: off).", ge=0, le=64, example=8)
+    tta_check: bool = option(True, help="Keep the --tta views only where they do not raise the loss on the "
+                             "validation split (--no-tta-check: always).")
     shift_report: bool = option(
         True, help="With a source, measure the domain shift (proxy A-distance, MMD, t-SNE) before and after.")
     mlp_width: int = option(256, help="Width of each hidden layer of builtin:mlp.", ge=1)

@@ -4,6 +4,7 @@ batch, used by the test figures and by predict, refused where there are no image
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from torch import nn
 
 import graft
 from graft.errors import ConfigError
-from graft.models.test_time import ViewAverage, view_grids, with_views
+from graft.models.test_time import ViewAverage, checked_views, view_grids, with_views
 from tests.export.conftest import image_folder
 
 
@@ -52,6 +53,26 @@ def test_the_average_is_over_the_image_and_each_view() -> None:
     assert with_views(inner, 0) is inner
 
 
+class _CornerPixel(nn.Module):
+    """Reads the class off one pixel: any shift of the image loses it."""
+
+    spec = SimpleNamespace(input=SimpleNamespace(size=(12, 12)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 20 * torch.stack([x[:, 0, 1, 1], 1 - x[:, 0, 1, 1]], 1)
+
+
+def test_views_that_raise_the_validation_loss_are_declined() -> None:
+    from torch.utils.data import TensorDataset
+
+    y = torch.arange(40) % 2
+    x = torch.zeros(40, 1, 12, 12)
+    x[:, 0, 1, 1] = (y == 0).float()
+    used, figures = checked_views(_CornerPixel(), TensorDataset(x, y), 4)
+    assert used == 0 and figures["val_loss_views"] > figures["val_loss_single_view"]
+    assert checked_views(_CornerPixel(), None, 4) == (4, {})  # nothing to check against: as asked
+
+
 @pytest.fixture(scope="module")
 def tta_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("tta")
@@ -64,13 +85,17 @@ def tta_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_a_run_with_tta_scores_and_predicts_with_its_views(tta_run: tuple[Path, Path]) -> None:
     run_dir, images = tta_run
     run = graft.load_run(run_dir)
-    assert run.metrics["tta"] == 4 and 0 <= run.metrics["test_accuracy_single_view"] <= 1
+    assert run.metrics["tta"] == run.metrics["tta_used"] == 4 and 0 <= run.metrics["test_accuracy_single_view"] <= 1
     averaged, single = run.predict(f"folder:{images}"), run.predict(f"folder:{images}", tta=0)
     probs = [c for c in averaged if c.startswith("p_")]
     assert not np.allclose(averaged[probs], single[probs])  # predict uses the run's views unless told
     assert np.allclose(averaged[probs].sum(1), 1.0, atol=1e-5)
     with pytest.raises(ConfigError, match="Allowed: 0 \\(off\\) to 64"):
         run.predict(f"folder:{images}", tta=-1)
+    run.metrics["tta_used"] = 0  # as when validation declined the views: predict follows
+    assert np.allclose(run.predict(f"folder:{images}")[probs], single[probs])
+    run.metrics["tta_used"] = 0  # as when validation declined the views: predict follows
+    assert np.allclose(run.predict(f"folder:{images}")[probs], single[probs])
 
 
 def test_tta_is_refused_for_tables_and_for_an_exported_graph(tta_run: tuple[Path, Path], finished_run: Path,

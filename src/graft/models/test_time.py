@@ -9,7 +9,7 @@ averaging is plain tensor code that traces into an exported graph.
 from __future__ import annotations
 
 import math
-from typing import cast
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -64,3 +64,27 @@ def with_views(model: nn.Module, views: int) -> nn.Module:
     spec = cast(InputSpec, model.spec.input)  # type: ignore[union-attr]
     assert spec.size is not None, "an image model declares its input size"
     return ViewAverage(model, views, *spec.size).eval()
+
+
+def checked_views(model: nn.Module, val: Any, views: int) -> tuple[int, dict[str, float]]:
+    """``views``, or 0 where they raise the loss on the labeled validation data ``val``; and the
+    two validation losses behind the choice (empty without labeled validation data)."""
+    from graft.data.base import dataset_size
+    from graft.engine.evaluate import predict_logits
+    from graft.notes import note
+
+    if not views or val is None or not dataset_size(val):
+        return views, {}
+    single, y, _ = predict_logits(model, val)
+    known = y >= 0
+    if not known.any():
+        return views, {}
+    averaged, _, _ = predict_logits(with_views(model, views), val)
+    figures = {"val_loss_single_view": float(F.cross_entropy(single[known], y[known])),
+               "val_loss_views": float(F.cross_entropy(averaged[known], y[known]))}
+    if figures["val_loss_views"] > figures["val_loss_single_view"]:
+        note(f"--tta {views}: the views raised the validation loss ({figures['val_loss_single_view']:.3f} → "
+             f"{figures['val_loss_views']:.3f}), so the run scores and predicts single images (tta_used 0). "
+             "Fix: pass --no-tta-check to keep the views anyway.")
+        return 0, figures
+    return views, figures
