@@ -279,7 +279,7 @@ def fit(
         scores = classification_metrics(y_test.numpy(), logits.argmax(1).numpy(), target.num_classes)
         if run_cfg.tta:  # the single-view figure beside it, so the views' gain is on record
             single, _, _ = predict_logits(net, streams.test)
-            scores["single_view_accuracy"] = float((single.argmax(1) == y_test).float().mean())
+            scores["single_view_accuracy"] = float((single.argmax(1) == y_test).double().mean())
     else:  # an unlabeled target: nothing to score, and the report says so
         scores = {"accuracy": None, "macro_f1": None, "confusion": None}
     val_acc = _val_accuracy(result)
