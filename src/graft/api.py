@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import shutil
 import sys
@@ -239,6 +240,7 @@ def fit(
         "strategy_options": dataclasses.asdict(strategy_cfg),
         "train": dataclasses.asdict(train_cfg),
         "input_schema": schema.describe(net.spec.input),
+        **({"auto": auto} if (auto := _AUTO_CHOICE.get()) is not None else {}),
     }
     existed, fresh = run_dir.exists(), not run_dir.exists() or not any(run_dir.iterdir())
     start_run_dir(run_dir, config, resume=resume, overwrite=overwrite)
@@ -319,6 +321,25 @@ def fit(
     return Run(run_dir, net, metrics, config, result.history, schema)
 
 
+#: The choice of ``strategy="auto"`` being run: recorded in the run's config.yaml, so that
+#: ``--resume`` continues with it instead of measuring again.
+_AUTO_CHOICE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("graft_auto_choice",
+                                                                                    default=None)
+
+
+def _recorded_choice(out: Any) -> Any:
+    """The auto choice an interrupted run in ``out`` recorded, or None."""
+    import yaml
+
+    from graft.auto import Choice
+
+    config = Path(out) / "config.yaml" if out is not None else None
+    if config is None or not config.is_file() or not (Path(out) / "checkpoints" / "last.ckpt").is_file():
+        return None
+    saved = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("auto")
+    return Choice.from_dict(saved) if isinstance(saved, dict) else None
+
+
 def _fit_auto(model: Any, data: Any, *, labels_per_class: int | None, seed: int, out: Any, source: Any,
               teacher: Any, unlabeled: Any, resume: bool, overwrite: bool, options: dict[str, Any]) -> Run:
     """``strategy="auto"``: measure, pick by :data:`graft.auto.RULES`, run the pick, write auto.md."""
@@ -334,8 +355,14 @@ def _fit_auto(model: Any, data: Any, *, labels_per_class: int | None, seed: int,
     options = dict(options)
     budget = options.pop("budget", None)
     folding = ("folds", "fold", "fold_scope")  # auto measures on one split; the pick then runs every fold
-    choice = choose(model, data, source=source, unlabeled=unlabeled, labels_per_class=labels_per_class, seed=seed,
-                    budget=budget, options={k: v for k, v in options.items() if k.replace("-", "_") not in folding})
+    choice = _recorded_choice(out) if resume else None
+    if choice is not None:
+        note(f"auto: resuming with the choice recorded in {Path(out) / 'config.yaml'} (not measured again).")
+    else:
+        choice = choose(model, data, source=source, unlabeled=unlabeled, labels_per_class=labels_per_class,
+                        seed=seed, budget=budget,
+                        options={k: v for k, v in options.items() if k.replace("-", "_") not in folding})
+    recorded = choice.to_dict()  # before the notes below, which a resumed run adds again
     picked = STRATEGIES.get(choice.strategy)
     from graft.option_groups import split_options
 
@@ -354,9 +381,13 @@ def _fit_auto(model: Any, data: Any, *, labels_per_class: int | None, seed: int,
         choice.notes.append(f"'{choice.strategy}' does not learn from unlabeled data: --unlabeled is not used.")
         unlabeled = None
     note(f"auto: {choice.why()}")
-    run = fit(choice.model, data, strategy=choice.strategy, labels_per_class=labels_per_class, seed=seed, out=out,
-              source=source, unlabeled=unlabeled, resume=resume, overwrite=overwrite,
-              **{**choice.options, **options})
+    token = _AUTO_CHOICE.set(recorded)
+    try:
+        run = fit(choice.model, data, strategy=choice.strategy, labels_per_class=labels_per_class, seed=seed,
+                  out=out, source=source, unlabeled=unlabeled, resume=resume, overwrite=overwrite,
+                  **{**choice.options, **options})
+    finally:
+        _AUTO_CHOICE.reset(token)
     auto = {"auto_rule": choice.rule.name, "auto_strategy": choice.strategy, "auto_why": choice.why()}
     if is_main_process():
         write_auto_md(run.run_dir, choice)

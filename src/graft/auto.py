@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +151,22 @@ class Choice:
     rule: Rule
     measurements: Measurements
     notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any] | None:
+        """What a resumed run needs to continue with this choice (None for an in-memory model)."""
+        if not isinstance(self.model, str):
+            return None
+        return {"model": self.model, "strategy": self.strategy, "options": dict(self.options), "rule": self.rule.name,
+                "measurements": asdict(self.measurements), "notes": list(self.notes)}
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> Choice | None:
+        """The choice :meth:`to_dict` recorded, or None when its rule is no longer one of :data:`RULES`."""
+        rule = next((r for r in RULES if r.name == saved.get("rule")), None)
+        if rule is None:
+            return None
+        return cls(saved["model"], saved["strategy"], dict(saved["options"]), rule,
+                   Measurements(**saved["measurements"]), list(saved.get("notes", [])))
 
     def why(self) -> str:
         """One line: the numbers and the rule that fired."""

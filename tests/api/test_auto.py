@@ -109,3 +109,30 @@ def test_compare_runs_auto_beside_named_strategies(finished_run: Path, blobs_npz
     auto = results[results["strategy"] == "auto"].iloc[0]
     assert auto["auto_strategy"] and 0 <= auto["test_accuracy"] <= 1
     assert set(results["strategy"]) == {"auto", "linear-probe"}
+
+
+def test_an_interrupted_auto_run_resumes_with_its_recorded_choice(tmp_path: Path, blobs_npz: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import graft.auto
+    from graft.engine import trainer as trainer_module
+
+    options = {"epochs": 4, "lr": 1e-2, "checkpoint_every": 0, "progress": False}
+    real_end_epoch = trainer_module.EpochProgress.end_epoch
+
+    def ctrl_c_after_epoch_2(self: object, epoch: int, row: dict) -> None:
+        if epoch == 2:
+            raise KeyboardInterrupt
+        real_end_epoch(self, epoch, row)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(trainer_module.EpochProgress, "end_epoch", ctrl_c_after_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        graft.fit("builtin:mlp", f"npz:{blobs_npz}", strategy="auto", out=tmp_path, **options)
+    monkeypatch.undo()
+
+    def measure_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a resumed auto run measured again")
+
+    monkeypatch.setattr(graft.auto, "choose", measure_again)
+    run = graft.fit("builtin:mlp", f"npz:{blobs_npz}", strategy="auto", out=tmp_path, resume=True, **options)
+    assert run.metrics["auto_strategy"] == "scratch" and run.metrics["epochs_run"] == 4
+    assert "rule: " in run.metrics["auto_why"] and (tmp_path / "auto.md").is_file()
