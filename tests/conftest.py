@@ -221,3 +221,26 @@ def user_error() -> Callable[..., str]:
     """``user_error(code, out, err, *needles)``: exit 2, no traceback, ONE ``error:`` line holding every
     needle; returns that line."""
     return assert_user_error
+
+
+@pytest.fixture
+def fit_interrupted(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """``fit_interrupted(*args, **kwargs)``: ``graft.fit`` stopped by a Ctrl-C after its second epoch,
+    before the third is checkpointed."""
+    import graft
+    from graft.engine import trainer as trainer_module
+
+    real_end_epoch = trainer_module.EpochProgress.end_epoch
+
+    def ctrl_c_after_epoch_2(self: object, epoch: int, row: dict) -> None:
+        if epoch == 2:
+            raise KeyboardInterrupt
+        real_end_epoch(self, epoch, row)  # type: ignore[arg-type]
+
+    def run(*args: object, **kwargs: object) -> None:
+        with monkeypatch.context() as patch:
+            patch.setattr(trainer_module.EpochProgress, "end_epoch", ctrl_c_after_epoch_2)
+            with pytest.raises(KeyboardInterrupt):
+                graft.fit(*args, **kwargs)  # type: ignore[arg-type]
+
+    return run

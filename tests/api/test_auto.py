@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -112,22 +113,12 @@ def test_compare_runs_auto_beside_named_strategies(finished_run: Path, blobs_npz
 
 
 def test_an_interrupted_auto_run_resumes_with_its_recorded_choice(tmp_path: Path, blobs_npz: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   fit_interrupted: Callable[..., None]) -> None:
     import graft.auto
-    from graft.engine import trainer as trainer_module
 
     options = {"epochs": 4, "lr": 1e-2, "checkpoint_every": 0, "progress": False}
-    real_end_epoch = trainer_module.EpochProgress.end_epoch
-
-    def ctrl_c_after_epoch_2(self: object, epoch: int, row: dict) -> None:
-        if epoch == 2:
-            raise KeyboardInterrupt
-        real_end_epoch(self, epoch, row)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(trainer_module.EpochProgress, "end_epoch", ctrl_c_after_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
-        graft.fit("builtin:mlp", f"npz:{blobs_npz}", strategy="auto", out=tmp_path, **options)
-    monkeypatch.undo()
+    fit_interrupted("builtin:mlp", f"npz:{blobs_npz}", strategy="auto", out=tmp_path, **options)
 
     def measure_again(*args: object, **kwargs: object) -> None:
         raise AssertionError("a resumed auto run measured again")

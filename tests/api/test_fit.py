@@ -205,24 +205,11 @@ def test_overwrite_replaces_the_whole_run(tmp_path: Path, blobs_npz: Path) -> No
 
 
 def test_resume_an_interrupted_fit_equals_the_uninterrupted_fit(tmp_path: Path, blobs_npz: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from graft.engine import trainer as trainer_module
-
+                                                                fit_interrupted: Callable[..., None]) -> None:
     options = {"epochs": 4, "lr": 1e-2, "batch_size": 16, "checkpoint_every": 0, **QUIET}
     full = graft.fit("builtin:mlp", f"npz:{blobs_npz}", "scratch", out=tmp_path / "full", **options)
-
-    real_end_epoch = trainer_module.EpochProgress.end_epoch
-
-    def ctrl_c_after_epoch_2(self: object, epoch: int, row: dict) -> None:
-        if epoch == 2:  # before epoch 3 (1-based) is checkpointed
-            raise KeyboardInterrupt
-        real_end_epoch(self, epoch, row)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(trainer_module.EpochProgress, "end_epoch", ctrl_c_after_epoch_2)
     cut = tmp_path / "cut"
-    with pytest.raises(KeyboardInterrupt):
-        graft.fit("builtin:mlp", f"npz:{blobs_npz}", "scratch", out=cut, **options)
-    monkeypatch.undo()
+    fit_interrupted("builtin:mlp", f"npz:{blobs_npz}", "scratch", out=cut, **options)
     assert (cut / "checkpoints" / "last.ckpt").is_file() and not (cut / "metrics.json").exists()
 
     resumed = graft.fit("builtin:mlp", f"npz:{blobs_npz}", "scratch", out=cut, resume=True, **options)

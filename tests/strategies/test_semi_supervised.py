@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -86,24 +87,12 @@ def test_distribution_alignment_pulls_a_biased_model_toward_the_target_shares() 
 
 
 def test_an_interrupted_run_resumes_with_its_running_class_mean(blobs_npz: Path, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                 fit_interrupted: Callable[..., None]) -> None:
     import torch
-
-    from graft.engine import trainer as trainer_module
 
     options = {**QUIET, "labels_per_class": 3, "checkpoint_every": 0}
     full = graft.fit("builtin:mlp", f"npz:{blobs_npz}", "semi-supervised", out=tmp_path / "full", **options)
-    real_end_epoch = trainer_module.EpochProgress.end_epoch
-
-    def ctrl_c_after_epoch_2(self: object, epoch: int, row: dict) -> None:
-        if epoch == 2:
-            raise KeyboardInterrupt
-        real_end_epoch(self, epoch, row)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(trainer_module.EpochProgress, "end_epoch", ctrl_c_after_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
-        graft.fit("builtin:mlp", f"npz:{blobs_npz}", "semi-supervised", out=tmp_path / "cut", **options)
-    monkeypatch.undo()
+    fit_interrupted("builtin:mlp", f"npz:{blobs_npz}", "semi-supervised", out=tmp_path / "cut", **options)
     mean = torch.load(tmp_path / "cut" / "checkpoints" / "last.ckpt", weights_only=True)["module"]["extras.prior.mean"]
     assert torch.isclose(mean.sum(), torch.tensor(1.0)) and not torch.allclose(mean, torch.full_like(mean, 1 / 3))
     resumed = graft.fit("builtin:mlp", f"npz:{blobs_npz}", "semi-supervised", out=tmp_path / "cut", resume=True,
