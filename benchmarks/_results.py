@@ -26,6 +26,23 @@ def read_rows(name: str) -> list[dict[str, Any]]:
     return pd.read_csv(csv, dtype=str).to_dict("records") if csv.exists() else []
 
 
+def merge_rows(name: str, new: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:
+    """``results/NAME.csv``'s rows with those sharing a ``key`` with ``new`` replaced by ``new``; written
+    back and returned. Read and written under a lock, so processes finishing together keep each other's rows."""
+    import fcntl
+    import tempfile
+
+    def of(row: dict[str, Any]) -> tuple[str, ...]:
+        return tuple(str(row[k]) for k in key)
+
+    with open(Path(tempfile.gettempdir()) / f"graft-results-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        replaced = {of(r) for r in new}
+        rows = [r for r in read_rows(name) if of(r) not in replaced] + list(new)
+        pd.DataFrame(rows).to_csv(RESULTS / f"{name}.csv", index=False)
+    return rows
+
+
 def publish(name: str, intro: str, rows: list[dict[str, Any]]) -> None:
     """Write ``results/NAME.md``: the intro, then the rows as a markdown table; print it."""
     text = intro + "\n\n" + markdown_table(pd.DataFrame(rows)) + "\n"

@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from _results import RESULTS, fit_or_reuse, mean_std, publish, read_rows
+from _results import RESULTS, fit_or_reuse, mean_std, merge_rows, publish
 
 BIRTH_CONTROL = "builtin:drug-reviews?condition=Birth Control"
 OTHERS = "builtin:drug-reviews?condition!=Birth Control"
@@ -42,7 +42,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=HERE / "runs" / "b5_adamw")
     args = ap.parse_args()
     out, seeds = args.out, args.seeds
-    rows = read_rows("b5_text_da")  # a rerun replaces its own (cell, strategy) rows and keeps the others
+    mine = []  # a rerun replaces its own (cell, strategy) rows and keeps the others'
     for cell in args.cells:
         source, target = CELLS[cell]
         for strategy in args.strategies:
@@ -56,13 +56,12 @@ def main() -> None:
                 picked.append(f"{m.get('selected_epoch')}")
                 secs.append(float(m.get("train_seconds", 0)))
                 print(f"{cell} {strategy} seed {seed}: macro-F1 {f1[-1]:.3f} accuracy {acc[-1]:.3f}", flush=True)
-            rows[:] = [r for r in rows if (r["cell"], r["strategy"]) != (cell, strategy)]
-            rows.append({"cell": cell, "strategy": strategy, "seeds": ",".join(map(str, seeds)),
+            mine.append({"cell": cell, "strategy": strategy, "seeds": ",".join(map(str, seeds)),
                          "macro-F1 (AdamW, defaults now)": mean_std(f1), "per seed": " / ".join(f"{v:.3f}" for v in f1),
                          "macro-F1 (SGD 0.01, before)": sgd_reference(cell, strategy),
                          "accuracy": mean_std(acc), "epoch picked": "/".join(picked),
                          "s / run": f"{sum(secs) / len(secs):.0f}"})
-    pd.DataFrame(rows).to_csv(RESULTS / "b5_text_da.csv", index=False)
+    rows = merge_rows("b5_text_da", mine, ("cell", "strategy"))
     intro = ("# Text domain adaptation: AdamW (the text defaults since session 17) against SGD 0.01\n\n"
              "MiniLM, drug reviews; `b5`: Birth Control labeled → other conditions unlabeled, `b5r` the reverse; "
              "6 epochs, label-free pick (`im`), target test macro-F1, mean ± std over seeds. The SGD column is "
