@@ -42,7 +42,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=HERE / "runs" / "b5_adamw")
     args = ap.parse_args()
     out, seeds = args.out, args.seeds
-    mine = []  # a rerun replaces its own (cell, strategy) rows and keeps the others'
+    mine = []  # a rerun replaces its own (cell, strategy) rows and keeps the others
     for cell in args.cells:
         source, target = CELLS[cell]
         for strategy in args.strategies:
