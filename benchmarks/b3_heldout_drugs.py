@@ -16,8 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import pandas as pd
-from _results import RESULTS, fit_or_reuse, mean_std, parse_variant, publish, read_rows
+from _results import fit_or_reuse, mean_std, merge_rows, parse_variant, publish, read_rows
 
 HERE = Path(__file__).parent
 STRATEGIES = ("linear-probe", "finetune", "contrastive")
@@ -54,9 +53,8 @@ def main() -> None:
                          "per seed": " / ".join(f"{x['test_accuracy']:.3f}" for x in m),
                          "selected epochs": " / ".join(str(x.get("selected_epoch")) for x in m),
                          "train s": f"{sum(x['train_seconds'] for x in m) / len(m):.0f}"})
-            rows[:] = [r for r in rows[:-1] if (str(r["K"]), r["strategy"]) != (str(k), name)] + rows[-1:]
+            rows = merge_rows("b3_heldout_drugs", rows[-1:], ("K", "strategy"))
             publish("b3_heldout_drugs", intro, rows)
-            pd.DataFrame(rows).to_csv(RESULTS / "b3_heldout_drugs.csv", index=False)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import pandas as pd
-from _results import RESULTS, fit_or_reuse, mean_std, publish, read_rows
+from _results import fit_or_reuse, mean_std, merge_rows, publish
 
 import graft
 from graft.auto import choose
@@ -54,8 +53,6 @@ def main() -> None:
              "Every candidate with its defaults and `auto` on the same split and seed; `gap` is auto minus the "
              "cell's best (goal: ≥ −0.01). `pick` is what auto chose (the rule is in each run's auto.md). "
              "mean ± std over seeds.")
-    csv = RESULTS / "b7_auto.csv"
-    rows = read_rows("b7_auto")
     lenet = out / "pretrain-lenet"
     for cell in args.cells.split(","):
         family = cell.split("-")[0]
@@ -117,8 +114,7 @@ def main() -> None:
             if metric != "test_accuracy":
                 row["metric"] = metric.removeprefix("test_")
                 row.update({f"{n} accuracy": mean_std(v) for n, v in accuracy.items()})
-            rows[:] = [r for r in rows if [str(r.get(c)) for c in KEY] != [row[c] for c in KEY]] + [row]
-            pd.DataFrame(rows).to_csv(csv, index=False)
+            rows = merge_rows("b7_auto", [row], tuple(KEY))
             publish("b7_auto", intro, rows)
 
 

@@ -17,8 +17,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-from _results import RESULTS, fit_or_reuse, mean_std, publish, read_rows
+from _results import fit_or_reuse, mean_std, merge_rows, publish
 
 HERE = Path(__file__).parent
 EFFNET = {"image_size": 64}
@@ -49,8 +48,6 @@ def main() -> None:
              "--target-macs F` (4 Taylor steps with a recovery epoch each, 10 recovery epochs). Latency: "
              "median of timed forward passes after warm-up, float32, on this machine's CPU with the thread "
              "count shown, while other jobs ran (read the ratios, not the absolute values). mean ± std over seeds.")
-    csv = RESULTS / f"{args.name}.csv"
-    rows = read_rows(args.name)
 
     def add(part: str, model: str, strategy: str, runs: list[Any], acc_key: str = "test_accuracy",
             prefix: str = "") -> None:
@@ -62,8 +59,7 @@ def main() -> None:
                "ms b1": f"{m0[prefix + 'latency_ms_b1']:.2f}", "ms b32": f"{m0[prefix + 'latency_ms_b32']:.2f}",
                "threads": str(m0.get(prefix + "latency_threads", "")),
                "s/run": f"{sum(r.metrics['train_seconds'] for r in runs) / len(runs):.0f}" if not prefix else "—"}
-        rows[:] = [r for r in rows if [str(r[c]) for c in KEY] != [row[c] for c in KEY]] + [row]
-        pd.DataFrame(rows).to_csv(csv, index=False)
+        rows = merge_rows(args.name, [row], tuple(KEY))
         publish(args.name, intro, rows)
 
     if "distill" in args.part:

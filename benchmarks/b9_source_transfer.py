@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
-from _results import RESULTS, mean_std, publish, read_rows
+from _results import mean_std, merge_rows, publish
 
 import graft
 from graft.data import DataSource, load_source, make_splits
@@ -85,17 +84,13 @@ def main() -> None:
              "no target label. Part 2 pretrains LeNet on "
              "MNIST-5k without its labels. Each strategy's defaults; mean ± std over seeds; `s/run` is the "
              "training time (2 CPU cores shared with other processes: only roughly comparable).")
-    csv = RESULTS / f"{args.name}.csv"
-    rows = read_rows(args.name)
 
     def add(part: str, k: int, start: str, name: str, runs: list) -> None:  # type: ignore[type-arg]
         accs = [r.metrics["test_accuracy"] for r in runs]
         row = {"part": part, "K": str(k), "start": start, "strategy": name, "test accuracy": mean_std(accs),
                "per seed": " / ".join(f"{a:.3f}" for a in accs),
                "s/run": f"{sum(r.metrics['train_seconds'] for r in runs) / len(runs):.1f}"}
-        rows[:] = [r for r in rows if [str(r[c]) for c in KEY] != [row[c] for c in KEY]] + [row]
-        rows.sort(key=lambda r: (str(r["part"]), int(r["K"])))
-        pd.DataFrame(rows).to_csv(csv, index=False)
+        rows = sorted(merge_rows(args.name, [row], tuple(KEY)), key=lambda r: (str(r["part"]), int(r["K"])))
         publish(args.name, intro, rows)
 
     if "1" in parts:
