@@ -29,7 +29,7 @@ from graft.engine.evaluate import predict_logits
 from graft.engine.memory import peak_memory_mb
 from graft.engine.ranks import is_main_process
 from graft.errors import CheckpointError, ConfigError, GraftError
-from graft.models.test_time import checked_views, with_views
+from graft.models.test_time import checked_views, refuse_views_for, with_views
 from graft.notes import work_started
 from graft.options import build_config, check_seeds
 from graft.run import Run
@@ -210,9 +210,7 @@ def fit(
     info = DataInfo.from_source(target)
     torch.manual_seed(seed)  # random initialisation depends on the seed only
     net = build_model(model, info, run_cfg.model_options())
-    if run_cfg.tta and net.spec.input.kind != "image":
-        raise ConfigError(f"--tta views are shifted, rotated, zoomed images; the model takes {net.spec.input.kind}. "
-                          f"Got --tta {run_cfg.tta}. Allowed: 0 for {net.spec.input.kind} models. Fix: drop --tta.")
+    refuse_views_for(net.spec.input.kind, run_cfg.tta)
     teacher_view = None
     if teacher is not None:
         from graft.teachers import check_teacher, teacher_inputs
@@ -280,7 +278,7 @@ def fit(
         logits, y_test, _ = predict_logits(with_views(net, views), streams.test)
         scores = classification_metrics(y_test.numpy(), logits.argmax(1).numpy(), target.num_classes)
         if run_cfg.tta:  # the single-view figure beside it, so the views' gain is on record
-            single, _, _ = predict_logits(net, streams.test)
+            single = predict_logits(net, streams.test)[0] if views else logits
             scores["single_view_accuracy"] = float((single.argmax(1) == y_test).double().mean())
     else:  # an unlabeled target: nothing to score, and the report says so
         scores = {"accuracy": None, "macro_f1": None, "confusion": None}
@@ -327,25 +325,12 @@ _AUTO_CHOICE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.Contex
                                                                                     default=None)
 
 
-def _recorded_choice(out: Any) -> Any:
-    """The auto choice an interrupted run in ``out`` recorded, or None."""
-    import yaml
-
-    from graft.auto import Choice
-
-    config = Path(out) / "config.yaml" if out is not None else None
-    if config is None or not config.is_file() or not (Path(out) / "checkpoints" / "last.ckpt").is_file():
-        return None
-    saved = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("auto")
-    return Choice.from_dict(saved) if isinstance(saved, dict) else None
-
-
 def _fit_auto(model: Any, data: Any, *, labels_per_class: int | None, seed: int, out: Any, source: Any,
               teacher: Any, unlabeled: Any, resume: bool, overwrite: bool, options: dict[str, Any]) -> Run:
     """``strategy="auto"``: measure, pick by :data:`graft.auto.RULES`, run the pick, write auto.md."""
     import json
 
-    from graft.auto import choose, write_auto_md
+    from graft.auto import choose, recorded_choice, write_auto_md
     from graft.notes import note
     from graft.option_groups import without_ignored
     from graft.strategies import STRATEGIES
@@ -355,7 +340,7 @@ def _fit_auto(model: Any, data: Any, *, labels_per_class: int | None, seed: int,
     options = dict(options)
     budget = options.pop("budget", None)
     folding = ("folds", "fold", "fold_scope")  # auto measures on one split; the pick then runs every fold
-    choice = _recorded_choice(out) if resume else None
+    choice = recorded_choice(out) if resume else None
     if choice is not None:
         note(f"auto: resuming with the choice recorded in {Path(out) / 'config.yaml'} (not measured again).")
     else:

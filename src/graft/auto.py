@@ -357,6 +357,17 @@ def _default_epochs(strategy: str) -> int:
     return int(STRATEGIES.get(strategy).train_defaults.get("epochs", 30))
 
 
+def recorded_choice(out: Any) -> Choice | None:
+    """The choice an interrupted run in ``out`` recorded in its config.yaml (``auto:``), or None."""
+    import yaml
+
+    config = Path(out) / "config.yaml" if out is not None else None
+    if config is None or not config.is_file() or not (Path(out) / "checkpoints" / "last.ckpt").is_file():
+        return None
+    saved = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("auto")
+    return Choice.from_dict(saved) if isinstance(saved, dict) else None
+
+
 def write_auto_md(run_dir: Path, choice: Choice) -> None:
     from graft.io import write_text
 

@@ -74,14 +74,15 @@ class Run:
     def views(self, tta: int | None = None) -> int:
         """The test-time views to average: ``tta`` when given, else the run's (``--tta``, or 0 where its
         validation check declined them; 0 for text and tables)."""
-        if tta is not None and not 0 <= tta <= 64:
-            raise ConfigError(f"--tta counts the views averaged per image. Got {tta}. Allowed: 0 (off) to 64. "
-                              "Fix: pass --tta 8, or 0.")
+        from graft.models.test_time import refuse_views_for
+        from graft.options import check_value
+        from graft.run_options import RunOptions
+
+        if tta is not None:
+            check_value(RunOptions, "tta", tta, "graft predict")
         own = self.metrics.get("tta_used", self.config.get("tta"))  # the views validation kept
         n = int(own or 0) if tta is None else tta
-        if n and self.model.spec.input.kind != "image":
-            raise ConfigError(f"--tta views are shifted, rotated, zoomed images; this run's model takes "
-                              f"{self.model.spec.input.kind}. Got --tta {n}. Fix: drop --tta.")
+        refuse_views_for(self.model.spec.input.kind, n)
         return n
 
 

@@ -90,7 +90,7 @@ def test_a_run_with_tta_scores_and_predicts_with_its_views(tta_run: tuple[Path, 
     probs = [c for c in averaged if c.startswith("p_")]
     assert not np.allclose(averaged[probs], single[probs])  # predict uses the run's views unless told
     assert np.allclose(averaged[probs].sum(1), 1.0, atol=1e-5)
-    with pytest.raises(ConfigError, match="Allowed: 0 \\(off\\) to 64"):
+    with pytest.raises(ConfigError, match="must be in \\[0, 64\\]"):
         run.predict(f"folder:{images}", tta=-1)
     run.metrics["tta_used"] = 0  # as when validation declined the views: predict follows
     assert np.allclose(run.predict(f"folder:{images}")[probs], single[probs])
@@ -104,7 +104,7 @@ def test_tta_is_refused_for_tables_and_for_an_exported_graph(tta_run: tuple[Path
 
     with pytest.raises(ConfigError, match="the model takes table.*Fix: drop --tta"):
         graft.fit("builtin:mlp", f"npz:{blobs_npz}", "scratch", tta=2, progress=False)
-    for argv, says in ((["--run", finished_run, "--data", f"npz:{blobs_npz}"], "this run's model takes table"),
+    for argv, says in ((["--run", finished_run, "--data", f"npz:{blobs_npz}"], "the model takes table"),
                        (["--run", tta_run[0], "--data", f"folder:{tta_run[1]}", "--engine", "onnx"],
                         "needs the torch engine")):
         with pytest.raises(SystemExit) as stop:

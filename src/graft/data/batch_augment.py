@@ -20,12 +20,20 @@ def random_affine_batch(x: torch.Tensor, shift: float, rotate_deg: float,
     angle = (torch.rand(b, device=x.device) * 2 - 1) * rotate_deg * torch.pi / 180
     zoom = scale[0] + (scale[1] - scale[0]) * torch.rand(b, device=x.device)
     t = (torch.rand(b, 2, device=x.device) * 2 - 1) * shift * 2
+    grid = F.affine_grid(affine_theta(angle, zoom, t[:, 0], t[:, 1]).to(x.dtype), list(x.shape), align_corners=False)
+    return warp(x, grid)
+
+
+def affine_theta(angle: torch.Tensor, zoom: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor) -> torch.Tensor:
+    """``[N, 2, 3]`` affine matrices: rotation ``angle`` (radians), zoom, shift (grid units, −1…1 spans the side)."""
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    theta = torch.stack([torch.stack([cos, -sin, t[:, 0]], 1), torch.stack([sin, cos, t[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    return torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
+
+
+def warp(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """``x`` resampled on ``grid``; uncovered pixels take each image's minimum."""
     floor = x.amin(dim=(1, 2, 3), keepdim=True)
-    moved = F.grid_sample(x - floor, grid, padding_mode="zeros", align_corners=False)
-    return moved + floor
+    return F.grid_sample(x - floor, grid, padding_mode="zeros", align_corners=False) + floor
 
 
 def cutout_batch(x: torch.Tensor, size: float) -> torch.Tensor:

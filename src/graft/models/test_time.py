@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from graft.data.base import InputSpec
+from graft.data.batch_augment import affine_theta, warp
 
 #: The views' ranges: largest shift (fraction of the side), rotation (degrees), zoom interval.
 VIEW_SHIFT, VIEW_ROTATE, VIEW_ZOOM = 0.1, 15.0, (0.9, 1.1)
@@ -27,9 +28,7 @@ def view_grids(views: int, height: int, width: int) -> torch.Tensor:
     draw = torch.rand(views, 4, generator=gen) * 2 - 1
     angle = draw[:, 0] * VIEW_ROTATE * math.pi / 180
     zoom = VIEW_ZOOM[0] + (VIEW_ZOOM[1] - VIEW_ZOOM[0]) * (draw[:, 1] + 1) / 2
-    tx, ty = draw[:, 2] * VIEW_SHIFT * 2, draw[:, 3] * VIEW_SHIFT * 2
-    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
+    theta = affine_theta(angle, zoom, draw[:, 2] * VIEW_SHIFT * 2, draw[:, 3] * VIEW_SHIFT * 2)
     return F.affine_grid(theta, [views, 1, height, width], align_corners=False)
 
 
@@ -48,13 +47,20 @@ class ViewAverage(nn.Module):
         self.register_buffer("grids", view_grids(views, height, width), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        floor = x.amin(dim=(1, 2, 3), keepdim=True)
         probs = F.softmax(self.model(x).float(), dim=1)
         for grid in self.grids:
-            view = F.grid_sample(x - floor, grid.unsqueeze(0).expand(x.shape[0], -1, -1, -1).to(x.dtype),
-                                 padding_mode="zeros", align_corners=False) + floor
+            view = warp(x, grid.unsqueeze(0).expand(x.shape[0], -1, -1, -1).to(x.dtype))
             probs = probs + F.softmax(self.model(view).float(), dim=1)
         return torch.log((probs / (len(self.grids) + 1)).clamp_min(1e-12))
+
+
+def refuse_views_for(kind: str, views: int) -> None:
+    """Views are images: ``--tta`` on a text or table model is a mistake."""
+    if views and kind != "image":
+        from graft.errors import ConfigError
+
+        raise ConfigError(f"--tta views are shifted, rotated, zoomed images; the model takes {kind}. Got --tta "
+                          f"{views}. Allowed: 0 for {kind} models. Fix: drop --tta.")
 
 
 def with_views(model: nn.Module, views: int) -> nn.Module:
