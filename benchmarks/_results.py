@@ -62,12 +62,16 @@ def fit_or_reuse(out: Path, *args: Any, **kwargs: Any) -> Any:
 
 
 def parse_variant(text: str) -> tuple[str, tuple[str, dict]]:
-    """``NAME=STRATEGY:key=value,...`` → (NAME, (STRATEGY, options)); values read as numbers when they are."""
+    """``NAME=STRATEGY:key=value,...`` → (NAME, (STRATEGY, options)); values read as numbers when they are,
+    ``a/b`` as a tuple of numbers (e.g. ``source_zoom=0.6/1.0``)."""
     name, _, rest = text.partition("=")
     strategy, _, pairs = rest.partition(":")
     opts: dict = {}
     for pair in filter(None, pairs.split(",")):
         key, _, value = pair.partition("=")
+        if "/" in value:
+            opts[key] = tuple(float(v) for v in value.split("/"))
+            continue
         try:
             opts[key] = int(value) if value.lstrip("-").isdigit() else float(value)
         except ValueError:

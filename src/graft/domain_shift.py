@@ -7,10 +7,12 @@ training, by every run that has a source.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch.utils.data import Dataset
 
 from graft.data.pipeline import random_subset
@@ -93,27 +95,74 @@ def shift(model: Any, source: Any, data: Any, *, out: str | Path | None = None, 
                                 title=f"{src.name} vs {tgt.name}"))
     if spec.kind == "image":
         result.update(polarity(ds_s, ds_t, channels=spec.channels, seed=seed))
+        result.update(object_scale(ds_s, ds_t, seed=seed))
     if out is not None:
         write_json(Path(out) / "shift.json", result)
     return result
 
 
-def negative_skew_share(data: Dataset, *, max_n: int = 1000, seed: int = 0, batch_size: int = 256) -> float:
-    """The share of images whose pixel values are negatively skewed: a bright background with a
-    darker subject. MNIST-style digits (a bright stroke on a dark background) score 0, their
-    inverted copies 1; it does not depend on the input normalisation."""
+def _gray_batches(data: Dataset, max_n: int, seed: int, batch_size: int = 256) -> Iterator[torch.Tensor]:
+    """At most ``max_n`` images of ``data`` as float64 ``[B, H*W]``, channels averaged (luma-like for RGB)."""
     from torch.utils.data import DataLoader
 
     subset = random_subset(data, max_n, seed)
     loader = DataLoader(subset, batch_size=batch_size, shuffle=False, collate_fn=getattr(subset, "collate", None))
-    negative, total = 0, 0
     for x, _ in loader:
-        flat = x.double().mean(1).flatten(1)  # channels averaged: luma-like for RGB
+        yield x.double().mean(1).flatten(1)
+
+
+def negative_skew_share(data: Dataset, *, max_n: int = 1000, seed: int = 0) -> float:
+    """The share of images whose pixel values are negatively skewed: a bright background with a
+    darker subject. MNIST-style digits (a bright stroke on a dark background) score 0, their
+    inverted copies 1; it does not depend on the input normalisation."""
+    negative, total = 0, 0
+    for flat in _gray_batches(data, max_n, seed):
         centred = flat - flat.mean(1, keepdim=True)
         skew = (centred**3).mean(1) / centred.pow(2).mean(1).clamp_min(1e-12).pow(1.5)
         negative += int((skew < 0).sum())
         total += len(flat)
     return negative / max(total, 1)
+
+
+#: Quantile of the per-pixel variance map taken as its floor: what varies everywhere alike (texture,
+#: noise, backgrounds) is not the subject. 0.25 measures colour backgrounds at 1.09 of the clean source.
+SPREAD_FLOOR = 0.25
+
+
+def foreground_spread(data: Dataset, *, max_n: int = 1000, seed: int = 0) -> float:
+    """How far from its centre the subject of the images varies, in image sides: each image
+    standardised (any normalisation, either polarity), the per-pixel variance over the images less
+    its :data:`SPREAD_FLOOR` quantile, and that map's radius of gyration. MNIST's padded digits
+    measure 0.26, scikit-learn's digits (filling the frame) 0.34."""
+    total: torch.Tensor | None = None
+    square: torch.Tensor | None = None
+    n, side = 0, 0
+    for flat in _gray_batches(data, max_n, seed):
+        side = int(round(flat.shape[1] ** 0.5))
+        z = (flat - flat.mean(1, keepdim=True)) / flat.std(1, keepdim=True).clamp_min(1e-9)
+        total = z.sum(0) if total is None else total + z.sum(0)
+        square = z.pow(2).sum(0) if square is None else square + z.pow(2).sum(0)
+        n += len(flat)
+    if total is None or square is None or side * side != total.numel() or n < 2:
+        return float("nan")  # no images, or not square: nothing to compare
+    var = (square / n - (total / n) ** 2).view(side, side)
+    var = (var - var.flatten().quantile(SPREAD_FLOOR)).clamp_min(0)
+    if float(var.sum()) <= 0:
+        return float("nan")
+    w = var / var.sum()
+    grid = torch.arange(side, dtype=w.dtype) / (side - 1) - 0.5
+    yy, xx = grid.view(-1, 1), grid.view(1, -1)
+    cy, cx = float((w * yy).sum()), float((w * xx).sum())
+    return float((w * ((yy - cy) ** 2 + (xx - cx) ** 2)).sum().sqrt())
+
+
+def object_scale(source: Dataset, target: Dataset, *, seed: int = 0) -> dict[str, Any]:
+    """Each domain's :func:`foreground_spread` and their ratio, target over source: above 1 the
+    target's subjects are larger in the frame (MNIST → digits 1.28), below 1 smaller (digits → MNIST
+    0.78). What ``--source-zoom`` follows when it is not given."""
+    s, t = foreground_spread(source, seed=seed), foreground_spread(target, seed=seed)
+    ratio = t / s if s > 0 and np.isfinite(s) and np.isfinite(t) else float("nan")
+    return {"source_foreground_spread": s, "target_foreground_spread": t, "scale_ratio": ratio}
 
 
 #: Difference of the bright-background shares above which the polarity counts as changed (DA suite:

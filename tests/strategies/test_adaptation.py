@@ -327,7 +327,8 @@ def test_a_target_of_the_other_polarity_turns_the_source_appearance_randomisatio
     assert other.metrics["polarity_differs"] is True and other.metrics["target_bright_background_share"] == 1
     assert other.metrics["source_bright_background_share"] == 0
     asked = graft.fit("builtin:lenet", squares(64, seed=1, invert=True), "source-only", source=(xs, ys),
-                      out=tmp_path / "asked", source_invert=0.0, source_photometric=0.0, **common)
+                      out=tmp_path / "asked", source_invert=0.0, source_photometric=0.0, source_zoom=(0.9, 1.4),
+                      **common)
     assert "polarity_differs" not in asked.metrics  # given explicitly: nothing measured, nothing changed
     assert (other.metrics["source_invert"], other.metrics["source_photometric"]) == (0.3, 0.5)
     assert (same.metrics["source_invert"], same.metrics["source_photometric"]) == (0.0, 0.0)
@@ -378,3 +379,56 @@ def test_tables_are_not_measured_for_polarity(pair, tmp_path: Path) -> None:
     source, target = pair
     run = graft.fit("builtin:mlp", target, "self-training", source=source, out=tmp_path / "t", **QUIET)
     assert not {"polarity_differs", "source_invert", "strong_invert"} & set(run.metrics)
+
+
+def enlarged(x: np.ndarray) -> np.ndarray:
+    """12×12 images drawn twice as large, 24×24 (the subject fills the frame)."""
+    return x.repeat(2, axis=1).repeat(2, axis=2)
+
+
+def padded(x: np.ndarray) -> np.ndarray:
+    """12×12 images centred in a 24×24 frame of their own background (the subject half as large)."""
+    out = np.zeros((len(x), 24, 24, x.shape[3]), dtype=x.dtype)
+    out[:] = np.median(x.reshape(len(x), -1), axis=1).astype(x.dtype)[:, None, None, None]
+    out[:, 6:18, 6:18] = x
+    return out
+
+
+def test_foreground_spread_measures_where_the_subject_varies_in_either_polarity_and_under_noise() -> None:
+    from graft.data import make_dataset
+    from graft.data.base import InputSpec
+    from graft.domain_shift import foreground_spread
+
+    spec = InputSpec(kind="image", channels=1, size=(24, 24))
+    x, y = squares(128, seed=0)
+
+    def spread(images: np.ndarray) -> float:
+        return foreground_spread(make_dataset(from_arrays(images, y), np.arange(len(y)), spec))
+
+    large, small = spread(enlarged(x)), spread(padded(x))
+    assert 0.4 < small / large < 0.6  # subjects half as large in the frame
+    assert spread(255 - enlarged(x)) == pytest.approx(large, rel=0.02)  # the polarity does not matter
+    rng = np.random.default_rng(1)
+    noisy = np.clip(enlarged(x).astype(int) + rng.integers(-30, 30, size=enlarged(x).shape), 0, 255).astype(np.uint8)
+    assert spread(noisy) == pytest.approx(large, rel=0.1)  # noise everywhere alike is the floor, not the subject
+
+
+def test_the_source_zoom_follows_the_measured_object_scale_unless_given(tmp_path: Path) -> None:
+    from graft.strategies.adaptation import FALLBACK_ZOOM, zoom_range
+
+    assert zoom_range(0.78) == (0.7, 1.1) and zoom_range(1.28) == (0.9, 1.41) and zoom_range(1.0) == (0.9, 1.1)
+    assert zoom_range(float("nan")) == FALLBACK_ZOOM and zoom_range(10.0) == (0.9, 2.2)  # clipped to 0.5-2
+    xs, ys = squares(64, seed=0)
+    xt, _ = squares(64, seed=1)
+    common: dict[str, Any] = {"image_size": 24, "epochs": 2, "batch_size": 16, "progress": False,
+                              "shift_report": False}
+    smaller = graft.fit("builtin:lenet", padded(xt), "source-only", source=(enlarged(xs), ys),
+                        out=tmp_path / "smaller", **common)
+    assert 0.4 < smaller.metrics["scale_ratio"] < 0.6
+    lo, hi = smaller.metrics["source_zoom"]
+    assert lo < 0.6 and hi == 1.1  # the source is shrunk toward the target's scale, never enlarged much
+    given = graft.fit("builtin:lenet", padded(xt), "source-only", source=(enlarged(xs), ys), out=tmp_path / "given",
+                      source_zoom=(1.0, 1.2), **common)
+    assert "scale_ratio" not in given.metrics and given.metrics["source_zoom"] == [1.0, 1.2]
+    shift = graft.shift("builtin:lenet", (enlarged(xs), ys), padded(xt), image_size=24)
+    assert shift["scale_ratio"] == pytest.approx(smaller.metrics["scale_ratio"], rel=0.05)
