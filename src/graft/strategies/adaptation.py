@@ -237,8 +237,9 @@ class DomainAdaptation(Strategy):
         spec = ctx.model.spec.input
         info: dict[str, Any] = {}
         target = ctx.target_plain()
-        measured = spec.kind == "image" and cfg.source_augment == "strong" and target is not None
-        if measured:
+        if spec.kind != "image" or cfg.source_augment != "strong":
+            target = None  # nothing of the source's appearance to randomise: nothing to measure
+        if target is not None:
             from graft.domain_shift import polarity
 
             info = polarity(ctx.labeled_plain(), target, channels=spec.channels, seed=ctx.seed)
@@ -259,7 +260,7 @@ class DomainAdaptation(Strategy):
         if spec.kind != "image":  # nothing to randomise: the images-only options stay out of metrics.json
             return {}
         if cfg.source_zoom is None:
-            info.update(self.resolve_zoom(ctx, target if measured else None))
+            info.update(self.resolve_zoom(ctx, target))
         return {**info, "source_invert": cfg.source_invert, "source_photometric": cfg.source_photometric,
                 "source_zoom": list(cfg.source_zoom or FALLBACK_ZOOM)}
 
