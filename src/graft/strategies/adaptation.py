@@ -274,7 +274,8 @@ class DomainAdaptation(Strategy):
         from graft.domain_shift import object_scale
         from graft.notes import note
 
-        scale = object_scale(ctx.labeled_plain(), target, seed=ctx.seed) if target is not None else {}
+        # The same 1000-image subsets whatever the run's seed: the range is a property of the data.
+        scale = object_scale(ctx.labeled_plain(), target, seed=0) if target is not None else {}
         self.config.source_zoom = zoom_range(scale.get("scale_ratio"))
         ratio = scale.get("scale_ratio")
         if ratio is not None and math.isfinite(ratio) and abs(math.log(ratio)) > 0.1:
