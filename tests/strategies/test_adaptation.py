@@ -416,9 +416,9 @@ def test_foreground_spread_measures_where_the_subject_varies_in_either_polarity_
 def test_the_source_zoom_follows_the_measured_object_scale_unless_given(tmp_path: Path) -> None:
     from graft.strategies.adaptation import FALLBACK_ZOOM, zoom_range
 
-    assert zoom_range(0.78) == (0.7, 1.09) and zoom_range(1.28) == (0.9, 1.41)
-    assert zoom_range(1.0) == zoom_range(1.2) == zoom_range(float("nan")) == FALLBACK_ZOOM == (0.9, 1.4)
-    assert zoom_range(10.0) == (0.9, 2.2) and zoom_range(0.1) == (0.45, 0.7)  # r clipped to 0.5-2
+    assert zoom_range(0.78) == (0.6, 1.01) and zoom_range(1.28) == (0.9, 1.41)  # centred on r when smaller
+    assert zoom_range(0.9) == zoom_range(1.2) == zoom_range(float("nan")) == FALLBACK_ZOOM == (0.9, 1.4)
+    assert zoom_range(10.0) == (0.9, 2.2) and zoom_range(0.1) == (0.38, 0.65)  # r clipped to 0.5-2
     xs, ys = squares(64, seed=0)
     xt, _ = squares(64, seed=1)
     common: dict[str, Any] = {"image_size": 24, "epochs": 2, "batch_size": 16, "progress": False,
@@ -427,7 +427,8 @@ def test_the_source_zoom_follows_the_measured_object_scale_unless_given(tmp_path
                         out=tmp_path / "smaller", **common)
     assert 0.4 < smaller.metrics["scale_ratio"] < 0.6
     lo, hi = smaller.metrics["source_zoom"]
-    assert lo < 0.6 and hi < 0.9  # the source is shrunk toward the target's scale, not enlarged
+    ratio = smaller.metrics["scale_ratio"]
+    assert (lo, hi) == (round(ratio / 1.3, 2), round(ratio * 1.3, 2))  # the source shrunk to the target's scale
     given = graft.fit("builtin:lenet", padded(xt), "source-only", source=(enlarged(xs), ys), out=tmp_path / "given",
                       source_zoom=(1.0, 1.2), **common)
     assert "scale_ratio" not in given.metrics and given.metrics["source_zoom"] == [1.0, 1.2]
