@@ -148,7 +148,7 @@ def print_shift(console: Console, result: dict[str, Any], out: Path | None) -> N
 
         lo, hi = zoom_range(result["scale_ratio"])
         table.add_row("subject size", f"target {result['scale_ratio']:.2f}x the source's in the frame "
-                      f"(DA strategies zoom the source by {lo:g}-{hi:g})")
+                      f"(DA strategies zoom the source by about {lo:g}-{hi:g})")
     console.print(table)
     if out is not None:
         console.print(f"Wrote {out / 'shift.json'} and {out / 'plots' / 'shift_tsne.png'}")
