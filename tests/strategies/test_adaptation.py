@@ -434,3 +434,12 @@ def test_the_source_zoom_follows_the_measured_object_scale_unless_given(tmp_path
     assert "scale_ratio" not in given.metrics and given.metrics["source_zoom"] == [1.0, 1.2]
     shift = graft.shift("builtin:lenet", (enlarged(xs), ys), padded(xt), image_size=24)
     assert shift["scale_ratio"] == pytest.approx(smaller.metrics["scale_ratio"], rel=0.05)
+    from rich.console import Console
+
+    from graft.cli.summary import print_shift
+
+    console = Console(record=True, width=200)
+    print_shift(console, shift, None)
+    lo, hi = zoom_range(shift["scale_ratio"])
+    assert f"target {shift['scale_ratio']:.2f}x the source's in the frame" in console.export_text()
+    assert f"zoom the source by about {lo:g}-{hi:g}" in console.export_text()
