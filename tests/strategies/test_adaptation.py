@@ -441,5 +441,6 @@ def test_the_source_zoom_follows_the_measured_object_scale_unless_given(tmp_path
     console = Console(record=True, width=200)
     print_shift(console, shift, None)
     lo, hi = zoom_range(shift["scale_ratio"])
-    assert f"target {shift['scale_ratio']:.2f}x the source's in the frame" in console.export_text()
-    assert f"zoom the source by about {lo:g}-{hi:g}" in console.export_text()
+    text = console.export_text()
+    assert f"target {shift['scale_ratio']:.2f}x the source's in the frame" in text
+    assert f"zoom the source by about {lo:g}-{hi:g}" in text
