@@ -7,6 +7,7 @@ training, by every run that has a source.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,8 @@ def shift(model: Any, source: Any, data: Any, *, out: str | Path | None = None, 
                                 title=f"{src.name} vs {tgt.name}"))
     if spec.kind == "image":
         result.update(polarity(ds_s, ds_t, channels=spec.channels, seed=seed))
-        result.update(object_scale(ds_s, ds_t, seed=0))  # the subsets a DA run measures, whatever --seed
+        scale = object_scale(ds_s, ds_t, seed=0)  # the subsets a DA run measures, whatever --seed
+        result.update(scale, source_zoom=list(zoom_range(scale["scale_ratio"])))
     if out is not None:
         write_json(Path(out) / "shift.json", result)
     return result
@@ -134,17 +136,17 @@ def foreground_spread(data: Dataset, *, max_n: int = 1000, seed: int = 0) -> flo
     standardised (any normalisation, either polarity), the per-pixel variance over the images less
     its :data:`SPREAD_FLOOR` quantile, and that map's radius of gyration. MNIST's padded digits
     measure 0.26, scikit-learn's digits (filling the frame) 0.34."""
-    total: torch.Tensor | None = None
-    square: torch.Tensor | None = None
-    n, side = 0, 0
+    sums: torch.Tensor | None = None  # [2, H*W]: per-pixel sum and sum of squares of the standardised images
+    n = 0
     for flat in _gray_batches(data, max_n, seed):
-        side = int(round(flat.shape[1] ** 0.5))
         z = (flat - flat.mean(1, keepdim=True)) / flat.std(1, keepdim=True).clamp_min(1e-9)
-        total = z.sum(0) if total is None else total + z.sum(0)
-        square = z.pow(2).sum(0) if square is None else square + z.pow(2).sum(0)
+        part = torch.stack([z.sum(0), z.pow(2).sum(0)])
+        sums = part if sums is None else sums + part
         n += len(flat)
-    if total is None or square is None or side * side != total.numel() or n < 2:
+    side = int(round(sums.shape[1] ** 0.5)) if sums is not None else 0
+    if sums is None or side * side != sums.shape[1] or n < 2:
         return float("nan")  # no images, or not square: nothing to compare
+    total, square = sums
     var = (square / n - (total / n) ** 2).view(side, side)
     var = (var - var.flatten().quantile(SPREAD_FLOOR)).clamp_min(0)
     if float(var.sum()) <= 0:
@@ -163,6 +165,29 @@ def object_scale(source: Dataset, target: Dataset, *, seed: int = 0) -> dict[str
     s, t = foreground_spread(source, seed=seed), foreground_spread(target, seed=seed)
     ratio = t / s if s > 0 and np.isfinite(s) and np.isfinite(t) else float("nan")
     return {"source_foreground_spread": s, "target_foreground_spread": t, "scale_ratio": ratio}
+
+
+#: The source zoom where the object scale cannot be measured (B1's range, set before the measurement).
+FALLBACK_ZOOM = (0.9, 1.4)
+
+
+#: Below this object-scale ratio the target's subjects count as clearly smaller than the source's.
+SMALLER = 0.9
+#: Where they are, the zoom range is centred on the ratio, this factor either side.
+SMALLER_SPAN = 1.3
+
+
+def zoom_range(ratio: float | None) -> tuple[float, float]:
+    """The source's zoom range for a measured object-scale ratio ``r`` (target over source, clipped to
+    0.5-2): centred on ``r`` (``r`` / 1.3 to 1.3 ``r``) where the target's subjects are clearly smaller
+    (``r`` < 0.9); else B1's range (0.9, 1.4), reaching 1.1 ``r`` where ``r`` > 1.4 / 1.1."""
+    if ratio is None or not math.isfinite(ratio) or ratio <= 0:
+        return FALLBACK_ZOOM
+    r = min(max(ratio, 0.5), 2.0)
+    if r < SMALLER:
+        return round(r / SMALLER_SPAN, 2), round(r * SMALLER_SPAN, 2)
+    lo, hi = FALLBACK_ZOOM
+    return lo, round(max(hi, 1.1 * r), 2)
 
 
 #: Difference of the bright-background shares above which the polarity counts as changed (DA suite:

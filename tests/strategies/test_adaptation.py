@@ -414,7 +414,7 @@ def test_foreground_spread_measures_where_the_subject_varies_in_either_polarity_
 
 
 def test_the_source_zoom_follows_the_measured_object_scale_unless_given(tmp_path: Path) -> None:
-    from graft.strategies.adaptation import FALLBACK_ZOOM, zoom_range
+    from graft.domain_shift import FALLBACK_ZOOM, zoom_range
 
     assert zoom_range(0.78) == (0.6, 1.01) and zoom_range(1.28) == (0.9, 1.41)  # centred on r when smaller
     assert zoom_range(0.9) == zoom_range(1.2) == zoom_range(float("nan")) == FALLBACK_ZOOM == (0.9, 1.4)
@@ -441,6 +441,7 @@ def test_the_source_zoom_follows_the_measured_object_scale_unless_given(tmp_path
     console = Console(record=True, width=200)
     print_shift(console, shift, None)
     lo, hi = zoom_range(shift["scale_ratio"])
+    assert shift["source_zoom"] == [lo, hi]
     text = console.export_text()
     assert f"target {shift['scale_ratio']:.2f}x the source's in the frame" in text
     assert f"zoom the source by about {lo:g}-{hi:g}" in text

@@ -144,9 +144,7 @@ def print_shift(console: Console, result: dict[str, Any], out: Path | None) -> N
         table.add_row("bright-background images", f"{result['source_bright_background_share']:.0%} source, "
                       f"{result['target_bright_background_share']:.0%} target ({verdict})")
     if "scale_ratio" in result:
-        from graft.strategies.adaptation import zoom_range
-
-        lo, hi = zoom_range(result["scale_ratio"])
+        lo, hi = result["source_zoom"]
         table.add_row("subject size", f"target {result['scale_ratio']:.2f}x the source's in the frame "
                       f"(DA strategies zoom the source by about {lo:g}-{hi:g})")
     console.print(table)

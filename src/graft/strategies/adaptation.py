@@ -20,7 +20,6 @@ happened and why.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -31,6 +30,7 @@ from torch import nn
 
 from graft.data.batching import concat_inputs, input_count
 from graft.data.pipeline import random_subset
+from graft.domain_shift import FALLBACK_ZOOM, zoom_range
 from graft.engine.evaluate import predict_logits
 from graft.engine.param_groups import model_param_groups, trainable_param_groups
 from graft.engine.trainer import Batch, FitResult, monitor_mode
@@ -134,28 +134,6 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
 
 #: The appearance randomisation a polarity change turns on: (photometric strength, inversion share).
 POLARITY_RANDOMISATION = (0.5, 0.3)
-#: The source zoom where the object scale cannot be measured (B1's range, set before the measurement).
-FALLBACK_ZOOM = (0.9, 1.4)
-
-
-#: Below this object-scale ratio the target's subjects count as clearly smaller than the source's.
-SMALLER = 0.9
-#: Where they are, the zoom range is centred on the ratio, this factor either side.
-SMALLER_SPAN = 1.3
-
-
-def zoom_range(ratio: float | None) -> tuple[float, float]:
-    """The source's zoom range for a measured object-scale ratio ``r`` (target over source, clipped to
-    0.5-2): centred on ``r`` (``r`` / 1.3 to 1.3 ``r``) where the target's subjects are clearly smaller
-    (``r`` < 0.9); else B1's range (0.9, 1.4), reaching 1.1 ``r`` where ``r`` > 1.4 / 1.1."""
-    if ratio is None or not math.isfinite(ratio) or ratio <= 0:
-        return FALLBACK_ZOOM
-    r = min(max(ratio, 0.5), 2.0)
-    if r < SMALLER:
-        return round(r / SMALLER_SPAN, 2), round(r * SMALLER_SPAN, 2)
-    lo, hi = FALLBACK_ZOOM
-    return lo, round(max(hi, 1.1 * r), 2)
-
 
 class DomainAdaptation(Strategy):
     """Cross-entropy on the source + ``trade_off`` × :meth:`alignment` (+ MCC)."""
@@ -179,7 +157,7 @@ class DomainAdaptation(Strategy):
     default_warm_start: ClassVar[int] = 2
     #: The same where the source's appearance is randomised (a polarity change), when it differs.
     randomised_warm_start: ClassVar[int | None] = None
-    #: Options whose unset value follows the polarity measurement (:meth:`resolve_randomisation`).
+    #: Options whose unset value follows a measurement, polarity or object scale (:meth:`resolve_randomisation`).
     appearance_options: ClassVar[tuple[str, ...]] = ("source_invert", "source_photometric", "source_zoom")
 
     def fit(self, ctx: FitContext) -> FitResult:
@@ -278,18 +256,16 @@ class DomainAdaptation(Strategy):
                 "source_zoom": list(cfg.source_zoom or FALLBACK_ZOOM)}
 
     def resolve_zoom(self, ctx: FitContext, target: Any) -> dict[str, Any]:
-        """Unset --source-zoom: :func:`zoom_range` of the measured object scale (target over source)."""
+        """Unset --source-zoom: :func:`~graft.domain_shift.zoom_range` of the measured object scale."""
         from graft.domain_shift import object_scale
         from graft.notes import note
 
         # The same 1000-image subsets whatever the run's seed: the range is a property of the data.
         scale = object_scale(ctx.labeled_plain(), target, seed=0) if target is not None else {}
-        self.config.source_zoom = zoom_range(scale.get("scale_ratio"))
-        ratio = scale.get("scale_ratio")
-        if ratio is not None and math.isfinite(ratio) and abs(math.log(ratio)) > 0.1:
-            lo, hi = self.config.source_zoom
-            note(f"The target's subjects measure {ratio:.2f}x the source's in the frame, so the source is zoomed "
-                 f"by {lo:g}-{hi:g}. Fix: pass --source-zoom LOW,HIGH to choose it.")
+        zoom = self.config.source_zoom = zoom_range(scale.get("scale_ratio"))
+        if zoom != FALLBACK_ZOOM:
+            note(f"The target's subjects measure {scale['scale_ratio']:.2f}x the source's in the frame, so the "
+                 f"source is zoomed by {zoom[0]:g}-{zoom[1]:g}. Fix: pass --source-zoom LOW,HIGH to choose it.")
         return scale
 
     def source_step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
