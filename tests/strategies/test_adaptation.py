@@ -328,7 +328,7 @@ def test_a_target_of_the_other_polarity_turns_the_source_appearance_randomisatio
     assert other.metrics["source_bright_background_share"] == 0
     asked = graft.fit("builtin:lenet", squares(64, seed=1, invert=True), "source-only", source=(xs, ys),
                       out=tmp_path / "asked", source_invert=0.0, source_photometric=0.0, source_zoom=(0.9, 1.4),
-                      **common)
+                      source_aspect=1.0, **common)
     assert "polarity_differs" not in asked.metrics  # given explicitly: nothing measured, nothing changed
     assert (other.metrics["source_invert"], other.metrics["source_photometric"]) == (0.3, 0.5)
     assert (same.metrics["source_invert"], same.metrics["source_photometric"]) == (0.0, 0.0)
@@ -430,7 +430,7 @@ def test_the_source_zoom_follows_the_measured_object_scale_unless_given(tmp_path
     ratio = smaller.metrics["scale_ratio"]
     assert (lo, hi) == (round(ratio / 1.3, 2), round(ratio * 1.3, 2))  # the source shrunk to the target's scale
     given = graft.fit("builtin:lenet", padded(xt), "source-only", source=(enlarged(xs), ys), out=tmp_path / "given",
-                      source_zoom=(1.0, 1.2), **common)
+                      source_zoom=(1.0, 1.2), source_aspect=1.0, **common)
     assert "scale_ratio" not in given.metrics and given.metrics["source_zoom"] == [1.0, 1.2]
     shift = graft.shift("builtin:lenet", (enlarged(xs), ys), padded(xt), image_size=24)
     assert shift["scale_ratio"] == pytest.approx(smaller.metrics["scale_ratio"], rel=0.05)
@@ -445,3 +445,81 @@ def test_the_source_zoom_follows_the_measured_object_scale_unless_given(tmp_path
     text = console.export_text()
     assert f"target {shift['scale_ratio']:.2f}x the source's in the frame" in text
     assert f"zoom the source by about {lo:g}-{hi:g}" in text
+
+
+def flattened(x: np.ndarray) -> np.ndarray:
+    """12×12 images drawn twice as wide but not taller, 24×24 (subjects half as high over width as
+    :func:`enlarged`'s)."""
+    out = np.zeros((len(x), 24, 24, x.shape[3]), dtype=x.dtype)
+    out[:] = np.median(x.reshape(len(x), -1), axis=1).astype(x.dtype)[:, None, None, None]
+    out[:, 6:18] = x.repeat(2, axis=2)
+    return out
+
+
+def clean_squares(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`squares` on a flat background: every pixel is the subject or not."""
+    x, y = squares(n, seed)
+    return np.where(x > 100, 220, 20).astype(np.uint8), y
+
+
+def test_subject_extent_reads_height_and_width_in_either_polarity() -> None:
+    from graft.data import make_dataset
+    from graft.data.base import InputSpec
+    from graft.domain_shift import subject_extent
+
+    spec = InputSpec(kind="image", channels=1, size=(24, 24))
+    x, y = clean_squares(128, seed=0)
+
+    def extent(images: np.ndarray) -> tuple[float, float]:
+        return subject_extent(make_dataset(from_arrays(images, y), np.arange(len(y)), spec))
+
+    (h, w), (fh, fw) = extent(enlarged(x)), extent(flattened(x))
+    assert fh / h == pytest.approx(0.5, abs=0.05) and fw / w == pytest.approx(1.0, abs=0.05)
+    ih, iw = extent(255 - flattened(x))  # a dark subject on a bright background: the same shape
+    assert ih == pytest.approx(fh, rel=0.05) and iw == pytest.approx(fw, rel=0.05)
+
+
+def test_the_aspect_stretch_changes_height_and_width_by_its_square_root() -> None:
+    x = torch.zeros(1, 1, 32, 32)
+    x[0, 0, 8:24, 8:24] = 1.0  # a 16×16 square
+
+    def size(out: torch.Tensor) -> tuple[float, float]:
+        mask = out[0, 0] > 0.5
+        return float(mask.any(1).sum()), float(mask.any(0).sum())
+
+    assert size(random_affine_batch(x, 0.0, 0.0, (1.0, 1.0))) == (16, 16)
+    height, width = size(random_affine_batch(x, 0.0, 0.0, (1.0, 1.0), aspect=0.64))
+    assert height == pytest.approx(16 * 0.8, abs=1) and width == pytest.approx(16 / 0.8, abs=1)
+
+
+def test_the_source_aspect_follows_the_measured_subject_shape_unless_given(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from graft.cli.summary import print_shift
+    from graft.domain_shift import aspect_change
+
+    assert aspect_change(0.69) == 0.69 and aspect_change(1.45) == 1.45  # digits <-> MNIST: stretched
+    assert aspect_change(0.81) == aspect_change(1.3) == aspect_change(float("nan")) == 1.0  # within the gate
+    assert aspect_change(0.1) == 0.5 and aspect_change(9.0) == 2.0  # clipped
+    xs, ys = clean_squares(64, seed=0)
+    xt, _ = clean_squares(64, seed=1)
+    common: dict[str, Any] = {"image_size": 24, "epochs": 2, "batch_size": 16, "progress": False,
+                              "shift_report": False}
+    flatter = graft.fit("builtin:lenet", flattened(xt), "source-only", source=(enlarged(xs), ys),
+                        out=tmp_path / "flatter", **common)
+    assert flatter.metrics["aspect_ratio"] == pytest.approx(0.5, abs=0.05)
+    assert flatter.metrics["source_aspect"] == aspect_change(flatter.metrics["aspect_ratio"]) == 0.5  # clipped
+    same = graft.fit("builtin:lenet", enlarged(xt), "source-only", source=(enlarged(xs), ys), out=tmp_path / "same",
+                     **common)
+    assert same.metrics["aspect_ratio"] == pytest.approx(1.0, abs=0.1) and same.metrics["source_aspect"] == 1.0
+    given = graft.fit("builtin:lenet", flattened(xt), "source-only", source=(enlarged(xs), ys), out=tmp_path / "given",
+                      source_aspect=0.9, source_zoom=(0.9, 1.4), **common)
+    assert "aspect_ratio" not in given.metrics and given.metrics["source_aspect"] == 0.9
+    shift = graft.shift("builtin:lenet", (enlarged(xs), ys), flattened(xt), image_size=24)
+    assert shift["aspect_ratio"] == pytest.approx(flatter.metrics["aspect_ratio"], rel=0.05)
+    assert shift["source_aspect"] == flatter.metrics["source_aspect"]
+    console = Console(record=True, width=200)
+    print_shift(console, shift, None)
+    text = console.export_text()
+    assert f"target height over width {shift['aspect_ratio']:.2f}x the source's" in text
+    assert f"stretch the source to {shift['source_aspect']:g}x" in text

@@ -11,8 +11,9 @@ import torch.nn.functional as F
 
 
 def random_affine_batch(x: torch.Tensor, shift: float, rotate_deg: float,
-                        scale: tuple[float, float]) -> torch.Tensor:
-    """Per-example random shift, rotation and zoom of a batch ``[B, C, H, W]``.
+                        scale: tuple[float, float], aspect: float = 1.0) -> torch.Tensor:
+    """Per-example random shift, rotation and zoom of a batch ``[B, C, H, W]``; ``aspect`` stretches
+    every image's height by its square root and its width by the inverse (below 1: flatter).
 
     Uncovered pixels take each image's minimum (the background of normalised digits).
     """
@@ -20,14 +21,18 @@ def random_affine_batch(x: torch.Tensor, shift: float, rotate_deg: float,
     angle = (torch.rand(b, device=x.device) * 2 - 1) * rotate_deg * torch.pi / 180
     zoom = scale[0] + (scale[1] - scale[0]) * torch.rand(b, device=x.device)
     t = (torch.rand(b, 2, device=x.device) * 2 - 1) * shift * 2
-    grid = F.affine_grid(affine_theta(angle, zoom, t[:, 0], t[:, 1]).to(x.dtype), list(x.shape), align_corners=False)
+    theta = affine_theta(angle, zoom, t[:, 0], t[:, 1], aspect)
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
     return warp(x, grid)
 
 
-def affine_theta(angle: torch.Tensor, zoom: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor) -> torch.Tensor:
-    """``[N, 2, 3]`` affine matrices: rotation ``angle`` (radians), zoom, shift (grid units, −1…1 spans the side)."""
-    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    return torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
+def affine_theta(angle: torch.Tensor, zoom: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor,
+                 aspect: float = 1.0) -> torch.Tensor:
+    """``[N, 2, 3]`` affine matrices: rotation ``angle`` (radians), zoom (times ``aspect`` ** ±0.5 in height
+    and width), shift (grid units, −1…1 spans the side)."""
+    zx, zy = zoom / aspect**0.5, zoom * aspect**0.5
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    return torch.stack([torch.stack([cos / zx, -sin / zy, tx], 1), torch.stack([sin / zx, cos / zy, ty], 1)], 1)
 
 
 def warp(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
