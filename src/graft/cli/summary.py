@@ -149,7 +149,7 @@ def print_shift(console: Console, result: dict[str, Any], out: Path | None) -> N
                       f"(DA strategies zoom the source by about {lo:g}-{hi:g})")
     if "aspect_ratio" in result:
         stretch = (f"DA strategies stretch the source to {result['source_aspect']:g}x" if result["source_aspect"] != 1
-                   else "within 0.75-1.33: DA strategies keep the source's shape")
+                   else "no clear change: DA strategies keep the source's shape")
         table.add_row("subject shape", f"target height over width {result['aspect_ratio']:.2f}x the source's "
                       f"({stretch})")
     console.print(table)

@@ -108,7 +108,8 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
         None, help="Height-over-width change of the source randomisation: source images are stretched by "
         "sqrt(A) in height and 1/sqrt(A) in width (1: none; below 1: flatter).", gt=0, le=4, example=0.7,
         unset="follow the measured subject shape a, the change of the subjects' height over width from source "
-        "to target: a where it is below 0.75 or above 1.33 (digits -> MNIST 0.69, MNIST -> digits 1.45); else 1")
+        "to target, per image: a where the variance map reads a change beyond 1.1x the same way (digits -> MNIST "
+        "0.7, MNIST -> digits 1.43); else 1")
     # Domain randomisation of appearance (da_randomised.md). Always on, it lifts source-only on colour
     # backgrounds 0.487 -> 0.671 and on inverted digits 0.151 -> 0.838 but costs dann and mcc 0.07-0.10
     # on MNIST -> digits and self-training 0.026 on B1, so unset it follows a measurement: the polarity.
@@ -281,7 +282,7 @@ class DomainAdaptation(Strategy):
                      f"the source is zoomed by {zoom[0]:g}-{zoom[1]:g}. Fix: pass --source-zoom LOW,HIGH to "
                      "choose it.")
         if cfg.source_aspect is None:
-            aspect = cfg.source_aspect = aspect_change(scale.get("aspect_ratio"))
+            aspect = cfg.source_aspect = aspect_change(scale.get("aspect_ratio"), scale.get("map_aspect_ratio"))
             if aspect != 1.0:
                 shape = "flatter" if aspect < 1 else "taller"
                 note(f"The target's subjects are {shape} than the source's (height over width {aspect:.2f}x), so "
