@@ -524,4 +524,4 @@ def test_the_source_aspect_follows_the_measured_subject_shape_unless_given(tmp_p
     print_shift(console, shift, None)
     text = console.export_text()
     assert f"target height over width {shift['aspect_ratio']:.2f}x the source's" in text
-    assert f"stretch the source to {shift['source_aspect']:g}x" in text
+    assert f"scale the source's height over width by {shift['source_aspect']:g}" in text

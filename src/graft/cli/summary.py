@@ -148,7 +148,8 @@ def print_shift(console: Console, result: dict[str, Any], out: Path | None) -> N
         table.add_row("subject size", f"target {result['scale_ratio']:.2f}x the source's in the frame "
                       f"(DA strategies zoom the source by about {lo:g}-{hi:g})")
     if "aspect_ratio" in result:
-        stretch = (f"DA strategies stretch the source to {result['source_aspect']:g}x" if result["source_aspect"] != 1
+        aspect = result["source_aspect"]
+        stretch = (f"DA strategies scale the source's height over width by {aspect:g}" if aspect != 1
                    else "no clear change: DA strategies keep the source's shape")
         table.add_row("subject shape", f"target height over width {result['aspect_ratio']:.2f}x the source's "
                       f"({stretch})")
