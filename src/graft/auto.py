@@ -87,7 +87,9 @@ RULES: tuple[Rule, ...] = (
          "self-training 0.256 / 0.464 and source-only 0.270 / 0.332. Mean over the four: 0.605 vs 0.585. Since the "
          "source zoom follows the object scale (s20_heldout_c.md) the held-out pair reads 0.451 / 0.493 vs mcc "
          "0.446 / 0.687, cdan 0.462 / 0.546 and source-only 0.436 / 0.527: on held-out inverted MNIST this pick "
-         "is no longer the safe one (one seed of three collapsed). B1 and the "
+         "is no longer the safe one (one seed of three collapsed). With the source also stretched toward the "
+         "subjects' shape (s21_heldout.md): 0.487 / 0.639 vs mcc 0.495 / 0.746, cdan 0.507 / 0.602 and "
+         "source-only 0.482 / 0.572. B1 and the "
          "other three shifts keep the next rule: their polarity does not change (shares 0 and 0)."),
     Rule("no target labels: adapt the domain", lambda m: m.layout == "adaptation", "self-training", {},
          "DA suite (da_suite.md: five digit shifts, LeNet, seeds 0-2, label-free pick): on the three shifts whose "
