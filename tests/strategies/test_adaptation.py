@@ -394,6 +394,12 @@ def padded(x: np.ndarray) -> np.ndarray:
     return out
 
 
+def fit_24(target: np.ndarray, source: tuple[np.ndarray, np.ndarray], out: Path, **options: Any) -> Any:
+    """A two-epoch source-only LeNet at 24 px: enough to record what the run measured."""
+    return graft.fit("builtin:lenet", target, "source-only", source=source, out=out, image_size=24, epochs=2,
+                     batch_size=16, progress=False, shift_report=False, **options)
+
+
 def test_foreground_spread_measures_where_the_subject_varies_in_either_polarity_and_under_noise() -> None:
     from graft.data import make_dataset
     from graft.data.base import InputSpec
@@ -421,16 +427,12 @@ def test_the_source_zoom_follows_the_measured_object_scale_unless_given(tmp_path
     assert zoom_range(10.0) == (0.9, 2.2) and zoom_range(0.1) == (0.38, 0.65)  # r clipped to 0.5-2
     xs, ys = squares(64, seed=0)
     xt, _ = squares(64, seed=1)
-    common: dict[str, Any] = {"image_size": 24, "epochs": 2, "batch_size": 16, "progress": False,
-                              "shift_report": False}
-    smaller = graft.fit("builtin:lenet", padded(xt), "source-only", source=(enlarged(xs), ys),
-                        out=tmp_path / "smaller", **common)
+    smaller = fit_24(padded(xt), (enlarged(xs), ys), tmp_path / "smaller")
     assert 0.4 < smaller.metrics["scale_ratio"] < 0.6
     lo, hi = smaller.metrics["source_zoom"]
     ratio = smaller.metrics["scale_ratio"]
     assert (lo, hi) == (round(ratio / 1.3, 2), round(ratio * 1.3, 2))  # the source shrunk to the target's scale
-    given = graft.fit("builtin:lenet", padded(xt), "source-only", source=(enlarged(xs), ys), out=tmp_path / "given",
-                      source_zoom=(1.0, 1.2), source_aspect=1.0, **common)
+    given = fit_24(padded(xt), (enlarged(xs), ys), tmp_path / "given", source_zoom=(1.0, 1.2), source_aspect=1.0)
     assert "scale_ratio" not in given.metrics and given.metrics["source_zoom"] == [1.0, 1.2]
     shift = graft.shift("builtin:lenet", (enlarged(xs), ys), padded(xt), image_size=24)
     assert shift["scale_ratio"] == pytest.approx(smaller.metrics["scale_ratio"], rel=0.05)
@@ -504,18 +506,13 @@ def test_the_source_aspect_follows_the_measured_subject_shape_unless_given(tmp_p
     assert aspect_change(0.1, 0.5) == 0.5 and aspect_change(9.0, 2.0) == 2.0  # clipped
     xs, ys = clean_squares(64, seed=0)
     xt, _ = clean_squares(64, seed=1)
-    common: dict[str, Any] = {"image_size": 24, "epochs": 2, "batch_size": 16, "progress": False,
-                              "shift_report": False}
-    flatter = graft.fit("builtin:lenet", flattened(xt), "source-only", source=(enlarged(xs), ys),
-                        out=tmp_path / "flatter", **common)
+    flatter = fit_24(flattened(xt), (enlarged(xs), ys), tmp_path / "flatter")
     assert flatter.metrics["aspect_ratio"] == pytest.approx(0.5, abs=0.05)
     assert flatter.metrics["map_aspect_ratio"] < 1 / 1.1  # the map agrees: flatter
     assert flatter.metrics["source_aspect"] == 0.5  # the per-image reading, clipped
-    same = graft.fit("builtin:lenet", enlarged(xt), "source-only", source=(enlarged(xs), ys), out=tmp_path / "same",
-                     **common)
+    same = fit_24(enlarged(xt), (enlarged(xs), ys), tmp_path / "same")
     assert same.metrics["aspect_ratio"] == pytest.approx(1.0, abs=0.1) and same.metrics["source_aspect"] == 1.0
-    given = graft.fit("builtin:lenet", flattened(xt), "source-only", source=(enlarged(xs), ys), out=tmp_path / "given",
-                      source_aspect=0.9, source_zoom=(0.9, 1.4), **common)
+    given = fit_24(flattened(xt), (enlarged(xs), ys), tmp_path / "given", source_aspect=0.9, source_zoom=(0.9, 1.4))
     assert "aspect_ratio" not in given.metrics and given.metrics["source_aspect"] == 0.9
     shift = graft.shift("builtin:lenet", (enlarged(xs), ys), flattened(xt), image_size=24)
     assert shift["aspect_ratio"] == pytest.approx(flatter.metrics["aspect_ratio"], rel=0.05)
