@@ -100,10 +100,10 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
         unset="follow the measured object scale r, the target's subject size over the source's: r/1.3,1.3r where "
         "r < 0.9 (digits -> MNIST 0.78: 0.6,1.02); else 0.9,1.4, up to 1.1r where r > 1.27 (MNIST -> digits "
         "1.28: 0.9,1.41); 0.9,1.4 where it cannot be measured")
-    # Stretch toward the target's subject shape (session 21, s21_aspect.md): scikit-learn's digits are
-    # tall 8x8 drawings, MNIST's flatter (0.69 of their height over width). On digits -> MNIST,
-    # self-training at 20 epochs, seeds 0-9, the source's 2s and 7s then stay apart on MNIST: 0.840
-    # with the zoom alone, 0.877 at 0.87 (the variance map's reading), 0.92 at 0.70.
+    # Stretch toward the target's subject shape (session 21, s21_dm20.md, s21_probe_a87/a70.md):
+    # scikit-learn's digits are tall 8x8 drawings, MNIST's flatter (0.70 of their height over width).
+    # On digits -> MNIST, self-training at 20 epochs, seeds 0-9, the source's 2s and 7s then stay apart
+    # on MNIST: 0.840 with the zoom alone, 0.877 at 0.87 (the variance map's reading), 0.963 at 0.70.
     source_aspect: float | None = option(
         None, help="Height-over-width change of the source randomisation: source images are stretched by "
         "sqrt(A) in height and 1/sqrt(A) in width (1: none; below 1: flatter).", gt=0, le=4, example=0.7,
@@ -286,7 +286,7 @@ class DomainAdaptation(Strategy):
             if aspect != 1.0:
                 shape = "flatter" if aspect < 1 else "taller"
                 note(f"The target's subjects are {shape} than the source's (height over width {aspect:.2f}x), so "
-                     f"the source is stretched to match. Fix: pass --source-aspect 1 to keep its shape.")
+                     "the source is stretched to match. Fix: pass --source-aspect 1 to keep its shape.")
         return scale
 
     def source_step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
