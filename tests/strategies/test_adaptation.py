@@ -336,11 +336,17 @@ def test_a_target_of_the_other_polarity_turns_the_source_appearance_randomisatio
                    out=tmp_path / "st", source_invert=0.1, **common)  # the strong view follows even so
     assert st.metrics["polarity_differs"] is True and st.metrics["source_invert"] == 0.1
     assert (st.metrics["strong_photometric"], st.metrics["strong_invert"]) == (0.5, 0.3)
+    # ... and dann's discriminator joins under the pseudo-labels, trained in every adapted epoch.
+    assert st.metrics["adversarial_weight"] == 0.3
+    assert all(np.isfinite(r["train_adversarial_loss"]) for r in st.history if r["epoch"] > 0)
+    kept = graft.fit("builtin:lenet", squares(64, seed=1), "self-training", source=(xs, ys), out=tmp_path / "st1",
+                     **common)
+    assert kept.metrics["adversarial_weight"] == 0.0 and "train_adversarial_loss" not in kept.history[-1]
     assert "strong_invert" not in other.metrics  # source-only has no strong view
 
 
-@pytest.mark.parametrize(("name", "plain", "randomised"), [("mcc", 5, 7), ("cdan", 2, 5), ("dann", 2, 2)])
-def test_where_the_source_is_randomised_mcc_and_cdan_warm_up_longer(name: str, plain: int, randomised: int,
+@pytest.mark.parametrize(("name", "plain", "randomised"), [("mcc", 5, 7), ("cdan", 2, 5), ("dann", 2, 5)])
+def test_where_the_source_is_randomised_mcc_cdan_and_dann_warm_up_longer(name: str, plain: int, randomised: int,
                                                                    tmp_path: Path) -> None:
     from graft.notes import GraftNote
 

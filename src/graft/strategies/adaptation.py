@@ -75,7 +75,7 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
         "they give is the start (epoch 0) that an adapted epoch must beat on --select-by beyond noise "
         "(--start-margin-se). 0: the given model is the start.", ge=0, example=2,
         unset="the strategy's own: 2 epochs, mcc and self-training 5, at most half of --epochs; where the "
-        "source's appearance is randomised (--source-invert, --source-photometric) mcc 7 and cdan 5, leaving at "
+        "source's appearance is randomised (--source-invert, --source-photometric) mcc 7, cdan and dann 5, leaving at "
         "least 3 epochs to adapt")
     all_validators: bool = option(
         False, help="Score every label-free validator each epoch, DEV and ClassAMI included (slower: they fit a "
