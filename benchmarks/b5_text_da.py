@@ -7,6 +7,7 @@ are `results/b7_auto.csv`'s (the same cells and seeds under SGD 0.01, the protoc
 OUT is reused, an interrupted one resumed. Writes results/b5_text_da.md (and .csv). Not part of CI.
 
     python benchmarks/b5_text_da.py [--cells b5,b5r] [--strategies source-only,mcc,dann] [--seeds 0,1,2]
+                                    [--variant NAME=STRATEGY:key=value,...]  # then NAME in --strategies
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from _results import RESULTS, fit_or_reuse, mean_std, merge_rows, publish
+from _results import RESULTS, fit_or_reuse, mean_std, merge_rows, parse_variant, publish
 
 BIRTH_CONTROL = "builtin:drug-reviews?condition=Birth Control"
 OTHERS = "builtin:drug-reviews?condition!=Birth Control"
@@ -40,7 +41,9 @@ def main() -> None:
     ap.add_argument("--strategies", type=lambda t: t.split(","), default=["source-only", "mcc", "dann"])
     ap.add_argument("--seeds", type=lambda t: [int(s) for s in t.split(",")], default=[0, 1, 2])
     ap.add_argument("--out", type=Path, default=HERE / "runs" / "b5_adamw")
+    ap.add_argument("--variant", action="append", default=[], help="NAME=STRATEGY:key=value,... (a named option set)")
     args = ap.parse_args()
+    variants = dict(parse_variant(v) for v in args.variant)
     out, seeds = args.out, args.seeds
     mine = []  # a rerun replaces its own (cell, strategy) rows and keeps the others
     for cell in args.cells:
@@ -48,8 +51,10 @@ def main() -> None:
         for strategy in args.strategies:
             f1, acc, picked, secs = [], [], [], []
             for seed in seeds:
-                run = fit_or_reuse(out / f"{cell}-s{seed}-{strategy}", "builtin:minilm", target, strategy=strategy,
-                                   source=source, seed=seed, epochs=6, shift_report=False, progress=False)
+                name, opts = variants.get(strategy, (strategy, {}))
+                run = fit_or_reuse(out / f"{cell}-s{seed}-{strategy}", "builtin:minilm", target, strategy=name,
+                                   source=source, seed=seed, epochs=6, shift_report=False, progress=False,
+                                   all_validators=True, **opts)
                 m = run.metrics
                 f1.append(float(m["test_macro_f1"]))
                 acc.append(float(m["test_accuracy"]))

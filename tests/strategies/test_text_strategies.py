@@ -79,3 +79,20 @@ def test_auto_adapts_text_without_target_labels_with_mcc(tiny_bert: Path, sentim
     assert m["auto_rule"] == "text without target labels: mcc on top of the source model"
     assert "b5r" in (tmp_path / "auto" / "auto.md").read_text()
     assert "selection_note" in m  # the source-only start competed: kept unless im showed a gain
+
+
+def test_on_text_dann_learns_the_source_longer_and_mcc_keeps_its_own(tiny_bert: Path, sentiment_csv: Path,
+                                                                      tmp_path: Path) -> None:
+    from graft.notes import GraftNote
+
+    common = {"source": f"csv:{sentiment_csv}?domain=movie", "text_column": "review", "epochs": 6,
+              "batch_size": 16, "progress": False, "shift_report": False}
+    target = f"csv:{sentiment_csv}?domain=book"
+    with pytest.warns(GraftNote, match="dann learns a text source for 4 warm-start epochs"):
+        dann = graft.fit(f"hf:{tiny_bert}", target, "dann", out=tmp_path / "dann", **common)
+    assert dann.metrics["warm_start"] == 4 and dann.metrics["epochs_run"] == 2
+    assert "after 4 warm-start epochs" in dann.metrics["selection_note"]
+    mcc = graft.fit(f"hf:{tiny_bert}", target, "mcc", out=tmp_path / "mcc", **common)
+    assert mcc.metrics["warm_start"] == 3  # its own 5, at most half of --epochs
+    short = graft.fit(f"hf:{tiny_bert}", target, "dann", out=tmp_path / "short", **{**common, "epochs": 3})
+    assert short.metrics["warm_start"] == 1  # at most --epochs − 2

@@ -7,6 +7,7 @@ checkpoint with the same label-free validator, so the comparison is fair.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
 from graft.strategies.base import register_strategy
@@ -20,3 +21,4 @@ class SourceOnlyConfig(AdaptationConfig):
 @register_strategy("source-only", "DA baseline: labeled source only, label-free checkpoint selection")
 class SourceOnly(DomainAdaptation):
     Config = SourceOnlyConfig
+    text_warm_start: ClassVar[int | None] = None  # no target term to protect: its text figures stand as measured
