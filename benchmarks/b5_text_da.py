@@ -49,7 +49,7 @@ def main() -> None:
     for cell in args.cells:
         source, target = CELLS[cell]
         for strategy in args.strategies:
-            f1, acc, picked, secs = [], [], [], []
+            f1, acc, oracle, picked, secs = [], [], [], [], []
             for seed in seeds:
                 name, opts = variants.get(strategy, (strategy, {}))
                 run = fit_or_reuse(out / f"{cell}-s{seed}-{strategy}", "builtin:minilm", target, strategy=name,
@@ -58,20 +58,51 @@ def main() -> None:
                 m = run.metrics
                 f1.append(float(m["test_macro_f1"]))
                 acc.append(float(m["test_accuracy"]))
+                oracle.append(float(m.get("oracle_test_accuracy", float("nan"))))
                 picked.append(f"{m.get('selected_epoch')}")
                 secs.append(float(m.get("train_seconds", 0)))
                 print(f"{cell} {strategy} seed {seed}: macro-F1 {f1[-1]:.3f} accuracy {acc[-1]:.3f}", flush=True)
             mine.append({"cell": cell, "strategy": strategy, "seeds": ",".join(map(str, seeds)),
                          "macro-F1 (AdamW, defaults now)": mean_std(f1), "per seed": " / ".join(f"{v:.3f}" for v in f1),
                          "macro-F1 (SGD 0.01, before)": sgd_reference(cell, strategy),
-                         "accuracy": mean_std(acc), "epoch picked": "/".join(picked),
+                         "accuracy": mean_std(acc), "oracle accuracy (best epoch)": mean_std(oracle),
+                         "epoch picked": "/".join(picked),
                          "s / run": f"{sum(secs) / len(secs):.0f}"})
     rows = merge_rows("b5_text_da", mine, ("cell", "strategy"))
     intro = ("# Text domain adaptation: AdamW (the text defaults since session 17) against SGD 0.01\n\n"
              "MiniLM, drug reviews; `b5`: Birth Control labeled → other conditions unlabeled, `b5r` the reverse; "
              "6 epochs, label-free pick (`im`), target test macro-F1, mean ± std over seeds. The SGD column is "
-             "b7_auto.csv's (seed 0 only for b5r). One torch thread per run, two runs at a time on 2 cores.")
+             "b7_auto.csv's (seed 0 only for b5r). One torch thread per run, two runs at a time on 2 cores. `dann`, "
+             "`cdan`, `dan` and `coral`: the 4-epoch text warm start of session 23 (`dann` with 2 before: "
+             "benchmarks/README.md). The oracle column (best epoch by target test accuracy) exists for runs since then.")
     publish("b5_text_da", intro, rows)
+    validators(out)
+
+
+def validators(out: Path) -> None:
+    """results/b5_text_validators.md: da_suite's validator table over every run in ``out`` that scored them
+    all (accuracy: the per-epoch oracle has no macro-F1)."""
+    from da_suite import row_of, validator_table
+    from graft.report import markdown_table
+
+    rows = []
+    for path in sorted(out.glob("*-s*-*/metrics.json")):
+        cell, rest = path.parent.name.split("-s", 1)
+        row = row_of(path.parent, cell)
+        row["strategy"] = rest.split("-", 1)[1]
+        rows.append(row)
+    if not rows:
+        return
+    results = pd.DataFrame(rows)
+    table = validator_table(results)
+    if "source-only" not in set(results["strategy"]):  # no per-seed reference here: the column would read 0/0
+        table = table.drop(columns=[c for c in table if c.startswith("DA runs below")])
+    text = ("# Text DA: which label-free validator picks the right epoch (B5 and b5r)\n\n"
+            f"Runs in {out.resolve().relative_to(HERE.resolve())} (each epoch scored by every validator, `--all-validators`); target test "
+            "accuracy, epoch 0 the source-only start. Columns as in da_suite.md's validator table.\n\n"
+            + markdown_table(table) + "\n")
+    (RESULTS / "b5_text_validators.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":
