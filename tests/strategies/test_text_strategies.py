@@ -96,3 +96,12 @@ def test_on_text_dann_learns_the_source_longer_and_mcc_keeps_its_own(tiny_bert: 
     assert mcc.metrics["warm_start"] == 3  # its own 5, at most half of --epochs
     short = graft.fit(f"hf:{tiny_bert}", target, "dann", out=tmp_path / "short", **{**common, "epochs": 3})
     assert short.metrics["warm_start"] == 1  # at most --epochs − 2
+
+
+def test_a_text_warm_start_cut_short_says_how_many_epochs_it_leaves() -> None:
+    from graft.notes import GraftNote
+    from graft.strategies.dann import Dann
+
+    with pytest.warns(GraftNote, match=r"more than all but 2 of --epochs 5; 3 warm-start epoch\(s\) run instead"):
+        assert Dann().resolve_warm_start(5, "text") == 3
+    assert Dann().resolve_warm_start(6, "image") == 2  # images keep the default

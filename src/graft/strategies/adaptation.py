@@ -222,21 +222,21 @@ class DomainAdaptation(Strategy):
         from graft.notes import note
 
         randomised = bool(self.config.source_invert or self.config.source_photometric)
-        own, cap = self.default_warm_start, total // 2
-        longer = None
+        own, left, longer = self.default_warm_start, None, None  # left: epochs kept to adapt, else half
         if randomised and self.randomised_warm_start is not None:
-            own, cap, longer = self.randomised_warm_start, max(cap, total - 3), "the randomised source"
+            own, left, longer = self.randomised_warm_start, 3, "the randomised source"
         elif kind == "text" and self.text_warm_start is not None:
-            own, cap, longer = self.text_warm_start, max(cap, total - 2), "a text source"
+            own, left, longer = self.text_warm_start, 2, "a text source"
+        cap = total // 2 if left is None else max(total // 2, total - left)
         if longer and own <= cap:
             note(f"{self.name} learns {longer} for {own} warm-start epochs (not {self.default_warm_start}): a "
                  "harder source task needs a longer start before the target term. Fix: pass --warm-start N to "
                  "choose it.")
         warm = min(own, cap)
         if warm < own:
-            note(f"{self.name}'s warm start ({own} epochs) is more than {'half' if cap == total // 2 else 'all but 3'} "
-                 f"of --epochs {total}; {warm} warm-start epoch(s) run instead. Fix: pass --warm-start N to choose "
-                 "it, or more --epochs.")
+            bound = "half" if cap == total // 2 else f"all but {left}"
+            note(f"{self.name}'s warm start ({own} epochs) is more than {bound} of --epochs {total}; {warm} "
+                 "warm-start epoch(s) run instead. Fix: pass --warm-start N to choose it, or more --epochs.")
         self.config.warm_start = warm
         return warm
 
