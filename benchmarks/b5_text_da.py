@@ -7,7 +7,8 @@ are `results/b7_auto.csv`'s (the same cells and seeds under SGD 0.01, the protoc
 OUT is reused, an interrupted one resumed. Writes results/b5_text_da.md (and .csv). Not part of CI.
 
     python benchmarks/b5_text_da.py [--cells b5,b5r] [--strategies source-only,mcc,dann] [--seeds 0,1,2]
-                                    [--variant NAME=STRATEGY:key=value,...]  # then NAME in --strategies
+                                    [--variant NAME=STRATEGY:key=value,...]  # then NAME in --strategies;
+                                    # epochs=N in a variant replaces the 6 epochs
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ def main() -> None:
             for seed in seeds:
                 name, opts = variants.get(strategy, (strategy, {}))
                 run = fit_or_reuse(out / f"{cell}-s{seed}-{strategy}", "builtin:minilm", target, strategy=name,
-                                   source=source, seed=seed, epochs=6, shift_report=False, progress=False,
-                                   all_validators=True, **opts)
+                                   source=source, seed=seed, shift_report=False, progress=False,
+                                   all_validators=True, **{"epochs": 6, **opts})
                 m = run.metrics
                 f1.append(float(m["test_macro_f1"]))
                 acc.append(float(m["test_accuracy"]))

@@ -45,7 +45,7 @@ def test_a_subclass_that_changes_a_default_keeps_the_declaration() -> None:
     from graft.strategies.coral import CoralConfig
     from graft.strategies.ia3 import IA3Config
 
-    assert CoralConfig().trade_off == 10.0 and declaration(CoralConfig, "trade_off").ge == 0
+    assert CoralConfig().trade_off == 0.1 and declaration(CoralConfig, "trade_off").ge == 0
     assert IA3Config().adapter == "ia3" and "ia3" in declaration(IA3Config, "adapter").names()
 
 

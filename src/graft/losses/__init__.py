@@ -21,7 +21,7 @@ from graft.losses.adversarial import (
     randomized_multilinear_map,
 )
 from graft.losses.contrastive import nt_xent_loss, pair_cosine_loss, supervised_contrastive_loss
-from graft.losses.coral import coral, covariance
+from graft.losses.coral import coral, covariance, relative_coral
 from graft.losses.entropy import entropy, information_maximization
 from graft.losses.grl import GradientReversal, grad_reverse, grl_schedule
 from graft.losses.kd import dist_loss, feature_kd_loss, kd_loss, standardized_kd_loss
@@ -75,6 +75,7 @@ __all__ = [
     "pair_cosine_loss",
     "random_projections",
     "randomized_multilinear_map",
+    "relative_coral",
     "squared_distances",
     "standardized_kd_loss",
     "supervised_contrastive_loss",
