@@ -75,7 +75,9 @@ def main() -> None:
              "6 epochs, label-free pick (`im`), target test macro-F1, mean ± std over seeds. The SGD column is "
              "b7_auto.csv's (seed 0 only for b5r). One torch thread per run, two runs at a time on 2 cores. `dann`, "
              "`cdan`, `dan` and `coral`: the 4-epoch text warm start of session 23 (`dann` with 2 before: "
-             "benchmarks/README.md). The oracle column (best epoch by target test accuracy) exists for runs since then.")
+             "benchmarks/README.md). The oracle column (best epoch by target test accuracy) exists for runs since then. "
+             "`coral` is the relative covariance gap since session 24 (the row marked 4·d² is the paper's loss); rows "
+             "named '12 epochs' ran --epochs 12 (`--variant NAME=STRATEGY:epochs=12`), `cdan-t03` `--trade-off 0.3`.")
     publish("b5_text_da", intro, rows)
     validators(out)
 
