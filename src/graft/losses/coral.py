@@ -40,8 +40,8 @@ def coral(source: Tensor, target: Tensor) -> Tensor:
 def relative_coral(source: Tensor, target: Tensor, eps: float = 1e-12) -> Tensor:
     """CORAL's gap relative to the covariances' size: ``||C_s - C_t||_F^2 / (||C_s||_F^2 + ||C_t||_F^2)``.
 
-    In [0, 2]; unchanged when both batches are scaled by one factor, so shrinking the features
-    cannot lower it (the paper's loss can be lowered that way).
+    In [0, 2]; unchanged when both batches are scaled by one factor, so shrinking the features (a smaller
+    last layer scales both domains alike) cannot lower it, as it lowers the paper's loss.
 
     Args:
         source: Source features ``[Ns, D]``, ``Ns >= 2``.
