@@ -30,11 +30,9 @@ def coral(source: Tensor, target: Tensor) -> Tensor:
     Returns:
         A scalar tensor, 0 when both batches have the same covariance.
     """
-    check_matrix(source, "source", min_rows=2)
-    check_matrix(target, "target", min_rows=2)
-    check_same_width(source, target, "source", "target")
+    cs, ct = _covariances(source, target)
     d = source.shape[1]
-    return (covariance(source) - covariance(target)).pow(2).sum() / (4.0 * d * d)
+    return (cs - ct).pow(2).sum() / (4.0 * d * d)
 
 
 def relative_coral(source: Tensor, target: Tensor, eps: float = 1e-12) -> Tensor:
@@ -48,8 +46,13 @@ def relative_coral(source: Tensor, target: Tensor, eps: float = 1e-12) -> Tensor
         target: Target features ``[Nt, D]``, ``Nt >= 2``; batch sizes may differ.
         eps: Floor of the denominator (two constant batches give 0).
     """
+    cs, ct = _covariances(source, target)
+    return (cs - ct).pow(2).sum() / (cs.pow(2).sum() + ct.pow(2).sum()).clamp_min(eps)
+
+
+def _covariances(source: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """Both batches' covariances, once each is checked (two rows or more, the same width)."""
     check_matrix(source, "source", min_rows=2)
     check_matrix(target, "target", min_rows=2)
     check_same_width(source, target, "source", "target")
-    cs, ct = covariance(source), covariance(target)
-    return (cs - ct).pow(2).sum() / (cs.pow(2).sum() + ct.pow(2).sum()).clamp_min(eps)
+    return covariance(source), covariance(target)

@@ -171,8 +171,9 @@ class DomainAdaptation(Strategy):
     # B5 / b5r runs (b5_text_da.md), and dann set against a 2-epoch start that still predicted one class
     # ended far below source-only on b5r (macro-F1 0.231 against 0.404, seeds 0-2). With 4 (session 23): b5r
     # 0.363, B5 0.355 -> 0.335 (source-only 0.343), both within one paired standard error; cdan 0.339, dan 0.292
-    # and coral 0.342 on b5r, whose 4-epoch start is still near the majority class (6 epochs is short there);
-    # cdan with 2 fell to one class there as dann did (seed 0: 0.223, with 4 0.342).
+    # and coral 0.342 (0.347 with its relative gap, session 24) on b5r, whose 4-epoch start is still near the
+    # majority class (6 epochs is short there); cdan with 2 fell to one class there as dann did (seed 0: 0.223,
+    # with 4 0.342).
     #: The same on a text model (at most ``total`` − 2 epochs), when it differs.
     text_warm_start: ClassVar[int | None] = 4
     #: Options whose unset value follows a measurement, polarity or object scale (:meth:`resolve_randomisation`).

@@ -8,12 +8,13 @@ import torch
 from torch import nn
 
 from graft.engine.trainer import Batch
+from graft.losses import coral, relative_coral
 from graft.options import option
 from graft.strategies.adaptation import AdaptationConfig, DomainAdaptation
 from graft.strategies.base import register_strategy
 
-#: --coral-scale → the loss of :mod:`graft.losses.coral`.
-SCALES = ("relative", "dimension")
+#: --coral-scale → its loss (:mod:`graft.losses.coral`); the option's choices are these keys.
+LOSSES = {"relative": relative_coral, "dimension": coral}
 
 
 @dataclass
@@ -31,7 +32,7 @@ class CoralConfig(AdaptationConfig):
     coral_scale: str = option(
         "relative", help="relative: the covariance gap ||C_s - C_t||² over ||C_s||² + ||C_t||² (in [0, 2], the "
         "same at any feature scale); dimension: the paper's ||C_s - C_t||² / (4·d²), whose size follows the "
-        "features' scale (pass --trade-off 10 or more with it).", choices=SCALES)
+        "features' scale (pass --trade-off 10 or more with it).", choices=tuple(LOSSES))
     trade_off: float = 0.1
 
 
@@ -42,6 +43,4 @@ class Coral(DomainAdaptation):
 
     def alignment(self, module: nn.Module, fs: torch.Tensor, ft: torch.Tensor, ls: torch.Tensor,
                   lt: torch.Tensor, batch: Batch) -> torch.Tensor:
-        from graft.losses import coral, relative_coral
-
-        return relative_coral(fs, ft) if self.config.coral_scale == "relative" else coral(fs, ft)
+        return LOSSES[self.config.coral_scale](fs, ft)
