@@ -8,7 +8,7 @@ under ROOT (named CELL-sSEED-STRATEGY), predicts the whole target with `Run.pred
 figure against metrics.json, and writes results/b5_all_target.md (and .csv): macro-F1 and accuracy on the
 whole target per (cell, strategy), and the paired difference to `source-only` with its standard error. Not CI.
 
-    python benchmarks/b5_all_target.py [--root runs/s23/b5] [--cells b5r]
+    python benchmarks/b5_all_target.py [--root runs/s23/b5] [--cells b5r] [--strategies source-only,cdan]
 """
 
 from __future__ import annotations
@@ -45,12 +45,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", type=Path, action="append", default=[])
     ap.add_argument("--cells", type=lambda t: t.split(","), default=["b5", "b5r"])
+    ap.add_argument("--strategies", type=lambda t: t.split(","), default=None, help="only these run names")
     args = ap.parse_args()
     found: dict[tuple[str, str], dict[int, dict[str, float]]] = {}
     for root in args.root or [HERE / "runs" / "s23" / "b5"]:
         for run_dir in sorted(root.iterdir()):
             m = NAME.match(run_dir.name)
-            if not m or m["cell"] not in args.cells or not (run_dir / "metrics.json").exists():
+            if not m or m["cell"] not in args.cells or not (run_dir / "metrics.json").exists() or (
+                    args.strategies and m["strategy"] not in args.strategies):
                 continue
             s = score(run_dir, CELLS[m["cell"]][1])
             if abs(s["f1_test"] - s["f1_test_run"]) > 1e-6:
