@@ -77,7 +77,8 @@ def main() -> None:
              "`cdan`, `dan` and `coral`: the 4-epoch text warm start of session 23 (`dann` with 2 before: "
              "benchmarks/README.md). The oracle column (best epoch by target test accuracy) exists for runs since then. "
              "`coral` is the relative covariance gap since session 24 (the row marked 4·d² is the paper's loss); rows "
-             "named '12 epochs' ran --epochs 12 (`--variant NAME=STRATEGY:epochs=12`), `cdan-t03` `--trade-off 0.3`.")
+             "named '12 epochs' ran --epochs 12 (`--variant NAME=STRATEGY:epochs=12`), `cdan-t03` `--trade-off 0.3`, "
+             "`so-w4` `source-only --warm-start 4` (session 25: the text warm start's split without a target term).")
     publish("b5_text_da", intro, rows)
     validators(out)
 
