@@ -14,7 +14,6 @@ whole target per (cell, strategy), and the paired difference to `source-only` wi
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from pathlib import Path
 
@@ -34,7 +33,7 @@ def score(run_dir: Path, target: str) -> dict[str, float]:
     run = graft.load_run(run_dir)
     frame = run.predict(target)
     y, p = frame["label"].to_numpy(), frame["prediction"].to_numpy()
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = run.metrics
     test = slice(len(y) - int(metrics["n_test"]), None)  # the source's test split follows its train split
     return {"f1_all": f1_score(y, p, average="macro"), "acc_all": float((y == p).mean()),
             "f1_test": f1_score(y[test], p[test], average="macro"), "f1_test_run": float(metrics["test_macro_f1"]),
