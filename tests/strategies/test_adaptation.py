@@ -258,6 +258,22 @@ def test_warm_start_is_the_source_only_model_and_must_leave_adaptation_epochs(pa
         graft.fit("builtin:mlp", target, "dann", source=source, out=tmp_path / "bad", warm_start=8, **QUIET)
 
 
+def test_a_continued_schedule_does_not_depend_on_where_the_warm_start_ends(pair, tmp_path: Path) -> None:
+    """With --warm-start-schedule continue, source-only trains the same eight epochs whatever the
+    split (one optimizer, one schedule, no epoch replayed); restarting the optimizer changes them."""
+    source, target = pair
+
+    def last_row(warm: int, schedule: str) -> dict[str, float]:
+        run = graft.fit("builtin:mlp", target, "source-only", source=source, warm_start=warm,
+                        warm_start_schedule=schedule, out=tmp_path / f"{schedule}{warm}", **QUIET)
+        assert run.metrics["warm_start_schedule"] == schedule
+        return {k: v for k, v in run.history[-1].items() if k not in ("epoch", "seconds")}
+
+    two, five = last_row(2, "continue"), last_row(5, "continue")
+    assert two == pytest.approx(five, rel=1e-6, abs=1e-9) and two["train_loss"] > 0
+    assert last_row(2, "restart")["train_loss"] != pytest.approx(last_row(5, "restart")["train_loss"], rel=1e-4)
+
+
 @pytest.mark.parametrize("name", ["mcc", "self-training"])
 def test_a_longer_default_warm_start_takes_at_most_half_of_a_short_run(name: str, pair, tmp_path: Path) -> None:
     from graft.notes import GraftNote

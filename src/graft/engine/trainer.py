@@ -95,6 +95,20 @@ class FitResult:
     extra_metrics: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Phase:
+    """Where one fit sits inside a longer schedule split over several fits (a warm start, then
+    the adaptation): the learning-rate schedule spans ``length`` epochs, of which ``offset`` ran
+    before this fit, and the optimizer resumes ``optimizer_state`` (the earlier fit's
+    :attr:`Trainer.optimizer_state`). Epoch seeds and batch orders continue from ``offset`` too,
+    so no epoch replays an earlier one's. ``batch["progress"]`` (an alignment ramp's clock)
+    stays this fit's own."""
+
+    offset: int = 0
+    length: int | None = None
+    optimizer_state: dict[str, Any] | None = None
+
+
 class Trainer:
     """Trains one module with one step function.
 
@@ -143,6 +157,9 @@ class Trainer:
         self.callbacks = [*callbacks, *_ATTACHED.get()]
         self.metrics = list(metrics)
         self.start_is_candidate = start_is_candidate
+        #: The optimizer's state when :meth:`fit` returned (moments, step counts), for a
+        #: :class:`Phase` that continues it.
+        self.optimizer_state: dict[str, Any] | None = None
         with quiet_third_party():  # Fabric's environment checks (srun on the PATH)
             self.fabric = make_fabric(config, self.run_dir)
 
@@ -160,6 +177,7 @@ class Trainer:
         target: Dataset | None = None,
         *,
         resume: bool = False,
+        phase: Phase | None = None,
     ) -> FitResult:
         """Train ``module`` and restore the weights of the selected epoch.
 
@@ -178,13 +196,15 @@ class Trainer:
             target: A second stream: unlabeled (domain adaptation, semi-supervised), or a
                 labeled source beside the labeled target (multi-task, instance weighting).
             resume: Continue from ``run_dir/checkpoints/last.ckpt``.
+            phase: This fit's place in a schedule shared with other fits (:class:`Phase`);
+                None: a schedule of its own.
 
         Returns:
             The history holds one row per trained epoch, after an epoch-0 row of the
             starting weights when they compete; ``epochs_run`` counts trained epochs.
         """
         with quiet_third_party():
-            return self._fit(module, groups, step, train, val, target, resume=resume)
+            return self._fit(module, groups, step, train, val, target, resume=resume, phase=phase or Phase())
 
     def _fit(
         self,
@@ -196,6 +216,7 @@ class Trainer:
         target: Dataset | None,
         *,
         resume: bool,
+        phase: Phase,
     ) -> FitResult:
         cfg, fabric = self.config, self.fabric
         peak = 0.0
@@ -203,13 +224,17 @@ class Trainer:
             g["lr"] = cfg.lr * g.get("lr_scale", 1.0)
             g.setdefault("initial_lr", g["lr"])
         optimizer = _make_optimizer(cfg, groups)
+        if phase.optimizer_state is not None:
+            optimizer.load_state_dict(phase.optimizer_state)
         steps = StepModule(module, fabric.strategy.precision)
         with _all_trainable(groups):  # DDP registers only the parameters that need gradients at setup
             wrapped, optimizer = fabric.setup(steps, optimizer)
         average = WeightAverage(module, cfg.ema_decay) if cfg.ema_decay else None
         longest = max(dataset_size(train), dataset_size(target) if target is not None else 0)
         steps_per_epoch = cfg.steps_per_epoch or num_batches(longest, cfg.batch_size, fabric.world_size)
-        total_steps = steps_per_epoch * cfg.epochs
+        offset = phase.offset
+        total_steps = steps_per_epoch * (phase.length or offset + cfg.epochs)  # the schedule's length
+        own_steps = steps_per_epoch * cfg.epochs
         warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
         has_val = val is not None and dataset_size(val) > 0
         selecting = has_val or bool(self.metrics)
@@ -217,11 +242,11 @@ class Trainer:
         plateau = PlateauState(mode=mode, factor=cfg.gamma, patience=cfg.plateau_patience)
         result = FitResult(selected_by="val" if has_val else (cfg.monitor if selecting else "last"))
         selector = EpochSelector(mode=mode, margin_se=cfg.start_margin_se, loss_clears=self.loss_clears_start)
-        start_epoch, global_step, bad_epochs = 0, 0, 0
+        start_epoch, global_step, bad_epochs = 0, offset * steps_per_epoch, 0
 
         schedule = {"epochs": cfg.epochs, "steps_per_epoch": steps_per_epoch, "batch_size": cfg.batch_size,
                     "lr": cfg.lr, "schedule": cfg.schedule, "warmup_epochs": cfg.warmup_epochs,
-                    "optimizer": cfg.optimizer}
+                    "optimizer": cfg.optimizer, **({"offset": offset, "length": phase.length} if offset else {})}
         if resume:
             state = self._load(module, optimizer)
             _warn_if_schedule_changed(state.get("schedule"), schedule)
@@ -264,7 +289,7 @@ class Trainer:
             reset_peak_memory()
             last_save = time.perf_counter()
             for epoch in range(start_epoch, cfg.epochs):
-                _seed(self.seed * 100_003 + epoch)
+                _seed(self.seed * 100_003 + offset + epoch)
                 wrapped.train()
                 for cb in self.callbacks:  # after train(): a callback may put parts in eval mode
                     begin = getattr(cb, "on_epoch_start", None)
@@ -272,7 +297,7 @@ class Trainer:
                         begin(epoch, module)
                 sums: dict[str, float] = {}
                 n_batches = 0
-                for batch in self._batches(train, target, epoch, steps_per_epoch):
+                for batch in self._batches(train, target, offset + epoch, steps_per_epoch):
                     factor = lr_factor(
                         global_step, total_steps, schedule=cfg.schedule, warmup_steps=warmup,
                         min_factor=cfg.min_lr_ratio, gamma=cfg.gamma, inv_gamma=cfg.inv_gamma,
@@ -281,7 +306,7 @@ class Trainer:
                     ) * plateau.scale
                     for g in optimizer.param_groups:
                         g["lr"] = g["initial_lr"] * factor
-                    batch["progress"] = global_step / max(1, total_steps)
+                    batch["progress"] = (global_step - offset * steps_per_epoch) / max(1, own_steps)
                     out = steps.run(wrapped, step, batch)  # one forward: DDP sees every part the step uses
                     loss = out["loss"]
                     if not torch.isfinite(loss):
@@ -351,6 +376,7 @@ class Trainer:
 
         for logger in fabric.loggers:
             logger.finalize("success")
+        self.optimizer_state = optimizer.state_dict()
         result.epochs_run = sum(1 for row in result.history if row["epoch"] > 0)  # not the start's row
         result.peak_memory_mb = peak or None
         result.seconds = result.history[-1]["seconds"] if result.history else 0.0
@@ -591,5 +617,5 @@ def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
 
-__all__ = ["Batch", "Callback", "FitResult", "SeededSampler", "StepFn", "StepModule", "Trainer", "attached_callbacks",
-           "monitor_mode"]
+__all__ = ["Batch", "Callback", "FitResult", "Phase", "SeededSampler", "StepFn", "StepModule", "Trainer",
+           "attached_callbacks", "monitor_mode"]

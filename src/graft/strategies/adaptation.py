@@ -33,7 +33,7 @@ from graft.data.pipeline import random_subset
 from graft.domain_shift import FALLBACK_ZOOM, zoom_range
 from graft.engine.evaluate import predict_logits
 from graft.engine.param_groups import model_param_groups, trainable_param_groups
-from graft.engine.trainer import Batch, FitResult, monitor_mode
+from graft.engine.trainer import Batch, FitResult, Phase, monitor_mode
 from graft.errors import ConfigError
 from graft.models.adapters import AdapterOptions, add_adapter
 from graft.models.spec import GraftModel
@@ -77,6 +77,10 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
         unset="the strategy's own: 2 epochs, mcc and self-training 5, at most half of --epochs; where the "
         "source's appearance is randomised (--source-invert, --source-photometric) mcc 7, cdan and dann 5, leaving at "
         "least 3 epochs to adapt; on a text model dann, cdan, dan and coral 4, leaving at least 2")
+    warm_start_schedule: str = option(
+        "restart", help="continue: one optimizer and one learning-rate schedule over --epochs, the adaptation "
+        "carrying on from the warm start's last step; restart: the adaptation starts a fresh optimizer and "
+        "schedule over its own epochs.", choices=("continue", "restart"))
     all_validators: bool = option(
         False, help="Score every label-free validator each epoch, DEV and ClassAMI included (slower: they fit a "
         "domain classifier and k-means per epoch); the history then shows what each would have picked.")
@@ -192,15 +196,20 @@ class DomainAdaptation(Strategy):
         polarity = self.resolve_randomisation(ctx)
         warm = self.resolve_warm_start(total, ctx.model.spec.input.kind)
         self.prepare(ctx)
+        shared = self.config.warm_start_schedule == "continue"
+        phase = Phase(offset=warm, length=total) if shared else None
         if warm and not ctx.resume:  # a resumed run restores the adapted weights and the start
             source_cfg = dataclasses.replace(ctx.train_config, epochs=warm, patience=None, monitor="val_accuracy")
-            ctx.trainer(config=source_cfg, run_dir=None).fit(
-                self.module(ctx), self.param_groups(ctx), self.source_step, ctx.train, None, ctx.target)
+            warm_trainer = ctx.trainer(config=source_cfg, run_dir=None)
+            warm_trainer.fit(self.module(ctx), self.param_groups(ctx), self.source_step, ctx.train, None, ctx.target,
+                             phase=Phase(length=total) if shared else None)
+            if shared:
+                phase = Phase(offset=warm, length=total, optimizer_state=warm_trainer.optimizer_state)
         adapt_cfg = dataclasses.replace(ctx.train_config, epochs=total - warm)
         trainer = ctx.trainer(config=adapt_cfg, callbacks=self.callbacks(ctx), metrics=self.metrics(ctx),
                               start_is_candidate=True, evaluator=self.evaluator(ctx))
         result = trainer.fit(self.module(ctx), self.param_groups(ctx), self.step, ctx.train, ctx.val, ctx.target,
-                             resume=ctx.resume)
+                             resume=ctx.resume, phase=phase)
         result.trainable_params = sum(p.numel() for p in ctx.model.parameters() if p.requires_grad)
         from graft.selection import VALIDATORS
 
@@ -208,6 +217,7 @@ class DomainAdaptation(Strategy):
         result.extra_metrics.update(selection_summary(result, self.config.select_by, margin, warm))
         result.extra_metrics.update(polarity)
         result.extra_metrics["warm_start"] = warm
+        result.extra_metrics["warm_start_schedule"] = self.config.warm_start_schedule
         if self.config.adapter == "none":
             result.extra_metrics["backbone_lr_scale"] = self.config.backbone_lr_scale
         self.finish(ctx)
