@@ -77,10 +77,15 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
         unset="the strategy's own: 2 epochs, mcc and self-training 5, at most half of --epochs; where the "
         "source's appearance is randomised (--source-invert, --source-photometric) mcc 7, cdan and dann 5, leaving at "
         "least 3 epochs to adapt; on a text model dann, cdan, dan and coral 4, leaving at least 2")
-    warm_start_schedule: str = option(
-        "restart", help="continue: one optimizer and one learning-rate schedule over --epochs, the adaptation "
+    # One schedule on text (session 26, b5_text_da.md): the 4-epoch text warm start followed by a fresh AdamW
+    # for 2 epochs left cdan below a source-only that restarts after 2 (b5r macro-F1 0.342 against 0.404);
+    # continued, cdan 0.366 / 0.412 on seeds 0-1 against its restart's 0.342 / 0.326.
+    warm_start_schedule: str | None = option(
+        None, help="continue: one optimizer and one learning-rate schedule over --epochs, the adaptation "
         "carrying on from the warm start's last step; restart: the adaptation starts a fresh optimizer and "
-        "schedule over its own epochs.", choices=("continue", "restart"))
+        "schedule over its own epochs.", choices=("continue", "restart"),
+        unset="continue on a text model for dann, cdan, dan and coral (those with the longer text warm start), "
+        "else restart")
     all_validators: bool = option(
         False, help="Score every label-free validator each epoch, DEV and ClassAMI included (slower: they fit a "
         "domain classifier and k-means per epoch); the history then shows what each would have picked.")
@@ -196,7 +201,7 @@ class DomainAdaptation(Strategy):
         polarity = self.resolve_randomisation(ctx)
         warm = self.resolve_warm_start(total, ctx.model.spec.input.kind)
         self.prepare(ctx)
-        shared = self.config.warm_start_schedule == "continue"
+        shared = self.resolve_warm_start_schedule(ctx.model.spec.input.kind) == "continue"
         phase = Phase(offset=warm, length=total) if shared else None
         if warm and not ctx.resume:  # a resumed run restores the adapted weights and the start
             source_cfg = dataclasses.replace(ctx.train_config, epochs=warm, patience=None, monitor="val_accuracy")
@@ -222,6 +227,13 @@ class DomainAdaptation(Strategy):
             result.extra_metrics["backbone_lr_scale"] = self.config.backbone_lr_scale
         self.finish(ctx)
         return result
+
+    def resolve_warm_start_schedule(self, kind: str) -> str:
+        """``--warm-start-schedule``, or ``continue`` on a text model where :attr:`text_warm_start` applies."""
+        if self.config.warm_start_schedule is None:
+            text = kind == "text" and self.text_warm_start is not None
+            self.config.warm_start_schedule = "continue" if text else "restart"
+        return self.config.warm_start_schedule
 
     def resolve_warm_start(self, total: int, kind: str = "image") -> int:
         """``--warm-start``, or the strategy's own: :attr:`randomised_warm_start` where the source's
