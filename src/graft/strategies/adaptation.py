@@ -182,7 +182,9 @@ class DomainAdaptation(Strategy):
     # 0.363, B5 0.355 -> 0.335 (source-only 0.343), both within one paired standard error; cdan 0.339, dan 0.292
     # and coral 0.342 (0.347 with its relative gap, session 24) on b5r, whose 4-epoch start is still near the
     # majority class (6 epochs is short there); cdan with 2 fell to one class there as dann did (seed 0: 0.223,
-    # with 4 0.342).
+    # with 4 0.342). Those 4 + 2 epochs restarted the optimizer for the last 2, which alone cost (source-only
+    # --warm-start 4: 0.342); one schedule across both (--warm-start-schedule, continue on text for these four)
+    # lifted cdan to 0.404 on b5r (session 26), level with source-only.
     #: The same on a text model (at most ``total`` − 2 epochs), when it differs.
     text_warm_start: ClassVar[int | None] = 4
     #: Options whose unset value follows a measurement, polarity or object scale (:meth:`resolve_randomisation`).
