@@ -97,11 +97,8 @@ def test_on_text_dann_learns_the_source_longer_and_mcc_keeps_its_own(tiny_bert: 
         dann = graft.fit(f"hf:{tiny_bert}", target, "dann", out=tmp_path / "dann", **common)
     assert dann.metrics["warm_start"] == 4 and dann.metrics["epochs_run"] == 2
     assert "after 4 warm-start epochs" in dann.metrics["selection_note"]
-    # The adaptation carries on the warm start's optimizer and schedule: its epochs follow on (no restart).
-    assert dann.metrics["warm_start_schedule"] == "continue"
     mcc = graft.fit(f"hf:{tiny_bert}", target, "mcc", out=tmp_path / "mcc", **common)
     assert mcc.metrics["warm_start"] == 3  # its own 5, at most half of --epochs
-    assert mcc.metrics["warm_start_schedule"] == "restart"
     short = graft.fit(f"hf:{tiny_bert}", target, "dann", out=tmp_path / "short", **{**common, "epochs": 3})
     assert short.metrics["warm_start"] == 1  # at most --epochs − 2
 
@@ -109,11 +106,7 @@ def test_on_text_dann_learns_the_source_longer_and_mcc_keeps_its_own(tiny_bert: 
 def test_a_text_warm_start_cut_short_says_how_many_epochs_it_leaves() -> None:
     from graft.notes import GraftNote
     from graft.strategies.dann import Dann
-    from graft.strategies.source_only import SourceOnly
 
     with pytest.warns(GraftNote, match=r"more than all but 2 of --epochs 5; 3 warm-start epoch\(s\) run instead"):
         assert Dann().resolve_warm_start(5, "text") == 3
     assert Dann().resolve_warm_start(6, "image") == 2  # images keep the default
-    assert Dann().resolve_warm_start_schedule("text") == "continue"
-    assert Dann().resolve_warm_start_schedule("image") == "restart"
-    assert SourceOnly().resolve_warm_start_schedule("text") == "restart"

@@ -77,15 +77,11 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
         unset="the strategy's own: 2 epochs, mcc and self-training 5, at most half of --epochs; where the "
         "source's appearance is randomised (--source-invert, --source-photometric) mcc 7, cdan and dann 5, leaving at "
         "least 3 epochs to adapt; on a text model dann, cdan, dan and coral 4, leaving at least 2")
-    # One schedule on text (session 26, b5_text_da.md): the 4-epoch text warm start followed by a fresh AdamW
-    # for 2 epochs left cdan below a source-only that restarts after 2 (b5r macro-F1 0.342 against 0.404);
-    # continued, cdan 0.366 / 0.412 on seeds 0-1 against its restart's 0.342 / 0.326.
-    warm_start_schedule: str | None = option(
-        None, help="continue: one optimizer and one learning-rate schedule over --epochs, the adaptation "
+    # See text_warm_start below for what session 26 measured of each on text.
+    warm_start_schedule: str = option(
+        "restart", help="continue: one optimizer and one learning-rate schedule over --epochs, the adaptation "
         "carrying on from the warm start's last step; restart: the adaptation starts a fresh optimizer and "
-        "schedule over its own epochs.", choices=("continue", "restart"),
-        unset="continue on a text model for dann, cdan, dan and coral (those with the longer text warm start), "
-        "else restart")
+        "schedule over its own epochs.", choices=("continue", "restart"))
     all_validators: bool = option(
         False, help="Score every label-free validator each epoch, DEV and ClassAMI included (slower: they fit a "
         "domain classifier and k-means per epoch); the history then shows what each would have picked.")
@@ -182,9 +178,10 @@ class DomainAdaptation(Strategy):
     # 0.363, B5 0.355 -> 0.335 (source-only 0.343), both within one paired standard error; cdan 0.339, dan 0.292
     # and coral 0.342 (0.347 with its relative gap, session 24) on b5r, whose 4-epoch start is still near the
     # majority class (6 epochs is short there); cdan with 2 fell to one class there as dann did (seed 0: 0.223,
-    # with 4 0.342). Those 4 + 2 epochs restarted the optimizer for the last 2, which alone cost (source-only
-    # --warm-start 4: 0.342); one schedule across both (--warm-start-schedule, continue on text for these four)
-    # lifted cdan to 0.404 on b5r (session 26), level with source-only.
+    # with 4 0.342). Those 4 + 2 epochs restart the optimizer for the last 2, which alone costs on b5r
+    # (source-only --warm-start 4: 0.342). One schedule across both (--warm-start-schedule continue, session 26)
+    # lifted cdan to 0.404 and dan to 0.395 there (seeds 0-2), but on B5 seed 0 cdan continued collapsed
+    # (macro-F1 0.169, its restart 0.358) with im rising: continue stays an option, not the default.
     #: The same on a text model (at most ``total`` − 2 epochs), when it differs.
     text_warm_start: ClassVar[int | None] = 4
     #: Options whose unset value follows a measurement, polarity or object scale (:meth:`resolve_randomisation`).
@@ -203,7 +200,7 @@ class DomainAdaptation(Strategy):
         polarity = self.resolve_randomisation(ctx)
         warm = self.resolve_warm_start(total, ctx.model.spec.input.kind)
         self.prepare(ctx)
-        shared = self.resolve_warm_start_schedule(ctx.model.spec.input.kind) == "continue"
+        shared = self.config.warm_start_schedule == "continue"
         phase = Phase(offset=warm, length=total) if shared else None
         if warm and not ctx.resume:  # a resumed run restores the adapted weights and the start
             source_cfg = dataclasses.replace(ctx.train_config, epochs=warm, patience=None, monitor="val_accuracy")
@@ -229,13 +226,6 @@ class DomainAdaptation(Strategy):
             result.extra_metrics["backbone_lr_scale"] = self.config.backbone_lr_scale
         self.finish(ctx)
         return result
-
-    def resolve_warm_start_schedule(self, kind: str) -> str:
-        """``--warm-start-schedule``, or ``continue`` on a text model where :attr:`text_warm_start` applies."""
-        if self.config.warm_start_schedule is None:
-            text = kind == "text" and self.text_warm_start is not None
-            self.config.warm_start_schedule = "continue" if text else "restart"
-        return self.config.warm_start_schedule
 
     def resolve_warm_start(self, total: int, kind: str = "image") -> int:
         """``--warm-start``, or the strategy's own: :attr:`randomised_warm_start` where the source's
