@@ -200,15 +200,15 @@ class DomainAdaptation(Strategy):
         polarity = self.resolve_randomisation(ctx)
         warm = self.resolve_warm_start(total, ctx.model.spec.input.kind)
         self.prepare(ctx)
-        shared = self.config.warm_start_schedule == "continue"
-        phase = Phase(offset=warm, length=total) if shared else None
+        continued = self.config.warm_start_schedule == "continue"
+        warm_state = None  # the warm start's optimizer, which a continued schedule carries on
         if warm and not ctx.resume:  # a resumed run restores the adapted weights and the start
             source_cfg = dataclasses.replace(ctx.train_config, epochs=warm, patience=None, monitor="val_accuracy")
             warm_trainer = ctx.trainer(config=source_cfg, run_dir=None)
             warm_trainer.fit(self.module(ctx), self.param_groups(ctx), self.source_step, ctx.train, None, ctx.target,
-                             phase=Phase(length=total) if shared else None)
-            if shared:
-                phase = Phase(offset=warm, length=total, optimizer_state=warm_trainer.optimizer_state)
+                             phase=Phase(length=total) if continued else None)
+            warm_state = warm_trainer.optimizer_state
+        phase = Phase(offset=warm, length=total, optimizer_state=warm_state) if continued else None
         adapt_cfg = dataclasses.replace(ctx.train_config, epochs=total - warm)
         trainer = ctx.trainer(config=adapt_cfg, callbacks=self.callbacks(ctx), metrics=self.metrics(ctx),
                               start_is_candidate=True, evaluator=self.evaluator(ctx))
