@@ -80,8 +80,8 @@ def main() -> None:
              "named '12 epochs' ran --epochs 12 (`--variant NAME=STRATEGY:epochs=12`), `cdan-t03` `--trade-off 0.3`, "
              "`so-w4` `source-only --warm-start 4` (session 25: the text warm start's split without a target term)."
              " Session 27: `-w` adds `--warmup-epochs 0.5`; `so-w4-nr` is `so-w4` restarted with the warm start's "
-             "epoch seeds carried on (no replayed batch order), an experiment made with a temporary code change that graft "
-             "does not ship.")
+             "epoch seeds carried on (no replayed batch order), an experiment made with a temporary code change "
+             "that graft does not ship.")
     publish("b5_text_da", intro, rows)
     validators(out)
 
