@@ -9,6 +9,7 @@ OUT is reused, an interrupted one resumed. Writes results/b5_text_da.md (and .cs
     python benchmarks/b5_text_da.py [--cells b5,b5r] [--strategies source-only,mcc,dann] [--seeds 0,1,2]
                                     [--variant NAME=STRATEGY:key=value,...]  # then NAME in --strategies;
                                     # epochs=N in a variant replaces the 6 epochs
+                                    [--validators]  # rewrite b5_text_validators.md from OUT's runs
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=lambda t: [int(s) for s in t.split(",")], default=[0, 1, 2])
     ap.add_argument("--out", type=Path, default=HERE / "runs" / "b5_adamw")
     ap.add_argument("--variant", action="append", default=[], help="NAME=STRATEGY:key=value,... (a named option set)")
+    ap.add_argument("--validators", action="store_true",
+                    help="also rewrite results/b5_text_validators.md from every run in --out (only those)")
     args = ap.parse_args()
     variants = dict(parse_variant(v) for v in args.variant)
     out, seeds = args.out, args.seeds
@@ -83,7 +86,8 @@ def main() -> None:
              "epoch seeds carried on (no replayed batch order), an experiment made with a temporary code change "
              "that graft does not ship.")
     publish("b5_text_da", intro, rows)
-    validators(out)
+    if args.validators:
+        validators(out)
 
 
 def validators(out: Path) -> None:
