@@ -182,6 +182,8 @@ class DomainAdaptation(Strategy):
     # (source-only --warm-start 4: 0.342). One schedule across both (--warm-start-schedule continue, session 26)
     # lifted cdan to 0.404 and dan to 0.395 there (seeds 0-2), but on B5 seed 0 cdan continued collapsed
     # (macro-F1 0.169, its restart 0.358) with im rising: continue stays an option, not the default.
+    # What the restart costs on b5r is the fresh optimizer, not the replayed batch order (session 27: 0.308 without
+    # the replay, 0.301 with it, seed 1); --warmup-epochs 0.5 did not reliably recover it (0.405 / 0.262, seeds 1-2).
     #: The same on a text model (at most ``total`` − 2 epochs), when it differs.
     text_warm_start: ClassVar[int | None] = 4
     #: Options whose unset value follows a measurement, polarity or object scale (:meth:`resolve_randomisation`).
