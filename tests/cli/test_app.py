@@ -254,6 +254,14 @@ def test_help_lists_the_generated_options(graft_cli, command: str) -> None:  # t
         assert needle in out, needle
 
 
+def test_help_leaves_out_a_generated_option_the_command_owns(graft_cli) -> None:  # type: ignore[no-untyped-def]
+    # rank's own --batch-size (feature extraction) takes the flag; the engine's is not offered as well
+    code, out, _ = graft_cli("rank", "--help")
+    assert code == 0 and "Examples per forward pass" in out
+    assert "--batch-size INT" not in out and "Not listed: --batch-size" in out
+    assert "--epochs INT" in out
+
+
 def test_version(graft_cli) -> None:  # type: ignore[no-untyped-def]
     from graft import __version__
 

@@ -25,15 +25,26 @@ class GeneratedOptionsCommand(TyperCommand):
         # Typer prints its rich help straight to the terminal; what is written to the
         # formatter is printed after it, so the generated sections come last either way.
         super().format_help(ctx, formatter)
-        write_generated_options(formatter)
+        own = {opt for param in self.params for opt in getattr(param, "opts", ())}
+        write_generated_options(formatter, own)
 
 
-def write_generated_options(formatter: Any) -> None:
-    """Write the engine and data/model options as help sections, then where the strategy's are."""
+def write_generated_options(formatter: Any, own: set[str] | frozenset[str] = frozenset()) -> None:
+    """Write the engine and data/model options as help sections, then where the strategy's are.
+
+    ``own``: the command's own flags; a generated option of the same name is not listed (the
+    command's own takes the flag: ``graft rank --batch-size`` is feature extraction's batch)."""
+    shadowed = []
     for group in shared_groups():
+        rows = option_rows(group.config, group.defaults, group.kind_defaults)
+        shadowed += [row.name for row in rows if row.name in own]
         with formatter.section(group.title):
-            formatter.write_dl([_term(row) for row in option_rows(group.config, group.defaults, group.kind_defaults)])
+            formatter.write_dl([_term(row) for row in rows if row.name not in own])
     formatter.write_paragraph()
+    if shadowed:
+        formatter.write_text(f"Not listed: {', '.join(shadowed)}, this command's own option(s) above; the "
+                             "generated option(s) of the same name keep their defaults here.")
+        formatter.write_paragraph()
     formatter.write_text("Engine defaults shown are the engine's own; each strategy sets some of its own. "
                          + STRATEGY_OPTIONS_HINT)
 
