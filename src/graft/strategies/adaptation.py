@@ -184,7 +184,8 @@ class DomainAdaptation(Strategy):
     # (macro-F1 0.169, its restart 0.358) with im rising: continue stays an option, not the default.
     # What the restart costs on b5r is the fresh optimizer, not the replayed batch order (session 27: 0.308 without
     # the replay, 0.301 with it, seed 1); --warmup-epochs 0.5 did not reliably recover it (0.405 / 0.262, seeds 1-2).
-    # At the default 20 epochs (session 28, b5r seed 0) cdan's 4 + 16 is level with source-only (0.518 vs 0.522).
+    # At the default 20 epochs (session 28, b5r) cdan seed 0 is level with source-only (0.518 vs 0.522), seed 1 0.347;
+    # dan seed 0 0.347: a longer budget does not make them safe on text.
     #: The same on a text model (at most ``total`` − 2 epochs), when it differs.
     text_warm_start: ClassVar[int | None] = 4
     #: Options whose unset value follows a measurement, polarity or object scale (:meth:`resolve_randomisation`).
