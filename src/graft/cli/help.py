@@ -8,6 +8,7 @@ list them; this command class appends them, rendered from the same declarations 
 
 from __future__ import annotations
 
+from collections.abc import Set
 from typing import Any
 
 from typer.core import TyperCommand
@@ -29,7 +30,7 @@ class GeneratedOptionsCommand(TyperCommand):
         write_generated_options(formatter, own)
 
 
-def write_generated_options(formatter: Any, own: set[str] | frozenset[str] = frozenset()) -> None:
+def write_generated_options(formatter: Any, own: Set[str] = frozenset()) -> None:
     """Write the engine and data/model options as help sections, then where the strategy's are.
 
     ``own``: the command's own flags; a generated option of the same name is not listed (the
