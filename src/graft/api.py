@@ -267,7 +267,9 @@ def fit(
     except GraftError:
         # A mistake found once training began (a --monitor the first epoch did not compute): a run
         # directory this call created and that holds no checkpoint to resume from is removed.
-        if fresh and is_main_process() and not (run_dir / "checkpoints" / "last.ckpt").exists():
+        from graft.engine.checkpoint import resumable
+
+        if fresh and is_main_process() and not resumable(run_dir):
             for child in list(run_dir.iterdir()) if existed else [run_dir]:  # a given empty folder stays
                 shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
         raise
@@ -710,7 +712,9 @@ def _head_self_trainers() -> list[str]:
 
 
 def _check_resumable(run_dir: Path) -> None:
-    if not (run_dir / "checkpoints" / "last.ckpt").exists():
+    from graft.engine.checkpoint import resumable
+
+    if not resumable(run_dir):
         raise CheckpointError(
             f"--resume was given but '{run_dir}' has no checkpoints/last.ckpt. Allowed: the --out "
             "of an interrupted graft run (one interrupted before its first checkpoint, written after "

@@ -377,7 +377,9 @@ def recorded_choice(out: Any) -> Choice | None:
     import yaml
 
     config = Path(out) / "config.yaml" if out is not None else None
-    if config is None or not config.is_file() or not (Path(out) / "checkpoints" / "last.ckpt").is_file():
+    from graft.engine.checkpoint import resumable
+
+    if config is None or not config.is_file() or not resumable(Path(out)):
         return None
     saved = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("auto")
     return Choice.from_dict(saved) if isinstance(saved, dict) else None

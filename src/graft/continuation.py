@@ -175,6 +175,8 @@ def continue_run(fit: Any, out: Path, *args: Any, resume: bool, **kwargs: Any) -
 
         module = args[0] if args and isinstance(args[0], nn.Module) else None
         return load_run(out, model=module)
-    if resume and ((out / "checkpoints" / "last.ckpt").exists() or any(out.glob("fold-*/config.yaml"))):
+    from graft.engine.checkpoint import resumable
+
+    if resume and (resumable(out) or any(out.glob("fold-*/config.yaml"))):
         return fit(*args, out=out, resume=True, **kwargs)  # cross-validation resumes fold by fold
     return fit(*args, out=out, overwrite=True, **kwargs)

@@ -228,8 +228,36 @@ def test_adaptation_that_hurts_the_validator_keeps_the_source_only_start(
     assert m["selected_epoch"] == 0
     assert m["test_accuracy"] == pytest.approx(hist[0]["oracle_test_accuracy"])
     assert m["start_im"] == pytest.approx(hist[0]["im"])
-    assert m["selection_note"].startswith("kept the source-only start (after 2 warm-start epochs)")
+    assert m["reference"] == "source-only"  # the default: a source-only model trained to the end competes
+    assert m["selection_note"].startswith("kept the source-only reference (2 warm-start epochs carried on, on the "
+                                          "source, to the end of --epochs)")
     assert "no adapted epoch scored higher on im" in m["selection_note"]
+    warm = graft.fit("builtin:mlp", target, "test-flatten-target", source=source, out=tmp_path / "warm",
+                     trade_off=20.0, ramp=False, reference="warm-start", **{**QUIET, "lr": 0.05})
+    assert warm.metrics["selected_epoch"] == 0 and warm.metrics["reference"] == "warm-start"
+    assert warm.metrics["selection_note"].startswith("kept the source-only start (after 2 warm-start epochs)")
+
+
+def test_the_source_only_reference_is_one_source_only_run_over_the_whole_budget(
+        pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, target = pair
+    _register_temporary(monkeypatch, "test-no-alignment", type("NoAlignment", (STRATEGIES.get("source-only"),), {}))
+    # Without an alignment term, a continued schedule is source-only training over --epochs, the warm start
+    # competing as epoch 0: the model the reference must be.
+    plain = graft.fit("builtin:mlp", target, "test-no-alignment", source=source, out=tmp_path / "plain",
+                      reference="warm-start", warm_start_schedule="continue", **QUIET)
+    chosen = next(r for r in plain.history if r["epoch"] == plain.metrics["selected_epoch"])
+    referenced = graft.fit("builtin:mlp", target, "test-no-alignment", source=source, out=tmp_path / "ref", **QUIET)
+    assert referenced.history[0]["im"] == pytest.approx(chosen["im"], rel=1e-6)
+    assert referenced.history[0]["oracle_test_accuracy"] == pytest.approx(chosen["oracle_test_accuracy"])
+    # The adaptation itself still starts from the warm start, its training untouched by the reference's.
+    alone = graft.fit("builtin:mlp", target, "test-no-alignment", source=source, out=tmp_path / "alone",
+                      reference="warm-start", **QUIET)
+    assert [r["train_ce"] for r in referenced.history[1:]] == pytest.approx(
+        [r["train_ce"] for r in alone.history[1:]], rel=1e-6)
+    # source-only is its own reference: no second run.
+    assert graft.fit("builtin:mlp", target, "source-only", source=source, out=tmp_path / "so",
+                     **QUIET).metrics["reference"] == "warm-start"
 
 
 def test_adaptation_that_clearly_helps_the_validator_replaces_the_start(
@@ -244,6 +272,34 @@ def test_adaptation_that_clearly_helps_the_validator_replaces_the_start(
     chosen = next(r for r in hist if r["epoch"] == m["selected_epoch"])
     assert chosen["entropy"] > hist[0]["entropy"]
     assert m["selection_note"].startswith(f"adapted epoch {m['selected_epoch']} chosen: entropy")
+
+
+def test_a_run_interrupted_after_its_source_only_phases_resumes_without_training_them_again(
+        pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from graft.engine.trainer import Trainer
+
+    source, target = pair
+    whole = graft.fit("builtin:mlp", target, "dann", source=source, out=tmp_path / "whole", **QUIET)
+    real_fit, calls = Trainer.fit, []
+
+    def interrupted(self, *args, **kwargs):
+        calls.append(kwargs.get("start_state") is not None)
+        if kwargs.get("start_state") is not None:  # the adaptation, after the warm start and the reference
+            raise KeyboardInterrupt
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "fit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        graft.fit("builtin:mlp", target, "dann", source=source, out=tmp_path / "cut", **QUIET)
+    assert calls == [False, False, True]  # warm start, reference, adaptation
+    assert (tmp_path / "cut" / "checkpoints" / "source_phases.ckpt").exists()
+    calls.clear()
+    monkeypatch.setattr(Trainer, "fit", lambda self, *a, **k: calls.append(1) or real_fit(self, *a, **k))
+    resumed = graft.fit("builtin:mlp", target, "dann", source=source, out=tmp_path / "cut", resume=True, **QUIET)
+    assert calls == [1]  # the adaptation only
+    assert resumed.metrics["test_accuracy"] == whole.metrics["test_accuracy"]
+    assert [r["im"] for r in resumed.history] == pytest.approx([r["im"] for r in whole.history], rel=1e-6)
+    assert not (tmp_path / "cut" / "checkpoints").exists()
 
 
 def test_warm_start_is_the_source_only_model_and_must_leave_adaptation_epochs(pair, tmp_path: Path) -> None:
@@ -286,7 +342,7 @@ def test_a_longer_default_warm_start_takes_at_most_half_of_a_short_run(name: str
     full = graft.fit("builtin:mlp", target, name, source=source, out=tmp_path / "full",
                      **{**QUIET, "epochs": 10})
     assert full.metrics["epochs_run"] == 5
-    assert full.metrics["selection_note"].endswith(".") and "5 warm-start epochs" in full.metrics["selection_note"]
+    assert full.metrics["selection_note"].endswith(".") and "(5 warm-start epochs" in full.metrics["selection_note"]
     given = graft.fit("builtin:mlp", target, name, source=source, out=tmp_path / "given",
                       warm_start=5, **QUIET)  # a value the user gives is used as it is, even above half
     assert given.metrics["epochs_run"] == QUIET["epochs"] - 5
@@ -378,7 +434,7 @@ def test_where_the_source_is_randomised_mcc_cdan_and_dann_warm_up_longer(name: s
     else:
         other = graft.fit("builtin:lenet", flipped, name, source=(xs, ys), out=tmp_path / "other", **common)
     assert other.metrics["polarity_differs"] is True and other.metrics["warm_start"] == randomised
-    assert f"after {randomised} warm-start epochs" in other.metrics["selection_note"]
+    assert f"({randomised} warm-start epochs carried on" in other.metrics["selection_note"]
     # Randomised by the user's own option: the same longer start; at --epochs 8 it leaves 3 to adapt.
     asked = graft.fit("builtin:lenet", squares(64, seed=1), name, source=(xs, ys), out=tmp_path / "asked",
                       source_invert=0.3, **{**common, "epochs": 8})

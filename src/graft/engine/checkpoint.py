@@ -52,3 +52,36 @@ def load_checkpoint(fabric: Fabric, path: Path, module: nn.Module, optimizer: An
             "options of the interrupted run, or a new --out."
         ) from err
     return payload
+
+
+def save_phase(path: Path, payload: dict[str, Any]) -> None:
+    """Weights (and an optimizer's state) of a finished phase that comes before a fit's own
+    checkpoints, such as a domain adaptation's warm start and source-only reference, so that
+    ``--resume`` skips it; only the main process writes."""
+    from graft.engine.ranks import is_main_process
+
+    if is_main_process():
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+
+
+def load_phase(path: Path) -> dict[str, Any] | None:
+    """What :func:`save_phase` wrote at ``path``, or None when nothing was."""
+    if not path.exists():
+        return None
+    try:
+        return dict(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as err:  # a truncated or foreign file
+        raise CheckpointError(
+            f"Cannot read the checkpoint '{path}': {err}. Fix: delete it and start afresh without --resume."
+        ) from err
+
+
+#: Files in ``RUN/checkpoints`` that ``--resume`` continues from: the trainer's epoch checkpoint, and
+#: the source-only phases a domain adaptation saves before its own first one.
+RESUMABLE = ("last.ckpt", "source_phases.ckpt")
+
+
+def resumable(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a checkpoint that ``--resume`` continues from."""
+    return any((Path(run_dir) / "checkpoints" / name).is_file() for name in RESUMABLE)

@@ -178,6 +178,7 @@ class Trainer:
         *,
         resume: bool = False,
         phase: Phase | None = None,
+        start_state: dict[str, torch.Tensor] | None = None,
     ) -> FitResult:
         """Train ``module`` and restore the weights of the selected epoch.
 
@@ -198,13 +199,18 @@ class Trainer:
             resume: Continue from ``run_dir/checkpoints/last.ckpt``.
             phase: This fit's place in a schedule shared with other fits (:class:`Phase`);
                 None: a schedule of its own.
+            start_state: Weights (of ``module``) that compete as epoch 0 in place of the
+                starting ones, when the start is a candidate: a reference trained apart
+                (domain adaptation's source-only reference). Training still begins from
+                ``module``'s own weights.
 
         Returns:
             The history holds one row per trained epoch, after an epoch-0 row of the
             starting weights when they compete; ``epochs_run`` counts trained epochs.
         """
         with quiet_third_party():
-            return self._fit(module, groups, step, train, val, target, resume=resume, phase=phase or Phase())
+            return self._fit(module, groups, step, train, val, target, resume=resume, phase=phase or Phase(),
+                             start_state=start_state)
 
     def _fit(
         self,
@@ -217,6 +223,7 @@ class Trainer:
         *,
         resume: bool,
         phase: Phase,
+        start_state: dict[str, torch.Tensor] | None = None,
     ) -> FitResult:
         cfg, fabric = self.config, self.fabric
         peak = 0.0
@@ -269,6 +276,9 @@ class Trainer:
             if selecting and self.start_is_candidate and not resume:
                 # The starting weights compete with every epoch (a probe-fitted head in
                 # LP-FT): fine-tuning is kept only where validation says it helped.
+                own = _cpu_copy(module.state_dict()) if start_state is not None else None
+                if start_state is not None:
+                    module.load_state_dict(start_state)
                 start, examples = self._validate(wrapped, val if has_val else None)
                 result.start_metrics = start
                 if start and cfg.monitor not in start:  # a typo is caught before any training
@@ -276,6 +286,8 @@ class Trainer:
                 if not math.isnan(start.get(cfg.monitor, float("nan"))):
                     selector.offer_start(start[cfg.monitor], _cpu_copy(module.state_dict()),
                                          examples.get(cfg.monitor), self._tie(0, start), examples.get("val_loss"))
+                if own is not None:
+                    module.load_state_dict(own)
                 if start:
                     # The start is a candidate like any epoch, so the curves and history.csv
                     # show it; a resumed run finds this row in the checkpointed history.
