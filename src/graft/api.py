@@ -716,7 +716,8 @@ def _check_resumable(run_dir: Path) -> None:
 
     if not resumable(run_dir):
         raise CheckpointError(
-            f"--resume was given but '{run_dir}' has no checkpoints/last.ckpt. Allowed: the --out "
+            f"--resume was given but '{run_dir}' has no checkpoints/last.ckpt (nor a domain adaptation's "
+            "checkpoints/source_phases.ckpt). Allowed: the --out "
             "of an interrupted graft run (one interrupted before its first checkpoint, written after "
             "--checkpoint-every seconds of training, has none). Fix: drop --resume to start afresh, or pass that --out."
         )

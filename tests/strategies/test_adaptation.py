@@ -210,6 +210,7 @@ class _TargetEntropyAlignment(STRATEGIES.get("source-only")):  # type: ignore[mi
     towards uniform (the validator falls), -1 sharpens them (it rises)."""
 
     sign = 1.0
+    adapts = True  # an alignment term, unlike source-only's
 
     def alignment(self, module, fs, ft, ls, lt, batch):
         p = torch.softmax(lt, 1)
@@ -241,7 +242,7 @@ def test_adaptation_that_hurts_the_validator_keeps_the_source_only_start(
 def test_the_source_only_reference_is_one_source_only_run_over_the_whole_budget(
         pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source, target = pair
-    _register_temporary(monkeypatch, "test-no-alignment", type("NoAlignment", (STRATEGIES.get("source-only"),), {}))
+    _register_temporary(monkeypatch, "test-no-alignment", type("NoAlignment", (STRATEGIES.get("source-only"),), {"adapts": True}))
     # Without an alignment term, a continued schedule is source-only training over --epochs, the warm start
     # competing as epoch 0: the model the reference must be.
     plain = graft.fit("builtin:mlp", target, "test-no-alignment", source=source, out=tmp_path / "plain",

@@ -28,12 +28,7 @@ def load_checkpoint(fabric: Fabric, path: Path, module: nn.Module, optimizer: An
                     optimizer_name: str | None = None) -> dict[str, Any]:
     """Restore module and optimizer in place and return the loop state; ``optimizer_name`` (``--optimizer``)
     must be the interrupted run's."""
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a truncated or foreign file
-        raise CheckpointError(
-            f"Cannot read the checkpoint '{path}': {err}. Fix: delete it and start afresh without --resume."
-        ) from err
+    payload = _read(path)
     saved = (payload.get("schedule") or {}).get("optimizer", optimizer_name)
     if optimizer_name is not None and saved != optimizer_name:
         raise CheckpointError(
@@ -67,8 +62,10 @@ def save_phase(path: Path, payload: dict[str, Any]) -> None:
 
 def load_phase(path: Path) -> dict[str, Any] | None:
     """What :func:`save_phase` wrote at ``path``, or None when nothing was."""
-    if not path.exists():
-        return None
+    return _read(path) if path.exists() else None
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
         return dict(torch.load(path, map_location="cpu", weights_only=True))
     except Exception as err:  # a truncated or foreign file

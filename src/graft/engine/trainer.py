@@ -276,7 +276,7 @@ class Trainer:
             if selecting and self.start_is_candidate and not resume:
                 # The starting weights compete with every epoch (a probe-fitted head in
                 # LP-FT): fine-tuning is kept only where validation says it helped.
-                own = _cpu_copy(module.state_dict()) if start_state is not None else None
+                own = cpu_copy(module.state_dict()) if start_state is not None else None
                 if start_state is not None:
                     module.load_state_dict(start_state)
                 start, examples = self._validate(wrapped, val if has_val else None)
@@ -284,7 +284,7 @@ class Trainer:
                 if start and cfg.monitor not in start:  # a typo is caught before any training
                     raise _unknown_monitor(cfg.monitor, start)
                 if not math.isnan(start.get(cfg.monitor, float("nan"))):
-                    selector.offer_start(start[cfg.monitor], _cpu_copy(module.state_dict()),
+                    selector.offer_start(start[cfg.monitor], cpu_copy(module.state_dict()),
                                          examples.get(cfg.monitor), self._tie(0, start), examples.get("val_loss"))
                 if own is not None:
                     module.load_state_dict(own)
@@ -357,7 +357,7 @@ class Trainer:
                         value = row.get(cfg.monitor, float("nan"))
                         if math.isnan(value):
                             raise _unknown_monitor(cfg.monitor, row)
-                        improved = selector.offer(epoch + 1, value, lambda: _cpu_copy(module.state_dict()),
+                        improved = selector.offer(epoch + 1, value, lambda: cpu_copy(module.state_dict()),
                                                   examples.get(cfg.monitor), self._tie(epoch + 1, row),
                                                   examples.get("val_loss"))
                         if cfg.schedule == "plateau":
@@ -625,7 +625,8 @@ def _warn_if_schedule_changed(saved: dict[str, Any] | None, now: dict[str, Any])
         )
 
 
-def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A detached copy of a state dict on the CPU (a candidate's weights, a phase's result)."""
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
 

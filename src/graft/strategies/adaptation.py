@@ -39,7 +39,7 @@ from graft.domain_shift import FALLBACK_ZOOM, zoom_range
 from graft.engine.checkpoint import load_phase, save_phase
 from graft.engine.evaluate import predict_logits
 from graft.engine.param_groups import model_param_groups, trainable_param_groups
-from graft.engine.trainer import Batch, FitResult, Phase, monitor_mode
+from graft.engine.trainer import Batch, FitResult, Phase, cpu_copy, monitor_mode
 from graft.errors import ConfigError
 from graft.models.adapters import AdapterOptions, add_adapter
 from graft.models.spec import GraftModel
@@ -185,6 +185,8 @@ class DomainAdaptation(Strategy):
         "text": {"optimizer": "adamw", "lr": 1e-3},
     }
 
+    #: Whether training changes anything a source-only run would not (False: no reference to train).
+    adapts: ClassVar[bool] = True
     #: Warm-start epochs when --warm-start is unset (capped at half of --epochs).
     default_warm_start: ClassVar[int] = 2
     #: The same where the source's appearance is randomised (a polarity change), when it differs.
@@ -242,7 +244,7 @@ class DomainAdaptation(Strategy):
             warm_state = warm_trainer.optimizer_state
         done = done or {}
         if phases is not None and not resume and "warm" not in done and (warm or reference):
-            done = {"warm": _state_copy(module), "optimizer": warm_state}
+            done = {"warm": cpu_copy(module.state_dict()), "optimizer": warm_state}
             save_phase(phases, done)
         phase = Phase(offset=warm, length=total, optimizer_state=warm_state) if continued else None
         adapt_cfg = dataclasses.replace(ctx.train_config, epochs=total - warm)
@@ -275,9 +277,9 @@ class DomainAdaptation(Strategy):
         return result
 
     def uses_reference(self) -> bool:
-        """A source-only reference competes as epoch 0 (``--reference source-only``); never for
-        ``source-only`` itself, whose own run is that model."""
-        return self.config.reference == "source-only" and self.name != "source-only"
+        """A source-only reference competes as epoch 0 (``--reference source-only``) where the
+        strategy :attr:`adapts` (``source-only``'s own run is that model)."""
+        return self.config.reference == "source-only" and self.adapts
 
     def train_reference(self, ctx: FitContext, config: Any, phase: Phase | None) -> dict[str, torch.Tensor]:
         """Train a source-only model from the current (warm-start) weights for ``config.epochs``,
@@ -288,14 +290,14 @@ class DomainAdaptation(Strategy):
         import copy
 
         module = self.module(ctx)
-        warm = _state_copy(module)
+        warm = cpu_copy(module.state_dict())
         if phase is not None and phase.optimizer_state is not None:  # the adaptation may resume it too
             phase = dataclasses.replace(phase, optimizer_state=copy.deepcopy(phase.optimizer_state))
         validation = LabelFreeValidation(ctx, self.config.select_by, self.config.max_validation)
         trainer = ctx.trainer(config=config, run_dir=None, metrics=[validation], start_is_candidate=True,
                               evaluator=self.evaluator(ctx))
         trainer.fit(module, self.param_groups(ctx), self.source_step, ctx.train, ctx.val, ctx.target, phase=phase)
-        state = _state_copy(module)
+        state = cpu_copy(module.state_dict())
         module.load_state_dict(warm)
         return state
 
@@ -534,10 +536,6 @@ class LabelFreeValidation:
         scores[self.select_by], terms = self.validators.get(self.select_by).score_and_terms(arrays)
         self.examples = {} if terms is None else {self.select_by: torch.from_numpy(terms)}
         return scores
-
-
-def _state_copy(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
 @torch.no_grad()

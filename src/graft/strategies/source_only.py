@@ -21,4 +21,5 @@ class SourceOnlyConfig(AdaptationConfig):
 @register_strategy("source-only", "DA baseline: labeled source only, label-free checkpoint selection")
 class SourceOnly(DomainAdaptation):
     Config = SourceOnlyConfig
+    adapts: ClassVar[bool] = False  # its own run is the source-only reference
     text_warm_start: ClassVar[int | None] = None  # no target term to protect: its text figures stand as measured
