@@ -275,6 +275,53 @@ def test_adaptation_that_clearly_helps_the_validator_replaces_the_start(
     assert m["selection_note"].startswith(f"adapted epoch {m['selected_epoch']} chosen: entropy")
 
 
+def test_the_share_of_the_starts_predictions_kept_is_recorded_and_a_large_change_is_flagged(
+        pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from graft.notes import GraftNote
+    from graft.strategies import adaptation
+
+    source, target = pair
+    _register_temporary(monkeypatch, "test-sharpen-target",
+                        type("Sharpen", (_TargetEntropyAlignment,), {"sign": -1.0}))
+    opts = {"select_by": "entropy", "trade_off": 5.0, **QUIET}
+    run = graft.fit("builtin:mlp", target, "test-sharpen-target", source=source, out=tmp_path / "a", **opts)
+    m, hist = run.metrics, run.history
+    assert hist[0]["start_agreement"] == 1.0 and all(0.0 <= r["start_agreement"] <= 1.0 for r in hist)
+    chosen = next(r for r in hist if r["epoch"] == m["selected_epoch"])
+    assert m["start_agreement"] == pytest.approx(chosen["start_agreement"])
+    assert m["start_agreement"] < 1.0  # sharpening moved some predictions
+    assert m["start_agreement"] >= adaptation.LARGE_CHANGE and "label-free validator" not in m["selection_note"]
+    # Every change flagged: the note reaches the user and metrics.json.
+    monkeypatch.setattr(adaptation, "LARGE_CHANGE", 1.01)
+    with pytest.warns(GraftNote, match=r"changes \d+% of the source-only start's target predictions"):
+        flagged = graft.fit("builtin:mlp", target, "test-sharpen-target", source=source, out=tmp_path / "b", **opts)
+    assert "Fix: check it on a few labeled target examples" in flagged.metrics["selection_note"]
+
+
+def test_a_resumed_adaptation_compares_with_the_same_start(pair, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from graft.engine.trainer import Trainer
+
+    source, target = pair
+    opts = {**QUIET, "checkpoint_every": 0}
+    whole = graft.fit("builtin:mlp", target, "dann", source=source, out=tmp_path / "whole", **opts)
+    real_save, saves = Trainer._save, []
+
+    def ctrl_c_after_two_checkpoints(self, *args, **kwargs):
+        real_save(self, *args, **kwargs)
+        saves.append(self.checkpoint_path is not None)  # the warm start and the reference keep none
+        if sum(saves) == 2:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Trainer, "_save", ctrl_c_after_two_checkpoints)
+        with pytest.raises(KeyboardInterrupt):
+            graft.fit("builtin:mlp", target, "dann", source=source, out=tmp_path / "cut", **opts)
+    resumed = graft.fit("builtin:mlp", target, "dann", source=source, out=tmp_path / "cut", resume=True, **opts)
+    assert [r["start_agreement"] for r in resumed.history] == pytest.approx(
+        [r["start_agreement"] for r in whole.history])
+
+
 def test_a_run_interrupted_after_its_source_only_phases_resumes_without_training_them_again(
         pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from graft.engine.trainer import Trainer
@@ -324,7 +371,8 @@ def test_a_continued_schedule_does_not_depend_on_where_the_warm_start_ends(pair,
         run = graft.fit("builtin:mlp", target, "source-only", source=source, warm_start=warm,
                         warm_start_schedule=schedule, out=tmp_path / f"{schedule}{warm}", **QUIET)
         assert run.metrics["warm_start_schedule"] == schedule
-        return {k: v for k, v in run.history[-1].items() if k not in ("epoch", "seconds")}
+        # start_agreement compares with the start, which is where the split puts it.
+        return {k: v for k, v in run.history[-1].items() if k not in ("epoch", "seconds", "start_agreement")}
 
     two, five = last_row(2, "continue"), last_row(5, "continue")
     assert two == pytest.approx(five, rel=1e-6, abs=1e-9) and two["train_loss"] > 0

@@ -122,7 +122,9 @@ class Trainer:
             validators and the oracle plug in here). When there is no labeled
             validation data, ``config.monitor`` names one of their keys. A metric
             object whose ``examples`` attribute holds per-example tensors after a call
-            (``{key: [N]}``, mean = the key's value) feeds the start-margin rule.
+            (``{key: [N]}``, mean = the key's value) feeds the start-margin rule; one
+            with ``metric_state()`` / ``load_metric_state(state)`` has that state checkpointed
+            and restored on resume.
         start_is_candidate: The weights before training may be selected (epoch 0)
             when no epoch validates better; their figures are then the history's
             epoch-0 row.
@@ -266,6 +268,9 @@ class Trainer:
                     "selection state). Fix: start the run afresh without --resume."
                 )
             selector.load_state_dict(state["selector"])
+            for metric, saved in zip(self.metrics, state.get("metric_states", ()), strict=False):
+                if saved is not None and hasattr(metric, "load_metric_state"):
+                    metric.load_metric_state(saved)
             plateau = PlateauState(**state["plateau"])
             if average is not None and "weight_average" in state:
                 average.load_state_dict(state["weight_average"])
@@ -381,6 +386,8 @@ class Trainer:
                         "epoch": epoch + 1, "step": global_step, "history": result.history,
                         "bad_epochs": bad_epochs, "selector": selector.state_dict(),
                         "plateau": plateau.__dict__, "start_metrics": result.start_metrics, "schedule": schedule,
+                        "metric_states": [m.metric_state() if hasattr(m, "metric_state") else None
+                                          for m in self.metrics],
                         **({"weight_average": average.state_dict()} if average is not None else {}),
                     })
                 if selecting and cfg.patience is not None and bad_epochs >= cfg.patience:
