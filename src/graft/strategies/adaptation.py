@@ -268,11 +268,6 @@ class DomainAdaptation(Strategy):
         margin = adapt_cfg.start_margin_se if VALIDATORS.get(self.config.select_by).terms is not None else 0.0
         result.extra_metrics.update(selection_summary(result, self.config.select_by, margin, warm, reference))
         result.extra_metrics["reference"] = "source-only" if reference else "warm-start"
-        agreement = result.extra_metrics.get("start_agreement")
-        if agreement is not None and agreement < LARGE_CHANGE:
-            from graft.notes import note
-
-            note(large_change(agreement))
         result.extra_metrics.update(polarity)
         result.extra_metrics["warm_start"] = warm
         result.extra_metrics["warm_start_schedule"] = self.config.warm_start_schedule
@@ -549,7 +544,7 @@ class LabelFreeValidation:
         scores = {n: self.validators.get(n)(arrays) for n in names if n != self.select_by}
         scores[self.select_by], terms = self.validators.get(self.select_by).score_and_terms(arrays)
         self.examples = {} if terms is None else {self.select_by: torch.from_numpy(terms)}
-        labels = torch.as_tensor(lt).argmax(1)
+        labels = lt.argmax(1)
         if self.start_labels is None:
             self.start_labels = labels
         # The share of target predictions the start (the source-only reference) would make the same: how
@@ -590,7 +585,8 @@ def selection_summary(result: FitResult, monitor: str, margin_se: float, warm_st
                       reference: bool = False) -> dict[str, Any]:
     """What metrics.json says about the label-free choice between the source-only start (or
     ``reference``: a source-only model trained to the end) and the adapted epochs: ``selection_note``
-    (which won and why), ``start_<monitor>``, and the best adapted epoch and its value. ``margin_se``
+    (which won and why; a large change of the start's predictions is also a note to the user),
+    ``start_<monitor>``, ``start_agreement`` of an adapted pick, and the best adapted epoch and its value. ``margin_se``
     is 0 where the validator has no per-example terms (any gain wins)."""
     start = result.start_metrics.get(monitor)
     adapted = [r for r in result.history if r.get("epoch", 0) > 0 and monitor in r]
@@ -624,8 +620,12 @@ def selection_summary(result: FitResult, monitor: str, margin_se: float, warm_st
         out["selection_note"] = (
             f"adapted epoch {result.best_epoch} chosen: {monitor} {chosen[monitor]:.4g} against {start:.4g} for "
             f"{origin}" + (f", a gain beyond {margin_se:g} paired standard errors." if margin_se > 0 else "."))
-        if agreement is not None and agreement < LARGE_CHANGE:
-            out["selection_note"] += " " + large_change(agreement)
+        if agreement is not None and agreement < LARGE_CHANGE:  # told the user and written in metrics.json
+            from graft.notes import note
+
+            warning = large_change(agreement)
+            note(warning)
+            out["selection_note"] += " " + warning
     return out
 
 
