@@ -70,16 +70,20 @@ def teacher_inputs(teacher: GraftModel, schema: InputSchema | None, raw: DataSou
 
 
 @torch.no_grad()
-def teacher_outputs(teacher: GraftModel, data: Any, batch_size: int, device: torch.device | str = "cpu"
+def teacher_outputs(teacher: GraftModel, data: Any, batch_size: int, device: torch.device | str | None = None
                     ) -> list[Any]:
-    """The teacher's logits and pooled features on every example of ``data`` (its own inputs)."""
+    """The teacher's logits and pooled features on every example of ``data`` (its own inputs), on
+    ``device`` (the teacher is moved there; None: where it is)."""
     from torch.utils.data import DataLoader
 
     from graft.data.paired import TeacherOutputs
-    from graft.engine.evaluate import move_to
+    from graft.engine.evaluate import module_device, move_to
 
     was_training = teacher.training
-    teacher.eval().to(device)
+    teacher.eval()
+    if device is None:
+        device = module_device(teacher)
+    teacher.to(device)
     loader = DataLoader(data, batch_size=batch_size, shuffle=False, collate_fn=getattr(data, "collate", None))
     out: list[TeacherOutputs] = []
     for x, _ in loader:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from graft.engine.schedules import SCHEDULES
 from graft.errors import ConfigError
 from graft.options import Options, Search, option
+
+if TYPE_CHECKING:
+    import torch
 
 OPTIMIZERS = ("adamw", "sgd")
 PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "64-true", "32", "16", "bf16")
@@ -150,6 +154,14 @@ def runs_on_gpu(accelerator: str) -> bool:
     import torch
 
     return accelerator in ("cuda", "gpu") or (accelerator == "auto" and torch.cuda.is_available())
+
+
+def work_device(accelerator: str) -> torch.device:
+    """Where work outside Fabric's training loop runs (a probe's feature extraction, a teacher's
+    cached outputs): the current GPU when ``--accelerator`` means GPUs here, else the CPU."""
+    import torch
+
+    return torch.device("cuda") if runs_on_gpu(accelerator) and torch.cuda.is_available() else torch.device("cpu")
 
 
 def process_count(devices: str, num_nodes: int | str = 1, accelerator: str = "auto") -> int:

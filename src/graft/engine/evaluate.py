@@ -18,10 +18,15 @@ def _loader(data: Dataset, batch_size: int) -> DataLoader:
 
 @torch.no_grad()
 def predict_logits(
-    module: nn.Module, data: Dataset, batch_size: int = 256, device: Any = "cpu",
+    module: nn.Module, data: Dataset, batch_size: int = 256, device: Any = None,
     return_features: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Logits, labels and (optionally) features of a whole data set, in order, on CPU."""
+    """Logits, labels and (optionally) features of a whole data set, in order, on CPU.
+
+    The batches go to ``device``; None: wherever ``module``'s weights are (a model trained on a GPU
+    predicts there).
+    """
+    device = module_device(module) if device is None else device
     was_training = module.training
     module.eval()
     logits, labels, feats = [], [], []
@@ -65,6 +70,14 @@ def move_to(x: Any, device: Any, dtype: torch.dtype | None = None) -> Any:
     if isinstance(x, dict):
         return {k: move_to(v, device, dtype) for k, v in x.items()}
     return x
+
+
+def module_device(module: nn.Module) -> torch.device:
+    """Where ``module``'s first parameter (else buffer) lives; the CPU for a module with neither."""
+    first: torch.Tensor | None = next(module.parameters(), None)
+    if first is None:
+        first = next(module.buffers(), None)
+    return first.device if first is not None else torch.device("cpu")
 
 
 def input_dtype(module: nn.Module) -> torch.dtype | None:

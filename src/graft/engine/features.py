@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from graft.data.base import dataset_size
-from graft.engine.evaluate import input_dtype, move_to
+from graft.engine.evaluate import input_dtype, module_device, move_to
 
 _CACHE: OrderedDict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
 _CACHE_SIZE = 16
@@ -34,8 +34,8 @@ def fingerprint_module(module: nn.Module) -> str:
                 h.update(f"{prefix}.{key}={value!r};".encode())
     for name, t in module.state_dict().items():
         h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().view(-1).numpy().tobytes()
-                 if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+        t = t.detach().cpu()  # numpy has no bfloat16
+        h.update((t.float() if t.dtype == torch.bfloat16 else t).contiguous().view(-1).numpy().tobytes())
     return h.hexdigest()
 
 
@@ -63,19 +63,24 @@ def fingerprint_data(data: Dataset) -> str:
 
 @torch.no_grad()
 def extract_features(
-    backbone: nn.Module, data: Dataset, *, batch_size: int = 256, device: Any = "cpu",
+    backbone: nn.Module, data: Dataset, *, batch_size: int = 256, device: Any = None,
     cache: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features ``[N, D]`` and labels ``[N]`` of ``data`` through a frozen ``backbone``.
+    """Features ``[N, D]`` (on the CPU) and labels ``[N]`` of ``data`` through a frozen ``backbone``.
 
-    The backbone runs in eval mode (no dropout, running batch-norm statistics).
+    The backbone runs in eval mode (no dropout, running batch-norm statistics), on ``device`` (it is
+    moved there) or, with None, wherever its weights already are.
     """
     key = (fingerprint_module(backbone), fingerprint_data(data)) if cache else None
     if key is not None and key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
     was_training = backbone.training
-    backbone.eval().to(device)
+    backbone.eval()
+    if device is None:
+        device = module_device(backbone)
+    else:
+        backbone.to(device)
     feats, labels = [], []
     loader = DataLoader(data, batch_size=batch_size, shuffle=False, collate_fn=getattr(data, "collate", None))
     dtype = input_dtype(backbone)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from graft.data.base import InputSpec
-from graft.engine.evaluate import move_to
+from graft.engine.evaluate import module_device, move_to
 from graft.errors import ConfigError
 from graft.models.example_inputs import cost_seq_len, example_inputs
 
@@ -44,7 +44,7 @@ def model_cost(model: nn.Module, spec: InputSpec, *, budget_s: float = 0.3, max_
         cannot be measured for this model (a text model without tokenizer) are None.
     """
     params = sum(p.numel() for p in model.parameters())
-    device = _device(model)
+    device = module_device(model)
     out: dict[str, Any] = {"params": params, "macs": None, "latency_device": str(device),
                            "latency_threads": torch.get_num_threads(),
                            **{f"latency_ms_b{b}": None for b in LATENCY_BATCHES}}
@@ -107,9 +107,6 @@ def time_forward(model: nn.Module, inputs: Any, device: Any = "cpu", *, warmup: 
     return 1000.0 * statistics.median(times)
 
 
-def _device(model: nn.Module) -> torch.device:
-    first = next(iter(model.parameters()), None)
-    return first.device if first is not None else torch.device("cpu")
 
 
 def _sync(device: torch.device | str) -> None:

@@ -27,6 +27,7 @@ from torch import nn
 from graft.data.base import dataset_size
 from graft.data.batching import concat_inputs, input_count
 from graft.data.paired import PairedViews, TeacherOutputs, Views
+from graft.engine.config import work_device
 from graft.engine.param_groups import model_param_groups
 from graft.engine.trainer import Batch, FitResult
 from graft.errors import ConfigError
@@ -126,7 +127,7 @@ class Distill(Strategy):
         self._module = DistillModule(ctx.model, teacher, projection)
         self._cached = self.config.cache_teacher == "auto" and _deterministic(ctx.train)
         if self._cached:
-            device = _device(ctx)
+            device = work_device(ctx.train_config.accelerator)
             batch = max(ctx.train_config.batch_size, 128)
 
             def cache(pair: PairedViews) -> PairedViews:
@@ -187,8 +188,3 @@ def _deterministic(data: Any) -> bool:
             and getattr(data.teacher, "augment", None) is None)
 
 
-def _device(ctx: FitContext) -> torch.device:
-    accelerator = ctx.train_config.accelerator
-    if torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda"):
-        return torch.device("cuda")
-    return torch.device("cpu")

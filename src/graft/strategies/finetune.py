@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from graft.engine.config import work_device
 from graft.engine.param_groups import model_param_groups
 from graft.engine.trainer import Batch, Callback
 from graft.options import Search, check_value, option
@@ -116,7 +117,8 @@ class _FreezeSchedule:
 def warm_start_head(ctx: FitContext, options: TuningOptions) -> None:
     """LP-FT: fit the head as a linear probe on cached features (when ``lp_init``)."""
     if options.lp_init:
-        fit_probe_head(ctx.model, ctx.labeled_plain(), ctx.val, LinearProbeConfig(), seed=ctx.seed)
+        fit_probe_head(ctx.model, ctx.labeled_plain(), ctx.val, LinearProbeConfig(), seed=ctx.seed,
+                       device=work_device(ctx.train_config.accelerator))
 
 
 def freeze_batchnorm(module: nn.Module) -> None:

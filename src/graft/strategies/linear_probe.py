@@ -13,6 +13,8 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from graft.data.base import dataset_size
+from graft.engine.config import work_device
+from graft.engine.evaluate import module_device
 from graft.engine.features import extract_features
 from graft.engine.trainer import FitResult
 from graft.models.spec import GraftModel
@@ -61,6 +63,7 @@ class LinearProbe(Strategy):
     def fit(self, ctx: FitContext) -> FitResult:
         for p in ctx.model.backbone.parameters():
             p.requires_grad_(False)
+        device = work_device(ctx.train_config.accelerator)
         t0 = time.perf_counter()
         extra: dict[str, Any] = {}
         if self.config.self_train_rounds and ctx.target_plain() is not None:
@@ -70,7 +73,8 @@ class LinearProbe(Strategy):
             extra = self_training_summary(rows, shares)
             best = rows[extra["self_train_round"]]
         else:  # a probe's "epoch" is one C tried
-            rows = fit_probe_head(ctx.model, ctx.labeled_plain(), ctx.val, self.config, seed=ctx.seed)
+            rows = fit_probe_head(ctx.model, ctx.labeled_plain(), ctx.val, self.config, seed=ctx.seed,
+                                  device=device)
             best = max(rows, key=lambda r: r.get("val_accuracy", -1.0))
         seconds = time.perf_counter() - t0
         for r in rows:
@@ -82,26 +86,32 @@ class LinearProbe(Strategy):
 
 def fit_probe_head(
     model: GraftModel, train: Dataset, val: Dataset | None, config: LinearProbeConfig, seed: int = 0,
-    *, device: Any = "cpu", cache: bool = True,
+    *, device: Any = None, cache: bool = True,
 ) -> list[dict[str, float]]:
-    """Fit ``model.head`` on the frozen backbone's features (run on ``device``; cached unless
-    ``cache`` is off, for a backbone that keeps changing); returns one row per C tried."""
+    """Fit ``model.head`` on the frozen backbone's features (run on ``device``, None: where the backbone
+    is; the whole model ends there; cached unless ``cache`` is off, for a backbone that keeps changing);
+    returns one row per C tried."""
+    device = module_device(model.backbone) if device is None else torch.device(device)
     f_tr, y_tr, f_va, y_va = _features(model, train, val, device, cache)
-    return fit_head_on_features(model, f_tr, y_tr, f_va, y_va, config, seed)
+    rows = fit_head_on_features(model, f_tr, y_tr, f_va, y_va, config, seed)
+    model.to(device)  # the new head joins the backbone
+    return rows
 
 
 def fit_probe_head_self_trained(ctx: FitContext, config: LinearProbeConfig, rounds: int, *, prior: str,
                                 cache: bool = True) -> tuple[list[dict[str, float]], list[float]]:
     """Fit ``ctx.model.head`` on the backbone's features with ``rounds`` rounds of self-training
-    on the unlabeled examples (:mod:`graft.strategies.head_self_training`), where the backbone is;
-    one row per round, and the class shares the rounds admitted by."""
+    on the unlabeled examples (:mod:`graft.strategies.head_self_training`), on the run's device (the whole
+    model ends there); one row per round, and the class shares the rounds admitted by."""
     model = ctx.model
-    device = next(model.backbone.parameters()).device
+    device = work_device(ctx.train_config.accelerator)
     f_tr, y_tr, f_va, y_va = _features(model, ctx.labeled_plain(), ctx.val, device, cache)
     f_u = extract_features(model.backbone, ctx.target_plain(), device=device, cache=cache)[0]  # type: ignore[arg-type]
-    return self_train_head(model, f_tr, y_tr, f_u, rounds,
-                           fit=lambda f, y: fit_head_on_features(model, f, y, f_va, y_va, config, ctx.seed),
-                           prior=prior, y_val=y_va)
+    found = self_train_head(model, f_tr, y_tr, f_u, rounds,
+                            fit=lambda f, y: fit_head_on_features(model, f, y, f_va, y_va, config, ctx.seed),
+                            prior=prior, y_val=y_va)
+    model.to(device)
+    return found
 
 
 def _features(model: GraftModel, train: Dataset, val: Dataset | None, device: Any, cache: bool

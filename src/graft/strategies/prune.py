@@ -120,7 +120,7 @@ class Prune(Strategy):
         if ctx.oracle is not None:  # reported beside the result, never used to choose anything
             from graft.engine.evaluate import evaluate
 
-            before["unpruned_test_accuracy"] = evaluate(model, ctx.oracle, 256, "cpu")["accuracy"]
+            before["unpruned_test_accuracy"] = evaluate(model, ctx.oracle, 256, None)["accuracy"]
         resumed = ctx.resume and _load_pruned(ctx)
         if not resumed:
             self._prune(ctx)

@@ -1,0 +1,44 @@
+"""On a CUDA GPU (skipped without one): every trained strategy trains there in bf16-mixed, and a run
+trained there predicts the same on the GPU and on the CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import graft
+from tests.engine.every_strategy import TRAINED, X, blobs, strategy_kwargs
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("gpu") / "base"
+    graft.fit("builtin:mlp", blobs(), "scratch", out=out, epochs=20, lr=1e-2, progress=False, mlp_width=16,
+              accelerator="cuda")
+    return out
+
+
+@pytest.mark.parametrize("name", TRAINED)
+def test_every_strategy_trains_on_the_gpu_in_bf16(name: str, base_run: Path, tmp_path: Path) -> None:
+    kw = {"precision": "bf16-mixed", "accelerator": "cuda", "progress": False, "epochs": 5, "lr": 1e-2,
+          "batch_size": 16, "out": tmp_path / name, **strategy_kwargs(name, base_run)}
+    run = graft.fit(f"run:{base_run}", blobs(), name, **kw)
+    assert run.metrics["test_accuracy"] > 0.6, (name, run.metrics["test_accuracy"])  # chance is 1/3
+    frame = run.predict(X)  # the returned run predicts whichever device its model was left on
+    assert (frame["prediction"].to_numpy() >= 0).all() and len(frame) == len(X)
+
+
+def test_a_gpu_trained_run_predicts_the_same_after_loading_on_the_cpu(base_run: Path, tmp_path: Path) -> None:
+    run = graft.fit(f"run:{base_run}", blobs(), "finetune", out=tmp_path / "ft", epochs=3, progress=False,
+                    accelerator="cuda")
+    on_fit = run.predict(X)
+    loaded = graft.load_run(tmp_path / "ft").predict(X)
+    assert next(graft.load_run(tmp_path / "ft").model.parameters()).device.type == "cpu"
+    assert (on_fit["prediction"].to_numpy() == loaded["prediction"].to_numpy()).all()
+    p_cols = [c for c in on_fit.columns if c.startswith("p_")]
+    np.testing.assert_allclose(on_fit[p_cols].to_numpy(), loaded[p_cols].to_numpy(), atol=1e-4)
