@@ -517,15 +517,18 @@ class LabelFreeValidation:
         self.batch = max(ctx.train_config.batch_size, 256)
         #: Per-example terms of the selecting validator after each call (the start-margin rule).
         self.examples: dict[str, torch.Tensor] = {}
-        #: The first call's (the start's: epoch 0) predicted classes, which ``start_agreement`` compares with.
+        #: The first call's (the start's: epoch 0) predicted classes, which ``start_agreement`` compares with,
+        #: and the examples it was most confident on (its upper half), for ``start_agreement_confident``.
         self.start_labels: torch.Tensor | None = None
+        self.start_confident: torch.Tensor | None = None
 
     def metric_state(self) -> dict[str, Any]:
         """What a resumed run needs (the trainer checkpoints it): the start's predictions."""
-        return {"start_labels": self.start_labels}
+        return {"start_labels": self.start_labels, "start_confident": self.start_confident}
 
     def load_metric_state(self, state: dict[str, Any]) -> None:
         self.start_labels = state.get("start_labels")
+        self.start_confident = state.get("start_confident")
 
     def __call__(self, module: nn.Module) -> dict[str, float]:
         device = next(module.parameters()).device
@@ -544,12 +547,17 @@ class LabelFreeValidation:
         scores = {n: self.validators.get(n)(arrays) for n in names if n != self.select_by}
         scores[self.select_by], terms = self.validators.get(self.select_by).score_and_terms(arrays)
         self.examples = {} if terms is None else {self.select_by: torch.from_numpy(terms)}
-        labels = lt.argmax(1)
+        confidence, labels = lt.float().softmax(1).max(1)
         if self.start_labels is None:
             self.start_labels = labels
+            self.start_confident = confidence >= confidence.median()
         # The share of target predictions the start (the source-only reference) would make the same: how
-        # much the adaptation changed, which label-free validators cannot tell right from wrong.
-        scores["start_agreement"] = float((labels == self.start_labels).float().mean())
+        # much the adaptation changed, which label-free validators cannot tell right from wrong; and the
+        # same on the half of the target the start was surest of.
+        same = (labels == self.start_labels).float()
+        scores["start_agreement"] = float(same.mean())
+        if self.start_confident is not None and bool(self.start_confident.any()):
+            scores["start_agreement_confident"] = float(same[self.start_confident].mean())
         return scores
 
 
