@@ -287,6 +287,9 @@ def test_the_share_of_the_starts_predictions_kept_is_recorded_and_a_large_change
     run = graft.fit("builtin:mlp", target, "test-sharpen-target", source=source, out=tmp_path / "a", **opts)
     m, hist = run.metrics, run.history
     assert hist[0]["start_agreement"] == 1.0 and all(0.0 <= r["start_agreement"] <= 1.0 for r in hist)
+    # The same on the start's surer half: an agreement there is never below the whole target's minus a half.
+    assert hist[0]["start_agreement_confident"] == 1.0
+    assert all(2 * r["start_agreement"] - 1 <= r["start_agreement_confident"] <= 1.0 for r in hist)
     chosen = next(r for r in hist if r["epoch"] == m["selected_epoch"])
     assert m["start_agreement"] == pytest.approx(chosen["start_agreement"])
     assert m["start_agreement"] < 1.0  # sharpening moved some predictions
