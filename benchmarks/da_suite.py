@@ -139,6 +139,26 @@ def suite_table(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(table)
 
 
+def paired_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Strategy × shift: the mean paired difference to ``source-only`` over the seeds both ran, with its
+    standard error (std with ddof 1 over √n); ``*`` where the mean is below −2 standard errors."""
+    ref = {(r.shift, r.seed): r.test_accuracy for r in results[results["strategy"] == "source-only"].itertuples()}
+    shifts = [s for s in SHIFTS if s in set(results["shift"])]
+    table = []
+    for name, g in results.groupby("strategy", sort=False):
+        if name in ("source-only", "target-only"):
+            continue
+        row = {"strategy": name}
+        for shift in shifts:
+            d = np.array([r.test_accuracy - ref[(shift, r.seed)] for r in g[g["shift"] == shift].itertuples()
+                          if (shift, r.seed) in ref])
+            if len(d):
+                se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+                row[shift] = f"{d.mean():+.3f} ({se:.3f})" + (" *" if d.mean() < -2 * se else "")
+        table.append(row)
+    return pd.DataFrame(table)
+
+
 def validator_table(results: pd.DataFrame) -> pd.DataFrame:
     """Per validator, over every DA run: picks within 0.01 of the oracle, accuracy lost (mean, worst),
     and picks below the source-only strategy's label-free result on the same shift and seed."""
@@ -174,6 +194,9 @@ def write(results: pd.DataFrame, out: Path = RUNS) -> None:
         "the seeds listed. `target-only` (when run): LeNet trained on the target's labeled train half (reference). "
         "Protocol in the script's docstring and benchmarks/README.md.\n\n"
         + markdown_table(suite_table(results)) + "\n\n"
+        "## Against source-only\n\nMean paired difference to `source-only` (same shift and seed), standard error "
+        "in brackets (std over seeds, ddof 1, over √seeds); `*` where it is below −2 standard errors.\n\n"
+        + markdown_table(paired_table(results)) + "\n\n"
         "## Validators\n\nOver every DA run (shift × strategy × seed): how often the epoch a validator picks "
         "(epochs 0…E, epoch 0 the source-only start) is within 0.01 of the oracle's best epoch, the accuracy it "
         "loses against that epoch, and how often a DA strategy's pick ends more than 0.01 below the "

@@ -472,8 +472,14 @@ class DomainAdaptation(Strategy):
             mcc = mcc_loss(lt)
             loss = loss + self.config.mcc_weight * mcc
             out["mcc_loss"] = mcc.detach()
-        out["loss"] = loss
+        added = self.added_term(module, fs, ft, batch, out)
+        out["loss"] = loss if added is None else loss + added
         return out
+
+    def added_term(self, module: nn.Module, fs: torch.Tensor, ft: torch.Tensor, batch: Batch,
+                   out: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """A weighted loss beside the alignment (mcc's adversarial term); None by default."""
+        return None
 
     def augment_source(self, x: Any) -> Any:
         """The source batch, randomised when ``source_augment`` is ``strong`` (images only)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -21,6 +21,59 @@ class DiscriminatorOptions(StrategyConfig):
 
     hidden: int = option(1024, help="Width of the domain discriminator.", ge=1)
     grl_alpha: float = option(10.0, help="Steepness of the gradient-reversal ramp 2/(1+exp(−α·p)) − 1.", gt=0)
+
+
+@dataclass
+class AdversarialTermOptions(DiscriminatorOptions):
+    """dann's discriminator beside another strategy's own loss (self-training, mcc)."""
+
+    adversarial_weight: float | None = option(
+        None, help="Weight of a domain-adversarial term (dann's discriminator behind a gradient reversal, "
+        "on the source and target features) beside the strategy's own loss; 0: none.", ge=0, example=0.3,
+        unset="where the target's polarity differs from the source's (images) the strategy's own, self-training "
+        "0.3 and mcc 0.3; else 0")
+
+
+class AdversarialTerm:
+    """Adds :class:`AdversarialTermOptions`' term to a domain-adaptation strategy: on by default (at
+    :attr:`polarity_adversarial_weight`) where the target's polarity differs from the source's."""
+
+    config: Any
+    name: str
+    #: --adversarial-weight where the polarity differs, when unset.
+    polarity_adversarial_weight: ClassVar[float] = 0.3
+    #: Why, in the note that says it was turned on.
+    adversarial_reason: ClassVar[str] = ""
+
+    def resolve_adversarial_weight(self, differs: bool) -> float:
+        """Set an unset --adversarial-weight from the polarity (and say so); return it."""
+        cfg = self.config
+        if cfg.adversarial_weight is None:
+            cfg.adversarial_weight = self.polarity_adversarial_weight if differs else 0.0
+            if differs:
+                from graft.notes import note
+
+                note(f"{self.name} adds dann's discriminator at --adversarial-weight {cfg.adversarial_weight:g} "
+                     f"because the polarity differs: {self.adversarial_reason}. Fix: pass --adversarial-weight 0 "
+                     "to turn it off.")
+        return float(cfg.adversarial_weight)
+
+    def adversarial_modules(self, ctx: FitContext) -> dict[str, nn.Module]:
+        """The discriminator, where the term is on."""
+        if not self.config.adversarial_weight:
+            return {}
+        from graft.losses import DomainDiscriminator
+
+        return {"discriminator": DomainDiscriminator(ctx.model.spec.feature_dim, self.config.hidden)}
+
+    def adversarial_loss(self, module: nn.Module, fs: torch.Tensor, ft: torch.Tensor, progress: float,
+                         out: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The weighted term (logged in ``out`` unweighted), or None where it is off."""
+        if not self.config.adversarial_weight:
+            return None
+        adv = reversed_domain_loss(module, fs, ft, progress, self.config.grl_alpha)
+        out["adversarial_loss"] = adv.detach()
+        return self.config.adversarial_weight * adv
 
 
 @dataclass

@@ -19,7 +19,7 @@ from graft.engine.trainer import Batch
 from graft.options import option
 from graft.strategies.adaptation import POLARITY_RANDOMISATION, AdaptationConfig, DomainAdaptation
 from graft.strategies.base import FitContext, register_strategy
-from graft.strategies.dann import DiscriminatorOptions, reversed_domain_loss
+from graft.strategies.dann import AdversarialTerm, AdversarialTermOptions
 from graft.strategies.pseudo_labels import (
     DistributionAlignment,
     PseudoLabelOptions,
@@ -30,7 +30,7 @@ from graft.strategies.pseudo_labels import (
 
 
 @dataclass
-class SelfTrainingConfig(PseudoLabelOptions, DiscriminatorOptions, AdaptationConfig):
+class SelfTrainingConfig(PseudoLabelOptions, AdversarialTermOptions, AdaptationConfig):
     """Options of ``self-training`` (each field's help is in its declaration)."""
 
     # Confident target predictions that stay spread over the classes, so pseudo-labelling cannot
@@ -40,21 +40,10 @@ class SelfTrainingConfig(PseudoLabelOptions, DiscriminatorOptions, AdaptationCon
     im_weight: float = option(
         1.0, help="Weight of information maximisation on the weak view (mean entropy − entropy of the mean); "
         "0: none.", ge=0)
-    # dann's alignment under the pseudo-labels, where the polarity differs. The DA suite (s22_polarity.md,
-    # seeds 0-2, label-free pick), W = 0 -> 0.3: colour backgrounds 0.638 -> 0.660 (source-only 0.671; the
-    # pseudo-labels of a start that has barely learned the randomised source drift without it), inverted noisy
-    # digits 0.952 -> 0.953; held out, inverted MNIST 0.645 -> 0.832 (source-only 0.572), other colour patches
-    # 0.407 -> 0.363 (source-only 0.482). Where the polarity is the same it does not help: MNIST -> digits
-    # 0.894 -> 0.876, digits -> MNIST 0.926 -> 0.930, skewed classes 0.863 -> 0.869. W = 1 (before the
-    # randomisation) destabilised one inverted-digits seed in three.
-    adversarial_weight: float | None = option(
-        None, help="Weight of a domain-adversarial term (dann's discriminator behind a gradient reversal, "
-        "on the source and weak-view target features); 0: none.", ge=0, example=0.3,
-        unset="0.3 when the target's polarity differs from the source's (images), else 0")
 
 
 @register_strategy("self-training", "FixMatch-style pseudo-labels: weak view labels, strong view learns")
-class SelfTraining(DomainAdaptation):
+class SelfTraining(AdversarialTerm, DomainAdaptation):
     Config = SelfTrainingConfig
     config: SelfTrainingConfig
     # Pseudo-labels are only as good as the model that makes them. The DA suite, warm start 2 → 5
@@ -67,8 +56,15 @@ class SelfTraining(DomainAdaptation):
     text_warm_start: ClassVar[int | None] = None
     appearance_options: ClassVar[tuple[str, ...]] = (*DomainAdaptation.appearance_options, "strong_photometric",
                                                      "strong_invert", "adversarial_weight")
-    #: --adversarial-weight where the polarity differs, when unset.
+    # dann's alignment under the pseudo-labels (on the weak view's features), where the polarity differs. The DA
+    # suite (s22_polarity.md, seeds 0-2, label-free pick), W = 0 -> 0.3: colour backgrounds 0.638 -> 0.660
+    # (source-only 0.671), inverted noisy digits 0.952 -> 0.953; held out, inverted MNIST 0.645 -> 0.832
+    # (source-only 0.572), other colour patches 0.407 -> 0.363 (source-only 0.482). Where the polarity is the same
+    # it does not help: MNIST -> digits 0.894 -> 0.876, digits -> MNIST 0.926 -> 0.930, skewed classes 0.863 ->
+    # 0.869. W = 1 (before the randomisation) destabilised one inverted-digits seed in three.
     polarity_adversarial_weight: ClassVar[float] = 0.3
+    adversarial_reason: ClassVar[str] = ("the pseudo-labels of a start still learning the randomised source drift "
+                                         "without it")
 
     def resolve_randomisation(self, ctx: FitContext) -> dict[str, Any]:
         """As every DA strategy, and where the polarity differs the strong view takes the same
@@ -83,14 +79,7 @@ class SelfTraining(DomainAdaptation):
             cfg.strong_photometric = photometric
         if cfg.strong_invert is None:
             cfg.strong_invert = invert
-        if cfg.adversarial_weight is None:
-            cfg.adversarial_weight = self.polarity_adversarial_weight if differs else 0.0
-            if differs:
-                from graft.notes import note
-
-                note(f"self-training adds dann's discriminator at --adversarial-weight {cfg.adversarial_weight:g} "
-                     "because the polarity differs: the pseudo-labels of a start still learning the randomised "
-                     "source drift without it. Fix: pass --adversarial-weight 0 to turn it off.")
+        self.resolve_adversarial_weight(differs)
         if ctx.model.spec.input.kind != "image":
             return info
         return {**info, "strong_photometric": cfg.strong_photometric, "strong_invert": cfg.strong_invert,
@@ -98,12 +87,7 @@ class SelfTraining(DomainAdaptation):
 
     def extra_modules(self, ctx: FitContext) -> dict[str, nn.Module]:
         # Even target shares: the target's are unknown (its labels never reach training).
-        extras: dict[str, nn.Module] = {"prior": DistributionAlignment(torch.ones(ctx.model.num_classes))}
-        if self.config.adversarial_weight:
-            from graft.losses import DomainDiscriminator
-
-            extras["discriminator"] = DomainDiscriminator(ctx.model.spec.feature_dim, self.config.hidden)
-        return extras
+        return {"prior": DistributionAlignment(torch.ones(ctx.model.num_classes)), **self.adversarial_modules(ctx)}
 
     def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
         cfg = self.config
@@ -127,9 +111,6 @@ class SelfTraining(DomainAdaptation):
             from graft.losses import mcc_loss
 
             loss = loss + cfg.mcc_weight * mcc_loss(lw)
-        if cfg.adversarial_weight:
-            adv = reversed_domain_loss(module, feats[:n], feats[n:n + m], batch["progress"], cfg.grl_alpha)
-            loss = loss + cfg.adversarial_weight * adv
-            out["adversarial_loss"] = adv.detach()
-        out["loss"] = loss
+        adv = self.adversarial_loss(module, feats[:n], feats[n:n + m], batch["progress"], out)
+        out["loss"] = loss if adv is None else loss + adv
         return out
