@@ -31,7 +31,7 @@ class AdversarialTermOptions(DiscriminatorOptions):
         None, help="Weight of a domain-adversarial term (dann's discriminator behind a gradient reversal, "
         "on the source and target features) beside the strategy's own loss; 0: none.", ge=0, example=0.3,
         unset="where the target's polarity differs from the source's (images) the strategy's own, self-training "
-        "0.3 and mcc 0.3; else 0")
+        "0.3 and mcc 1; else 0")
 
 
 class AdversarialTerm:
