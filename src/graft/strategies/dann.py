@@ -30,8 +30,7 @@ class AdversarialTermOptions(DiscriminatorOptions):
     adversarial_weight: float | None = option(
         None, help="Weight of a domain-adversarial term (dann's discriminator behind a gradient reversal, "
         "on the source and target features) beside the strategy's own loss; 0: none.", ge=0, example=0.3,
-        unset="where the target's polarity differs from the source's (images) the strategy's own, self-training "
-        "0.3 and mcc 1; else 0")
+        unset="self-training: 0.3 where the target's polarity differs from the source's (images), else 0; mcc: 0")
 
 
 class AdversarialTerm:
@@ -50,7 +49,7 @@ class AdversarialTerm:
         cfg = self.config
         if cfg.adversarial_weight is None:
             cfg.adversarial_weight = self.polarity_adversarial_weight if differs else 0.0
-            if differs:
+            if cfg.adversarial_weight:
                 from graft.notes import note
 
                 note(f"{self.name} adds dann's discriminator at --adversarial-weight {cfg.adversarial_weight:g} "
