@@ -116,6 +116,13 @@ def digits_mnist_inverted() -> tuple[DataSource, DataSource]:
     return load_source("builtin:digits"), _subset(rest, np.arange(len(rest)), "mnist-inverted", 255 - rest.x)
 
 
+def mnist_digits_colour() -> tuple[DataSource, DataSource]:
+    """MNIST-5k → scikit-learn's digits over colour patches of their own (seed 11)."""
+    digits = load_source("builtin:digits")
+    target = _subset(digits, np.arange(len(digits)), "digits-colour", colourise(digits.x, seed=11))
+    return load_source("builtin:mnist5k"), target
+
+
 SHIFTS: dict[str, Callable[[], tuple[DataSource, DataSource]]] = {
     "mnist→digits": mnist_digits,
     "digits→mnist": digits_mnist,
@@ -130,4 +137,6 @@ SHIFTS: dict[str, Callable[[], tuple[DataSource, DataSource]]] = {
 HELD_OUT: dict[str, Callable[[], tuple[DataSource, DataSource]]] = {
     "digits→mnist-colour": digits_mnist_colour,
     "digits→mnist-inverted": digits_mnist_inverted,
+    # Session 31: added after the start-agreement guard's floor was chosen on the two above, to check it.
+    "mnist→digits-colour": mnist_digits_colour,
 }

@@ -275,6 +275,35 @@ def test_adaptation_that_clearly_helps_the_validator_replaces_the_start(
     assert m["selection_note"].startswith(f"adapted epoch {m['selected_epoch']} chosen: entropy")
 
 
+class _CollapseTarget(STRATEGIES.get("source-only")):  # type: ignore[misc,valid-type]
+    """Alignment = cross-entropy of every target prediction towards class 0: confident, and wrong on
+    the other classes, which an entropy validator rewards."""
+
+    adapts = True
+
+    def alignment(self, module, fs, ft, ls, lt, batch):
+        return -torch.log_softmax(lt, 1)[:, 0].mean()
+
+
+def test_a_pick_that_overturns_the_starts_surest_predictions_is_refused(
+        pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, target = pair
+    _register_temporary(monkeypatch, "test-collapse-target", _CollapseTarget)
+    opts = {"select_by": "entropy", "trade_off": 5.0, **QUIET}
+    free = graft.fit("builtin:mlp", target, "test-collapse-target", source=source, out=tmp_path / "free", **opts)
+    assert free.metrics["min_confident_agreement"] == 0.0  # a table model: the guard is off unless asked
+    chosen = next(r for r in free.history if r["epoch"] == free.metrics["selected_epoch"])
+    assert free.metrics["selected_epoch"] > 0 and chosen["start_agreement_confident"] < 0.7
+    assert free.metrics["test_accuracy"] < free.history[0]["oracle_test_accuracy"] - 0.1  # the collapse hurt
+    guarded = graft.fit("builtin:mlp", target, "test-collapse-target", source=source, out=tmp_path / "guarded",
+                        min_confident_agreement=0.7, **opts)
+    m = guarded.metrics
+    assert m["selected_epoch"] == 0 and m["start_guard_vetoed"] is True
+    assert m["test_accuracy"] == pytest.approx(guarded.history[0]["oracle_test_accuracy"])
+    assert "of the start's predictions on the half of the target the start was surest of" in m["selection_note"]
+    assert "--min-confident-agreement 0.7" in m["selection_note"]
+
+
 def test_the_share_of_the_starts_predictions_kept_is_recorded_and_a_large_change_is_flagged(
         pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from graft.notes import GraftNote
@@ -462,6 +491,7 @@ def test_a_target_of_the_other_polarity_turns_the_source_appearance_randomisatio
     assert (st.metrics["strong_photometric"], st.metrics["strong_invert"]) == (0.5, 0.3)
     # ... and dann's discriminator joins under the pseudo-labels, trained in every adapted epoch.
     assert st.metrics["adversarial_weight"] == 0.3
+    assert st.metrics["min_confident_agreement"] == 0.7  # an image model: the start's guard is on
     assert all(np.isfinite(r["train_adversarial_loss"]) for r in st.history if r["epoch"] > 0)
     kept = graft.fit("builtin:lenet", squares(64, seed=1), "self-training", source=(xs, ys), out=tmp_path / "st1",
                      **common)

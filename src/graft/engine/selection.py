@@ -82,7 +82,7 @@ class EpochSelector:
         self.start_losses = losses
 
     def offer(self, epoch: int, value: float, state_fn: Any, examples: torch.Tensor | None,
-              tie: float | None = None, losses: torch.Tensor | None = None) -> bool:
+              tie: float | None = None, losses: torch.Tensor | None = None, eligible: bool = True) -> bool:
         """Consider an epoch; ``state_fn()`` copies its weights only when needed.
 
         Args:
@@ -92,6 +92,8 @@ class EpochSelector:
             examples: Per-example values of the monitored metric (for the start rule).
             tie: A second metric, lower is better, that breaks exact ties of ``value``.
             losses: Per-example validation losses (for ``loss_clears``).
+            eligible: False: the epoch may not replace the start even when it is the best
+                (a guard's veto); it still counts as the best for patience.
 
         Returns True when the epoch improved on every earlier candidate (a tie won on
         ``tie`` counts).
@@ -99,7 +101,8 @@ class EpochSelector:
         leader = self.best if self.best is not None else self.start
         improved = self.better(value, self.leader_value) or self._wins_tie(value, tie, leader)
         if self.better(value, self.best.value if self.best else None) or self._wins_tie(value, tie, self.best):
-            self.best = Candidate(epoch, value, state_fn(), self._clears_start(value, examples, losses), tie)
+            self.best = Candidate(epoch, value, state_fn(),
+                                  eligible and self._clears_start(value, examples, losses), tie)
         return improved
 
     @staticmethod

@@ -135,6 +135,9 @@ class Trainer:
             epoch replace the start (see :mod:`graft.engine.selection`).
         later_wins_ties: Of epochs with the same monitored value, the later one is kept
             (by default the one with the lower validation loss).
+        may_replace_start: ``fn(row) -> bool`` over an epoch's history row: False keeps that
+            epoch from replacing the start, whatever its monitored value (a guard beside the
+            start-margin rule); None: every epoch may.
     """
 
     def __init__(
@@ -149,8 +152,10 @@ class Trainer:
         evaluator: Callable[[nn.Module, Dataset], dict[str, torch.Tensor]] | None = None,
         loss_clears_start: bool = False,
         later_wins_ties: bool = False,
+        may_replace_start: Callable[[dict[str, float]], bool] | None = None,
     ) -> None:
         self.config = config
+        self.may_replace_start = may_replace_start
         self.evaluator = evaluator
         self.loss_clears_start = loss_clears_start
         self.later_wins_ties = later_wins_ties
@@ -362,9 +367,10 @@ class Trainer:
                         value = row.get(cfg.monitor, float("nan"))
                         if math.isnan(value):
                             raise _unknown_monitor(cfg.monitor, row)
+                        eligible = self.may_replace_start is None or self.may_replace_start(row)
                         improved = selector.offer(epoch + 1, value, lambda: cpu_copy(module.state_dict()),
                                                   examples.get(cfg.monitor), self._tie(epoch + 1, row),
-                                                  examples.get("val_loss"))
+                                                  examples.get("val_loss"), eligible=eligible)
                         if cfg.schedule == "plateau":
                             plateau.update(value)
                 bad_epochs = 0 if improved or not selecting else bad_epochs + 1
