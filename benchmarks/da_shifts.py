@@ -18,7 +18,9 @@ original in the source.
 - ``mnist→inverted-noisy``: the target's digits inverted (white background, dark strokes) and
   corrupted by Gaussian pixel noise (σ = 0.15 of the range), clipped.
 - Held out (:data:`HELD_OUT`, not in the default run): ``digits→mnist-colour`` (scikit-learn's digits →
-  the colour construction over MNIST with other patches) and ``digits→mnist-inverted`` (→ inverted MNIST).
+  the colour construction over MNIST with other patches) and ``digits→mnist-inverted`` (→ inverted MNIST);
+  session 31 added ``mnist→digits-colour`` (MNIST-5k → scikit-learn's digits over colour patches, seed 11),
+  to check the start guard chosen on the other two.
 - ``mnist→digits-skewed``: B1 with label shift: class c of scikit-learn's digits is kept with
   probability 0.1^(c/9) (every digit 0, 10 % of the nines): the target's proportions run from
   about 19 % to 2 %, the source's stay balanced.
