@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from graft.cli.app import main
 
@@ -67,6 +68,26 @@ def test_predict_mistakes_are_one_line(csv_run: tuple[Path, Path], tmp_path: Pat
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "p.csv").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is there to predict on")
+@pytest.mark.parametrize(("device", "message"), [
+    ("cuda", "--device cuda needs a GPU, but PyTorch sees none"),
+    ("gpu", "Allowed: auto, cpu, cuda. Fix: pass --device auto."),
+])
+def test_predict_device_mistakes_are_one_line(csv_run: tuple[Path, Path], tmp_path: Path, capsys,  # type: ignore[no-untyped-def]
+                                              device: str, message: str) -> None:
+    run, table = csv_run
+    assert _run(["predict", "--run", str(run), "--data", f"csv:{table}", "--device", device,
+                 "--out", str(tmp_path / "p.csv")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "p.csv").exists()
+    # --device cpu predicts as the default does
+    assert _run(["predict", "--run", str(run), "--data", f"csv:{table}", "--device", "cpu",
+                 "--out", str(tmp_path / "cpu.csv")]) == 0
+    assert _run(["predict", "--run", str(run), "--data", f"csv:{table}", "--out", str(tmp_path / "auto.csv")]) == 0
+    assert pd.read_csv(tmp_path / "cpu.csv").equals(pd.read_csv(tmp_path / "auto.csv"))
 
 
 def test_predict_images_with_a_table_run_says_what_kind_it_takes(csv_run: tuple[Path, Path], tmp_path: Path,  # type: ignore[no-untyped-def]

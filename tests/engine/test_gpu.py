@@ -42,3 +42,13 @@ def test_a_gpu_trained_run_predicts_the_same_after_loading_on_the_cpu(base_run: 
     assert (on_fit["prediction"].to_numpy() == loaded["prediction"].to_numpy()).all()
     p_cols = [c for c in on_fit.columns if c.startswith("p_")]
     np.testing.assert_allclose(on_fit[p_cols].to_numpy(), loaded[p_cols].to_numpy(), atol=1e-4)
+
+
+def test_graft_predict_puts_a_run_on_the_gpu_and_predicts_as_on_the_cpu(base_run: Path) -> None:
+    from graft.deploy.predict import predictor
+
+    on_gpu, _ = predictor(base_run, device="cuda")
+    on_cpu, _ = predictor(base_run, device="cpu")
+    assert next(on_gpu.model.parameters()).device.type == "cuda"
+    a, b = on_gpu.predict(X), on_cpu.predict(X)
+    assert (a["prediction"].to_numpy() == b["prediction"].to_numpy()).all()

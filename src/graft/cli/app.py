@@ -283,6 +283,8 @@ def predict(
     engine: str | None = typer.Option(
         None, help="torch (the run's PyTorch model) or onnx (onnxruntime; a run is exported to "
                    "RUN/export/model.onnx first); default torch for a run, onnx for a .onnx file."),
+    device: str = typer.Option(
+        "auto", help="Where the torch engine predicts: auto (a GPU when PyTorch sees one), cpu or cuda."),
 ) -> None:
     """Predict new data, labeled or not, with a finished run; writes a CSV of classes and probabilities.
 
@@ -295,7 +297,7 @@ def predict(
     if tta is not None and (engine == "onnx" or run.is_file()):
         raise ConfigError(f"--tta {tta} needs the torch engine: an exported graph holds the views of its run "
                           "(graft export bakes the run's --tta in). Fix: drop --tta, or pass --engine torch.")
-    model, owner = predictor(run, engine)
+    model, owner = predictor(run, engine, device)
     views = {} if tta is None else {"tta": tta}
     frame = model.predict(data, batch_size=batch_size, label_column=label_column, text_column=text_column, **views)
     path = write_predictions(frame, out, run_dir=owner)

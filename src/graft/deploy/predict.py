@@ -10,7 +10,11 @@ from graft.errors import ConfigError, unknown_name
 ENGINES = ("torch", "onnx")
 
 
-def predictor(run: str | Path, engine: str | None = None) -> tuple[Any, Path]:
+#: Where ``graft predict``'s torch engine runs: a GPU when PyTorch sees one, or the one named.
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def predictor(run: str | Path, engine: str | None = None, device: str = "auto") -> tuple[Any, Path]:
     """An object with ``predict(data, ...)`` for ``run``, and the folder whose files predictions never overwrite.
 
     Args:
@@ -18,18 +22,30 @@ def predictor(run: str | Path, engine: str | None = None) -> tuple[Any, Path]:
         engine: ``torch`` or ``onnx``; default ``onnx`` for a file, ``torch`` for a run directory.
             ``onnx`` on a run directory uses ``RUN/export/model.onnx``, exported first when it is
             missing or older than the run's weights.
+        device: Where the torch engine predicts (:data:`DEVICES`); ``onnx`` runs onnxruntime on the CPU.
 
     Raises:
-        SpecError: An unknown engine.
-        ConfigError: ``torch`` asked for an exported file.
+        SpecError: An unknown engine or device.
+        ConfigError: ``torch`` asked for an exported file; ``cuda`` without a GPU, or with ``onnx``.
         MissingDependencyError: ``onnx`` without onnxruntime installed.
     """
+    import torch
+
     from graft.deploy.onnx_session import require_onnxruntime
 
     run = Path(run)
     if engine is not None and engine not in ENGINES:
         raise unknown_name("engine", engine, ENGINES, fix="Fix: pass --engine torch or --engine onnx.")
+    if device not in DEVICES:
+        raise unknown_name("device", device, DEVICES, fix="Fix: pass --device auto.")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda needs a GPU, but PyTorch sees none (no CUDA device, or a CPU-only build of "
+                          "torch). Allowed here: auto, cpu. Fix: pass --device auto.")
     exported = run.is_file() or run.suffix == ".onnx"
+    if device == "cuda" and (exported or engine == "onnx"):
+        raise ConfigError("--device cuda runs the torch engine; graft's onnx engine runs onnxruntime on the CPU. "
+                          "Allowed with onnx: auto, cpu. Fix: drop --device, or pass --engine torch with the run "
+                          "directory.")
     if exported:
         if engine == "torch":
             raise ConfigError(
@@ -47,4 +63,7 @@ def predictor(run: str | Path, engine: str | None = None) -> tuple[Any, Path]:
         return onnx_for_run(run), run
     from graft.run import load_run
 
-    return load_run(run), run
+    loaded = load_run(run)
+    if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
+        loaded.model.to("cuda")  # Run.predict runs where the model's weights are
+    return loaded, run
