@@ -64,7 +64,8 @@ def main() -> None:
     args = ap.parse_args()
     frame = runs(args.dirs)
     if args.second:
-        frame[f"{args.second}_gain"] = frame.get(f"{args.second}_gain")
+        if args.second not in VALIDATORS:
+            ap.error(f"--second must be one of {', '.join(VALIDATORS)}")
         args.metric = f"{args.second}_gain"
         args.floors = "-1e9,0,1e-9"
     base = frame[frame.strategy == "source-only"].set_index(["shift", "seed"])["accuracy"]

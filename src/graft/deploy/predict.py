@@ -32,6 +32,7 @@ def predictor(run: str | Path, engine: str | None = None, device: str = "auto") 
     import torch
 
     from graft.deploy.onnx_session import require_onnxruntime
+    from graft.engine.config import no_gpu, work_device
 
     run = Path(run)
     if engine is not None and engine not in ENGINES:
@@ -39,8 +40,7 @@ def predictor(run: str | Path, engine: str | None = None, device: str = "auto") 
     if device not in DEVICES:
         raise unknown_name("device", device, DEVICES, fix="Fix: pass --device auto.")
     if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda needs a GPU, but PyTorch sees none (no CUDA device, or a CPU-only build of "
-                          "torch). Allowed here: auto, cpu. Fix: pass --device auto.")
+        raise no_gpu("--device", device)
     exported = run.is_file() or run.suffix == ".onnx"
     if device == "cuda" and (exported or engine == "onnx"):
         raise ConfigError("--device cuda runs the torch engine; graft's onnx engine runs onnxruntime on the CPU. "
@@ -64,6 +64,5 @@ def predictor(run: str | Path, engine: str | None = None, device: str = "auto") 
     from graft.run import load_run
 
     loaded = load_run(run)
-    if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
-        loaded.model.to("cuda")  # Run.predict runs where the model's weights are
+    loaded.model.to(work_device(device))  # Run.predict runs where the model's weights are
     return loaded, run

@@ -123,10 +123,7 @@ class TrainConfig(Options):
         gpus = torch.cuda.device_count()
         on_gpu = runs_on_gpu(self.accelerator)
         if self.accelerator in ("cuda", "gpu") and gpus == 0:
-            raise ConfigError(
-                f"--accelerator {self.accelerator} needs a GPU, but PyTorch sees none (no CUDA device, or a "
-                "CPU-only build of torch). Allowed here: cpu, auto. Fix: pass --accelerator auto."
-            )
+            raise no_gpu("--accelerator", self.accelerator)
         wanted = device_count(self.devices)
         if on_gpu and wanted is not None and wanted > gpus:
             raise ConfigError(
@@ -154,6 +151,12 @@ def runs_on_gpu(accelerator: str) -> bool:
     import torch
 
     return accelerator in ("cuda", "gpu") or (accelerator == "auto" and torch.cuda.is_available())
+
+
+def no_gpu(flag: str, value: str) -> ConfigError:
+    """The error for ``flag value`` asking for a GPU where PyTorch sees none."""
+    return ConfigError(f"{flag} {value} needs a GPU, but PyTorch sees none (no CUDA device, or a CPU-only build "
+                       f"of torch). Allowed here: cpu, auto. Fix: pass {flag} auto.")
 
 
 def work_device(accelerator: str) -> torch.device:

@@ -564,8 +564,7 @@ class LabelFreeValidation:
         self.start_confident = state.get("start_confident")
 
     def __call__(self, module: nn.Module) -> dict[str, float]:
-        device = next(module.parameters()).device
-        lt, _, ft = predict_logits(module, self.target, self.batch, device, return_features=True)
+        lt, _, ft = predict_logits(module, self.target, self.batch, return_features=True)
         arrays: dict[str, Any] = {"target_logits": lt, "target_features": ft}
         names = [n for n in self.validators if self.every or n not in self.costly]
         if self.source_val is None:
@@ -575,7 +574,7 @@ class LabelFreeValidation:
         if any(self.validators.get(n).needs_source_val for n in names):
             if self.source_val is None:
                 raise ConfigError(f"--select-by {self.select_by} needs a source validation split.")
-            ls, ys, fs = predict_logits(module, self.source_val, self.batch, device, return_features=True)
+            ls, ys, fs = predict_logits(module, self.source_val, self.batch, return_features=True)
             arrays.update(source_val_logits=ls, source_val_features=fs, source_val_labels=ys)
         scores = {n: self.validators.get(n)(arrays) for n in names if n != self.select_by}
         scores[self.select_by], terms = self.validators.get(self.select_by).score_and_terms(arrays)

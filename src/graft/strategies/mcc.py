@@ -42,7 +42,6 @@ class Mcc(AdversarialTerm, DomainAdaptation):
     # On text its own 5 (3 of b5_text_da's 6 epochs) already sits above source-only: b5r 0.439 against 0.404,
     # B5 0.354 against 0.343 (macro-F1, seeds 0-2).
     text_warm_start: ClassVar[int | None] = None
-    appearance_options: ClassVar[tuple[str, ...]] = (*DomainAdaptation.appearance_options, "adversarial_weight")
     # Where the polarity differs, sharpening a start that has barely learned the randomised source is a coin flip:
     # on colour backgrounds mcc ended −0.021 against source-only (per seed −0.058 / −0.008 / +0.002). dann's
     # discriminator beside it (session 31, s31_suite.md and s31_heldout.md, seeds 0-2, paired against source-only),
@@ -51,11 +50,9 @@ class Mcc(AdversarialTerm, DomainAdaptation):
     # digits -> inverted MNIST +0.174 -> (not run) -> +0.062. The held-out loss outweighs the suite's gain: the term
     # stays an option (--adversarial-weight), off by default.
     polarity_adversarial_weight: ClassVar[float] = 0.0
-    adversarial_reason: ClassVar[str] = "sharpening a start still learning the randomised source drifts without it"
 
     def resolve_randomisation(self, ctx: FitContext) -> dict[str, Any]:
-        """As every DA strategy, and where the polarity differs dann's discriminator joins at
-        :attr:`polarity_adversarial_weight`."""
+        """As every DA strategy, and --adversarial-weight resolved (0 when unset, polarity or not)."""
         info = super().resolve_randomisation(ctx)
         weight = self.resolve_adversarial_weight(bool(info.get("polarity_differs")))
         return info if ctx.model.spec.input.kind != "image" else {**info, "adversarial_weight": weight}
