@@ -86,7 +86,8 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
         None, help="An adapted epoch replaces the source-only start only when it keeps at least this share of the "
         "start's target predictions on the half of the target the start was surest of (start_agreement_confident "
         "in history.csv); 0: no such guard.", ge=0, le=1, example=0.7,
-        unset="0.7 for image models; 0 for text and tables, where it has not been measured")
+        unset="0.7 for image models against the source-only reference; else 0 (text and tables: not measured; "
+        "source-only and --reference warm-start: the start is a few warm-start epochs, free to be left)")
     # A short source-only phase gives the start that competes as epoch 0 (safe selection).
     warm_start: int | None = option(
         None, help="Epochs of source-only training before adaptation, counted inside --epochs; the model "
@@ -269,7 +270,7 @@ class DomainAdaptation(Strategy):
         source_seconds = time.perf_counter() - t0
         trainer = ctx.trainer(config=adapt_cfg, callbacks=self.callbacks(ctx), metrics=self.metrics(ctx),
                               start_is_candidate=True, evaluator=self.evaluator(ctx),
-                              may_replace_start=self.start_guard(ctx.model.spec.input.kind))
+                              may_replace_start=self.start_guard(ctx.model.spec.input.kind, reference))
         result = trainer.fit(module, self.param_groups(ctx), self.step, ctx.train, ctx.val, ctx.target,
                              resume=resume, phase=phase, start_state=start_state if reference else None)
         # train_seconds covers the source-only phases too (those this process ran; a resumed run's are gone).
@@ -291,11 +292,14 @@ class DomainAdaptation(Strategy):
         self.finish(ctx)
         return result
 
-    def start_guard(self, kind: str) -> Any:
+    def start_guard(self, kind: str, reference: bool) -> Any:
         """``--min-confident-agreement`` (unset: its default for the model's input ``kind``) as the trainer's
-        ``may_replace_start``; None when it is 0."""
+        ``may_replace_start``; None when it is 0. Unset and without a source-only ``reference`` it is 0: the
+        start is then a few warm-start epochs (``source-only``'s own run, ``--reference warm-start``), an
+        underfit model that a later epoch must be free to leave."""
         if self.config.min_confident_agreement is None:
-            self.config.min_confident_agreement = float(self.unset_value("min_confident_agreement", kind))
+            unset = self.unset_value("min_confident_agreement", kind) if reference else 0.0
+            self.config.min_confident_agreement = float(unset)
         floor = self.config.min_confident_agreement
         if floor <= 0:
             return None
