@@ -3,9 +3,11 @@
 The guard: an adapted pick whose ``METRIC`` (recorded every epoch by the label-free validation:
 ``start_agreement``, the share of the start's target predictions the epoch keeps, or
 ``start_agreement_confident``, the same on the half of the target the start was surest of) is below a
-floor is replaced by the start (epoch 0, the source-only reference). With ``--second V`` instead: an
-adapted pick that a second validator ``V`` scores worse than the start is replaced by the start. Per floor: DA runs that end more
-than 0.01 below the ``source-only`` run of the same shift and seed, the mean change of accuracy, and each
+floor is replaced by the start (epoch 0, the source-only reference). A run made with the guard on and
+vetoed (``start_guard_vetoed``) is replayed from the pick it refused (``best_adapted_epoch``). With
+``--second V`` instead: an adapted pick that a second validator ``V`` scores worse than the start is replaced
+by the start. Per floor: DA runs that end more than 0.01 below the ``source-only`` run of the same shift and
+seed, the mean change of accuracy, and each
 shift × strategy mean against source-only. Reads only; the runs come from da_suite.py.
 
     python benchmarks/da_guard.py runs/s31_suite [runs/s31_heldout] [--metric start_agreement_confident]
@@ -37,6 +39,9 @@ def runs(dirs: list[Path]) -> pd.DataFrame:
             if strategy != "source-only" and "oracle_test_accuracy" in hist:
                 acc = hist.set_index("epoch")["oracle_test_accuracy"]
                 row["start_accuracy"] = float(acc.loc[0])
+                if metrics.get("start_guard_vetoed"):  # run with the guard on: replay from the pick it refused
+                    row["pick"] = int(metrics["best_adapted_epoch"])
+                    row["accuracy"] = float(acc.loc[row["pick"]])
                 by_epoch = hist.set_index("epoch")
                 for col in ("start_agreement", "start_agreement_confident", *VALIDATORS):
                     if col in hist:

@@ -22,7 +22,8 @@ original in the source.
   session 31 added ``mnist→digits-colour`` (MNIST-5k → scikit-learn's digits over colour patches, seed 11),
   to check the start guard chosen on the other two; session 32 ``mnist→textured`` (dark strokes over light
   grayscale textures) and ``mnist→rotated-thick`` (rotated up to ±40°, thickened, blurred), then
-  ``mnist→digits-textured`` and ``digits→mnist-textured`` to decide auto's rule where the polarity changes.
+  ``mnist→digits-textured`` and ``digits→mnist-textured`` to decide auto's rule where the polarity changes,
+  and ``mnist→digits-inverted`` and ``mnist→pen-on-paper`` (dark ink of random colour on light paper, RGB).
 - ``mnist→digits-skewed``: B1 with label shift: class c of scikit-learn's digits is kept with
   probability 0.1^(c/9) (every digit 0, 10 % of the nines): the target's proportions run from
   about 19 % to 2 %, the source's stay balanced.
@@ -190,6 +191,25 @@ def digits_mnist_textured() -> tuple[DataSource, DataSource]:
     return load_source("builtin:digits"), target
 
 
+def mnist_digits_inverted() -> tuple[DataSource, DataSource]:
+    """MNIST-5k → scikit-learn's digits inverted (dark strokes on white)."""
+    digits = load_source("builtin:digits")
+    return load_source("builtin:mnist5k"), _subset(digits, np.arange(len(digits)), "digits-inverted", 255 - digits.x)
+
+
+def mnist_pen_on_paper() -> tuple[DataSource, DataSource]:
+    """MNIST-5k's odd half as ink on paper (RGB): each stroke in a random dark colour, the paper a random light
+    tint, Gaussian noise σ = 0.04 of the range (seed 29)."""
+    _, rest = _mnist_halves()
+    rng = np.random.default_rng(29)
+    n = len(rest)
+    a = rest.x.astype(np.float32) / 255.0  # [n, 28, 28, 1]
+    ink = rng.uniform(0.0, 0.45, size=(n, 1, 1, 3)) * 255
+    paper = rng.uniform(0.75, 1.0, size=(n, 1, 1, 3)) * 255
+    x = (1 - a) * paper + a * ink + rng.normal(0.0, 0.04 * 255, size=(n, 28, 28, 3))
+    return _mnist_halves()[0], _subset(rest, np.arange(n), "mnist-pen", np.rint(x).clip(0, 255).astype(np.uint8))
+
+
 SHIFTS: dict[str, Callable[[], tuple[DataSource, DataSource]]] = {
     "mnist→digits": mnist_digits,
     "digits→mnist": digits_mnist,
@@ -220,4 +240,12 @@ HELD_OUT: dict[str, Callable[[], tuple[DataSource, DataSource]]] = {
     # above them); otherwise the polarity rule stays.
     "mnist→digits-textured": mnist_digits_textured,
     "digits→mnist-textured": digits_mnist_textured,
+    # On those two the rule above failed (self-training 0.392 against mcc's 0.442 on mnist→digits-textured:
+    # its pick, +0.16, was refused by the start guard), so the polarity rule stays. Compared after the fact
+    # over the eight polarity-changing shifts with the guard on, self-training averages +0.075 against
+    # source-only (worst −0.022) and dann --mcc-weight 1 +0.054 (worst −0.047). Two more decide it (written
+    # first): auto's polarity rule moves to self-training if, on these two, self-training's mean against
+    # source-only is at least dann --mcc-weight 1's and its worst shift no lower than dann --mcc-weight 1's.
+    "mnist→digits-inverted": mnist_digits_inverted,
+    "mnist→pen-on-paper": mnist_pen_on_paper,
 }
