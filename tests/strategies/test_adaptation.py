@@ -291,7 +291,7 @@ def test_a_pick_that_overturns_the_starts_surest_predictions_is_refused(
     _register_temporary(monkeypatch, "test-collapse-target", _CollapseTarget)
     opts = {"select_by": "entropy", "trade_off": 5.0, **QUIET}
     free = graft.fit("builtin:mlp", target, "test-collapse-target", source=source, out=tmp_path / "free", **opts)
-    assert free.metrics["min_confident_agreement"] == 0.0  # a table model: the guard is off unless asked
+    assert free.metrics["min_confident_agreement"] == 0.0  # the guard is off unless asked
     chosen = next(r for r in free.history if r["epoch"] == free.metrics["selected_epoch"])
     assert free.metrics["selected_epoch"] > 0 and chosen["start_agreement_confident"] < 0.7
     assert free.metrics["test_accuracy"] < free.history[0]["oracle_test_accuracy"] - 0.1  # the collapse hurt
@@ -301,7 +301,7 @@ def test_a_pick_that_overturns_the_starts_surest_predictions_is_refused(
     assert m["selected_epoch"] == 0 and m["start_guard_vetoed"] is True
     assert m["test_accuracy"] == pytest.approx(guarded.history[0]["oracle_test_accuracy"])
     assert "of the start's predictions on the half of the target the start was surest of" in m["selection_note"]
-    assert "--min-confident-agreement 0.7" in m["selection_note"]
+    assert "below --min-confident-agreement 0.7" in m["selection_note"]
 
 
 def test_the_share_of_the_starts_predictions_kept_is_recorded_and_a_large_change_is_flagged(
@@ -491,18 +491,12 @@ def test_a_target_of_the_other_polarity_turns_the_source_appearance_randomisatio
     assert (st.metrics["strong_photometric"], st.metrics["strong_invert"]) == (0.5, 0.3)
     # ... and dann's discriminator joins under the pseudo-labels, trained in every adapted epoch.
     assert st.metrics["adversarial_weight"] == 0.3
-    assert st.metrics["min_confident_agreement"] == 0.7  # an image model: the start's guard is on
     assert all(np.isfinite(r["train_adversarial_loss"]) for r in st.history if r["epoch"] > 0)
     kept = graft.fit("builtin:lenet", squares(64, seed=1), "self-training", source=(xs, ys), out=tmp_path / "st1",
                      **common)
     assert kept.metrics["adversarial_weight"] == 0.0 and "train_adversarial_loss" not in kept.history[-1]
     assert "strong_invert" not in other.metrics  # source-only has no strong view
-    # source-only's start is its own warm start, an underfit model its later epochs must be free to leave:
-    # no guard (with one it kept a 2-epoch start at 0.08 against 0.76 at the epoch im picks, mnist→textured, session 32).
-    assert other.metrics["min_confident_agreement"] == 0.0 and "start_guard_vetoed" not in other.metrics
-    against_warm = graft.fit("builtin:lenet", squares(64, seed=1), "self-training", source=(xs, ys),
-                             out=tmp_path / "st-warm", reference="warm-start", **common)
-    assert against_warm.metrics["min_confident_agreement"] == 0.0
+    assert other.metrics["min_confident_agreement"] == st.metrics["min_confident_agreement"] == 0.0  # off unless given
     # mcc takes the same term when asked (off by default: the held-out shifts rejected it), polarity or not.
     plain = graft.fit("builtin:lenet", squares(64, seed=1, invert=True), "mcc", source=(xs, ys),
                       out=tmp_path / "mcc", warm_start=2, **common)
