@@ -89,17 +89,31 @@ def digits_mnist() -> tuple[DataSource, DataSource]:
     return load_source("builtin:digits"), load_source("builtin:mnist5k")
 
 
-def mnist_colour() -> tuple[DataSource, DataSource]:
+def _redrawn(src: DataSource, name: str, x: np.ndarray) -> DataSource:
+    """Every example of ``src`` with its images replaced by ``x`` (same order, same labels)."""
+    return _subset(src, np.arange(len(src)), name, x)
+
+
+def _odd_half(name: str, redraw: Callable[[np.ndarray], np.ndarray]) -> tuple[DataSource, DataSource]:
+    """MNIST-5k's even half → its odd half redrawn by ``redraw(images)``."""
     source, rest = _mnist_halves()
-    return source, _subset(rest, np.arange(len(rest)), "mnist-colour", colourise(rest.x, seed=0))
+    return source, _redrawn(rest, name, redraw(rest.x))
+
+
+def _uint8(x: np.ndarray) -> np.ndarray:
+    return np.rint(x).clip(0, 255).astype(np.uint8)
+
+
+def mnist_colour() -> tuple[DataSource, DataSource]:
+    return _odd_half("mnist-colour", lambda x: colourise(x, seed=0))
 
 
 def mnist_inverted_noisy() -> tuple[DataSource, DataSource]:
-    source, rest = _mnist_halves()
-    rng = np.random.default_rng(1)
-    x = 255.0 - rest.x.astype(np.float32)
-    x = x + rng.normal(0.0, 0.15 * 255, size=x.shape)
-    return source, _subset(rest, np.arange(len(rest)), "mnist-inverted-noisy", np.rint(x).clip(0, 255).astype(np.uint8))
+    def redraw(x: np.ndarray) -> np.ndarray:
+        inverted = 255.0 - x.astype(np.float32)
+        return _uint8(inverted + np.random.default_rng(1).normal(0.0, 0.15 * 255, size=x.shape))
+
+    return _odd_half("mnist-inverted-noisy", redraw)
 
 
 def mnist_digits_skewed() -> tuple[DataSource, DataSource]:
@@ -112,20 +126,18 @@ def mnist_digits_skewed() -> tuple[DataSource, DataSource]:
 
 def digits_mnist_colour() -> tuple[DataSource, DataSource]:
     _, rest = _mnist_halves()
-    target = _subset(rest, np.arange(len(rest)), "mnist-colour-b", colourise(rest.x, seed=7))
-    return load_source("builtin:digits"), target
+    return load_source("builtin:digits"), _redrawn(rest, "mnist-colour-b", colourise(rest.x, seed=7))
 
 
 def digits_mnist_inverted() -> tuple[DataSource, DataSource]:
     _, rest = _mnist_halves()
-    return load_source("builtin:digits"), _subset(rest, np.arange(len(rest)), "mnist-inverted", 255 - rest.x)
+    return load_source("builtin:digits"), _redrawn(rest, "mnist-inverted", 255 - rest.x)
 
 
 def mnist_digits_colour() -> tuple[DataSource, DataSource]:
     """MNIST-5k → scikit-learn's digits over colour patches of their own (seed 11)."""
     digits = load_source("builtin:digits")
-    target = _subset(digits, np.arange(len(digits)), "digits-colour", colourise(digits.x, seed=11))
-    return load_source("builtin:mnist5k"), target
+    return load_source("builtin:mnist5k"), _redrawn(digits, "digits-colour", colourise(digits.x, seed=11))
 
 
 TEXTURES = ("brick", "grass", "gravel", "camera", "moon", "coins")
@@ -152,62 +164,61 @@ def texture_patches(n: int, seed: int = 0) -> np.ndarray:
 
 def mnist_textured() -> tuple[DataSource, DataSource]:
     """MNIST-5k's odd half as dark strokes over light grayscale textures (``(1 − a)·patch + a·0.15·patch``)."""
-    source, rest = _mnist_halves()
-    return source, _subset(rest, np.arange(len(rest)), "mnist-textured", textured(rest.x, seed=13))
+    return _odd_half("mnist-textured", lambda x: textured(x, seed=13))
 
 
 def mnist_rotated_thick() -> tuple[DataSource, DataSource]:
     """MNIST-5k's odd half rotated by up to ±40°, strokes thickened (3×3 grey dilation) and blurred (σ 1)."""
     from scipy import ndimage
 
-    source, rest = _mnist_halves()
-    rng = np.random.default_rng(17)
-    x = np.empty_like(rest.x)
-    for i, img in enumerate(rest.x[..., 0].astype(np.float32)):
-        img = ndimage.rotate(img, float(rng.uniform(-40, 40)), reshape=False, order=1)
-        img = ndimage.gaussian_filter(ndimage.grey_dilation(img, size=(3, 3)), 1.0)
-        x[i, ..., 0] = np.rint(img).clip(0, 255).astype(np.uint8)
-    return source, _subset(rest, np.arange(len(rest)), "mnist-rotated-thick", x)
+    def redraw(gray: np.ndarray) -> np.ndarray:
+        rng = np.random.default_rng(17)
+        x = np.empty_like(gray)
+        for i, img in enumerate(gray[..., 0].astype(np.float32)):
+            img = ndimage.rotate(img, float(rng.uniform(-40, 40)), reshape=False, order=1)
+            x[i, ..., 0] = _uint8(ndimage.gaussian_filter(ndimage.grey_dilation(img, size=(3, 3)), 1.0))
+        return x
+
+    return _odd_half("mnist-rotated-thick", redraw)
 
 
 def textured(gray: np.ndarray, seed: int) -> np.ndarray:
     """Digits ``uint8 [n, 28, 28, 1]`` as dark strokes over light grayscale textures."""
     a = gray[..., 0].astype(np.float32) / 255.0
     patch = texture_patches(len(gray), seed=seed)
-    return np.rint((1 - a) * patch + a * 0.15 * patch).clip(0, 255).astype(np.uint8)[..., None]
+    return _uint8((1 - a) * patch + a * 0.15 * patch)[..., None]
 
 
 def mnist_digits_textured() -> tuple[DataSource, DataSource]:
     """MNIST-5k → scikit-learn's digits as dark strokes over light textures (seed 19)."""
     digits = load_source("builtin:digits")
-    target = _subset(digits, np.arange(len(digits)), "digits-textured", textured(digits.x, seed=19))
-    return load_source("builtin:mnist5k"), target
+    return load_source("builtin:mnist5k"), _redrawn(digits, "digits-textured", textured(digits.x, seed=19))
 
 
 def digits_mnist_textured() -> tuple[DataSource, DataSource]:
     """scikit-learn's digits → MNIST-5k's odd half as dark strokes over light textures (seed 23)."""
     _, rest = _mnist_halves()
-    target = _subset(rest, np.arange(len(rest)), "mnist-textured-b", textured(rest.x, seed=23))
-    return load_source("builtin:digits"), target
+    return load_source("builtin:digits"), _redrawn(rest, "mnist-textured-b", textured(rest.x, seed=23))
 
 
 def mnist_digits_inverted() -> tuple[DataSource, DataSource]:
     """MNIST-5k → scikit-learn's digits inverted (dark strokes on white)."""
     digits = load_source("builtin:digits")
-    return load_source("builtin:mnist5k"), _subset(digits, np.arange(len(digits)), "digits-inverted", 255 - digits.x)
+    return load_source("builtin:mnist5k"), _redrawn(digits, "digits-inverted", 255 - digits.x)
 
 
 def mnist_pen_on_paper() -> tuple[DataSource, DataSource]:
     """MNIST-5k's odd half as ink on paper (RGB): each stroke in a random dark colour, the paper a random light
     tint, Gaussian noise σ = 0.04 of the range (seed 29)."""
-    _, rest = _mnist_halves()
-    rng = np.random.default_rng(29)
-    n = len(rest)
-    a = rest.x.astype(np.float32) / 255.0  # [n, 28, 28, 1]
-    ink = rng.uniform(0.0, 0.45, size=(n, 1, 1, 3)) * 255
-    paper = rng.uniform(0.75, 1.0, size=(n, 1, 1, 3)) * 255
-    x = (1 - a) * paper + a * ink + rng.normal(0.0, 0.04 * 255, size=(n, 28, 28, 3))
-    return _mnist_halves()[0], _subset(rest, np.arange(n), "mnist-pen", np.rint(x).clip(0, 255).astype(np.uint8))
+    def redraw(gray: np.ndarray) -> np.ndarray:
+        rng = np.random.default_rng(29)
+        n = len(gray)
+        a = gray.astype(np.float32) / 255.0  # [n, 28, 28, 1]
+        ink = rng.uniform(0.0, 0.45, size=(n, 1, 1, 3)) * 255
+        paper = rng.uniform(0.75, 1.0, size=(n, 1, 1, 3)) * 255
+        return _uint8((1 - a) * paper + a * ink + rng.normal(0.0, 0.04 * 255, size=(n, 28, 28, 3)))
+
+    return _odd_half("mnist-pen", redraw)
 
 
 SHIFTS: dict[str, Callable[[], tuple[DataSource, DataSource]]] = {
