@@ -15,7 +15,7 @@ Protocol (fixed; see benchmarks/README.md):
   its labels (same LeNet, same budget, selection on a validation split carved from it).
 
     python benchmarks/da_suite.py [--shifts a,b] [--strategies source-only,dann,mcc,self-training]
-                                  [--seeds 0] [--epochs 10] [--steps 40]
+                                  [--seeds 0] [--epochs 10] [--steps 40 (0: graft's default)]
     python benchmarks/da_suite.py --collect     # rebuild the tables from the run directories
 
 Runs whose metrics.json exists are skipped, so an interrupted suite continues. Writes
@@ -56,7 +56,8 @@ def main() -> None:
     ap.add_argument("--strategies", default=STRATEGIES)
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--steps", type=int, default=40, help="steps per epoch; 0: graft's default (one pass over "
+                    "the larger stream)")
     ap.add_argument("--variant", action="append", default=[],
                     help="NAME=STRATEGY:key=value,... measured as a strategy named NAME (e.g. st-im1=self-training:"
                          "im_weight=1); list NAME in --strategies")
@@ -77,7 +78,7 @@ def main() -> None:
                     run_dir = out / SLUG[shift] / f"{name}-s{seed}"
                     if (run_dir / "metrics.json").exists():
                         continue
-                    opts = {"epochs": args.epochs, "steps_per_epoch": args.steps, "progress": False,
+                    opts = {"epochs": args.epochs, "steps_per_epoch": args.steps or None, "progress": False,
                             "shift_report": False}
                     if name == "target-only":
                         graft.fit("builtin:lenet", target, "scratch", seed=seed, out=run_dir, overwrite=True,
