@@ -76,7 +76,8 @@ def main() -> None:
     base = frame[frame.strategy == "source-only"].set_index(["shift", "seed"])["accuracy"]
     if base.index.has_duplicates:
         twice = sorted({f"{s} seed {k}" for s, k in base.index[base.index.duplicated()]})
-        ap.error(f"{', '.join(twice)} appear in more than one run set: pass run sets of one protocol (one budget) at a time")
+        ap.error(f"{', '.join(twice)} appear in more than one run set: pass run sets of one protocol (one "
+                 "budget) at a time")
     da = frame[frame.strategy != "source-only"].dropna(subset=[args.metric]).copy()
     da["source_only"] = [base.get((s, k), np.nan) for s, k in zip(da["shift"], da["seed"])]
     print(f"{len(da)} DA runs; guard on {args.metric}\n")
