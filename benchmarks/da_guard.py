@@ -37,12 +37,12 @@ def runs(dirs: list[Path]) -> pd.DataFrame:
             row = {"shift": m.parent.parent.name, "strategy": strategy, "seed": int(seed),
                    "accuracy": metrics["test_accuracy"], "pick": metrics.get("selected_epoch") or 0}
             if strategy != "source-only" and "oracle_test_accuracy" in hist:
-                acc = hist.set_index("epoch")["oracle_test_accuracy"]
+                by_epoch = hist.set_index("epoch")
+                acc = by_epoch["oracle_test_accuracy"]
                 row["start_accuracy"] = float(acc.loc[0])
                 if metrics.get("start_guard_vetoed"):  # run with the guard on: replay from the pick it refused
                     row["pick"] = int(metrics["best_adapted_epoch"])
                     row["accuracy"] = float(acc.loc[row["pick"]])
-                by_epoch = hist.set_index("epoch")
                 for col in ("start_agreement", "start_agreement_confident", *VALIDATORS):
                     if col in hist:
                         row[col] = float(by_epoch[col].get(row["pick"], np.nan))

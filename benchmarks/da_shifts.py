@@ -51,6 +51,16 @@ def _mnist_halves() -> tuple[DataSource, DataSource]:
     return _subset(mnist, rows[0::2], "mnist5k[0::2]"), _subset(mnist, rows[1::2], "mnist5k[1::2]")
 
 
+def _random_crop(rng: np.random.Generator, images: list[np.ndarray], largest: int) -> np.ndarray:
+    """A square crop of a random one of ``images``, its side from 28 up to (not including) ``min(height,
+    width) // largest``."""
+    image = images[rng.integers(len(images))]
+    side = int(rng.integers(28, min(image.shape[:2]) // largest))
+    top = int(rng.integers(0, image.shape[0] - side + 1))
+    left = int(rng.integers(0, image.shape[1] - side + 1))
+    return image[top:top + side, left:left + side]
+
+
 def colour_patches(n: int, seed: int = 0) -> np.ndarray:
     """``uint8 [n, 28, 28, 3]`` random crops of scikit-image's colour sample photographs."""
     import skimage.data
@@ -61,11 +71,7 @@ def colour_patches(n: int, seed: int = 0) -> np.ndarray:
     photos = [getattr(skimage.data, name)()[..., :3] for name in PHOTOS]
     out = np.empty((n, 28, 28, 3), dtype=np.uint8)
     for i in range(n):
-        photo = photos[rng.integers(len(photos))]
-        side = int(rng.integers(28, min(photo.shape[:2]) // 3))
-        top = int(rng.integers(0, photo.shape[0] - side + 1))
-        left = int(rng.integers(0, photo.shape[1] - side + 1))
-        crop = torch.from_numpy(np.ascontiguousarray(photo[top:top + side, left:left + side])).float()
+        crop = torch.from_numpy(np.ascontiguousarray(_random_crop(rng, photos, 3))).float()
         crop = F.interpolate(crop.permute(2, 0, 1)[None], size=(28, 28), mode="bilinear", align_corners=False)
         patch = crop[0].permute(1, 2, 0).clamp(0, 255).numpy()
         if rng.random() < 0.5:
@@ -152,11 +158,7 @@ def texture_patches(n: int, seed: int = 0) -> np.ndarray:
     textures = [getattr(skimage.data, name)().astype(np.float32) for name in TEXTURES]
     out = np.empty((n, 28, 28), dtype=np.float32)
     for i in range(n):
-        tex = textures[rng.integers(len(textures))]
-        side = int(rng.integers(28, min(tex.shape) // 2))
-        top = int(rng.integers(0, tex.shape[0] - side + 1))
-        left = int(rng.integers(0, tex.shape[1] - side + 1))
-        patch = resize(tex[top:top + side, left:left + side], (28, 28), anti_aliasing=True, preserve_range=True)
+        patch = resize(_random_crop(rng, textures, 2), (28, 28), anti_aliasing=True, preserve_range=True)
         lo, hi = float(patch.min()), float(patch.max())
         out[i] = 110 + 145 * (patch - lo) / max(hi - lo, 1.0)
     return out
