@@ -25,7 +25,7 @@ from torch import nn
 from graft.continuation import refuse_resume_with_overwrite
 from graft.data.base import dataset_size
 from graft.engine.config import TrainConfig
-from graft.engine.evaluate import predict_logits
+from graft.engine.evaluate import predict_logits, to_cpu
 from graft.engine.memory import peak_memory_mb
 from graft.engine.ranks import is_main_process
 from graft.errors import CheckpointError, ConfigError, GraftError
@@ -306,7 +306,7 @@ def fit(
         **(_shift(net, streams, run_dir, "after") if measure else {}),
     }
     if not is_main_process():
-        return Run(run_dir, net, metrics, config, result.history, schema)
+        return Run(run_dir, to_cpu(net), metrics, config, result.history, schema)
     from graft.models.cost import model_cost
 
     metrics.update(model_cost(net, net.spec.input))
@@ -318,7 +318,7 @@ def fit(
     ckpt = run_dir / "checkpoints"
     if ckpt.exists():
         shutil.rmtree(ckpt)
-    return Run(run_dir, net, metrics, config, result.history, schema)
+    return Run(run_dir, to_cpu(net), metrics, config, result.history, schema)
 
 
 #: The choice of ``strategy="auto"`` being run: recorded in the run's config.yaml, so that

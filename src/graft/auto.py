@@ -267,6 +267,8 @@ def _measure(model: Any, data: Any, source: Any, unlabeled: Any, k: int | None, 
              opts: dict[str, Any], layout: str, pretrained: bool) -> Measurements:
     import graft
     from graft.data import load_source
+    from graft.engine.config import work_device
+    from graft.engine.evaluate import move_to
     from graft.models.cost import time_forward
     from graft.models.example_inputs import example_inputs
     from graft.options import build_config
@@ -294,9 +296,10 @@ def _measure(model: Any, data: Any, source: Any, unlabeled: Any, k: int | None, 
                              pretrained, layout, probe_val_accuracy=pm.get("val_accuracy"))
             probe_model = probe.model
         m.probe_seconds = time.perf_counter() - t0
-        if probe_model is not None:
-            batch = example_inputs(probe_model.spec.input, 32)
-            m.forward_ms_per_example = time_forward(probe_model.eval(), batch) / 32
+        if probe_model is not None:  # timed where the pick will train (a fitted model comes back on the CPU)
+            device = work_device(str(opts.get("accelerator", "auto")))
+            batch = move_to(example_inputs(probe_model.spec.input, 32), device)
+            m.forward_ms_per_example = time_forward(probe_model.to(device).eval(), batch, device) / 32
             m.params = sum(p.numel() for p in probe_model.parameters())
         return m
     finally:

@@ -37,7 +37,7 @@ class Run:
     history: list[dict[str, float]] = field(default_factory=list)
     schema: InputSchema | None = None
 
-    def predict(self, data: Any, *, batch_size: int = 256, tta: int | None = None,
+    def predict(self, data: Any, *, batch_size: int = 256, tta: int | None = None, device: str | None = None,
                 **load_options: Any) -> pd.DataFrame:
         """Predict every example of ``data``; labels are optional and only used for an accuracy.
 
@@ -49,6 +49,8 @@ class Run:
                 are matched by name with the run's schema; extra columns are ignored.
             batch_size: Examples per forward pass.
             tta: Fixed views averaged per image (``--tta``); None: the run's own (``tta_used``).
+            device: ``auto`` (a GPU when PyTorch sees one), ``cpu`` or ``cuda``: the model moves there
+                first and stays. None: where its weights are (a fitted or loaded run's are on the CPU).
             **load_options: Override what the run's schema says: ``label_column``,
                 ``text_column``.
 
@@ -63,6 +65,10 @@ class Run:
         from graft.models.test_time import with_views
         from graft.prediction import load_for_prediction, prediction_frame
 
+        if device is not None:
+            from graft.deploy.predict import torch_device
+
+            self.model.to(torch_device(device))
         views = self.views(tta)
         source, notes = load_for_prediction(data, self.schema, load_options)
         ds = make_dataset(source, np.arange(len(source)), self.model.spec.input)

@@ -31,6 +31,7 @@ from torch import nn
 
 from graft.data.batch_augment import cutout_batch, gaussian_blur_batch, random_affine_batch
 from graft.data.batching import concat_inputs
+from graft.engine.evaluate import to_cpu
 from graft.engine.param_groups import model_param_groups
 from graft.engine.trainer import Batch
 from graft.errors import ConfigError
@@ -238,4 +239,4 @@ def pretrain_self_supervised(method: str, model: Any, data: Any, *, out: str | P
         write_metrics(run_dir, metrics)
         if (run_dir / "checkpoints").exists():
             shutil.rmtree(run_dir / "checkpoints")
-    return Run(run_dir, net, metrics, config, result.history, schema)
+    return Run(run_dir, to_cpu(net), metrics, config, result.history, schema)

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 import graft
-from graft.errors import DataError
+from graft.errors import DataError, SpecError
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +103,10 @@ def test_arrays_fit_like_scikit_learn_and_predict_bare_arrays(tmp_path: Path, ma
     assert run.predict(f"npz:{tmp_path / 'x_only.npz'}")["prediction"].tolist() == with_labels["prediction"].tolist()
     with pytest.raises(DataError, match="has 5 feature columns; the model was trained on an unnamed array of 6"):
         run.predict(x[:, :5])
+    assert next(run.model.parameters()).device.type == "cpu"  # a fitted model comes back on the CPU
+    assert run.predict(x, device="cpu")["prediction"].tolist() == with_labels["prediction"].tolist()
+    with pytest.raises(SpecError, match="Unknown device 'tpu'. Did you mean 'cpu'. Allowed: auto, cpu, cuda"):
+        run.predict(x, device="tpu")
 
 
 def _image_folder(root: Path, per_class: int = 6) -> Path:

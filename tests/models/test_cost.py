@@ -69,7 +69,7 @@ def test_every_run_reports_its_cost(finished_run: Path) -> None:
     assert metrics["params"] == metrics["total_params"]
     report = (finished_run / "report.md").read_text()
     assert "| MACs per example" in report and "latency batch 1 / 32 (median)" in report
-    assert "cpu, " in report and "thread" in report
+    assert f"{metrics['latency_device']}, " in report and "thread" in report
     assert "| macs " not in report  # shown once, in the key figures, not again under other metrics
 
 

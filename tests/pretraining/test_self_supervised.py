@@ -30,7 +30,7 @@ def test_rotation_learns_its_pretext_task_from_images_without_labels(tmp_path: P
     x, y = _squares()
     np.savez(tmp_path / "x.npz", X=x)  # no labels at all
     run = graft.pretrain("builtin:lenet", f"npz:{tmp_path / 'x.npz'}", method="rotation", out=tmp_path / "rot",
-                         epochs=6, lr=3e-3, **QUIET)
+                         epochs=12, lr=3e-3, **QUIET)  # 0.77–0.87 over seeds 0–2 (6 epochs: 0.57–0.69)
     assert run.metrics["n_pretrain"] == 60 and run.metrics["pretext_accuracy"] > 0.6
     assert run.model.classes == ["0", "90", "180", "270"]
     # usable as run:DIR: the backbone is kept, the head is the target's

@@ -27,7 +27,7 @@ class Setup:
 
     def test_accuracy(self) -> float:
         with torch.no_grad():
-            logits = self.ctx.model.eval()(self.test_x)
+            logits = self.ctx.model.cpu().eval()(self.test_x)
         return float((logits.argmax(1) == self.test_y).float().mean())
 
 

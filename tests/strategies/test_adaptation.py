@@ -79,9 +79,13 @@ def test_target_labels_are_hidden_and_selection_is_label_free(pair, tmp_path: Pa
     run = graft.fit("builtin:mlp", target, "dann", source=source, out=tmp_path, select_by="entropy", **QUIET)
     assert run.metrics["selected_by"] == "entropy"
     assert run.metrics["n_val"] == 0  # no labeled target validation split
-    hist = run.history
-    picked = max(hist, key=lambda r: r["entropy"])
-    assert run.metrics["selected_epoch"] == picked["epoch"]
+    # The best adapted epoch by entropy, or the source-only start (epoch 0) when that gain is within the
+    # paired margin (seeds and devices differ on this toy shift: CPU seed 2 and a GPU keep the start).
+    adapted = max((r for r in run.history if r["epoch"] > 0), key=lambda r: r["entropy"])
+    chosen, note = run.metrics["selected_epoch"], run.metrics["selection_note"]
+    assert chosen in (0, adapted["epoch"])
+    assert note.startswith("kept the source-only reference" if chosen == 0 else f"adapted epoch {chosen} chosen")
+    assert chosen == 0 or adapted["entropy"] > run.metrics["start_entropy"]
     assert "oracle_test_accuracy" in run.metrics and "oracle_epoch" in run.metrics
     # a table (or image) model keeps the literature's protocol; text models get AdamW (test_text_strategies)
     assert run.config["train"]["optimizer"] == "sgd" and run.metrics["backbone_lr_scale"] == 1.0

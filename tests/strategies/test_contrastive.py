@@ -116,6 +116,7 @@ def test_without_validation_the_shipped_head_fits_the_tuned_features() -> None:
                      train_config=TrainConfig(epochs=3, lr=1e-2, batch_size=16, progress=False))
     start = copy.deepcopy(model.backbone.state_dict())
     Contrastive().fit(ctx)
+    model.cpu()  # where it trained (a GPU when one is visible): checked on the CPU
     assert any(not torch.equal(start[k], v) for k, v in model.backbone.state_dict().items())  # tuned
     with torch.no_grad():
         feats = model.backbone.eval()(torch.tensor(x))
@@ -123,7 +124,7 @@ def test_without_validation_the_shipped_head_fits_the_tuned_features() -> None:
     refit = copy.deepcopy(model)
     fit_head_on_features(refit, feats, torch.tensor(y), None, None, LinearProbeConfig())
     with torch.no_grad():
-        assert torch.allclose(shipped, refit.head(feats), atol=1e-4)
+        assert torch.allclose(shipped, refit.head(feats), atol=1e-3)  # 1e-4 apart when the run trained on a GPU
 
 
 def test_the_epoch_floor_counts_the_steps_of_each_ddp_rank() -> None:

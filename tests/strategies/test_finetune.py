@@ -25,7 +25,7 @@ def _group_states(model: nn.Module) -> list[dict[str, torch.Tensor]]:
 
 def _changed(before: dict[str, torch.Tensor], model: nn.Module) -> bool:
     now = dict(model.named_parameters())
-    return any(not torch.equal(before[n], now[n].detach()) for n in before)
+    return any(not torch.equal(before[n].cpu(), now[n].detach().cpu()) for n in before)
 
 
 def test_trainable_last_1_leaves_earlier_groups_unchanged(blobs_source: DataSource, make_setup: Callable) -> None:
@@ -63,6 +63,7 @@ def test_unfreeze_at_keeps_the_backbone_frozen_until_that_epoch(
     model = setup.ctx.model
     backbone, head = snapshot(model.backbone), snapshot(model.head)
     Finetune(FinetuneConfig(unfreeze_at=2, lp_init=False)).fit(setup.ctx)
+    model.cpu()  # where it trained (a GPU when one is visible): compared on the CPU
     after = model.backbone.state_dict()
     assert any(not torch.equal(backbone[k], after[k]) for k in backbone) == backbone_moves
     assert not torch.equal(head["weight"], model.head.weight.detach())
@@ -87,8 +88,8 @@ def test_lp_init_gives_the_head_probe_weights_before_training(blobs_source: Data
     nn.init.zeros_(model.head.weight)
     Finetune(FinetuneConfig(lp_init=True)).prepare(setup.ctx)
     assert model.head.weight.abs().sum() > 0
-    assert torch.allclose(model.head.weight, reference.head.weight)
-    assert torch.allclose(model.head.bias, reference.head.bias)
+    assert torch.allclose(model.head.weight.cpu(), reference.head.weight.cpu())
+    assert torch.allclose(model.head.bias.cpu(), reference.head.bias.cpu())
     assert setup.test_accuracy() > 0.8  # the warm-started head already classifies
 
     plain = make_setup(blobs_source, "finetune")
@@ -110,7 +111,7 @@ def test_freeze_bn_keeps_running_statistics(freeze_bn: bool, make_setup: Callabl
     before = {k: v for k, v in snapshot(model.backbone).items() if "running" in k}
     assert before
     Finetune(FinetuneConfig(freeze_bn=freeze_bn, lp_init=False)).fit(setup.ctx)
-    after = model.backbone.state_dict()
+    after = model.cpu().backbone.state_dict()
     unchanged = all(torch.equal(before[k], after[k]) for k in before)
     assert unchanged == freeze_bn
     assert any(p.requires_grad for p in model.backbone.parameters())  # frozen statistics, trained weights
@@ -131,9 +132,11 @@ def test_an_epoch_as_accurate_as_the_probe_with_a_much_lower_loss_replaces_it(
     import graft
     from tests.conftest import blobs
 
-    x, y = blobs(n_per_class=40, noise=2.0)
+    # Every epoch is perfect on validation here for seeds 0–2 (at noise 2.0 and lr 1e-2 some epochs miss an
+    # example, and a GPU's run kept the start: the premise failed, not the rule).
+    x, y = blobs(n_per_class=40, noise=1.5)
     np.savez(tmp_path / "b.npz", X=x, y=y)
-    options = {"epochs": 6, "lr": 1e-2, "label_smoothing": 0.0, "val_fraction": 0.2, "progress": False}
+    options = {"epochs": 6, "lr": 3e-3, "label_smoothing": 0.0, "val_fraction": 0.2, "progress": False}
     runs = {}
     for route in (True, False):
         monkeypatch.setattr(Finetune, "loss_clears_start", route)
@@ -142,7 +145,7 @@ def test_an_epoch_as_accurate_as_the_probe_with_a_much_lower_loss_replaces_it(
     start = runs[True].history[0]
     chosen = runs[True].metrics["selected_epoch"]
     assert runs[False].metrics["selected_epoch"] == 0
-    assert chosen > 0
+    assert chosen > 0, runs[True].history
     assert start["val_accuracy"] == 1.0  # the accuracy route cannot clear a perfect start
     assert runs[True].history[chosen]["val_accuracy"] == 1.0
     assert runs[True].history[chosen]["val_loss"] < 0.6 * start["val_loss"]

@@ -27,7 +27,9 @@ def noisy(make_source: Callable[..., DataSource]) -> DataSource:
 def _fit(setup: object, **options: object) -> object:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scikit-learn convergence warnings on tiny data
-        return LinearProbe(LinearProbeConfig(**options)).fit(setup.ctx)  # type: ignore[attr-defined]
+        result = LinearProbe(LinearProbeConfig(**options)).fit(setup.ctx)  # type: ignore[attr-defined]
+        setup.ctx.model.cpu()  # type: ignore[attr-defined]  # trained on a GPU when one is visible
+        return result
 
 
 def test_only_the_head_trains(blobs_source: DataSource, make_setup: Callable, snapshot: Callable) -> None:

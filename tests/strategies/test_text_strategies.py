@@ -15,7 +15,8 @@ from graft.engine.features import _CACHE, clear_feature_cache
 def test_text_strategies_learn_sentiment(strategy: str, tiny_bert: Path, sentiment_csv: Path, tmp_path: Path) -> None:
     options = {"progress": False, "text_column": "review"}
     if strategy != "linear-probe":  # the probe does not train in the engine's loop: it refuses these
-        options.update(epochs=8, batch_size=16, lr=5e-3)
+        # scratch: 12 epochs reach 0.82–0.90 over seeds 0–2 (8 epochs: 0.75–0.90 on the CPU, 0.70 on a GPU)
+        options.update(epochs=12 if strategy == "scratch" else 8, batch_size=16, lr=5e-3)
     run = graft.fit(f"hf:{tiny_bert}", f"csv:{sentiment_csv}", strategy, out=tmp_path / strategy, **options)
     assert run.metrics["test_accuracy"] > 0.7, run.metrics
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graft.errors import ConfigError, unknown_name
+
+if TYPE_CHECKING:
+    import torch
 
 ENGINES = ("torch", "onnx")
 
@@ -29,18 +32,12 @@ def predictor(run: str | Path, engine: str | None = None, device: str = "auto") 
         ConfigError: ``torch`` asked for an exported file; ``cuda`` without a GPU, or with ``onnx``.
         MissingDependencyError: ``onnx`` without onnxruntime installed.
     """
-    import torch
-
     from graft.deploy.onnx_session import require_onnxruntime
-    from graft.engine.config import no_gpu, work_device
 
     run = Path(run)
     if engine is not None and engine not in ENGINES:
         raise unknown_name("engine", engine, ENGINES, fix="Fix: pass --engine torch or --engine onnx.")
-    if device not in DEVICES:
-        raise unknown_name("device", device, DEVICES, fix="Fix: pass --device auto.")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise no_gpu("--device", device)
+    where = torch_device(device)
     exported = run.is_file() or run.suffix == ".onnx"
     if device == "cuda" and (exported or engine == "onnx"):
         raise ConfigError("--device cuda runs the torch engine; graft's onnx engine runs onnxruntime on the CPU. "
@@ -64,5 +61,23 @@ def predictor(run: str | Path, engine: str | None = None, device: str = "auto") 
     from graft.run import load_run
 
     loaded = load_run(run)
-    loaded.model.to(work_device(device))  # Run.predict runs where the model's weights are
+    loaded.model.to(where)  # Run.predict runs where the model's weights are
     return loaded, run
+
+
+def torch_device(device: str) -> torch.device:
+    """Where ``device`` (:data:`DEVICES`) puts the torch engine: ``auto`` is a GPU when PyTorch sees one.
+
+    Raises:
+        SpecError: An unknown device.
+        ConfigError: ``cuda`` without a GPU.
+    """
+    import torch
+
+    from graft.engine.config import no_gpu, work_device
+
+    if device not in DEVICES:
+        raise unknown_name("device", device, DEVICES, fix="Fix: pass --device auto.")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise no_gpu("--device", device)
+    return work_device(device)

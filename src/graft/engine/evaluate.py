@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
+
+M = TypeVar("M", bound=nn.Module)
 
 
 def _loader(data: Dataset, batch_size: int) -> DataLoader:
@@ -78,6 +80,16 @@ def module_device(module: nn.Module) -> torch.device:
     if first is None:
         first = next(module.buffers(), None)
     return first.device if first is not None else torch.device("cpu")
+
+
+def to_cpu(module: M) -> M:
+    """``module`` moved to the CPU, its GPU memory handed back: a fitted model comes back there, as
+    Lightning's trainer leaves it (``Run.predict(device=...)`` and ``graft predict --device`` move it)."""
+    on_gpu = module_device(module).type == "cuda"
+    module.cpu()
+    if on_gpu:
+        torch.cuda.empty_cache()
+    return module
 
 
 def input_dtype(module: nn.Module) -> torch.dtype | None:

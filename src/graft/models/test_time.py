@@ -69,7 +69,9 @@ def with_views(model: nn.Module, views: int) -> nn.Module:
         return model
     spec = cast(InputSpec, model.spec.input)  # type: ignore[union-attr]
     assert spec.size is not None, "an image model declares its input size"
-    return ViewAverage(model, views, *spec.size).eval()
+    from graft.engine.evaluate import module_device
+
+    return ViewAverage(model, views, *spec.size).to(module_device(model)).eval()
 
 
 def checked_views(model: nn.Module, val: Any, views: int) -> tuple[int, dict[str, float]]:
