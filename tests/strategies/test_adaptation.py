@@ -694,3 +694,19 @@ def test_the_source_aspect_follows_the_measured_subject_shape_unless_given(tmp_p
     text = console.export_text()
     assert f"target height over width {shift['aspect_ratio']:.2f}x the source's" in text
     assert f"scale the source's height over width by {shift['source_aspect']:g}" in text
+
+
+def test_a_ramp_raises_self_trainings_target_terms_over_the_first_adapted_epochs(pair, tmp_path: Path) -> None:
+    source, target = pair
+    options = {**QUIET, "epochs": 6, "warm_start": 2, "batch_size": 32}  # 4 adapted epochs
+    ramped = graft.fit("builtin:mlp", target, "self-training", source=source, out=tmp_path / "r", ramp_epochs=2,
+                       **options)
+    ramps = [row["train_ramp"] for row in ramped.history if "train_ramp" in row]
+    assert len(ramps) == 4
+    assert 0.1 < ramps[0] < 0.4 and 0.6 < ramps[1] < 0.9 and ramps[2:] == [1.0, 1.0]  # mean over each epoch
+    assert ramped.metrics["test_accuracy"] > 0.6  # chance is 1/3
+    plain = graft.fit("builtin:mlp", target, "self-training", source=source, out=tmp_path / "p", **options)
+    assert not any("train_ramp" in row for row in plain.history)
+    with pytest.raises(ConfigError, match="ramp-epochs"):
+        graft.fit("builtin:mlp", target, "self-training", source=source, out=tmp_path / "bad", ramp_epochs=-1,
+                  **options)

@@ -109,6 +109,11 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
         "strategy is (costs --epochs minus --warm-start source epochs more, about a third more time); kept when "
         "no adapted epoch beats it. warm-start: the warm start's model. (source-only itself: its own run.)",
         choices=("source-only", "warm-start"))
+    adapt_from: str = option(
+        "warm-start", help="The weights the adaptation starts from. warm-start: the warm start's; reference: the "
+        "source-only reference's (--reference source-only, trained to the end of --epochs; no extra cost), so the "
+        "first pseudo-labels and alignments come from the better source model.",
+        choices=("warm-start", "reference"))
     all_validators: bool = option(
         False, help="Score every label-free validator each epoch, DEV and ClassAMI included (slower: they fit a "
         "domain classifier and k-means per epoch); the history then shows what each would have picked.")
@@ -163,8 +168,17 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
         "(first-moment alignment, free at inference).")
 
     def validate(self, owner: str | None = None) -> None:
-        """Declared rules, then: ``source_zoom`` is one low,high pair."""
+        """Declared rules, then: ``source_zoom`` is one low,high pair; ``--adapt-from reference`` has a
+        reference to start from and a schedule of its own."""
         super().validate(owner)
+        restarts = self.warm_start_schedule == "restart"
+        if self.adapt_from == "reference" and (self.reference != "source-only" or not restarts):
+            raise ConfigError(
+                f"The '--adapt-from reference' option of {owner or self.option_owner} starts from the source-only "
+                "reference, which needs --reference source-only and --warm-start-schedule restart. Got --reference "
+                f"{self.reference}, --warm-start-schedule {self.warm_start_schedule} instead. Fix: drop --adapt-from, "
+                "or pass those two."
+            )
         zoom = self.source_zoom
         if zoom is not None and (len(zoom) != 2 or zoom[0] > zoom[1]):
             raise ConfigError(
@@ -266,6 +280,8 @@ class DomainAdaptation(Strategy):
             start_state = self.train_reference(ctx, adapt_cfg, one_run)
             if phases is not None:
                 save_phase(phases, {**done, "reference": start_state})
+        if self.config.adapt_from == "reference" and reference and not resume and start_state is not None:
+            module.load_state_dict(start_state)  # a resumed run's checkpoint holds its own weights
         source_seconds = time.perf_counter() - t0
         trainer = ctx.trainer(config=adapt_cfg, callbacks=self.callbacks(ctx), metrics=self.metrics(ctx),
                               start_is_candidate=True, evaluator=self.evaluator(ctx),
@@ -286,6 +302,7 @@ class DomainAdaptation(Strategy):
         result.extra_metrics.update(polarity)
         result.extra_metrics["warm_start"] = warm
         result.extra_metrics["warm_start_schedule"] = self.config.warm_start_schedule
+        result.extra_metrics["adapt_from"] = self.config.adapt_from
         if self.config.adapter == "none":
             result.extra_metrics["backbone_lr_scale"] = self.config.backbone_lr_scale
         self.finish(ctx)
