@@ -696,17 +696,43 @@ def test_the_source_aspect_follows_the_measured_subject_shape_unless_given(tmp_p
     assert f"scale the source's height over width by {shift['source_aspect']:g}" in text
 
 
-def test_a_ramp_raises_self_trainings_target_terms_over_the_first_adapted_epochs(pair, tmp_path: Path) -> None:
+@pytest.mark.parametrize("start", ["warm-start", "reference"])
+def test_adapt_from_sets_the_weights_the_adaptation_starts_from(start: str, pair, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from graft.strategies.self_training import SelfTraining
+
     source, target = pair
-    options = {**QUIET, "epochs": 6, "warm_start": 2, "batch_size": 32}  # 4 adapted epochs
-    ramped = graft.fit("builtin:mlp", target, "self-training", source=source, out=tmp_path / "r", ramp_epochs=2,
-                       **options)
-    ramps = [row["train_ramp"] for row in ramped.history if "train_ramp" in row]
-    assert len(ramps) == 4
-    assert 0.1 < ramps[0] < 0.4 and 0.6 < ramps[1] < 0.9 and ramps[2:] == [1.0, 1.0]  # mean over each epoch
-    assert ramped.metrics["test_accuracy"] > 0.6  # chance is 1/3
-    plain = graft.fit("builtin:mlp", target, "self-training", source=source, out=tmp_path / "p", **options)
-    assert not any("train_ramp" in row for row in plain.history)
-    with pytest.raises(ConfigError, match="ramp-epochs"):
-        graft.fit("builtin:mlp", target, "self-training", source=source, out=tmp_path / "bad", ramp_epochs=-1,
-                  **options)
+    seen: dict[str, dict[str, torch.Tensor]] = {}
+    train_reference, step = SelfTraining.train_reference, SelfTraining.step
+
+    def on_cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu().clone() for k, v in state.items()}
+
+    def spy_reference(self, ctx, *args):  # type: ignore[no-untyped-def]
+        seen["warm-start"] = on_cpu(self.module(ctx).state_dict())
+        seen["reference"] = on_cpu(train_reference(self, ctx, *args))
+        return seen["reference"]
+
+    def spy_step(self, module, batch):  # type: ignore[no-untyped-def]
+        seen.setdefault("first", on_cpu(module.state_dict()))
+        return step(self, module, batch)
+
+    monkeypatch.setattr(SelfTraining, "train_reference", spy_reference)
+    monkeypatch.setattr(SelfTraining, "step", spy_step)
+    run = graft.fit("builtin:mlp", target, "self-training", source=source, out=tmp_path / start, adapt_from=start,
+                    **{**QUIET, "epochs": 5, "warm_start": 2})
+    assert run.metrics["adapt_from"] == start
+    other = "reference" if start == "warm-start" else "warm-start"
+    shared = [k for k in seen[start] if k in seen["first"]]
+    assert shared and all(torch.equal(seen["first"][k], seen[start][k]) for k in shared)
+    assert not all(torch.equal(seen["first"][k], seen[other][k]) for k in shared)
+
+
+def test_adapt_from_reference_needs_a_reference_and_its_own_schedule(pair, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source, target = pair
+    with pytest.raises(ConfigError, match="'--adapt-from reference' option of strategy 'mcc' starts from the source"):
+        graft.fit("builtin:mlp", target, "mcc", source=source, out=tmp_path / "a", adapt_from="reference",
+                  reference="warm-start", **QUIET)
+    with pytest.raises(ConfigError, match="Got --reference source-only, --warm-start-schedule continue"):
+        graft.fit("builtin:mlp", target, "mcc", source=source, out=tmp_path / "b", adapt_from="reference",
+                  warm_start_schedule="continue", **QUIET)

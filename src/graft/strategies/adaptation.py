@@ -197,7 +197,6 @@ class DomainAdaptation(Strategy):
     Config = AdaptationConfig
     config: AdaptationConfig
     needs: ClassVar[frozenset[str]] = frozenset({"source", "target"})
-    adapt_epochs: int = 1  # the epochs after the warm start (set by fit); batch["progress"] runs 0 -> 1 over them
     # The protocol of the literature (and of BENCHMARKS.md B1).
     train_defaults: ClassVar[dict[str, Any]] = {
         "optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-3, "schedule": "inv",
@@ -273,7 +272,6 @@ class DomainAdaptation(Strategy):
             save_phase(phases, done)
         phase = Phase(offset=warm, length=total, optimizer_state=warm_state) if continued else None
         adapt_cfg = dataclasses.replace(ctx.train_config, epochs=total - warm)
-        self.adapt_epochs = total - warm
         start_state = done.get("reference")
         if reference and not resume and start_state is None:
             one_run = Phase(offset=warm, length=total, optimizer_state=warm_state) if warm_state is not None else None

@@ -40,9 +40,6 @@ class SelfTrainingConfig(PseudoLabelOptions, AdversarialTermOptions, AdaptationC
     im_weight: float = option(
         1.0, help="Weight of information maximisation on the weak view (mean entropy − entropy of the mean); "
         "0: none.", ge=0)
-    ramp_epochs: float = option(
-        0.0, help="Adapted epochs over which the target terms (pseudo-labels, information maximisation, MCC) rise "
-        "linearly from 0 to their weights; 0: full weight from the first step.", ge=0)
 
 
 @register_strategy("self-training", "FixMatch-style pseudo-labels: weak view labels, strong view learns")
@@ -92,12 +89,6 @@ class SelfTraining(AdversarialTerm, DomainAdaptation):
         # Even target shares: the target's are unknown (its labels never reach training).
         return {"prior": DistributionAlignment(torch.ones(ctx.model.num_classes)), **self.adversarial_modules(ctx)}
 
-    def ramp(self, progress: float) -> float:
-        """The target terms' share of their weights at ``progress`` (0 -> 1 over the adapted epochs)."""
-        if self.config.ramp_epochs <= 0:
-            return 1.0
-        return min(1.0, progress * self.adapt_epochs / self.config.ramp_epochs)
-
     def step(self, module: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
         cfg = self.config
         xs, ys, xt = self.augment_source(batch["x"]), batch["y"], batch["x_t"]
@@ -107,23 +98,19 @@ class SelfTraining(AdversarialTerm, DomainAdaptation):
         ls, lw, lst = logits[:n], logits[n:n + m], logits[n + m:]
         ce = F.cross_entropy(ls, ys)
         unsup, mask = pseudo_label_loss(lst, weak_view_probabilities(module, lw, cfg), cfg.threshold)
-        ramp = self.ramp(batch["progress"])
-        target = cfg.trade_off * unsup
+        loss = ce + cfg.trade_off * unsup
         out = {"ce": ce.detach(), "transfer_loss": unsup.detach(), "mask_rate": mask.mean(),
                "accuracy": (ls.detach().argmax(1) == ys).float().mean()}
         if cfg.im_weight > 0:
             from graft.losses import information_maximization
 
             im = information_maximization(lw)
-            target = target + cfg.im_weight * im
+            loss = loss + cfg.im_weight * im
             out["im_loss"] = im.detach()
         if cfg.mcc_weight > 0:
             from graft.losses import mcc_loss
 
-            target = target + cfg.mcc_weight * mcc_loss(lw)
-        loss = ce + ramp * target
-        if cfg.ramp_epochs > 0:
-            out["ramp"] = torch.tensor(ramp)
+            loss = loss + cfg.mcc_weight * mcc_loss(lw)
         adv = self.adversarial_loss(module, feats[:n], feats[n:n + m], batch["progress"], out)
         out["loss"] = loss if adv is None else loss + adv
         return out
