@@ -499,6 +499,8 @@ def test_a_target_of_the_other_polarity_turns_the_source_appearance_randomisatio
     kept = graft.fit("builtin:lenet", squares(64, seed=1), "self-training", source=(xs, ys), out=tmp_path / "st1",
                      **common)
     assert kept.metrics["adversarial_weight"] == 0.0 and "train_adversarial_loss" not in kept.history[-1]
+    # self-training on an image model adapts from the source-only reference unless told; mcc from its warm start
+    assert st.metrics["adapt_from"] == kept.metrics["adapt_from"] == "reference"
     assert "strong_invert" not in other.metrics  # source-only has no strong view
     assert other.metrics["min_confident_agreement"] == st.metrics["min_confident_agreement"] == 0.0  # off unless given
     # mcc takes the same term when asked (off by default: the held-out shifts rejected it), polarity or not.
@@ -508,6 +510,7 @@ def test_a_target_of_the_other_polarity_turns_the_source_appearance_randomisatio
     mcc = graft.fit("builtin:lenet", squares(64, seed=1), "mcc", source=(xs, ys), out=tmp_path / "mcc1",
                     warm_start=2, adversarial_weight=1.0, **common)
     assert mcc.metrics["adversarial_weight"] == 1.0
+    assert plain.metrics["adapt_from"] == mcc.metrics["adapt_from"] == "warm-start"
     assert all(np.isfinite(r["train_adversarial_loss"]) for r in mcc.history if r["epoch"] > 0)
 
 
@@ -551,6 +554,7 @@ def test_tables_are_not_measured_for_polarity(pair, tmp_path: Path) -> None:
     source, target = pair
     run = graft.fit("builtin:mlp", target, "self-training", source=source, out=tmp_path / "t", **QUIET)
     assert not {"polarity_differs", "source_invert", "strong_invert"} & set(run.metrics)
+    assert run.metrics["adapt_from"] == "warm-start"  # measured on images only
 
 
 def enlarged(x: np.ndarray) -> np.ndarray:
