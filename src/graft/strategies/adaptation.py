@@ -119,8 +119,8 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
         "source-only reference's (--reference source-only, trained to the end of --epochs; no extra cost), so the "
         "first pseudo-labels and alignments come from the better source model.",
         choices=("warm-start", "reference"),
-        unset="the strategy's own: reference for self-training on an image model (with --reference source-only "
-        "and --warm-start-schedule restart), else warm-start")
+        unset="the strategy's own: reference for self-training and mcc on an image model (with --reference "
+        "source-only and --warm-start-schedule restart), else warm-start")
     all_validators: bool = option(
         False, help="Score every label-free validator each epoch, DEV and ClassAMI included (slower: they fit a "
         "domain classifier and k-means per epoch); the history then shows what each would have picked.")
