@@ -287,8 +287,8 @@ class DomainAdaptation(Strategy):
             start_state = self.train_reference(ctx, adapt_cfg, one_run)
             if phases is not None:
                 save_phase(phases, {**done, "reference": start_state})
-        self.resolve_adapt_from(ctx.model.spec.input.kind, reference)
-        if self.config.adapt_from == "reference" and reference and not resume and start_state is not None:
+        from_reference = self.resolve_adapt_from(ctx.model.spec.input.kind, reference) == "reference"
+        if from_reference and reference and not resume and start_state is not None:
             module.load_state_dict(start_state)  # a resumed run's checkpoint holds its own weights
         source_seconds = time.perf_counter() - t0
         trainer = ctx.trainer(config=adapt_cfg, callbacks=self.callbacks(ctx), metrics=self.metrics(ctx),
