@@ -734,6 +734,8 @@ def test_adapt_from_sets_the_weights_the_adaptation_starts_from(start: str, pair
     shared = [k for k in seen[start] if k in seen["first"]]
     assert shared and all(torch.equal(seen["first"][k], seen[start][k]) for k in shared)
     assert not all(torch.equal(seen["first"][k], seen[other][k]) for k in shared)
+    began = "the adaptation's start" if start == "reference" else "the adaptation started from the warm start"
+    assert f"to the end of --epochs; {began})" in run.metrics["selection_note"]  # says what epoch 0 is
 
 
 def test_adapt_from_reference_needs_a_reference_and_its_own_schedule(pair, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

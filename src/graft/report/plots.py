@@ -34,7 +34,8 @@ PathLike = str | os.PathLike[str]
 
 
 def plot_learning_curves(
-    history: History, path: PathLike, *, selected_epoch: int | None = None, title: str | None = None
+    history: History, path: PathLike, *, selected_epoch: int | None = None, title: str | None = None,
+    start: str = "starting model",
 ) -> Path:
     """Plot losses, accuracies and the learning rate per epoch.
 
@@ -51,6 +52,7 @@ def plot_learning_curves(
         path: Where to write the PNG.
         selected_epoch: Epoch of the restored checkpoint, drawn as a dotted line.
         title: Figure title.
+        start: What the epoch-0 row is, for the x axis (a DA run's source-only reference).
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -58,10 +60,11 @@ def plot_learning_curves(
     Raises:
         DataError: If the history is empty or has no column to plot.
     """
-    return _save(_learning_curves_figure(_history_frame(history), selected_epoch, title), path)
+    return _save(_learning_curves_figure(_history_frame(history), selected_epoch, title, start), path)
 
 
-def _learning_curves_figure(frame: pd.DataFrame, selected_epoch: int | None, title: str | None) -> Figure:
+def _learning_curves_figure(frame: pd.DataFrame, selected_epoch: int | None, title: str | None,
+                            start: str = "starting model") -> Figure:
     """The figure of :func:`plot_learning_curves`, before it is written."""
     losses = _curve_columns(frame, lambda c: "loss" in c)
     ratios = _curve_columns(frame, lambda c: "loss" not in c and is_ratio_metric(c))
@@ -74,12 +77,12 @@ def _learning_curves_figure(frame: pd.DataFrame, selected_epoch: int | None, tit
     widths = [1.0, 1.0, 0.6] if has_lr else [1.0, 1.0]
     fig = _new_figure(12.0 if has_lr else 10.0, 4.0)
     axes = fig.subplots(1, len(widths), gridspec_kw={"width_ratios": widths})
-    _draw_curves(axes[0], frame, losses, "loss")
-    _draw_curves(axes[1], frame, ratios, "accuracy")
+    _draw_curves(axes[0], frame, losses, "loss", start=start)
+    _draw_curves(axes[1], frame, ratios, "accuracy", start=start)
     if ratios and _within_unit_interval(frame[ratios]):
         axes[1].set_ylim(0.0, 1.02)
     if has_lr:
-        _draw_curves(axes[2], frame, ["lr"], "learning rate", legend=False)
+        _draw_curves(axes[2], frame, ["lr"], "learning rate", legend=False, start=start)
         lr = frame["lr"].dropna()
         if (lr > 0).all() and lr.max() / lr.min() > 20:
             axes[2].set_yscale("log")
@@ -386,7 +389,8 @@ def _curve_columns(frame: pd.DataFrame, wanted: Any) -> list[str]:
     return sorted(found, key=lambda c: (not str(c).startswith("train"), not str(c).startswith("val"), str(c)))
 
 
-def _draw_curves(ax: Axes, frame: pd.DataFrame, columns: list[str], ylabel: str, legend: bool = True) -> None:
+def _draw_curves(ax: Axes, frame: pd.DataFrame, columns: list[str], ylabel: str, legend: bool = True,
+                 start: str = "starting model") -> None:
     if not columns:
         ax.text(0.5, 0.5, f"no {ylabel} recorded", ha="center", va="center", transform=ax.transAxes)
         ax.set_xticks([])
@@ -400,7 +404,7 @@ def _draw_curves(ax: Axes, frame: pd.DataFrame, columns: list[str], ylabel: str,
         marker = "o" if len(part) <= 30 else None
         ax.plot(part["epoch"], part[column], marker=marker, markersize=3, label=str(column))
     starts = bool((frame["epoch"] == 0).any())
-    ax.set_xlabel("epoch (0: starting model)" if starts else "epoch")
+    ax.set_xlabel(f"epoch (0: {start})" if starts else "epoch")
     ax.set_ylabel(ylabel)
     ax.set_title(ylabel)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

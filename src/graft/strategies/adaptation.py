@@ -304,7 +304,7 @@ class DomainAdaptation(Strategy):
 
         margin = adapt_cfg.start_margin_se if VALIDATORS.get(self.config.select_by).terms is not None else 0.0
         result.extra_metrics.update(selection_summary(result, self.config.select_by, margin, warm, reference,
-                                                      self.config.min_confident_agreement))
+                                                      self.config.min_confident_agreement, from_reference))
         result.extra_metrics["reference"] = "source-only" if reference else "warm-start"
         result.extra_metrics["min_confident_agreement"] = self.config.min_confident_agreement
         result.extra_metrics.update(polarity)
@@ -651,12 +651,13 @@ LARGE_CHANGE = 0.6
 
 
 def selection_summary(result: FitResult, monitor: str, margin_se: float, warm_start: int,
-                      reference: bool = False, floor: float = 0.0) -> dict[str, Any]:
+                      reference: bool = False, floor: float = 0.0, from_reference: bool = False) -> dict[str, Any]:
     """What metrics.json says about the label-free choice between the source-only start (or
     ``reference``: a source-only model trained to the end) and the adapted epochs: ``selection_note``
     (which won and why; a large change of the start's predictions is also a note to the user),
     ``start_<monitor>``, ``start_agreement`` of an adapted pick, and the best adapted epoch and its value. ``margin_se``
-    is 0 where the validator has no per-example terms (any gain wins)."""
+    is 0 where the validator has no per-example terms (any gain wins); ``from_reference``: the adaptation started
+    from the reference, not from the warm start."""
     start = result.start_metrics.get(monitor)
     adapted = [r for r in result.history if r.get("epoch", 0) > 0 and monitor in r]
     if start is None or not adapted:
@@ -664,8 +665,9 @@ def selection_summary(result: FitResult, monitor: str, margin_se: float, warm_st
     sign = 1.0 if monitor_mode(monitor) == "max" else -1.0
     best = max(adapted, key=lambda r: sign * r[monitor])
     if reference:
+        began = "the adaptation's start" if from_reference else "the adaptation started from the warm start"
         origin = (f"the source-only reference ({warm_start} warm-start epochs carried on, on the source, to the end "
-                  "of --epochs)")
+                  f"of --epochs; {began})")
     elif warm_start:
         origin = f"the source-only start (after {warm_start} warm-start epochs)"
     else:
