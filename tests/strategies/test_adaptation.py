@@ -235,7 +235,8 @@ def test_adaptation_that_hurts_the_validator_keeps_the_source_only_start(
     assert m["start_im"] == pytest.approx(hist[0]["im"])
     assert m["reference"] == "source-only"  # the default: a source-only model trained to the end competes
     assert m["selection_note"].startswith("kept the source-only reference (2 warm-start epochs carried on, on the "
-                                          "source, to the end of --epochs)")
+                                          "source, to the end of --epochs; the adaptation started from the warm "
+                                          "start)")
     assert "no adapted epoch scored higher on im" in m["selection_note"]
     warm = graft.fit("builtin:mlp", target, "test-flatten-target", source=source, out=tmp_path / "warm",
                      trade_off=20.0, ramp=False, reference="warm-start", **{**QUIET, "lr": 0.05})
