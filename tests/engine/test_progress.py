@@ -105,3 +105,18 @@ def test_distributed_ranks_other_than_zero_print_nothing(blobs_source: DataSourc
     monkeypatch.setattr(Fabric, "is_global_zero", property(lambda self: False))
     _fit(blobs_source, make_mlp)
     assert capsys.readouterr().err == ""
+
+
+def test_the_bar_reads_a_steps_loss_only_when_it_redraws() -> None:
+    class Loss:  # a GPU tensor: reading its value waits for the step
+        reads = 0
+
+        def __float__(self) -> float:
+            Loss.reads += 1
+            return 0.5
+
+    with EpochProgress(1, 50, stream=_Terminal()) as bar:
+        for _ in range(50):
+            bar.step(0, Loss())  # type: ignore[arg-type]
+        assert bar._progress is not None and bar._progress.tasks[0].completed == 50  # every step counted
+    assert 1 <= Loss.reads < 5  # shown at most every REDRAW_SECONDS

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from types import TracebackType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+if TYPE_CHECKING:
+    import torch
+
+#: The bar shows a new loss at most this often (seconds); rich redraws ten times a second.
+REDRAW_SECONDS = 0.25
 #: Row keys that are bookkeeping, not figures worth a column in the epoch line.
 _NOT_SHOWN = ("epoch", "seconds", "lr")
 
@@ -43,6 +49,7 @@ class EpochProgress:
         self._lines: TextIO | None = None
         self._task: Any = None
         self._last = ""
+        self._drawn = -math.inf  # when the loss was last shown
 
     def __enter__(self) -> EpochProgress:
         if not self.enabled:
@@ -67,11 +74,18 @@ class EpochProgress:
         elif self._lines is not None and epoch > 0:
             self._write(f"resuming at epoch {epoch + 1}/{self.epochs}")
 
-    def step(self, epoch: int, loss: float) -> None:
-        """One optimizer step of ``epoch`` (0-based) with its loss."""
-        if self._progress is not None:
-            desc = f"epoch {epoch + 1}/{self.epochs} loss {loss:.3f}{self._last}"
-            self._progress.update(self._task, advance=1, description=desc)
+    def step(self, epoch: int, loss: float | torch.Tensor) -> None:
+        """One optimizer step of ``epoch`` (0-based) with its loss. A tensor's value is read (on a GPU, a wait
+        for the step to end) only when the shown loss is older than :data:`REDRAW_SECONDS`."""
+        if self._progress is None:
+            return
+        now = time.monotonic()
+        if now - self._drawn < REDRAW_SECONDS:
+            self._progress.update(self._task, advance=1)
+            return
+        self._drawn = now
+        desc = f"epoch {epoch + 1}/{self.epochs} loss {float(loss):.3f}{self._last}"
+        self._progress.update(self._task, advance=1, description=desc)
 
     def start_row(self, row: dict[str, float]) -> None:
         """The starting weights' validation figures (epoch 0), when they compete."""

@@ -317,7 +317,7 @@ class Trainer:
                     begin = getattr(cb, "on_epoch_start", None)
                     if begin is not None:
                         begin(epoch, module)
-                sums: dict[str, float] = {}
+                sums: dict[str, torch.Tensor] = {}
                 n_batches = 0
                 for batch in self._batches(train, target, offset + epoch, steps_per_epoch):
                     factor = lr_factor(
@@ -331,11 +331,8 @@ class Trainer:
                     batch["progress"] = (global_step - offset * steps_per_epoch) / max(1, own_steps)
                     out = steps.run(wrapped, step, batch)  # one forward: DDP sees every part the step uses
                     loss = out["loss"]
-                    if not torch.isfinite(loss):
-                        raise FloatingPointError(
-                            f"The training loss became {loss.item()} at epoch {epoch + 1}, step "
-                            f"{global_step}. Fix: lower --lr or use --precision 32-true."
-                        )
+                    if loss.device.type == "cpu":  # free here; on an accelerator, read once an epoch (below)
+                        _check_finite(loss, epoch, f"step {global_step}")
                     optimizer.zero_grad(set_to_none=True)
                     fabric.backward(loss)
                     if cfg.grad_clip:
@@ -345,17 +342,21 @@ class Trainer:
                         average.update()
                     global_step += 1
                     n_batches += 1
+                    # Sums stay tensors where the step ran: reading a value off a GPU waits for the step to end,
+                    # so they are read once an epoch, and the bar reads the loss only when it redraws.
                     for k, v in out.items():
                         if torch.is_tensor(v) and v.numel() == 1:
-                            sums[k] = sums.get(k, 0.0) + float(v.detach())
-                    bar.step(epoch, float(loss.detach()))
+                            sums[k] = sums[k] + v.detach().float() if k in sums else v.detach().float()
+                    bar.step(epoch, loss)
                 peak = max(peak, peak_memory_mb())  # training steps only, before validation
                 for cb in self.callbacks:
                     end = getattr(cb, "on_epoch_end", None)
                     if end is not None:
                         end(epoch, module)
                 row: dict[str, float] = {"epoch": epoch + 1}
-                row.update({f"train_{k}": v / max(1, n_batches) for k, v in sums.items()})
+                if "loss" in sums:
+                    _check_finite(sums["loss"], epoch, f"a step up to step {global_step}")
+                row.update({f"train_{k}": float(v) / max(1, n_batches) for k, v in sums.items()})
                 row["lr"] = cfg.lr * factor if n_batches else float("nan")
                 with average.swapped_in() if average is not None else contextlib.nullcontext():
                     metrics, examples = self._validate(wrapped, val if has_val else None)
@@ -584,6 +585,13 @@ def num_batches(n: int, batch_size: int, world_size: int) -> int:
         rest = 0
     return max(1, full + (1 if rest else 0))
 
+
+
+def _check_finite(loss: torch.Tensor, epoch: int, where: str) -> None:
+    """Stop the run on a loss that is no number: the weights it would step to are lost."""
+    if not bool(torch.isfinite(loss)):
+        raise FloatingPointError(f"The training loss became {float(loss)} at epoch {epoch + 1}, {where}. "
+                                 "Fix: lower --lr or use --precision 32-true.")
 
 def _make_optimizer(cfg: TrainConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
     clean = [dict(g) for g in groups]
