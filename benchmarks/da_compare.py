@@ -32,7 +32,7 @@ def compare(results: pd.DataFrame, before: str, after: str) -> tuple[pd.DataFram
     rows, passes = [], True
     for shift in shifts:
         part = acc.loc[shift]
-        if before not in part or after not in part:
+        if before not in part or after not in part or part[[before, after]].dropna().empty:
             continue
         gain, se = paired(part[before], part[after])
         lower = gain < -max(0.02, 2 * se)
@@ -62,7 +62,7 @@ def main() -> None:
     results = pd.concat(frames, ignore_index=True)
     table, passes = compare(results, args.before, args.after)
     print(markdown_table(table))
-    print(f"\n{args.after} against {args.before}: {'passes' if passes else 'fails'} the rule")
+    print(f"\n{args.after} against {args.before}, {len(table) - 1} shifts: {'passes' if passes else 'fails'} the rule")
 
 
 if __name__ == "__main__":
