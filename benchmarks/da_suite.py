@@ -164,6 +164,8 @@ def validator_table(results: pd.DataFrame) -> pd.DataFrame:
     """Per validator, over every DA run: picks within 0.01 of the oracle, accuracy lost (mean, worst),
     and picks below the source-only strategy's label-free result on the same shift and seed."""
     da = results[results["strategy"] != "target-only"]
+    if "oracle_accuracy" not in da:  # only labeled runs so far
+        return pd.DataFrame()
     ref = {(r.shift, r.seed): r.test_accuracy for r in da[da["strategy"] == "source-only"].itertuples()}
     table = []
     for v in ["safe im (graft default)", *VALIDATORS]:

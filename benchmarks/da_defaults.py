@@ -1,0 +1,119 @@
+"""The DA suite at today's defaults: every strategy on every shift, assembled from the run sets that
+measured each strategy's current defaults (da_suite.py's results, 400 iterations, seeds 0-2).
+
+    python benchmarks/da_defaults.py [--take STRATEGY=results/X.csv:NAME ...] [--out results/da_defaults.md]
+
+``--take`` says where a strategy's rows are (NAME: the strategy or variant name in that csv); the defaults
+below are the run sets of sessions 33-34. Writes a shift × strategy table (label-free pick, oracle in
+brackets, target-only reference), the paired difference to ``source-only`` with its standard error, and the
+validator table over every run. Not part of CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from graft.report import markdown_table
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+suite = importlib.import_module("da_suite")
+
+#: strategy → (csv files, the name its rows carry there)
+TAKE = {
+    "source-only": (["s33_so"], "source-only"),
+    "self-training": (["s33_stref"], "st-ref"),
+    "mcc": (["s33_mcc", "s33_mcc_b"], "mcc-ref"),
+    "dann": (["s34_dann"], "dann"),
+    "dann+mcc": (["s34_dm"], "dann+mcc"),
+    "cdan": (["s34_cdan"], "cdan"),
+    "dan": (["s34_dan"], "dan"),
+    "coral": (["s34_coral_a", "s34_coral_b"], "coral"),
+    "target-only": (["s34_target"], "target-only"),
+}
+
+
+def load(take: dict[str, tuple[list[str], str]]) -> pd.DataFrame:
+    frames = []
+    for strategy, (files, name) in take.items():
+        for f in files:
+            path = HERE / "results" / f"{f}.csv"
+            if path.exists():
+                rows = pd.read_csv(path)
+                frames.append(rows[rows["strategy"] == name].assign(strategy=strategy))
+    return pd.concat(frames, ignore_index=True)
+
+
+def by_shift(results: pd.DataFrame) -> pd.DataFrame:
+    """Shift × strategy: mean label-free pick over seeds, the oracle's mean in brackets; a mean row."""
+    shifts = [s for s in suite.SHIFTS if s in set(results["shift"])]
+    names = list(dict.fromkeys(results["strategy"]))
+    rows = []
+    for shift in [*shifts, "mean"]:
+        part = results if shift == "mean" else results[results["shift"] == shift]
+        row = {"shift": shift}
+        for name in names:
+            g = part[part["strategy"] == name]
+            if shift == "mean":  # over shifts, each shift's seed mean
+                g = g.groupby("shift")[["test_accuracy", "oracle_accuracy"]].mean()
+            if not len(g):
+                continue
+            cell = f"{g['test_accuracy'].mean():.3f}"
+            if "oracle_accuracy" in g and g["oracle_accuracy"].notna().any():
+                cell += f" ({g['oracle_accuracy'].mean():.3f})"
+            row[name] = cell
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("")
+
+
+def against_source_only(results: pd.DataFrame) -> pd.DataFrame:
+    """Shift × strategy: paired difference to source-only ± standard error, `*` below −2 standard errors."""
+    acc = results.pivot_table(index=["shift", "seed"], columns="strategy", values="test_accuracy")
+    names = [n for n in dict.fromkeys(results["strategy"]) if n not in ("source-only", "target-only")]
+    rows = []
+    for shift in [s for s in suite.SHIFTS if s in set(results["shift"])]:
+        row = {"shift": shift}
+        for name in names:
+            if name not in acc:
+                continue
+            d = (acc.loc[shift][name] - acc.loc[shift]["source-only"]).dropna().to_numpy()
+            if len(d) > 1:
+                se = d.std(ddof=1) / np.sqrt(len(d))
+                row[name] = f"{d.mean():+.3f} ± {se:.3f}" + (" *" if d.mean() < -2 * se else "")
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--take", action="append", default=[], help="STRATEGY=FILE[+FILE]:NAME (FILE: results/ stem)")
+    ap.add_argument("--out", default=str(HERE / "results" / "da_defaults.md"))
+    args = ap.parse_args()
+    take = dict(TAKE)
+    for text in args.take:
+        strategy, _, rest = text.partition("=")
+        files, _, name = rest.partition(":")
+        take[strategy] = (files.split("+"), name or strategy)
+    results = load(take)
+    text = (
+        "# The DA suite at today's defaults\n\nLeNet, 400 iterations, seeds 0–2 (da_suite.py's protocol). Cells: "
+        "the label-free pick's target test accuracy, mean over seeds, and the best epoch by target test labels "
+        "in brackets (never used to select). `target-only`: LeNet trained with the target's labels. Sources: "
+        + ", ".join(f"{k} `{'+'.join(f)}:{n}`" for k, (f, n) in take.items()) + ".\n\n"
+        + markdown_table(by_shift(results)) + "\n\n## Against source-only\n\nPaired over seeds, ± the standard "
+        "error (std, ddof 1, over √3); `*` below −2 standard errors.\n\n"
+        + markdown_table(against_source_only(results)) + "\n\n## Validators\n\n"
+        + markdown_table(suite.validator_table(results)) + "\n"
+    )
+    Path(args.out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
