@@ -119,7 +119,7 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
         "source-only reference's (--reference source-only, trained to the end of --epochs; no extra cost), so the "
         "first pseudo-labels and alignments come from the better source model.",
         choices=("warm-start", "reference"),
-        unset="the strategy's own: reference for self-training and mcc on an image model (with --reference "
+        unset="the strategy's own: reference for self-training, mcc and dann on an image model (with --reference "
         "source-only and --warm-start-schedule restart), else warm-start")
     all_validators: bool = option(
         False, help="Score every label-free validator each epoch, DEV and ClassAMI included (slower: they fit a "
