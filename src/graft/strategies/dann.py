@@ -93,10 +93,6 @@ class Dann(DomainAdaptation):
     # 0.491 -> 0.497 (0.482), -> inverted MNIST 0.400 -> 0.404 (0.572). With --mcc-weight 1 (auto's pick there):
     # 0.913 -> 0.929, 0.710 -> 0.699, held out 0.487 -> 0.513 and 0.639 -> 0.682; mean 0.687 -> 0.706.
     randomised_warm_start: ClassVar[int | None] = 5
-    # Adapt from the source-only reference (session 34, s34_dann.md, s34_dm.md; fourteen digit shifts, 400
-    # iterations, seeds 0-2): higher on all fourteen, with and without --mcc-weight 1; mean 0.630 -> 0.695 and
-    # 0.704 -> 0.768.
-    image_adapt_from: ClassVar[str] = "reference"
 
     def extra_modules(self, ctx: FitContext) -> dict[str, nn.Module]:
         from graft.losses import DomainDiscriminator

@@ -39,10 +39,6 @@ class Mcc(AdversarialTerm, DomainAdaptation):
     # noisy 0.919 -> 0.918; held out (chosen after): digits -> colour MNIST 0.307 -> 0.300, -> inverted
     # MNIST 0.459 -> 0.451, both above source-only (0.270, 0.332). s16_mcc*.md; with the rule, s18_pol_mcc.md.
     randomised_warm_start: ClassVar[int | None] = 7
-    # Session 33 (s33_mcc.md, s33_mcc_b.md; fourteen digit shifts, 400 iterations, seeds 0-2): adapting from the
-    # source-only reference instead of the warm start is higher on all fourteen, mean 0.710 -> 0.737 (MNIST ->
-    # inverted digits +0.060, digits -> textured MNIST +0.057, colour backgrounds +0.019).
-    image_adapt_from: ClassVar[str] = "reference"
     # On text its own 5 (3 of b5_text_da's 6 epochs) already sits above source-only: b5r 0.439 against 0.404,
     # B5 0.354 against 0.343 (macro-F1, seeds 0-2).
     text_warm_start: ClassVar[int | None] = None
