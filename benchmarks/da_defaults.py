@@ -34,8 +34,8 @@ TAKE = {
     "mcc": (["s33_mcc", "s33_mcc_b"], "mcc-ref"),
     "dann": (["s34_dann"], "dann-ref"),
     "dann+mcc": (["s34_dm"], "dm-ref"),
-    "cdan": (["s34_cdan"], "cdan"),
-    "dan": (["s34_dan"], "dan"),
+    "cdan": (["s34_cdan"], "cdan-ref"),
+    "dan": (["s34_dan"], "dan-ref"),
     "coral": (["s34_coral_a", "s34_coral_b"], "coral"),
     "target-only": (["s34_target"], "target-only"),
 }
