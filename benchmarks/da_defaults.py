@@ -97,6 +97,31 @@ def against_source_only(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).fillna("")
 
 
+def summary(results: pd.DataFrame) -> pd.DataFrame:
+    """Per strategy over the shifts it ran: mean, shifts where it is the best (target-only aside), and its worst
+    paired difference to source-only with the shifts below −2 standard errors."""
+    acc = results.pivot_table(index=["shift", "seed"], columns="strategy", values="test_accuracy")
+    means = acc.groupby(level="shift").mean()
+    others = [n for n in means if n != "target-only"]
+    best = means[others].idxmax(axis=1)
+    rows = []
+    for name in dict.fromkeys(results["strategy"]):
+        row = {"strategy": name, "shifts": int(means[name].notna().sum()), "mean": f"{means[name].mean():.3f}"}
+        if name in others:
+            row["best on"] = str(int((best == name).sum()))
+        if name not in ("source-only", "target-only"):
+            diffs = []
+            for shift in means.index:
+                d = (acc.loc[shift][name] - acc.loc[shift]["source-only"]).dropna().to_numpy()
+                if len(d) > 1:
+                    diffs.append((d.mean(), d.std(ddof=1) / np.sqrt(len(d)), shift))
+            worst = min(diffs)
+            row["worst against source-only"] = f"{worst[0]:+.3f} ± {worst[1]:.3f} ({worst[2]})"
+            row["below −2 SE"] = ", ".join(f"{sh} {m:+.3f}" for m, se, sh in diffs if m < -2 * se) or "none"
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--take", action="append", default=[], help="STRATEGY=FILE[+FILE]:NAME (FILE: results/ stem)")
@@ -113,7 +138,8 @@ def main() -> None:
         "the label-free pick's target test accuracy, mean over seeds, and the best epoch by target test labels "
         "in brackets (never used to select). `target-only`: LeNet trained with the target's labels. Sources: "
         + ", ".join(f"{k} `{'+'.join(f)}:{n}`" for k, (f, n) in take.items()) + ".\n\n"
-        + markdown_table(by_shift(results)) + "\n\n## Against source-only\n\nPaired over seeds, ± the standard "
+        + markdown_table(summary(results)) + "\n\n## Per shift\n\n" + markdown_table(by_shift(results))
+        + "\n\n## Against source-only\n\nPaired over seeds, ± the standard "
         "error (std, ddof 1, over √3); `*` below −2 standard errors.\n\n"
         + markdown_table(against_source_only(results)) + "\n\n## Validators\n\n"
         + markdown_table(suite.validator_table(results)) + "\n"
