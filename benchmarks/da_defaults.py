@@ -36,7 +36,7 @@ TAKE = {
     "dann+mcc": (["s34_dm"], "dm-ref"),
     "cdan": (["s34_cdan"], "cdan-ref"),
     "dan": (["s34_dan"], "dan-ref"),
-    "coral": (["s34_coral_a", "s34_coral_b"], "coral"),
+    "coral": (["s34_coral_ref_a", "s34_coral_ref_b"], "coral-ref"),
     "target-only": (["s34_target"], "target-only"),
 }
 

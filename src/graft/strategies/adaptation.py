@@ -119,8 +119,8 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
         "source-only reference's (--reference source-only, trained to the end of --epochs; no extra cost), so the "
         "first pseudo-labels and alignments come from the better source model.",
         choices=("warm-start", "reference"),
-        unset="reference on an image model (with --reference source-only and --warm-start-schedule restart; "
-        "coral: warm-start, not measured), else warm-start")
+        unset="reference on an image model (with --reference source-only and --warm-start-schedule restart), "
+        "else warm-start")
     all_validators: bool = option(
         False, help="Score every label-free validator each epoch, DEV and ClassAMI included (slower: they fit a "
         "domain classifier and k-means per epoch); the history then shows what each would have picked.")
@@ -224,8 +224,8 @@ class DomainAdaptation(Strategy):
     #: The source-only reference: on fourteen digit shifts (400 iterations, seeds 0-2, each against a fresh run
     #: from the warm start) it raised the mean of every strategy measured: self-training 0.750 -> 0.803 and mcc
     #: 0.710 -> 0.737 (session 33), dann 0.630 -> 0.695, dann --mcc-weight 1 0.704 -> 0.768, cdan 0.661 -> 0.696,
-    #: dan 0.650 -> 0.715 (session 34; benchmarks/README.md), none lower on a shift beyond max(0.02, 2 standard
-    #: errors).
+    #: dan 0.650 -> 0.715, coral 0.636 -> 0.695 (session 34; benchmarks/README.md), none lower on a shift beyond
+    #: max(0.02, 2 standard errors).
     image_adapt_from: ClassVar[str] = "reference"
     #: The same where the source's appearance is randomised (a polarity change), when it differs.
     randomised_warm_start: ClassVar[int | None] = None

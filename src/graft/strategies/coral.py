@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 from torch import nn
@@ -41,8 +40,6 @@ class CoralConfig(AdaptationConfig):
 class Coral(DomainAdaptation):
     Config = CoralConfig
     config: CoralConfig
-    # Not measured from the source-only reference (session 34 ran coral at its defaults only).
-    image_adapt_from: ClassVar[str] = "warm-start"
 
     def alignment(self, module: nn.Module, fs: torch.Tensor, ft: torch.Tensor, ls: torch.Tensor,
                   lt: torch.Tensor, batch: Batch) -> torch.Tensor:
