@@ -355,7 +355,7 @@ class Trainer:
                         end(epoch, module)
                 row: dict[str, float] = {"epoch": epoch + 1}
                 if "loss" in sums:
-                    _check_finite(sums["loss"], epoch, f"a step up to step {global_step}")
+                    _check_finite(sums["loss"], epoch, f"by step {global_step}")
                 row.update({f"train_{k}": float(v) / max(1, n_batches) for k, v in sums.items()})
                 row["lr"] = cfg.lr * factor if n_batches else float("nan")
                 with average.swapped_in() if average is not None else contextlib.nullcontext():
@@ -586,12 +586,12 @@ def num_batches(n: int, batch_size: int, world_size: int) -> int:
     return max(1, full + (1 if rest else 0))
 
 
-
 def _check_finite(loss: torch.Tensor, epoch: int, where: str) -> None:
     """Stop the run on a loss that is no number: the weights it would step to are lost."""
     if not bool(torch.isfinite(loss)):
         raise FloatingPointError(f"The training loss became {float(loss)} at epoch {epoch + 1}, {where}. "
                                  "Fix: lower --lr or use --precision 32-true.")
+
 
 def _make_optimizer(cfg: TrainConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
     clean = [dict(g) for g in groups]
