@@ -77,3 +77,11 @@ def parse_variant(text: str) -> tuple[str, tuple[str, dict]]:
         except ValueError:
             opts[key] = value
     return name, (strategy, opts)
+
+
+def paired(before: pd.Series, after: pd.Series) -> tuple[float, float]:
+    """Mean of ``after`` − ``before`` over the seeds both ran (matched by index), and its standard error
+    (std with ddof 1 over √n; NaN with one seed)."""
+    d = (after - before).dropna().to_numpy(dtype=float)
+    se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+    return float(d.mean()), float(se)

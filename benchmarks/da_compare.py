@@ -13,17 +13,10 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import pandas as pd
+from _results import paired
 
 from graft.report import markdown_table
-
-
-def paired(a: pd.Series, b: pd.Series) -> tuple[float, float]:
-    """Mean of b − a over the seeds both have, and its standard error (ddof 1 over √n)."""
-    d = (b - a).dropna().to_numpy(dtype=float)
-    se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
-    return float(d.mean()), float(se)
 
 
 def compare(results: pd.DataFrame, before: str, after: str) -> tuple[pd.DataFrame, bool]:

@@ -16,8 +16,8 @@ import importlib
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+from _results import paired
 
 from graft.report import markdown_table
 
@@ -89,10 +89,9 @@ def against_source_only(results: pd.DataFrame) -> pd.DataFrame:
         for name in names:
             if name not in acc:
                 continue
-            d = (acc.loc[shift][name] - acc.loc[shift]["source-only"]).dropna().to_numpy()
-            if len(d) > 1:
-                se = d.std(ddof=1) / np.sqrt(len(d))
-                row[name] = f"{d.mean():+.3f} ± {se:.3f}" + (" *" if d.mean() < -2 * se else "")
+            gain, se = paired(acc.loc[shift]["source-only"], acc.loc[shift][name])
+            if se == se:  # two seeds or more
+                row[name] = f"{gain:+.3f} ± {se:.3f}" + (" *" if gain < -2 * se else "")
         rows.append(row)
     return pd.DataFrame(rows).fillna("")
 
@@ -112,9 +111,9 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
         if name not in ("source-only", "target-only"):
             diffs = []
             for shift in means.index:
-                d = (acc.loc[shift][name] - acc.loc[shift]["source-only"]).dropna().to_numpy()
-                if len(d) > 1:
-                    diffs.append((d.mean(), d.std(ddof=1) / np.sqrt(len(d)), shift))
+                gain, se = paired(acc.loc[shift]["source-only"], acc.loc[shift][name])
+                if se == se:
+                    diffs.append((gain, se, shift))
             worst = min(diffs)
             row["worst against source-only"] = f"{worst[0]:+.3f} ± {worst[1]:.3f} ({worst[2]})"
             row["below −2 SE"] = ", ".join(f"{sh} {m:+.3f}" for m, se, sh in diffs if m < -2 * se) or "none"

@@ -77,18 +77,16 @@ def test_report_rejects_class_names_that_do_not_match(tmp_path: Path) -> None:
     assert not (tmp_path / "report.md").exists()
 
 
-@pytest.mark.parametrize(("adapt_from", "said"), [("warm-start", "started from the 2-epoch warm start instead"),
-                                                  ("reference", "the adaptation started from it")])
-def test_report_says_what_a_da_runs_epoch_0_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, adapt_from: str,
-                                               said: str) -> None:
+def test_report_says_what_epoch_0_is_where_the_strategy_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import graft.report.run_report as run_report
 
     drawn: dict = {}
     monkeypatch.setattr(run_report, "plot_learning_curves", lambda *a, **k: drawn.update(k))
-    metrics = {"strategy": "dann", "reference": "source-only", "warm_start": 2, "adapt_from": adapt_from}
+    metrics = {"strategy": "dann", "epoch_0": "source-only reference; adapted from the 2-epoch warm start"}
     history = [{"epoch": 0, "im": 1.0}, *HISTORY]
     text = write_run_report(tmp_path, metrics, {}, history, None, []).read_text(encoding="utf-8")
-    assert said in text.split("## Learning curves")[1]
-    assert drawn["start"].startswith("source-only reference")
+    assert "Epoch 0 is the source-only reference; adapted from the 2-epoch warm start." in text.split(
+        "## Learning curves")[1]
+    assert drawn["start"] == metrics["epoch_0"]
     plain = write_run_report(tmp_path / "ft", METRICS, {}, HISTORY, None, []).read_text(encoding="utf-8")
     assert "Epoch 0 is" not in plain

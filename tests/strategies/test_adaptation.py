@@ -738,6 +738,9 @@ def test_adapt_from_sets_the_weights_the_adaptation_starts_from(start: str, pair
     assert not all(torch.equal(seen["first"][k], seen[other][k]) for k in shared)
     began = "the adaptation's start" if start == "reference" else "the adaptation started from the warm start"
     assert f"to the end of --epochs; {began})" in run.metrics["selection_note"]  # says what epoch 0 is
+    said = "the adaptation's start" if start == "reference" else "adapted from the 2-epoch warm start"
+    assert run.metrics["epoch_0"] == f"source-only reference{',' if start == 'reference' else ';'} {said}"
+    assert f"Epoch 0 is the {run.metrics['epoch_0']}." in (tmp_path / start / "report.md").read_text()
 
 
 def test_adapt_from_reference_needs_a_reference_and_its_own_schedule(pair, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

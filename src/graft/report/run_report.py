@@ -37,23 +37,6 @@ _KEY_FIGURE_KEYS = {
 }
 
 
-def _epoch_zero(metrics: Mapping[str, Any]) -> tuple[str, str]:
-    """What a history's epoch-0 row is: the x axis's words, and a sentence for the report where it is not
-    simply the starting model (a DA run's source-only reference, which the adaptation may not start from)."""
-    if metrics.get("reference") != "source-only":
-        return "starting model", ""
-    warm = metrics.get("warm_start")
-    if metrics.get("adapt_from") == "reference":
-        return ("source-only reference, the adaptation's start",
-                "Epoch 0 is the source-only reference (the warm start carried on, on the source, to the end of "
-                "--epochs); the adaptation started from it (`--adapt-from reference`).\n\n")
-    return ("source-only reference; adapted from the warm start",
-            f"Epoch 0 is the source-only reference (the warm start carried on, on the source, to the end of "
-            f"--epochs). The adaptation started from the {warm}-epoch warm start instead (`--adapt-from "
-            "warm-start`), whose target figures are not in the history: epoch 1 is compared with a model trained "
-            "longer than the one it started from.\n\n")
-
-
 def write_run_report(
     run_dir: str | os.PathLike[str],
     metrics: Mapping[str, Any],
@@ -89,8 +72,10 @@ def write_run_report(
         sections.append(sweep.section())
     elif history is not None and len(history) > 0:
         try:
-            start, said = _epoch_zero(metrics)
-            plot_learning_curves(history, run / LEARNING_CURVES, selected_epoch=_selected_epoch(metrics), start=start)
+            start = metrics.get("epoch_0")  # what the epoch-0 row is, where a strategy says (a DA run's reference)
+            plot_learning_curves(history, run / LEARNING_CURVES, selected_epoch=_selected_epoch(metrics),
+                                 start=start or "starting model")
+            said = f"Epoch 0 is the {start}.\n\n" if start else ""
             sections.append(f"## Learning curves\n\n{said}![learning curves]({LEARNING_CURVES.as_posix()})\n")
         except DataError:
             pass  # a history without loss/accuracy/lr columns has nothing to draw

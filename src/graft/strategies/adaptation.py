@@ -311,6 +311,9 @@ class DomainAdaptation(Strategy):
         result.extra_metrics.update(selection_summary(result, self.config.select_by, margin, warm, reference,
                                                       self.config.min_confident_agreement, from_reference))
         result.extra_metrics["reference"] = "source-only" if reference else "warm-start"
+        if reference:  # what the history's epoch-0 row is, for the report: the start only when adapted from it
+            result.extra_metrics["epoch_0"] = ("source-only reference, the adaptation's start" if from_reference
+                                               else f"source-only reference; adapted from the {warm}-epoch warm start")
         result.extra_metrics["min_confident_agreement"] = self.config.min_confident_agreement
         result.extra_metrics.update(polarity)
         result.extra_metrics["warm_start"] = warm
