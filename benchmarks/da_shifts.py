@@ -24,6 +24,8 @@ original in the source.
   grayscale textures) and ``mnist→rotated-thick`` (rotated up to ±40°, thickened, blurred), then
   ``mnist→digits-textured`` and ``digits→mnist-textured`` to decide auto's rule where the polarity changes,
   and ``mnist→digits-inverted`` and ``mnist→pen-on-paper`` (dark ink of random colour on light paper, RGB).
+  Session 35 added ``digits→digits-photo`` (scikit-learn's digits, even rows → odd rows over colour patches) and
+  ``mnist→mnist-photo``, both with photographs no earlier shift used (:data:`OTHER_PHOTOS`).
 - ``mnist→digits-skewed``: B1 with label shift: class c of scikit-learn's digits is kept with
   probability 0.1^(c/9) (every digit 0, 10 % of the nines): the target's proportions run from
   about 19 % to 2 %, the source's stay balanced.
@@ -38,6 +40,16 @@ import numpy as np
 from graft.data import DataSource, load_source
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "colorwheel")
+#: Photographs no shift before session 35 used, for the ``*-photo`` held-out shifts.
+OTHER_PHOTOS = ("retina", "stereo_motorcycle", "logo")
+
+
+def _photo(name: str) -> np.ndarray:
+    """scikit-image's sample photograph ``name`` as ``uint8 [h, w, 3]`` (the left view of a stereo pair)."""
+    import skimage.data
+
+    image = getattr(skimage.data, name)()
+    return (image[0] if isinstance(image, tuple) else image)[..., :3]
 
 
 def _subset(src: DataSource, rows: np.ndarray, name: str, x: np.ndarray | None = None) -> DataSource:
@@ -61,17 +73,16 @@ def _random_crop(rng: np.random.Generator, images: list[np.ndarray], largest: in
     return image[top:top + side, left:left + side]
 
 
-def colour_patches(n: int, seed: int = 0) -> np.ndarray:
+def colour_patches(n: int, seed: int = 0, photos: tuple[str, ...] = PHOTOS) -> np.ndarray:
     """``uint8 [n, 28, 28, 3]`` random crops of scikit-image's colour sample photographs."""
-    import skimage.data
     import torch
     import torch.nn.functional as F
 
     rng = np.random.default_rng(seed)
-    photos = [getattr(skimage.data, name)()[..., :3] for name in PHOTOS]
+    images = [_photo(name) for name in photos]
     out = np.empty((n, 28, 28, 3), dtype=np.uint8)
     for i in range(n):
-        crop = torch.from_numpy(np.ascontiguousarray(_random_crop(rng, photos, 3))).float()
+        crop = torch.from_numpy(np.ascontiguousarray(_random_crop(rng, images, 3))).float()
         crop = F.interpolate(crop.permute(2, 0, 1)[None], size=(28, 28), mode="bilinear", align_corners=False)
         patch = crop[0].permute(1, 2, 0).clamp(0, 255).numpy()
         if rng.random() < 0.5:
@@ -80,10 +91,10 @@ def colour_patches(n: int, seed: int = 0) -> np.ndarray:
     return out
 
 
-def colourise(gray: np.ndarray, seed: int = 0) -> np.ndarray:
+def colourise(gray: np.ndarray, seed: int = 0, photos: tuple[str, ...] = PHOTOS) -> np.ndarray:
     """Digits ``uint8 [n, 28, 28, 1]`` over colour patches: ``(1 − a)·patch + a·(255 − patch)``."""
     a = gray.astype(np.float32) / 255.0
-    patch = colour_patches(len(gray), seed).astype(np.float32)
+    patch = colour_patches(len(gray), seed, photos).astype(np.float32)
     return np.rint((1 - a) * patch + a * (255 - patch)).clip(0, 255).astype(np.uint8)
 
 
@@ -223,6 +234,20 @@ def mnist_pen_on_paper() -> tuple[DataSource, DataSource]:
     return _odd_half("mnist-pen", redraw)
 
 
+def digits_digits_photo() -> tuple[DataSource, DataSource]:
+    """scikit-learn's digits, even rows → odd rows over patches of :data:`OTHER_PHOTOS` (seed 31)."""
+    digits = load_source("builtin:digits")
+    rows = np.arange(len(digits))
+    rest = _subset(digits, rows[1::2], "digits[1::2]")
+    return (_subset(digits, rows[0::2], "digits[0::2]"),
+            _redrawn(rest, "digits-photo", colourise(rest.x, seed=31, photos=OTHER_PHOTOS)))
+
+
+def mnist_mnist_photo() -> tuple[DataSource, DataSource]:
+    """MNIST-5k's even half → its odd half over patches of :data:`OTHER_PHOTOS` (seed 37)."""
+    return _odd_half("mnist-photo", lambda x: colourise(x, seed=37, photos=OTHER_PHOTOS))
+
+
 SHIFTS: dict[str, Callable[[], tuple[DataSource, DataSource]]] = {
     "mnist→digits": mnist_digits,
     "digits→mnist": digits_mnist,
@@ -261,4 +286,8 @@ HELD_OUT: dict[str, Callable[[], tuple[DataSource, DataSource]]] = {
     # source-only is at least dann --mcc-weight 1's and its worst shift no lower than dann --mcc-weight 1's.
     "mnist→digits-inverted": mnist_digits_inverted,
     "mnist→pen-on-paper": mnist_pen_on_paper,
+    # Session 35: colour-photograph targets made with photographs no earlier shift used, added before the runs
+    # of self-training and cdan with --mcc-weight 1 (benchmarks/README.md, session 35), to report beside them.
+    "digits→digits-photo": digits_digits_photo,
+    "mnist→mnist-photo": mnist_mnist_photo,
 }
