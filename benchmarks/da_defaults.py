@@ -3,10 +3,10 @@ measured each strategy's current defaults (da_suite.py's results, 400 iterations
 
     python benchmarks/da_defaults.py [--take STRATEGY=results/X.csv:NAME ...] [--out results/da_defaults.md]
 
-``--take`` says where a strategy's rows are (NAME: the strategy or variant name in that csv); the defaults
-below are the run sets of sessions 33-34. Writes a shift × strategy table (label-free pick, oracle in
-brackets, target-only reference), the paired difference to ``source-only`` with its standard error, and the
-validator table over every run. Not part of CI.
+``--take`` says where a strategy's rows are (NAME: the strategy or variant name in that csv), in place of
+:data:`TAKE`'s (the run sets of sessions 33-35). Writes a summary per strategy (the shifts of :data:`LATER`
+apart), a shift × strategy table (label-free pick, oracle in brackets, target-only reference), the paired
+difference to ``source-only`` with its standard error, and the validator table over every run. Not part of CI.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ suite = importlib.import_module("da_suite")
 
 #: What --strategy auto picks for an image model without target labels.
 AUTO = "self-training"
-#: strategy → (csv files, the name its rows carry there)
 #: The colour-photograph shifts added in session 35, after today's defaults were chosen (reported apart).
 LATER = ("digits→digits-photo", "mnist→mnist-photo")
 #: Their run sets: every strategy at today's defaults under its own name.
 LATER_FILES = ["s35_photo_a", "s35_photo_b"]
+#: strategy → [(csv file, the name its rows carry there)]: sessions 33-34's run sets of each strategy's current
+#: defaults, and the later shifts' runs under the strategy's own name.
 TAKE: dict[str, list[tuple[str, str]]] = {
     strategy: [(f, name) for f in files] + [(f, strategy) for f in LATER_FILES]
     for strategy, (files, name) in {
