@@ -416,6 +416,9 @@ def compare(
 ) -> Any:
     """Run every model × strategy × K × seed and write results.csv, summary.md and a chart.
 
+    A strategy may carry options of its own, ``NAME:OPTION=VALUE[:OPTION=VALUE...]`` (``"dann:mcc-weight=1"``
+    beside ``"dann"``): they join ``options`` for that entry alone, and its rows and runs are named by the entry.
+
     ``out`` defaults to a new ``runs/compare-<model>-<data>-<time>`` folder. An ``out`` that holds
     an earlier comparison is refused unless ``resume`` (its finished runs are
     reused once their recorded options are checked, interrupted ones continue from their last
@@ -427,7 +430,7 @@ def compare(
     import pandas as pd
 
     from graft.data import load_source
-    from graft.option_groups import without_ignored
+    from graft.option_groups import split_options, strategy_entry, without_ignored
     from graft.report import write_compare_outputs
     from graft.strategies import STRATEGIES
 
@@ -459,9 +462,13 @@ def compare(
     earlier = is_main_process() and check_earlier(Path(out), COMPARISON_MARKERS, what="comparison", resume=resume,
                                                   overwrite=overwrite)
     ks = list(labels_per_class) if isinstance(labels_per_class, (list, tuple)) else [labels_per_class]
-    for name in strategies:
+    entries = [(entry, *strategy_entry(entry)) for entry in strategies]  # dann:mcc-weight=1: its own options
+    for entry, name, own in entries:
+        if name == "auto" and own:
+            raise ConfigError(f"The strategy '{entry}' in --strategies gives auto options, but auto picks a strategy "
+                              "and its options itself. Fix: list auto alone, or name the strategy with its options.")
         if name != "auto":  # auto picks one per cell and checks its options then
-            STRATEGIES.get(name)
+            split_options(STRATEGIES.get(name), own)  # a typo in an entry's own options, before any run
     label_opts = build_config(
         RunOptions, {k: v for k, v in options.items() if k.replace("-", "_") in RUN_OPTIONS}, "graft compare"
     ).load_options()
@@ -474,21 +481,21 @@ def compare(
     if is_main_process() and not (resume and earlier):
         write_comparison(out, identity)
     rows, tags = [], []
-    total, done = len(models) * len(ks) * len(strategies) * len(seeds), 0
+    total, done = len(models) * len(ks) * len(entries) * len(seeds), 0
     shorts = [_short(m) for m in models]
     for i, m in enumerate(models):
         short = shorts[i] if shorts.count(shorts[i]) == 1 else f"{shorts[i]}{i + 1}"  # hf:a/bert, hf:b/bert
         for k in ks:
-            for name in strategies:
+            for entry, name, own in entries:
                 needs_source = name == "auto" or "source" in STRATEGIES.get(name).needs
                 for seed in seeds:
-                    tag = short + (f"-k{k}" if k is not None else "") + f"-{name}-s{seed}"
+                    tag = short + (f"-k{k}" if k is not None else "") + f"-{entry.replace(':', '+')}-s{seed}"
                     tags.append(tag)
                     done += 1
                     if str(options.get("progress", True)).lower() not in ("false", "0", "no", "off"):
                         # A logged compare shows which run the per-epoch lines belong to.
                         print(f"run {done}/{total}: {tag}", file=sys.stderr, flush=True)
-                    given = options if name == "auto" else without_ignored(STRATEGIES.get(name), options)
+                    given = options if name == "auto" else without_ignored(STRATEGIES.get(name), {**options, **own})
                     run = continue_run(fit, out / "runs" / tag, m, data_src, resume=resume, strategy=name,
                                        labels_per_class=k, seed=seed, source=source_src if needs_source else None,
                                        **given)
@@ -496,7 +503,7 @@ def compare(
                     for f, one in enumerate(getattr(run, "runs", [run])):
                         fold = {"fold": f} if hasattr(run, "runs") else {}
                         metrics = {key: v for key, v in one.metrics.items() if key not in ("confusion", "classes")}
-                        rows.append({**metrics, "run_dir": str(one.run_dir), "strategy": name, **fold})
+                        rows.append({**metrics, "run_dir": str(one.run_dir), "strategy": entry, **fold})
     if overwrite and earlier:  # its runs this comparison did not replace
         remove_leftovers(out / "runs", tags)
     results = pd.DataFrame(rows)

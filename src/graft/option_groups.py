@@ -198,3 +198,24 @@ def without_ignored(strategy_cls: type[Strategy], options: Mapping[str, Any]) ->
 def kind_model(kind: str) -> str:
     """"an image model", "a text model": a model of input ``kind`` in words."""
     return f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind} model"
+
+
+def strategy_entry(text: str, what: str = "--strategies") -> tuple[str, dict[str, str]]:
+    """One entry of a list of strategies, ``NAME`` or ``NAME:OPTION=VALUE[:OPTION=VALUE...]`` (options of that
+    entry alone, as on the command line: ``dann:mcc-weight=1``) → (name, {option: value}).
+
+    Raises:
+        ConfigError: An option without ``=VALUE``, or an empty name or option.
+    """
+    name, *pairs = text.strip().split(":")
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not (name and key.strip() and eq and value.strip()):
+            raise ConfigError(
+                f"The strategy '{text}' in {what} is not NAME or NAME:OPTION=VALUE. Got '{pair}' where an "
+                "OPTION=VALUE belongs. Allowed: a strategy name, then options of that strategy alone, each as "
+                "':option=value'. Fix: write e.g. dann:mcc-weight=1 (or dann:mcc-weight=1:trade-off=0.5)."
+            )
+        options[key.strip().lstrip("-")] = value.strip()
+    return name, options

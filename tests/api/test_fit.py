@@ -275,3 +275,20 @@ def test_the_strategy_given_twice_is_refused() -> None:
 
     with pytest.raises(ConfigError, match="strategy twice"):
         graft.fit("builtin:mlp", np.zeros((10, 2)), "finetune", strategy="scratch")
+
+
+def test_compare_gives_a_strategy_entry_options_of_its_own(tmp_path: Path, blobs_source: DataSource) -> None:
+    results = graft.compare("builtin:mlp", blobs_source, ["scratch", "scratch:label-smoothing=0.2"], seeds=[0],
+                            out=tmp_path, epochs=2, **QUIET)
+    assert list(results["strategy"]) == ["scratch", "scratch:label-smoothing=0.2"]
+    runs = {Path(d).name: Path(d) for d in results["run_dir"]}
+    assert set(runs) == {"mlp-scratch-s0", "mlp-scratch+label-smoothing=0.2-s0"}
+    smoothing = {name: yaml.safe_load((d / "config.yaml").read_text())["strategy_options"]["label_smoothing"]
+                 for name, d in runs.items()}
+    assert smoothing == {"mlp-scratch-s0": 0.0, "mlp-scratch+label-smoothing=0.2-s0": 0.2}  # its own only
+    with pytest.raises(ConfigError, match="NAME:OPTION=VALUE"):
+        graft.compare("builtin:mlp", blobs_source, ["scratch:label-smoothing"], seeds=[0], out=tmp_path / "bad")
+    with pytest.raises(ConfigError, match="Did you mean 'label-smoothing'"):  # a typo, refused before any run
+        graft.compare("builtin:mlp", blobs_source, ["scratch", "scratch:label-smothing=0.2"], seeds=[0],
+                      out=tmp_path / "typo")
+    assert not (tmp_path / "typo" / "runs").exists()

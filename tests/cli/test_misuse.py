@@ -279,3 +279,12 @@ def test_filled_and_unused_feature_columns_are_noted_at_fit(graft_cli, tmp_path:
                              "--epochs", "1", "--out", tmp_path / "a")
     assert code == 0, err
     assert "not used: 'row_id'" in err and "'petal_width' (" in err and "training median" in err, err
+
+
+def test_a_strategy_entry_with_an_option_but_no_value_names_the_form(graft_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                     iris_csv: Path) -> None:
+    _fix_line(*graft_cli("-q", "compare", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "--strategies",
+                         "scratch,scratch:label-smoothing", "--out", tmp_path / "c"), "NAME:OPTION=VALUE")
+    _fix_line(*graft_cli("-q", "compare", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "--strategies",
+                         "scratch:label-smothing=0.1", "--out", tmp_path / "c"), "label-smoothing")
+    assert not (tmp_path / "c").exists()

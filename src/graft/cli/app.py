@@ -176,7 +176,8 @@ def compare(
     model: list[str] | None = typer.Option(None, "--model", "-m", help="Model spec; repeat for several (or "
                                               "model: in --config)."),
     data: str | None = DataOrFile,
-    strategies: str = typer.Option("scratch,linear-probe,finetune", help="Comma-separated strategies."),
+    strategies: str = typer.Option("scratch,linear-probe,finetune", help="Comma-separated strategies; "
+                                   "NAME:OPTION=VALUE gives one entry options of its own (dann,dann:mcc-weight=1)."),
     seeds: str = typer.Option("0,1,2", help="Comma-separated seeds."),
     labels_per_class: str | None = typer.Option(None, "--labels-per-class", "-k", help="K, or several: 5,10,all."),
     out: Path | None = typer.Option(
@@ -192,7 +193,7 @@ def compare(
     from graft.cli.config_file import apply_config_file, require
     from graft.cli.extra_args import parse_int_list, parse_k_list
     from graft.cli.summary import print_compare
-    from graft.option_groups import split_options
+    from graft.option_groups import split_options, strategy_entry
     from graft.strategies import STRATEGIES
 
     given = {"model": model, "data": data, "strategies": strategies, "seeds": seeds,
@@ -204,9 +205,10 @@ def compare(
     model, data, strategies, seeds, labels_per_class, out, source = named.values()
     model, out = [model] if isinstance(model, str) else model, Path(out) if out is not None else None
     names = [s.strip() for s in strategies.split(",") if s.strip()]
-    for name in names:  # a typo of a named option is suggested before any run starts
+    for entry in names:  # a typo of a named option is suggested before any run starts
+        name, own = strategy_entry(entry)
         if name != "auto":
-            split_options(STRATEGIES.get(name), options, named=_named(ctx))
+            split_options(STRATEGIES.get(name), {**options, **own}, named=_named(ctx))
     results = api_compare(model, data, names, seeds=parse_int_list(seeds, "--seeds"),
                           labels_per_class=parse_k_list(labels_per_class), out=out, source=source, resume=resume,
                           overwrite=overwrite, **options)
