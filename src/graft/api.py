@@ -495,7 +495,8 @@ def compare(
                     if str(options.get("progress", True)).lower() not in ("false", "0", "no", "off"):
                         # A logged compare shows which run the per-epoch lines belong to.
                         print(f"run {done}/{total}: {tag}", file=sys.stderr, flush=True)
-                    given = options if name == "auto" else without_ignored(STRATEGIES.get(name), {**options, **own})
+                    shared = {key.replace("-", "_"): v for key, v in options.items()} if own else options
+                    given = options if name == "auto" else without_ignored(STRATEGIES.get(name), {**shared, **own})
                     run = continue_run(fit, out / "runs" / tag, m, data_src, resume=resume, strategy=name,
                                        labels_per_class=k, seed=seed, source=source_src if needs_source else None,
                                        **given)

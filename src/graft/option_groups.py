@@ -202,7 +202,7 @@ def kind_model(kind: str) -> str:
 
 def strategy_entry(text: str, what: str = "--strategies") -> tuple[str, dict[str, str]]:
     """One entry of a list of strategies, ``NAME`` or ``NAME:OPTION=VALUE[:OPTION=VALUE...]`` (options of that
-    entry alone, as on the command line: ``dann:mcc-weight=1``) → (name, {option: value}).
+    entry alone, as on the command line: ``dann:mcc-weight=1``) → (name, {field name: value}).
 
     Raises:
         ConfigError: An option without ``=VALUE``, or an empty name or option.
@@ -217,5 +217,5 @@ def strategy_entry(text: str, what: str = "--strategies") -> tuple[str, dict[str
                 "OPTION=VALUE belongs. Allowed: a strategy name, then options of that strategy alone, each as "
                 "':option=value'. Fix: write e.g. dann:mcc-weight=1 (or dann:mcc-weight=1:trade-off=0.5)."
             )
-        options[key.strip().lstrip("-")] = value.strip()
+        options[key.strip().lstrip("-").replace("-", "_")] = value.strip()
     return name, options

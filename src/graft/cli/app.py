@@ -208,7 +208,8 @@ def compare(
     for entry in names:  # a typo of a named option is suggested before any run starts
         name, own = strategy_entry(entry)
         if name != "auto":
-            split_options(STRATEGIES.get(name), {**options, **own}, named=_named(ctx))
+            split_options(STRATEGIES.get(name), {**{k.replace("-", "_"): v for k, v in options.items()}, **own},
+                          named=_named(ctx))
     results = api_compare(model, data, names, seeds=parse_int_list(seeds, "--seeds"),
                           labels_per_class=parse_k_list(labels_per_class), out=out, source=source, resume=resume,
                           overwrite=overwrite, **options)
