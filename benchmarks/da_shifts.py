@@ -25,7 +25,8 @@ original in the source.
   ``mnist→digits-textured`` and ``digits→mnist-textured`` to decide auto's rule where the polarity changes,
   and ``mnist→digits-inverted`` and ``mnist→pen-on-paper`` (dark ink of random colour on light paper, RGB).
   Session 35 added ``digits→digits-photo`` (scikit-learn's digits, even rows → odd rows over colour patches) and
-  ``mnist→mnist-photo``, both with photographs no earlier shift used (:data:`OTHER_PHOTOS`).
+  ``mnist→mnist-photo``, both with photographs no earlier shift used (:data:`OTHER_PHOTOS`), then
+  ``mnist→ink-on-photo`` (strokes in one random colour per image over patches of all ten photographs).
 - ``mnist→digits-skewed``: B1 with label shift: class c of scikit-learn's digits is kept with
   probability 0.1^(c/9) (every digit 0, 10 % of the nines): the target's proportions run from
   about 19 % to 2 %, the source's stay balanced.
