@@ -430,7 +430,7 @@ def compare(
     import pandas as pd
 
     from graft.data import load_source
-    from graft.option_groups import split_options, strategy_entry, without_ignored
+    from graft.option_groups import split_options, strategy_entry, with_entry_options, without_ignored
     from graft.report import write_compare_outputs
     from graft.strategies import STRATEGIES
 
@@ -465,8 +465,9 @@ def compare(
     entries = [(entry, *strategy_entry(entry)) for entry in strategies]  # dann:mcc-weight=1: its own options
     for entry, name, own in entries:
         if name == "auto" and own:
-            raise ConfigError(f"The strategy '{entry}' in --strategies gives auto options, but auto picks a strategy "
-                              "and its options itself. Fix: list auto alone, or name the strategy with its options.")
+            raise ConfigError(f"The strategy 'auto' in --strategies takes no options of its own: auto picks a strategy "
+                              f"and its options itself. Got '{entry}'. Allowed: auto alone, or a strategy with its "
+                              "options (dann:mcc-weight=1). Fix: drop the options after auto.")
         if name != "auto":  # auto picks one per cell and checks its options then
             split_options(STRATEGIES.get(name), own)  # a typo in an entry's own options, before any run
     label_opts = build_config(
@@ -495,8 +496,8 @@ def compare(
                     if str(options.get("progress", True)).lower() not in ("false", "0", "no", "off"):
                         # A logged compare shows which run the per-epoch lines belong to.
                         print(f"run {done}/{total}: {tag}", file=sys.stderr, flush=True)
-                    shared = {key.replace("-", "_"): v for key, v in options.items()} if own else options
-                    given = options if name == "auto" else without_ignored(STRATEGIES.get(name), {**shared, **own})
+                    given = options if name == "auto" else without_ignored(STRATEGIES.get(name),
+                                                                            with_entry_options(options, own))
                     run = continue_run(fit, out / "runs" / tag, m, data_src, resume=resume, strategy=name,
                                        labels_per_class=k, seed=seed, source=source_src if needs_source else None,
                                        **given)

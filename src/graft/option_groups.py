@@ -219,3 +219,9 @@ def strategy_entry(text: str, what: str = "--strategies") -> tuple[str, dict[str
             )
         options[key.strip().lstrip("-").replace("-", "_")] = value.strip()
     return name, options
+
+
+def with_entry_options(options: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:
+    """The options shared by every entry of a list of strategies, with one entry's own (from
+    :func:`strategy_entry`) winning over them whatever their spelling (dashes or underscores)."""
+    return {**{key.replace("-", "_"): value for key, value in options.items()}, **own}

@@ -287,4 +287,6 @@ def test_a_strategy_entry_with_an_option_but_no_value_names_the_form(graft_cli, 
                          "scratch,scratch:label-smoothing", "--out", tmp_path / "c"), "NAME:OPTION=VALUE")
     _fix_line(*graft_cli("-q", "compare", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "--strategies",
                          "scratch:label-smothing=0.1", "--out", tmp_path / "c"), "label-smoothing")
+    _fix_line(*graft_cli("-q", "compare", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "--strategies",
+                         "auto:epochs=2", "--out", tmp_path / "c"), "takes no options", "Got 'auto:epochs=2'")
     assert not (tmp_path / "c").exists()

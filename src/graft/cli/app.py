@@ -193,7 +193,7 @@ def compare(
     from graft.cli.config_file import apply_config_file, require
     from graft.cli.extra_args import parse_int_list, parse_k_list
     from graft.cli.summary import print_compare
-    from graft.option_groups import split_options, strategy_entry
+    from graft.option_groups import split_options, strategy_entry, with_entry_options
     from graft.strategies import STRATEGIES
 
     given = {"model": model, "data": data, "strategies": strategies, "seeds": seeds,
@@ -208,8 +208,7 @@ def compare(
     for entry in names:  # a typo of a named option is suggested before any run starts
         name, own = strategy_entry(entry)
         if name != "auto":
-            split_options(STRATEGIES.get(name), {**{k.replace("-", "_"): v for k, v in options.items()}, **own},
-                          named=_named(ctx))
+            split_options(STRATEGIES.get(name), with_entry_options(options, own), named=_named(ctx))
     results = api_compare(model, data, names, seeds=parse_int_list(seeds, "--seeds"),
                           labels_per_class=parse_k_list(labels_per_class), out=out, source=source, resume=resume,
                           overwrite=overwrite, **options)
