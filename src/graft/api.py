@@ -191,7 +191,8 @@ def fit(
         train_cfg = _engine_config(strategy_cls, train_opts, target.kind)  # the model takes the data's kind
     plan = plan_splits(needs, target, src, train_cfg, seed=seed, split_seed=run_cfg.split_seed,
                        test_fraction=run_cfg.test_fraction, val_fraction=run_cfg.val_fraction,
-                       labels_per_class=labels_per_class, fold=run_cfg.split_fold())
+                       labels_per_class=labels_per_class, fold=run_cfg.split_fold(),
+                       target_val=getattr(strategy_cfg, "target_val", 0))
     missing = int((np.asarray(target.y) < 0).sum())
     if missing and not adapting and not takes_unlabeled(needs) and (target.y >= 0).any():
         from graft.notes import note

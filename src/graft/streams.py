@@ -6,8 +6,9 @@ Two layouts, chosen by what a strategy ``needs`` (never by its name):
   class with ``labels_per_class``), its validation split selects the checkpoint.
 * unsupervised domain adaptation (``needs`` has ``source`` and ``target``): the labeled
   stream is the source (a held-out 10 % of it is the source validation split); the
-  target's training split is a second stream WITHOUT labels; there is no labeled
-  target validation set: a label-free validator selects.
+  target's training split is a second stream WITHOUT labels; a label-free validator selects,
+  unless ``--target-val K`` holds out K labeled target examples per class (neither trained nor
+  adapted on) as the validation split.
 * transfer from a labeled source (``needs`` has ``source`` but not ``target``): the target
   is laid out as in the supervised case (K labels per class, validation, test, the
   unlabeled rest) and the source's examples are a second, LABELED stream (90 % of them;
@@ -112,9 +113,11 @@ def plan_splits(
     val_fraction: float,
     labels_per_class: int | None,
     fold: Any = None,
+    target_val: int = 0,
 ) -> SplitPlan:
     """Cut the index splits for a strategy with ``needs`` (``fold``: a
-    :class:`~graft.data.splits.Fold` of the target's labeled data)."""
+    :class:`~graft.data.splits.Fold` of the target's labeled data; ``target_val``: domain adaptation's
+    labeled target validation examples per class, taken from the target's training split)."""
     from graft.data import make_splits
 
     if "target" in needs:
@@ -130,9 +133,14 @@ def plan_splits(
                 f"--labels-per-class {labels_per_class} asks for labeled target examples, but {target.name} has no "
                 "labels. Fix: drop --labels-per-class (the target adapts without labels), or label some of it."
             )
+        if target_val and not labeled_target:
+            raise ConfigError(
+                f"--target-val {target_val} holds out labeled target examples to select the checkpoint, but "
+                f"{target.name} has no labels. Fix: label a few target examples per class (a label column, or class "
+                "subfolders) and keep the rest unlabeled, or drop --target-val (label-free selection).")
         if labeled_target:  # with K: K labeled target examples per class join the labeled stream
             splits = make_splits(target, seed=seed, split_seed=split_seed, test_fraction=test_fraction,
-                                 val_fraction=0.0, labels_per_class=labels_per_class)
+                                 val_fraction=0.0, labels_per_class=labels_per_class, val_per_class=target_val or None)
         else:  # an unlabeled target: every example adapts, none is scored
             empty = np.zeros(0, dtype=np.int64)
             splits = Splits(train=np.arange(len(target), dtype=np.int64), val=empty, test=empty)
@@ -254,7 +262,8 @@ def build_streams(
             n_labeled += len(splits.train)
         target_plain = Unlabeled(ds(target, pool))
         target_train = Unlabeled(ds(target, pool, augment=True)) if cfg.augment != "none" else target_plain
-        return Streams(train=train, plain_train=plain, val=None, test=ds(target, splits.test),
+        val = ds(target, splits.val) if len(splits.val) else None  # --target-val's held-out labeled examples
+        return Streams(train=train, plain_train=plain, val=val, test=ds(target, splits.test),
                        splits=splits, target=target_train, target_plain=target_plain,
                        source_val=ds(source, src_splits.test), n_train_labeled=n_labeled)
 

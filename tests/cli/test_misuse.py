@@ -290,3 +290,14 @@ def test_a_strategy_entry_with_an_option_but_no_value_names_the_form(graft_cli, 
     _fix_line(*graft_cli("-q", "compare", "-m", "builtin:mlp", "-d", f"csv:{iris_csv}", "--strategies",
                          "auto:epochs=2", "--out", tmp_path / "c"), "takes no options", "Got 'auto:epochs=2'")
     assert not (tmp_path / "c").exists()
+
+
+def test_target_val_misuse_is_one_line(graft_cli, tmp_path: Path, iris_csv: Path) -> None:  # type: ignore[no-untyped-def]
+    unlabeled = tmp_path / "unlabeled.csv"
+    pd.read_csv(iris_csv).drop(columns="label").to_csv(unlabeled, index=False)
+    run = ("-q", "fit", "-m", "builtin:mlp", "--source", f"csv:{iris_csv}", "-s", "dann", "--out", tmp_path / "r")
+    _fix_line(*graft_cli(*run, "-d", f"csv:{unlabeled}", "--target-val", "3"), "--target-val 3", "has no labels")
+    _fix_line(*graft_cli(*run, "-d", f"csv:{iris_csv}", "--target-val", "40"), "--target-val 40",
+              "Allowed: 1..25")
+    _fix_line(*graft_cli(*run, "-d", f"csv:{iris_csv}", "--target-val", "-1"), "--target-val", "-1")
+    assert not (tmp_path / "r").exists()

@@ -119,28 +119,30 @@ def _check_classes_trained(source: DataSource, y: np.ndarray, train: np.ndarray,
 
 
 def _few_labels(
-    train: np.ndarray, y: np.ndarray, classes: list[str], k: object, seed: int
+    train: np.ndarray, y: np.ndarray, classes: list[str], k: object, seed: int, flag: str = "--labels-per-class"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Keep ``k`` random examples per class; return ``(labeled, rest)``."""
+    """Keep ``k`` random examples per class; return ``(labeled, rest)``. ``flag``: the option that asked,
+    for the errors."""
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise ConfigError(
-            f"--labels-per-class must be at least 1; got {k}. "
+            f"{flag} must be at least 1; got {k}. "
             "Fix: pass a positive K, or leave it out to use every training label."
         )
+    fractions = "--test-fraction" if flag == "--target-val" else "--test-fraction / --val-fraction"
     present = np.unique(y[y >= 0])
     counts = {int(c): int(np.sum(y[train] == c)) for c in present}
     smallest = min(counts, key=lambda c: counts[c])
     if counts[smallest] == 0:
         raise ConfigError(
-            f"Class '{classes[smallest]}' has no training examples, so --labels-per-class "
-            f"{k} cannot be met. Fix: lower --test-fraction / --val-fraction, or add examples."
+            f"Class '{classes[smallest]}' has no training examples, so {flag} "
+            f"{k} cannot be met. Fix: lower {fractions}, or add examples."
         )
     if k > counts[smallest]:
         most = counts[smallest]
         raise ConfigError(
-            f"--labels-per-class {k} is larger than the smallest class "
+            f"{flag} {k} is larger than the smallest class "
             f"('{classes[smallest]}' has {most} training examples). Allowed: 1..{most}. "
-            f"Fix: lower K to at most {most}, or lower --test-fraction / --val-fraction "
+            f"Fix: lower K to at most {most}, or lower {fractions} "
             "to leave more training examples."
         )
     rng = np.random.default_rng(seed)
@@ -195,6 +197,7 @@ def make_splits(
     val_fraction: float = 0.1,
     labels_per_class: int | None = None,
     fold: Fold | None = None,
+    val_per_class: int | None = None,
 ) -> Splits:
     """Cut a source into train / val / test (and unlabeled) index arrays.
 
@@ -211,6 +214,8 @@ def make_splits(
         test_fraction: Share of the labeled data held out for test.
         val_fraction: Share of the training data held out for validation (0: none).
         labels_per_class: Labeled training examples kept per class (None: all).
+        val_per_class: Validation examples per class taken from the training split with ``split_seed``,
+            instead of ``val_fraction`` (domain adaptation's ``--target-val K``); before ``labels_per_class``.
         fold: One fold of a stratified K-fold (:class:`Fold`): its part of the data is the
             validation split (``scope="val"``; the test split stays as it is) or the test split
             (``scope="test"``: every example is tested once over the K folds; validation is carved
@@ -252,6 +257,8 @@ def make_splits(
     elif fold is not None:  # the fold is the validation split; the test split stays out
         pool = np.union1d(train, given.get("val", _EMPTY))
         train, val = fold.cut(pool, y, source, split_seed)
+    elif val_per_class:
+        val, train = _few_labels(train, y, source.classes, val_per_class, split_seed, flag="--target-val")
     elif "val" in given:
         val = given["val"]
     else:

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from graft.data.base import dataset_size
 from graft.data.batching import concat_inputs, input_count
 from graft.data.pipeline import random_subset
 from graft.domain_shift import FALLBACK_ZOOM, zoom_range
@@ -75,6 +76,13 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
     mcc_weight: float = option(0.0, help="Weight of an added Minimum Class Confusion loss on the target (0: none).",
                                ge=0)
     select_by: str = option("im", help="Label-free validator that selects the checkpoint.", choices=_validators)
+    # No label-free validator tells a loss from a gain on every shift (benchmarks/README.md, issue 15): a few
+    # labeled target examples can. Held out of adaptation too, so their accuracy is an honest estimate.
+    target_val: int = option(
+        0, help="Hold out K labeled target examples per class (from the target's training split; they neither "
+        "train nor adapt) and select the checkpoint, and decide the adapted model against the source-only "
+        "reference, by their accuracy instead of --select-by (0: label-free). The target needs labels on at least "
+        "K examples per class outside the test split.", ge=0, example=10)
     # Validators that reward confident predictions cannot see a model that is confident and wrong. Session 31
     # looked for it as a change of the predictions the source-only start was surest of: on the held-out digits
     # -> colour MNIST self-training's picks kept 0.66-0.69 of them and lost 0.09-0.13, and a floor of 0.7 kept
@@ -307,9 +315,13 @@ class DomainAdaptation(Strategy):
         result.trainable_params = sum(p.numel() for p in ctx.model.parameters() if p.requires_grad)
         from graft.selection import VALIDATORS
 
-        margin = adapt_cfg.start_margin_se if VALIDATORS.get(self.config.select_by).terms is not None else 0.0
-        result.extra_metrics.update(selection_summary(result, self.config.select_by, margin, warm, reference,
+        monitor = self.selecting(ctx)
+        labeled = monitor == "val_accuracy"  # per-example terms: each example right or wrong
+        margin = adapt_cfg.start_margin_se if labeled or VALIDATORS.get(monitor).terms is not None else 0.0
+        result.extra_metrics.update(selection_summary(result, monitor, margin, warm, reference,
                                                       self.config.min_confident_agreement, from_reference))
+        if labeled:
+            result.extra_metrics["target_val_examples"] = dataset_size(ctx.val)
         result.extra_metrics["reference"] = "source-only" if reference else "warm-start"
         if reference:  # what the history's epoch-0 row is, for the report: the start only when adapted from it
             result.extra_metrics["epoch_0"] = ("source-only reference, the adaptation's start" if from_reference
@@ -466,8 +478,13 @@ class DomainAdaptation(Strategy):
     def start_is_candidate(self, ctx: FitContext) -> bool:
         return True
 
+    def selecting(self, ctx: FitContext) -> str:
+        """What selects the checkpoint: ``val_accuracy`` on the labeled target examples of ``--target-val``,
+        else the label-free ``--select-by``."""
+        return "val_accuracy" if ctx.val is not None else self.config.select_by
+
     def prepare(self, ctx: FitContext) -> None:
-        ctx.train_config.monitor = self.config.select_by
+        ctx.train_config.monitor = self.selecting(ctx)
         for p in ctx.model.parameters():
             p.requires_grad_(self.config.adapter == "none")
         for p in ctx.model.head.parameters():
@@ -672,6 +689,8 @@ def selection_summary(result: FitResult, monitor: str, margin_se: float, warm_st
         return {}
     sign = 1.0 if monitor_mode(monitor) == "max" else -1.0
     best = max(adapted, key=lambda r: sign * r[monitor])
+    labeled = monitor == "val_accuracy"  # --target-val: labeled target examples judge, not a validator
+    judge = "the labeled target examples (--target-val)" if labeled else "the validator"
     if reference:
         began = "the adaptation's start" if from_reference else "the adaptation started from the warm start"
         origin = (f"the source-only reference ({warm_start} warm-start epochs carried on, on the source, to the end "
@@ -698,19 +717,21 @@ def selection_summary(result: FitResult, monitor: str, margin_se: float, warm_st
             why = f"no adapted epoch scored higher on {monitor} ({best[monitor]:.4g} at best, epoch {best['epoch']:g})"
         else:
             why = (f"the best adapted epoch ({best['epoch']:g}) gained {gain:.4g} on {monitor}, not more than "
-                   f"{margin_se:g} paired standard errors: the validator cannot show the adaptation helped")
+                   f"{margin_se:g} paired standard errors: {judge} cannot show the adaptation helped")
         out["selection_note"] = f"kept {origin}: {why}."
     else:
         chosen = next((r for r in adapted if r["epoch"] == result.best_epoch), best)
         out["selection_note"] = (
             f"adapted epoch {result.best_epoch} chosen: {monitor} {chosen[monitor]:.4g} against {start:.4g} for "
             f"{origin}" + (f", a gain beyond {margin_se:g} paired standard errors." if margin_se > 0 else "."))
-        if agreement is not None and agreement < LARGE_CHANGE:  # told the user and written in metrics.json
+        if agreement is not None and agreement < LARGE_CHANGE and not labeled:  # told the user, and in metrics.json
             from graft.notes import note
 
             warning = large_change(agreement)
             note(warning)
             out["selection_note"] += " " + warning
+    if labeled:
+        out["selection_note"] += " Judged by accuracy on the labeled target examples of --target-val."
     return out
 
 
@@ -719,6 +740,7 @@ def large_change(agreement: float) -> str:
     start's target predictions."""
     return (f"The adapted model changes {1 - agreement:.0%} of the source-only start's target predictions: no "
             "label-free validator can tell a change this large right from wrong (benchmarks/README.md: "
-            "self-training on digits → colour MNIST, 0.36 against source-only's 0.48). Fix: check it on a few "
+            "self-training on digits → colour MNIST, 0.36 against source-only's 0.48). Fix: label a few target "
+            "examples per class and rerun with --target-val K, which selects by their accuracy; or check it on "
             "labeled target examples against a source-only run (graft predict --run DIR --data LABELED prints "
             "the accuracy).")
