@@ -332,7 +332,7 @@ def test_the_share_of_the_starts_predictions_kept_is_recorded_and_a_large_change
     monkeypatch.setattr(adaptation, "LARGE_CHANGE", 1.01)
     with pytest.warns(GraftNote, match=r"changes \d+% of the source-only start's target predictions"):
         flagged = graft.fit("builtin:mlp", target, "test-sharpen-target", source=source, out=tmp_path / "b", **opts)
-    assert "Fix: check it on a few labeled target examples" in flagged.metrics["selection_note"]
+    assert "Fix: label a few target examples per class and rerun with --target-val K" in flagged.metrics["selection_note"]
 
 
 def test_a_resumed_adaptation_compares_with_the_same_start(pair, tmp_path: Path,

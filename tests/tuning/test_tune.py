@@ -99,3 +99,19 @@ def test_domain_adaptation_is_scored_by_its_label_free_validator(tmp_path: Path,
     assert objective_of(STRATEGIES.get("finetune"), {}, {}, {"monitor": "val_loss"})[0] == "val_loss"
     with pytest.raises(ConfigError, match="--val-fraction"):
         objective_of(STRATEGIES.get("scratch"), {"val_fraction": 0}, {}, {})
+
+
+def test_domain_adaptation_with_target_val_is_scored_by_those_labeled_examples(tmp_path: Path,
+                                                                             tune_npz: Path) -> None:
+    from graft.strategies import STRATEGIES
+    from graft.tuning.tune import objective_of
+
+    objective, text = objective_of(STRATEGIES.get("dann"), {}, {"target_val": 4}, {})
+    assert objective == "val_accuracy" and "--target-val" in text
+    result = graft.tune("builtin:mlp", f"npz:{tune_npz}", strategy="dann", source=f"npz:{tune_npz}", trials=2,
+                        out=tmp_path / "tune", space=["lr=1e-3:1e-1:log"], target_val=4,
+                        **{**TINY, "epochs": 4})
+    for t in result.study.trials:
+        metrics = json.loads((Path(t.user_attrs["run_dir"]) / "metrics.json").read_text())
+        assert metrics["n_val"] == 12 and metrics["selected_by"] == "val"
+        assert t.value == pytest.approx(metrics["val_accuracy"])

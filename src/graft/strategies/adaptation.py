@@ -320,7 +320,7 @@ class DomainAdaptation(Strategy):
         margin = adapt_cfg.start_margin_se if labeled or VALIDATORS.get(monitor).terms is not None else 0.0
         result.extra_metrics.update(selection_summary(result, monitor, margin, warm, reference,
                                                       self.config.min_confident_agreement, from_reference))
-        if labeled:
+        if labeled and ctx.val is not None:
             result.extra_metrics["target_val_examples"] = dataset_size(ctx.val)
         result.extra_metrics["reference"] = "source-only" if reference else "warm-start"
         if reference:  # what the history's epoch-0 row is, for the report: the start only when adapted from it
