@@ -517,8 +517,11 @@ def compare(
 
 
 def compare_metrics(results: Any) -> tuple[str, ...]:
-    """The columns a comparison summarises: the label-free pick next to the oracle when present."""
-    wanted = ("test_accuracy", "oracle_test_accuracy", "test_macro_f1", "train_seconds")
+    """The columns a comparison summarises: the label-free pick next to the oracle when present, and the accuracy
+    on the labeled target examples that selected (``--target-val``)."""
+    held = "target_val_examples" in results and results["target_val_examples"].notna().any()
+    wanted = ("test_accuracy", *(("val_accuracy",) if held else ()), "oracle_test_accuracy", "test_macro_f1",
+              "train_seconds")
     return tuple(c for c in wanted if c in results and results[c].notna().any())
 
 

@@ -74,3 +74,12 @@ def test_target_val_needs_labels_enough_for_k_per_class(pair, tmp_path: Path) ->
     with pytest.raises(ConfigError, match=r"--target-val 40 is larger than the smallest class .* Allowed: 1\.\.30"):
         graft.fit("builtin:mlp", target, "dann", source=source, out=tmp_path / "b", target_val=40, **QUIET)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_compare_shows_the_accuracy_on_the_held_out_examples_beside_the_test_accuracy(pair, tmp_path: Path) -> None:
+    source, target = pair
+    results = graft.compare("builtin:mlp", target, ["source-only", "dann"], source=source, seeds=[0],
+                            out=tmp_path, target_val=10, **QUIET)
+    assert (results["selected_by"] == "val").all() and (results["n_val"] == 30).all()
+    header = next(line for line in (tmp_path / "summary.md").read_text().splitlines() if line.startswith("| model"))
+    assert header.index("test_accuracy") < header.index("val_accuracy") < header.index("oracle_test_accuracy")
