@@ -141,6 +141,9 @@ def plan_splits(
         if labeled_target:  # with K: K labeled target examples per class join the labeled stream
             splits = make_splits(target, seed=seed, split_seed=split_seed, test_fraction=test_fraction,
                                  val_fraction=0.0, labels_per_class=labels_per_class, val_per_class=target_val or None)
+            if not target_val and len(splits.val):  # a predefined val/ split: adapted on, unlabeled, as the rest
+                splits = Splits(train=splits.train, val=np.zeros(0, dtype=np.int64), test=splits.test,
+                                unlabeled=np.union1d(splits.unlabeled, splits.val))
         else:  # an unlabeled target: every example adapts, none is scored
             empty = np.zeros(0, dtype=np.int64)
             splits = Splits(train=np.arange(len(target), dtype=np.int64), val=empty, test=empty)

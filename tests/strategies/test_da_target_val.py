@@ -83,3 +83,21 @@ def test_compare_shows_the_accuracy_on_the_held_out_examples_beside_the_test_acc
     assert (results["selected_by"] == "val").all() and (results["n_val"] == 30).all()
     header = next(line for line in (tmp_path / "summary.md").read_text().splitlines() if line.startswith("| model"))
     assert header.index("test_accuracy") < header.index("val_accuracy") < header.index("oracle_test_accuracy")
+
+
+def test_a_predefined_val_split_adapts_unlabeled_unless_target_val_is_given(pair) -> None:
+    import dataclasses
+
+    from graft.engine.config import TrainConfig
+    from graft.streams import plan_splits
+
+    source, target = pair
+    n, order = len(target), np.random.default_rng(0).permutation(len(target))  # rows come sorted by class
+    given = dataclasses.replace(target, splits={"train": order[: n // 2], "val": order[n // 2: 3 * n // 4],
+                                                "test": order[3 * n // 4:]})
+    needs, cut = frozenset({"source", "target"}), {"split_seed": 0, "test_fraction": 0.5, "val_fraction": 0.1,
+                                                   "labels_per_class": None}
+    plain = plan_splits(needs, given, source, TrainConfig(batch_size=16), seed=0, **cut)
+    assert len(plain.target.val) == 0 and len(plain.target_pool) == 3 * n // 4  # label-free: val/ adapts too
+    held = plan_splits(needs, given, source, TrainConfig(batch_size=16), seed=0, target_val=2, **cut)
+    assert len(held.target.val) == 6 and set(held.target.val) <= set(order[: n // 2])  # from the training split
