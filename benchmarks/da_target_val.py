@@ -84,7 +84,8 @@ def strategy_table(tv: pd.DataFrame, free: pd.DataFrame) -> pd.DataFrame:
     for s, part in both.groupby("strategy", sort=False):
         per_shift = part.groupby("shift")[["test_accuracy_tv", "test_accuracy_free"]].mean()
         change = per_shift["test_accuracy_tv"] - per_shift["test_accuracy_free"]
-        rows.append({"strategy": s, "shifts": len(per_shift), "label-free mean": f"{per_shift['test_accuracy_free'].mean():.3f}",
+        rows.append({"strategy": s, "shifts": len(per_shift),
+                     "label-free mean": f"{per_shift['test_accuracy_free'].mean():.3f}",
                      "target-val mean": f"{per_shift['test_accuracy_tv'].mean():.3f}",
                      "change": f"{change.mean():+.3f}", "worst shift": f"{change.min():+.3f} ({change.idxmin()})",
                      "best shift": f"{change.max():+.3f} ({change.idxmax()})"})
