@@ -11,7 +11,7 @@ Reads da_suite.py's run directories of the ``--target-val`` runs (``runs/s36_tv_
   labeled validation examples, as a user of ``graft compare --target-val 10`` would keep, against auto's
   label-free pick (``self-training``).
 
-    python benchmarks/da_target_val.py [--runs runs/s36_tv_a,runs/s36_tv_b]
+    python benchmarks/da_target_val.py [--runs runs/s36_tv_a,runs/s36_tv_b,...]
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def strategy_table(tv: pd.DataFrame, free: pd.DataFrame) -> pd.DataFrame:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", default="runs/s36_tv_a,runs/s36_tv_b")
+    ap.add_argument("--runs", default="runs/s36_tv_a,runs/s36_tv_b,runs/s36_tv2_a,runs/s36_tv2_b")
     args = ap.parse_args()
     tv = load_tv([HERE / r for r in args.runs.split(",")])
     free = load_free()

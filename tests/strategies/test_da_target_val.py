@@ -36,6 +36,11 @@ def test_the_held_out_examples_are_k_per_class_and_outside_the_adapted_pool_and_
     # The validation sample follows the split seed, not the run's seed: every seed of a comparison sees the same.
     again = plan_splits(needs, target, source, TrainConfig(batch_size=16), seed=3, target_val=5, **cut)
     assert again.target.val.tolist() == val.tolist()
+    # With --labels-per-class too: the validation examples are taken first, the K labels from the rest.
+    both = plan_splits(needs, target, source, TrainConfig(batch_size=16), seed=0, target_val=5,
+                       **{**cut, "labels_per_class": 4})
+    assert both.target.val.tolist() == val.tolist() and np.bincount(y[both.target.train]).tolist() == [4, 4, 4]
+    assert not np.intersect1d(both.target.train, val).size
 
 
 def test_target_val_refuses_a_collapse_that_the_label_free_validator_picks(
