@@ -94,7 +94,7 @@ def strategy_table(tv: pd.DataFrame, free: pd.DataFrame) -> pd.DataFrame:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", default="runs/s36_tv_a,runs/s36_tv_b,runs/s36_tv2_a,runs/s36_tv2_b")
+    ap.add_argument("--runs", default="runs/s36_tv_a,runs/s36_tv_b,runs/s36_tv_c,runs/s36_tv2_a,runs/s36_tv2_b")
     args = ap.parse_args()
     tv = load_tv([HERE / r for r in args.runs.split(",")])
     free = load_free()
