@@ -106,3 +106,17 @@ def test_a_predefined_val_split_adapts_unlabeled_unless_target_val_is_given(pair
     assert len(plain.target.val) == 0 and len(plain.target_pool) == 3 * n // 4  # label-free: val/ adapts too
     held = plan_splits(needs, given, source, TrainConfig(batch_size=16), seed=0, target_val=2, **cut)
     assert len(held.target.val) == 6 and set(held.target.val) <= set(order[: n // 2])  # from the training split
+
+
+def test_target_val_may_take_every_training_example_of_a_rare_class(pair) -> None:
+    from graft.data import from_arrays
+    from graft.engine.config import TrainConfig
+    from graft.streams import plan_splits
+
+    source, target = pair
+    y = np.asarray(target.y)
+    keep = np.concatenate([np.flatnonzero(y != 2), np.flatnonzero(y == 2)[:8]])  # 8 examples of class '2'
+    rare = from_arrays(np.asarray(target.x)[keep], y[keep], name="rare")
+    plan = plan_splits(frozenset({"source", "target"}), rare, source, TrainConfig(batch_size=16), seed=0,
+                       split_seed=0, test_fraction=0.5, val_fraction=0.1, labels_per_class=None, target_val=4)
+    assert (np.asarray(rare.y)[plan.target.val] == 2).sum() == 4  # all four training examples of it

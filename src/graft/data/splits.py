@@ -268,7 +268,8 @@ def make_splits(
             f"{source.name}: too few labeled examples to split ({len(train)} train, "
             f"{len(test)} test). Fix: add examples, or provide train/ and test/ folders."
         )
-    _check_classes_trained(source, y, train, val, test)
+    if not val_per_class:  # --target-val's domain adaptation learns its classes from the source: any may be all val
+        _check_classes_trained(source, y, train, val, test)
     unlabeled = unknown
     if labels_per_class is not None:
         train, rest = _few_labels(train, y, source.classes, labels_per_class, seed)
