@@ -95,16 +95,18 @@ def strategy_table(tv: pd.DataFrame, free: pd.DataFrame) -> pd.DataFrame:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", default="runs/s36_tv_a,runs/s36_tv_b,runs/s36_tv_c,runs/s36_tv2_a,runs/s36_tv2_b")
+    ap.add_argument("--out", default="da_target_val", help="results/OUT.md")
+    ap.add_argument("--k", type=int, default=10, help="the runs' --target-val, for the title")
     args = ap.parse_args()
     tv = load_tv([HERE / r for r in args.runs.split(",")])
     free = load_free()
     from graft.report import markdown_table
 
-    text = ("# DA with `--target-val 10` (session 36)\n\n400 iterations, LeNet, seeds 0–2; `*`: below `source-only "
-            "--target-val 10` beyond 2 paired standard errors. Built by `benchmarks/da_target_val.py`.\n\n"
+    text = (f"# DA with `--target-val {args.k}` (session 36)\n\n400 iterations, LeNet, seeds 0–2; `*`: below "
+            f"`source-only --target-val {args.k}` beyond 2 paired standard errors. Built by `benchmarks/da_target_val.py`.\n\n"
             + markdown_table(shift_table(tv, free)) + "\n\n## Against each strategy's label-free run\n\n"
             + markdown_table(strategy_table(tv, free)) + "\n")
-    (HERE / "results" / "da_target_val.md").write_text(text)
+    (HERE / "results" / f"{args.out}.md").write_text(text)
     print(text)
 
 
