@@ -103,7 +103,8 @@ def main() -> None:
     from graft.report import markdown_table
 
     text = (f"# DA with `--target-val {args.k}` (session 36)\n\n400 iterations, LeNet, seeds 0–2; `*`: below "
-            f"`source-only --target-val {args.k}` beyond 2 paired standard errors. Built by `benchmarks/da_target_val.py`.\n\n"
+            f"`source-only --target-val {args.k}` beyond 2 paired standard errors. Built by "
+            "`benchmarks/da_target_val.py`.\n\n"
             + markdown_table(shift_table(tv, free)) + "\n\n## Against each strategy's label-free run\n\n"
             + markdown_table(strategy_table(tv, free)) + "\n")
     (HERE / "results" / f"{args.out}.md").write_text(text)
