@@ -19,6 +19,10 @@ start itself. An adapted epoch replaces it only when its validator gain exceeds
 that cannot show the adaptation helped keeps the source-only model, and ``selection_note`` in
 metrics.json says which happened and why. The warm start and the reference are saved once done
 (``checkpoints/source_phases.ckpt``), so that ``--resume`` does not train them again.
+
+With ``--target-val K`` a few labeled target examples, held out of training and adaptation, take the
+validator's place: their accuracy selects the checkpoint and decides against the reference, with the same
+paired-standard-error margin (each example right or wrong).
 """
 
 from __future__ import annotations
