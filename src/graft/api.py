@@ -192,7 +192,7 @@ def fit(
     plan = plan_splits(needs, target, src, train_cfg, seed=seed, split_seed=run_cfg.split_seed,
                        test_fraction=run_cfg.test_fraction, val_fraction=run_cfg.val_fraction,
                        labels_per_class=labels_per_class, fold=run_cfg.split_fold(),
-                       target_val=getattr(strategy_cfg, "target_val", 0))
+                       target_val=strategy_cls.held_out_target(strategy_cfg))
     missing = int((np.asarray(target.y) < 0).sum())
     if missing and not adapting and not takes_unlabeled(needs) and (target.y >= 0).any():
         from graft.notes import note
@@ -517,10 +517,10 @@ def compare(
 
 
 def compare_metrics(results: Any) -> tuple[str, ...]:
-    """The columns a comparison summarises: the label-free pick next to the oracle when present, and the accuracy
-    on the labeled target examples that selected (``--target-val``)."""
-    held = "target_val_examples" in results and results["target_val_examples"].notna().any()
-    wanted = ("test_accuracy", *(("val_accuracy",) if held else ()), "oracle_test_accuracy", "test_macro_f1",
+    """The columns a comparison summarises: the label-free pick next to the oracle when present, and beside them
+    the validation accuracy where labeled examples selected it (domain adaptation's ``--target-val``)."""
+    oracle = "oracle_test_accuracy" in results
+    wanted = ("test_accuracy", *(("val_accuracy",) if oracle else ()), "oracle_test_accuracy", "test_macro_f1",
               "train_seconds")
     return tuple(c for c in wanted if c in results and results[c].notna().any())
 

@@ -119,16 +119,16 @@ def _check_classes_trained(source: DataSource, y: np.ndarray, train: np.ndarray,
 
 
 def _few_labels(
-    train: np.ndarray, y: np.ndarray, classes: list[str], k: object, seed: int, flag: str = "--labels-per-class"
+    train: np.ndarray, y: np.ndarray, classes: list[str], k: object, seed: int, flag: str = "--labels-per-class",
+    fractions: str = "--test-fraction / --val-fraction",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Keep ``k`` random examples per class; return ``(labeled, rest)``. ``flag``: the option that asked,
-    for the errors."""
+    """Keep ``k`` random examples per class; return ``(labeled, rest)``. ``flag``: the option that asked, and
+    ``fractions`` the options that leave more training examples, for the errors."""
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise ConfigError(
             f"{flag} must be at least 1; got {k}. "
             "Fix: pass a positive K, or leave it out to use every training label."
         )
-    fractions = "--test-fraction" if flag == "--target-val" else "--test-fraction / --val-fraction"
     present = np.unique(y[y >= 0])
     counts = {int(c): int(np.sum(y[train] == c)) for c in present}
     smallest = min(counts, key=lambda c: counts[c])
@@ -258,7 +258,7 @@ def make_splits(
         pool = np.union1d(train, given.get("val", _EMPTY))
         train, val = fold.cut(pool, y, source, split_seed)
     elif val_per_class:
-        val, train = _few_labels(train, y, source.classes, val_per_class, split_seed, flag="--target-val")
+        val, train = _few_labels(train, y, source.classes, val_per_class, split_seed, "--target-val", "--test-fraction")
     elif "val" in given:
         val = given["val"]
     else:

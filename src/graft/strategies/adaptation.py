@@ -319,7 +319,7 @@ class DomainAdaptation(Strategy):
         result.trainable_params = sum(p.numel() for p in ctx.model.parameters() if p.requires_grad)
         from graft.selection import VALIDATORS
 
-        monitor = self.selecting(ctx)
+        monitor = self.selecting()
         labeled = monitor == "val_accuracy"  # per-example terms: each example right or wrong
         margin = adapt_cfg.start_margin_se if labeled or VALIDATORS.get(monitor).terms is not None else 0.0
         result.extra_metrics.update(selection_summary(result, monitor, margin, warm, reference,
@@ -482,13 +482,27 @@ class DomainAdaptation(Strategy):
     def start_is_candidate(self, ctx: FitContext) -> bool:
         return True
 
-    def selecting(self, ctx: FitContext) -> str:
-        """What selects the checkpoint: ``val_accuracy`` on the labeled target examples of ``--target-val``,
-        else the label-free ``--select-by``."""
-        return "val_accuracy" if ctx.val is not None else self.config.select_by
+    @classmethod
+    def held_out_target(cls, config: StrategyConfig) -> int:
+        return config.target_val if isinstance(config, AdaptationConfig) else 0
+
+    @classmethod
+    def selects_by(cls, config: StrategyConfig) -> tuple[str, str] | None:
+        """``val_accuracy`` on the labeled target examples of ``--target-val``, else the label-free
+        ``--select-by``."""
+        if not isinstance(config, AdaptationConfig):
+            return None
+        if config.target_val:
+            held = f"`val_accuracy` on the {config.target_val} labeled target examples per class of --target-val"
+            return "val_accuracy", held
+        return config.select_by, f"the label-free validator `{config.select_by}` on the unlabeled target (--select-by)"
+
+    def selecting(self) -> str:
+        """The history column that selects the checkpoint (:meth:`selects_by`)."""
+        return "val_accuracy" if self.config.target_val else self.config.select_by
 
     def prepare(self, ctx: FitContext) -> None:
-        ctx.train_config.monitor = self.selecting(ctx)
+        ctx.train_config.monitor = self.selecting()
         for p in ctx.model.parameters():
             p.requires_grad_(self.config.adapter == "none")
         for p in ctx.model.head.parameters():

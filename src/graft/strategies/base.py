@@ -178,6 +178,18 @@ class Strategy:
         """The streams a run with ``config`` needs: ``needs``, plus those an option turns on."""
         return cls.needs
 
+    @classmethod
+    def held_out_target(cls, config: StrategyConfig) -> int:
+        """Labeled target examples per class a run with ``config`` holds out to select (0: the usual validation
+        split, ``--val-fraction``)."""
+        return 0
+
+    @classmethod
+    def selects_by(cls, config: StrategyConfig) -> tuple[str, str] | None:
+        """The history column that selects a run with ``config``, and how it reads in words, where the strategy
+        chooses it (None: the engine's ``--monitor`` on the validation split)."""
+        return None
+
     def __init__(self, config: StrategyConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
         # Checked here too, not only by the API: a config built in Python reaches fit directly.

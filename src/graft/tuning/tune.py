@@ -158,21 +158,18 @@ def objective_of(strategy_cls: type[Strategy], run_opts: Mapping[str, Any], stra
                  train_opts: Mapping[str, Any]) -> tuple[str, str]:
     """The history column a trial is scored by, and how it reads in tune.md.
 
-    A domain-adaptation strategy (its ``needs`` has ``target``) selects checkpoints with a label-free
-    validator (``--select-by``) and is scored by it, or with ``--target-val K`` by the accuracy on those labeled
-    target examples; any other by its validation ``--monitor``.
+    A strategy that chooses what selects its checkpoints (``Strategy.selects_by``: domain adaptation's
+    label-free ``--select-by``, or the labeled examples of ``--target-val K``) is scored by it; any other by its
+    validation ``--monitor``.
 
     Raises:
         ConfigError: A labeled target without a validation split (nothing to score trials by).
     """
     owner = f"strategy '{strategy_cls.name}'"
     strategy_cfg = build_config(strategy_cls.Config, strat_opts, owner)
-    validator = getattr(strategy_cfg, "select_by", None)
-    held = getattr(strategy_cfg, "target_val", 0)
-    if "target" in strategy_cls.needs and held:
-        return "val_accuracy", f"`val_accuracy` on the {held} labeled target examples per class of --target-val"
-    if "target" in strategy_cls.needs and validator is not None:
-        return str(validator), f"the label-free validator `{validator}` on the unlabeled target (--select-by)"
+    own = strategy_cls.selects_by(strategy_cfg)
+    if own is not None:
+        return own
     train_cfg = build_config(TrainConfig, {**strategy_cls.train_defaults, **train_opts}, "the engine")
     run_cfg = build_config(RunOptions, run_opts, "graft tune")
     if run_cfg.val_fraction == 0:
