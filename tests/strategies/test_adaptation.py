@@ -234,9 +234,8 @@ def test_adaptation_that_hurts_the_validator_keeps_the_source_only_start(
     assert m["test_accuracy"] == pytest.approx(hist[0]["oracle_test_accuracy"])
     assert m["start_im"] == pytest.approx(hist[0]["im"])
     assert m["reference"] == "source-only"  # the default: a source-only model trained to the end competes
-    assert m["selection_note"].startswith("kept the source-only reference (2 warm-start epochs carried on, on the "
-                                          "source, to the end of --epochs; the adaptation started from the warm "
-                                          "start)")
+    assert m["selection_note"].startswith("kept the source-only reference (source-only's own run; the adaptation "
+                                          "started from a 2-epoch warm start)")
     assert "no adapted epoch scored higher on im" in m["selection_note"]
     warm = graft.fit("builtin:mlp", target, "test-flatten-target", source=source, out=tmp_path / "warm",
                      trade_off=20.0, ramp=False, reference="warm-start", **{**QUIET, "lr": 0.05})
@@ -244,26 +243,23 @@ def test_adaptation_that_hurts_the_validator_keeps_the_source_only_start(
     assert warm.metrics["selection_note"].startswith("kept the source-only start (after 2 warm-start epochs)")
 
 
-def test_the_source_only_reference_is_one_source_only_run_over_the_whole_budget(
+def test_the_source_only_reference_is_source_only_s_own_run(
         pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source, target = pair
     _register_temporary(monkeypatch, "test-no-alignment", type("NoAlignment", (STRATEGIES.get("source-only"),), {"adapts": True}))
-    # Without an alignment term, a continued schedule is source-only training over --epochs, the warm start
-    # competing as epoch 0: the model the reference must be.
-    plain = graft.fit("builtin:mlp", target, "test-no-alignment", source=source, out=tmp_path / "plain",
-                      reference="warm-start", warm_start_schedule="continue", **QUIET)
-    chosen = next(r for r in plain.history if r["epoch"] == plain.metrics["selected_epoch"])
-    referenced = graft.fit("builtin:mlp", target, "test-no-alignment", source=source, out=tmp_path / "ref", **QUIET)
+    only = graft.fit("builtin:mlp", target, "source-only", source=source, out=tmp_path / "so", **QUIET)
+    chosen = next(r for r in only.history if r["epoch"] == only.metrics["selected_epoch"])
+    referenced = graft.fit("builtin:mlp", target, "test-no-alignment", source=source, out=tmp_path / "ref",
+                           warm_start=3, **QUIET)  # its own warm start does not change the reference
     assert referenced.history[0]["im"] == pytest.approx(chosen["im"], rel=1e-6)
     assert referenced.history[0]["oracle_test_accuracy"] == pytest.approx(chosen["oracle_test_accuracy"])
-    # The adaptation itself still starts from the warm start, its training untouched by the reference's.
+    # The adaptation itself still starts from its warm start, its training untouched by the reference's.
     alone = graft.fit("builtin:mlp", target, "test-no-alignment", source=source, out=tmp_path / "alone",
-                      reference="warm-start", **QUIET)
+                      reference="warm-start", warm_start=3, **QUIET)
     assert [r["train_ce"] for r in referenced.history[1:]] == pytest.approx(
         [r["train_ce"] for r in alone.history[1:]], rel=1e-6)
     # source-only is its own reference: no second run.
-    assert graft.fit("builtin:mlp", target, "source-only", source=source, out=tmp_path / "so",
-                     **QUIET).metrics["reference"] == "warm-start"
+    assert only.metrics["reference"] == "warm-start"
 
 
 def test_adaptation_that_clearly_helps_the_validator_replaces_the_start(
@@ -376,7 +372,7 @@ def test_a_run_interrupted_after_its_source_only_phases_resumes_without_training
     monkeypatch.setattr(Trainer, "fit", interrupted)
     with pytest.raises(KeyboardInterrupt):
         graft.fit("builtin:mlp", target, "dann", source=source, out=tmp_path / "cut", **QUIET)
-    assert calls == [False, False, True]  # warm start, reference, adaptation
+    assert calls == [False, False, False, True]  # the reference (source-only's warm start, run), warm start, adaptation
     assert (tmp_path / "cut" / "checkpoints" / "source_phases.ckpt").exists()
     calls.clear()
     monkeypatch.setattr(Trainer, "fit", lambda self, *a, **k: calls.append(1) or real_fit(self, *a, **k))
@@ -428,7 +424,7 @@ def test_a_longer_default_warm_start_takes_at_most_half_of_a_short_run(name: str
     full = graft.fit("builtin:mlp", target, name, source=source, out=tmp_path / "full",
                      **{**QUIET, "epochs": 10})
     assert full.metrics["epochs_run"] == 5
-    assert full.metrics["selection_note"].endswith(".") and "(5 warm-start epochs" in full.metrics["selection_note"]
+    assert full.metrics["selection_note"].endswith(".") and "from a 5-epoch warm start)" in full.metrics["selection_note"]
     given = graft.fit("builtin:mlp", target, name, source=source, out=tmp_path / "given",
                       warm_start=5, **QUIET)  # a value the user gives is used as it is, even above half
     assert given.metrics["epochs_run"] == QUIET["epochs"] - 5
@@ -537,7 +533,6 @@ def test_where_the_source_is_randomised_mcc_cdan_and_dann_warm_up_longer(name: s
     else:
         other = graft.fit("builtin:lenet", flipped, name, source=(xs, ys), out=tmp_path / "other", **common)
     assert other.metrics["polarity_differs"] is True and other.metrics["warm_start"] == randomised
-    assert f"({randomised} warm-start epochs carried on" in other.metrics["selection_note"]
     # Randomised by the user's own option: the same longer start; at --epochs 8 it leaves 3 to adapt.
     asked = graft.fit("builtin:lenet", squares(64, seed=1), name, source=(xs, ys), out=tmp_path / "asked",
                       source_invert=0.3, **{**common, "epochs": 8})
@@ -718,9 +713,8 @@ def test_adapt_from_sets_the_weights_the_adaptation_starts_from(start: str, pair
     def on_cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {k: v.detach().cpu().clone() for k, v in state.items()}
 
-    def spy_reference(self, ctx, *args):  # type: ignore[no-untyped-def]
-        seen["warm-start"] = on_cpu(self.module(ctx).state_dict())
-        seen["reference"] = on_cpu(train_reference(self, ctx, *args))
+    def spy_reference(self, ctx):  # type: ignore[no-untyped-def]
+        seen["reference"] = on_cpu(train_reference(self, ctx))
         return seen["reference"]
 
     def spy_step(self, module, batch):  # type: ignore[no-untyped-def]
@@ -732,12 +726,11 @@ def test_adapt_from_sets_the_weights_the_adaptation_starts_from(start: str, pair
     run = graft.fit("builtin:mlp", target, "self-training", source=source, out=tmp_path / start, adapt_from=start,
                     **{**QUIET, "epochs": 5, "warm_start": 2})
     assert run.metrics["adapt_from"] == start
-    other = "reference" if start == "warm-start" else "warm-start"
-    shared = [k for k in seen[start] if k in seen["first"]]
-    assert shared and all(torch.equal(seen["first"][k], seen[start][k]) for k in shared)
-    assert not all(torch.equal(seen["first"][k], seen[other][k]) for k in shared)
-    began = "the adaptation's start" if start == "reference" else "the adaptation started from the warm start"
-    assert f"to the end of --epochs; {began})" in run.metrics["selection_note"]  # says what epoch 0 is
+    shared = [k for k in seen["reference"] if k in seen["first"]]
+    assert shared and all(k.startswith("model.") for k in seen["reference"])
+    assert all(torch.equal(seen["first"][k], seen["reference"][k]) for k in shared) == (start == "reference")
+    began = "the adaptation's start" if start == "reference" else "the adaptation started from a 2-epoch warm start"
+    assert f"(source-only's own run; {began})" in run.metrics["selection_note"]  # says what epoch 0 is
     said = "the adaptation's start" if start == "reference" else "adapted from the 2-epoch warm start"
     assert run.metrics["epoch_0"] == f"source-only reference{',' if start == 'reference' else ';'} {said}"
     assert f"Epoch 0 is the {run.metrics['epoch_0']}." in (tmp_path / start / "report.md").read_text()

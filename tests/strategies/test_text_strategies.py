@@ -97,7 +97,7 @@ def test_on_text_dann_learns_the_source_longer_and_mcc_keeps_its_own(tiny_bert: 
     with pytest.warns(GraftNote, match="dann learns a text source for 4 warm-start epochs"):
         dann = graft.fit(f"hf:{tiny_bert}", target, "dann", out=tmp_path / "dann", **common)
     assert dann.metrics["warm_start"] == 4 and dann.metrics["epochs_run"] == 2
-    assert "(4 warm-start epochs carried on" in dann.metrics["selection_note"]
+    assert "started from a 4-epoch warm start)" in dann.metrics["selection_note"]
     assert dann.metrics["warm_start_schedule"] == "restart"  # a fresh optimizer for the adaptation, the default
     mcc = graft.fit(f"hf:{tiny_bert}", target, "mcc", out=tmp_path / "mcc", **common)
     assert mcc.metrics["warm_start"] == 3  # its own 5, at most half of --epochs

@@ -7,17 +7,19 @@ optionally MCC on the target. Checkpoints are chosen by a label-free validator
 (``--select-by``); the oracle curve on the target test set is recorded next to it,
 clearly named, and never used to select.
 
-A source-only model competes as epoch 0. The adaptation starts from the model after
-``--warm-start`` epochs of source-only training (cross-entropy on the source, batch norm over
-both domains, the same optimizer and schedule), counted inside ``--epochs``; with
-``--warm-start 0`` from the given model as it is (a ``run:DIR`` already trained on the source).
-With ``--reference source-only`` (the default) what competes is that warm start carried on, on
-the source alone and in one schedule, to the end of ``--epochs`` and label-free selected (the
-*reference*, trained before the adaptation); with ``--reference warm-start`` it is the warm
-start itself. An adapted epoch replaces it only when its validator gain exceeds
+A source-only model competes as epoch 0. With ``--reference source-only`` (the default) it is
+``source-only``'s own run (the *reference*: the model ``--strategy source-only`` trains with the
+same data, seed, budget and shared options, trained first on a copy of the model), so a run that
+keeps it ends exactly where ``source-only`` does. An image model's adaptation starts from it
+(``--adapt-from reference``) and runs ``--epochs`` − ``--warm-start`` epochs. Otherwise the
+adaptation starts from the model after ``--warm-start`` epochs of source-only training
+(cross-entropy on the source, batch norm over both domains, the same optimizer and schedule),
+counted inside ``--epochs``; with ``--warm-start 0`` from the given model as it is (a ``run:DIR``
+already trained on the source); with ``--reference warm-start`` that warm start is what competes.
+An adapted epoch replaces it only when its validator gain exceeds
 ``--start-margin-se`` paired standard errors of the validator's per-example terms: a validator
 that cannot show the adaptation helped keeps the source-only model, and ``selection_note`` in
-metrics.json says which happened and why. The warm start and the reference are saved once done
+metrics.json says which happened and why. The reference and the warm start are saved once done
 (``checkpoints/source_phases.ckpt``), so that ``--resume`` does not train them again.
 
 With ``--target-val K`` a few labeled target examples, held out of training and adaptation, take the
@@ -116,10 +118,12 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
     # a source-only model trained to the end, im keeps the reference there (its im is higher) and changes no
     # run of the vision suite by more than 0.01.
     reference: str = option(
-        "source-only", help="What an adapted epoch must beat on --select-by beyond noise to be kept. source-only: a "
-        "source-only model trained from the warm start to the end of --epochs, label-free selected as the source-only "
-        "strategy is (costs --epochs minus --warm-start source epochs more, about a third more time); kept when "
-        "no adapted epoch beats it. warm-start: the warm start's model. (source-only itself: its own run.)",
+        "source-only", help="What an adapted epoch must beat on --select-by beyond noise to be kept. source-only: "
+        "the model --strategy source-only trains with the same data, seed, budget and shared options (its own warm "
+        "start and schedule, selected as it selects), trained first on a copy of the model (costs a source-only run; "
+        "an image model's adaptation starts from it and skips its own warm start); kept when no adapted epoch beats "
+        "it, so the run then ends exactly where source-only does. warm-start: the warm start's model. (source-only "
+        "itself: its own run.)",
         choices=("source-only", "warm-start"))
     # Session 33 (s33_st.md, s33_stref.md, s33_ref_default*.md): self-training on fourteen digit shifts at 400
     # iterations, seeds 0-2, warm-start -> reference: mean 0.750 -> 0.803, none lower beyond noise (MNIST -> skewed
@@ -128,8 +132,8 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
     # the pseudo-labels kept a permutation of the classes.
     adapt_from: str | None = option(
         None, help="The weights the adaptation starts from. warm-start: the warm start's; reference: the "
-        "source-only reference's (--reference source-only, trained to the end of --epochs; no extra cost), so the "
-        "first pseudo-labels and alignments come from the better source model.",
+        "source-only reference's (--reference source-only, source-only's own run; its warm start is then skipped), "
+        "so the first pseudo-labels and alignments come from the better source model.",
         choices=("warm-start", "reference"),
         unset="reference on an image model (with --reference source-only and --warm-start-schedule restart), "
         "else warm-start")
@@ -207,6 +211,10 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
             )
 
 
+#: Options of the adaptation itself, which the source-only reference does not take from it (all others it shares).
+ADAPTATION_ONLY = frozenset({"trade_off", "ramp", "mcc_weight", "warm_start", "warm_start_schedule", "reference",
+                             "adapt_from", "all_validators"})
+
 #: The appearance randomisation a polarity change turns on: (photometric strength, inversion share).
 POLARITY_RANDOMISATION = (0.5, 0.3)
 
@@ -262,7 +270,14 @@ class DomainAdaptation(Strategy):
                                                      "source_aspect")
 
     def fit(self, ctx: FitContext) -> FitResult:
-        """Warm start on the source, then adapt; the warm-started model competes as epoch 0."""
+        """Train and select (:meth:`train_and_select`), then fold adapters and centre the head."""
+        result = self.train_and_select(ctx)
+        self.finish(ctx)
+        return result
+
+    def train_and_select(self, ctx: FitContext) -> FitResult:
+        """The source-only reference (``source-only``'s own run), a warm start on the source where the
+        adaptation starts from it, then the adaptation; the reference (or the warm start) competes as epoch 0."""
         total, given = ctx.train_config.epochs, self.config.warm_start
         if given is not None and given >= total:
             raise ConfigError(
@@ -270,49 +285,52 @@ class DomainAdaptation(Strategy):
                 f"adaptation needs at least one epoch. Got {given} instead. Fix: pass --warm-start {max(0, total - 1)} "
                 "or fewer, or more --epochs."
             )
+        rng = torch.get_rng_state()  # what source-only's own run starts from, for the reference
         polarity = self.resolve_randomisation(ctx)
         warm = self.resolve_warm_start(total, ctx.model.spec.input.kind)
-        self.prepare(ctx)
         continued = self.config.warm_start_schedule == "continue"
-        module, reference = self.module(ctx), self.uses_reference()
-        # The source-only phases (warm start, reference) come before the adaptation's own checkpoints: saved
+        reference = self.uses_reference()
+        # The source-only phases (reference, warm start) come before the adaptation's own checkpoints: saved
         # once done, so that --resume after an interruption skips them.
         phases = ctx.run_dir / "checkpoints" / "source_phases.ckpt" if ctx.run_dir else None
         adapting = ctx.run_dir is not None and (ctx.run_dir / "checkpoints" / "last.ckpt").exists()
-        done = load_phase(phases) if ctx.resume and phases is not None and not adapting else None
-        resume = ctx.resume and done is None  # the adaptation's checkpoint restores weights and start
-        warm_state = None  # the warm start's optimizer, which a continued schedule carries on
+        done = (load_phase(phases) if ctx.resume and phases is not None and not adapting else None) or {}
+        resume = ctx.resume and not done  # the adaptation's checkpoint restores weights and start
         t0 = time.perf_counter()
-        if done is not None:
+        if reference and not resume and "reference" not in done:
+            torch.set_rng_state(rng)
+            done = {**done, "reference": self.train_reference(ctx)}
+            torch.set_rng_state(rng)  # the adaptation's own randomness as without a reference
+            if phases is not None:
+                save_phase(phases, done)
+        self.prepare(ctx)
+        module = self.module(ctx)
+        from_reference = self.resolve_adapt_from(ctx.model.spec.input.kind, reference) == "reference"
+        warm_state = done.get("optimizer")  # the warm start's optimizer, which a continued schedule carries on
+        if "warm" in done:
             module.load_state_dict(done["warm"])
-            warm_state = done.get("optimizer")
-        elif warm and not resume:
+        elif warm and not resume and not from_reference:
             source_cfg = dataclasses.replace(ctx.train_config, epochs=warm, patience=None, monitor="val_accuracy")
             warm_trainer = ctx.trainer(config=source_cfg, run_dir=None)
             warm_trainer.fit(module, self.param_groups(ctx), self.source_step, ctx.train, None, ctx.target,
                              phase=Phase(length=total) if continued else None)
             warm_state = warm_trainer.optimizer_state
-        done = done or {}
-        if phases is not None and not resume and "warm" not in done and (warm or reference):
-            done = {"warm": cpu_copy(module.state_dict()), "optimizer": warm_state}
-            save_phase(phases, done)
+            done = {**done, "warm": cpu_copy(module.state_dict()), "optimizer": warm_state}
+            if phases is not None:
+                save_phase(phases, done)
+        start_state = None
+        if reference and not resume:  # the reference's model, beside the strategy's own modules as they start
+            start_state = {**cpu_copy(module.state_dict()), **done["reference"]}
+            if from_reference:
+                module.load_state_dict(start_state)
         phase = Phase(offset=warm, length=total, optimizer_state=warm_state) if continued else None
         adapt_cfg = dataclasses.replace(ctx.train_config, epochs=total - warm)
-        start_state = done.get("reference")
-        if reference and not resume and start_state is None:
-            one_run = Phase(offset=warm, length=total, optimizer_state=warm_state) if warm_state is not None else None
-            start_state = self.train_reference(ctx, adapt_cfg, one_run)
-            if phases is not None:
-                save_phase(phases, {**done, "reference": start_state})
-        from_reference = self.resolve_adapt_from(ctx.model.spec.input.kind, reference) == "reference"
-        if from_reference and reference and not resume and start_state is not None:
-            module.load_state_dict(start_state)  # a resumed run's checkpoint holds its own weights
         source_seconds = time.perf_counter() - t0
         trainer = ctx.trainer(config=adapt_cfg, callbacks=self.callbacks(ctx), metrics=self.metrics(ctx),
                               start_is_candidate=True, evaluator=self.evaluator(ctx),
                               may_replace_start=self.start_guard())
         result = trainer.fit(module, self.param_groups(ctx), self.step, ctx.train, ctx.val, ctx.target,
-                             resume=resume, phase=phase, start_state=start_state if reference else None)
+                             resume=resume, phase=phase, start_state=start_state)
         # train_seconds covers the source-only phases too (those this process ran; a resumed run's are gone).
         result.seconds += source_seconds
         result.extra_metrics["source_phases_seconds"] = source_seconds
@@ -337,7 +355,6 @@ class DomainAdaptation(Strategy):
         result.extra_metrics["adapt_from"] = self.config.adapt_from
         if self.config.adapter == "none":
             result.extra_metrics["backbone_lr_scale"] = self.config.backbone_lr_scale
-        self.finish(ctx)
         return result
 
     def start_guard(self) -> Any:
@@ -352,25 +369,23 @@ class DomainAdaptation(Strategy):
         strategy :attr:`adapts` (``source-only``'s own run is that model)."""
         return self.config.reference == "source-only" and self.adapts
 
-    def train_reference(self, ctx: FitContext, config: Any, phase: Phase | None) -> dict[str, torch.Tensor]:
-        """Train a source-only model from the current (warm-start) weights for ``config.epochs``,
-        carrying on the warm start's optimizer and schedule (``phase``: one source-only run over the
-        whole budget, whatever --warm-start-schedule the adaptation uses), selected by the label-free
-        validator as the ``source-only`` strategy selects; return its weights and put the warm-start
-        weights back, from which the adaptation starts."""
+    def train_reference(self, ctx: FitContext) -> dict[str, torch.Tensor]:
+        """``source-only``'s own run on a copy of the model: the same data, seed, budget and shared options
+        (the source randomisation, the adapter, --select-by, --target-val), its own warm start and schedule,
+        its selected epoch; the adaptation's own options (the alignment, --mcc-weight, --warm-start) do not
+        apply. A run that keeps it ends with the model ``--strategy source-only`` trains. Returns its weights as
+        :meth:`module`'s keys (``model.*``)."""
         import copy
 
-        module = self.module(ctx)
-        warm = cpu_copy(module.state_dict())
-        if phase is not None and phase.optimizer_state is not None:  # the adaptation may resume it too
-            phase = dataclasses.replace(phase, optimizer_state=copy.deepcopy(phase.optimizer_state))
-        validation = LabelFreeValidation(ctx, self.config.select_by, self.config.max_validation)
-        trainer = ctx.trainer(config=config, run_dir=None, metrics=[validation], start_is_candidate=True,
-                              evaluator=self.evaluator(ctx))
-        trainer.fit(module, self.param_groups(ctx), self.source_step, ctx.train, ctx.val, ctx.target, phase=phase)
-        state = cpu_copy(module.state_dict())
-        module.load_state_dict(warm)
-        return state
+        from graft.strategies.source_only import SourceOnly
+
+        shared = {f.name: getattr(self.config, f.name) for f in dataclasses.fields(AdaptationConfig)
+                  if f.init and f.name not in ADAPTATION_ONLY}
+        source_only = SourceOnly(dataclasses.replace(SourceOnly.Config(), **shared))
+        own = dataclasses.replace(ctx, model=copy.deepcopy(ctx.model), run_dir=None, resume=False,
+                                  train_config=dataclasses.replace(ctx.train_config))
+        source_only.train_and_select(own)
+        return cpu_copy(source_only.module(own).state_dict())
 
     def resolve_adapt_from(self, kind: str, reference: bool) -> str:
         """``--adapt-from``, or the strategy's own: :attr:`image_adapt_from` on an image model that has a
@@ -710,9 +725,9 @@ def selection_summary(result: FitResult, monitor: str, margin_se: float, warm_st
     labeled = monitor == "val_accuracy"  # --target-val: labeled target examples judge, not a validator
     judge = "the labeled target examples (--target-val)" if labeled else "the validator"
     if reference:
-        began = "the adaptation's start" if from_reference else "the adaptation started from the warm start"
-        origin = (f"the source-only reference ({warm_start} warm-start epochs carried on, on the source, to the end "
-                  f"of --epochs; {began})")
+        began = ("the adaptation's start" if from_reference
+                 else f"the adaptation started from a {warm_start}-epoch warm start")
+        origin = f"the source-only reference (source-only's own run; {began})"
     elif warm_start:
         origin = f"the source-only start (after {warm_start} warm-start epochs)"
     else:
