@@ -101,9 +101,10 @@ class AdaptationConfig(AdapterOptions, StrategyConfig):
         "(start_agreement_confident in history.csv); 0: no such guard.", ge=0, le=1, example=0.7)
     # A short source-only phase gives the start that competes as epoch 0 (safe selection).
     warm_start: int | None = option(
-        None, help="Epochs of source-only training before adaptation, counted inside --epochs; the model "
-        "they give is the start (epoch 0) that an adapted epoch must beat on --select-by beyond noise "
-        "(--start-margin-se). 0: the given model is the start.", ge=0, example=2,
+        None, help="Epochs of source-only training before adaptation, counted inside --epochs (with --reference "
+        "warm-start, the model they give is the start, epoch 0, that an adapted epoch must beat). With --adapt-from "
+        "reference the adaptation starts from the reference instead, and runs --epochs minus this many epochs. "
+        "0: the given model is the start.", ge=0, example=2,
         unset="the strategy's own: 2 epochs, mcc and self-training 5, at most half of --epochs; where the "
         "source's appearance is randomised (--source-invert, --source-photometric) mcc 7, cdan and dann 5, leaving at "
         "least 3 epochs to adapt; on a text model dann, cdan, dan and coral 4, leaving at least 2")
