@@ -31,6 +31,8 @@ COMPARISONS = [
      OLD_TV, "so-tv"),
     ("dann --mcc-weight 1 --target-val 10", OLD_TV, ("dm-tv",), ["s37_dmtv_a", "s37_dmtv_b", "s37_tv_c"], "dm-tv",
      OLD_TV, "so-tv"),
+    ("dann --mcc-weight 1, label-free", OLD_FREE, ("dm-ref", "dann+mcc"), ["s37_dm_a", "s37_dm_b"], "dann+mcc",
+     OLD_FREE, "source-only"),
     ("cdan, label-free", OLD_FREE, ("cdan-ref", "cdan"), ["s37_cdan_a", "s37_cdan_a2", "s37_cdan_b"], "cdan",
      OLD_FREE, "source-only"),
 ]
@@ -41,7 +43,10 @@ def read(files: list[str], names: tuple[str, ...] | str) -> pd.DataFrame:
     frames = [pd.read_csv(p) for f in files if (p := HERE / "results" / f"{f}.csv").exists()]
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["shift", "strategy", "seed"])
     rows = rows[rows["strategy"].isin(names)]
-    return rows.drop_duplicates(["shift", "seed"], keep="last").set_index(["shift", "seed"])
+    # A file may hold several of the names (s34_cdan: cdan-ref and the older cdan): the first name listed wins.
+    rank = rows["strategy"].map({name: i for i, name in enumerate(names)})
+    rows = rows.assign(rank=rank).sort_values("rank", kind="stable")
+    return rows.drop_duplicates(["shift", "seed"], keep="first").set_index(["shift", "seed"])
 
 
 def _cell(gain: float, se: float) -> str:
