@@ -4,7 +4,7 @@ measured each strategy's current defaults (da_suite.py's results, 400 iterations
     python benchmarks/da_defaults.py [--take STRATEGY=results/X.csv:NAME ...] [--out results/da_defaults.md]
 
 ``--take`` says where a strategy's rows are (NAME: the strategy or variant name in that csv), in place of
-:data:`TAKE`'s (the run sets of sessions 33-35). Writes a summary per strategy (the shifts of :data:`LATER`
+:data:`TAKE`'s (the run sets of sessions 33-37). Writes a summary per strategy (the shifts of :data:`LATER`
 apart), a shift × strategy table (label-free pick, oracle in brackets, target-only reference), the paired
 difference to ``source-only`` with its standard error, and the validator table over every run. Not part of CI.
 """
@@ -31,17 +31,24 @@ AUTO = "self-training"
 LATER = ("digits→digits-photo", "mnist→mnist-photo")
 #: Their run sets: every strategy at today's defaults under its own name.
 LATER_FILES = ["s35_photo_a", "s35_photo_b"]
-#: strategy → [(csv file, the name its rows carry there)]: sessions 33-34's run sets of each strategy's current
+#: strategy → [(csv file, the name its rows carry there)]: sessions 33-37's run sets of each strategy's current
 #: defaults, and the later shifts' runs under the strategy's own name.
+#: Session 37: strategies re-run with ``source-only``'s own run as the reference (the later shifts included;
+#: a file listed earlier wins a shift and seed).
+REFERENCE_37: dict[str, tuple[list[str], str]] = {
+    "self-training": (["s37_st_a", "s37_st_b"], "self-training"),
+    "dann+mcc": (["s37_dm_a", "s37_dm_b"], "dann+mcc"),
+    "cdan": (["s37_cdan_a", "s37_cdan_a2", "s37_cdan_b"], "cdan"),
+}
+#: Added after this table (session 35); da_target_val.py and da_reference.py report it.
+INK = "mnist→ink-on-photo"
 TAKE: dict[str, list[tuple[str, str]]] = {
     strategy: [(f, name) for f in files] + [(f, strategy) for f in LATER_FILES]
     for strategy, (files, name) in {
         "source-only": (["s33_so"], "source-only"),
-        "self-training": (["s33_stref"], "st-ref"),
+        **REFERENCE_37,
         "mcc": (["s33_mcc", "s33_mcc_b"], "mcc-ref"),
         "dann": (["s34_dann"], "dann-ref"),
-        "dann+mcc": (["s34_dm"], "dm-ref"),
-        "cdan": (["s34_cdan"], "cdan-ref"),
         "dan": (["s34_dan"], "dan-ref"),
         "coral": (["s34_coral_ref_a", "s34_coral_ref_b"], "coral-ref"),
         "target-only": (["s34_target"], "target-only"),
@@ -57,7 +64,7 @@ def load(take: dict[str, list[tuple[str, str]]]) -> pd.DataFrame:
             if path.exists():
                 rows = pd.read_csv(path)
                 frames.append(rows[rows["strategy"] == name].assign(strategy=strategy))
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True).drop_duplicates(["strategy", "shift", "seed"], keep="first")
 
 
 def by_shift(results: pd.DataFrame) -> pd.DataFrame:
@@ -140,6 +147,7 @@ def main() -> None:
         files, _, name = rest.partition(":")
         take[strategy] = [(f, name or strategy) for f in files.split("+")]
     results = load(take)
+    results = results[results["shift"] != INK]
     chosen_on = results[~results["shift"].isin(LATER)]
     later = results[results["shift"].isin(LATER)]
     sources = "; ".join(f"{k} " + ", ".join(f"`{f}:{n}`" for f, n in v) for k, v in take.items())

@@ -48,7 +48,8 @@ def load_tv(dirs: list[Path]) -> pd.DataFrame:
 def load_free() -> pd.DataFrame:
     free = _defaults.load(_defaults.TAKE)
     ink = pd.read_csv(HERE / "results" / "s35_ink.csv")
-    return pd.concat([free, ink], ignore_index=True)[["shift", "strategy", "seed", "test_accuracy"]]
+    both = pd.concat([free, ink], ignore_index=True).drop_duplicates(["strategy", "shift", "seed"], keep="first")
+    return both[["shift", "strategy", "seed", "test_accuracy"]]
 
 
 def _diff(a: pd.Series, b: pd.Series, star: bool = True) -> str:
