@@ -21,8 +21,8 @@ from _results import paired
 from graft.report import markdown_table
 
 HERE = Path(__file__).parent
-OLD_FREE = ["s33_stref", "s33_so", "s33_mcc", "s33_mcc_b", "s34_dann", "s34_cdan", "s34_dm", "s35_photo_a",
-            "s35_photo_b", "s35_ink"]
+OLD_FREE = ["s33_stref", "s33_so", "s33_mcc", "s33_mcc_b", "s34_dann", "s34_dan", "s34_cdan", "s34_dm",
+            "s35_photo_a", "s35_photo_b", "s35_ink"]
 OLD_TV = ["s36_tv_a", "s36_tv_b", "s36_tv_c", "s36_tv2_a", "s36_tv2_b"]
 #: (title, old result files, old name, new result files, new name, baseline files, baseline name)
 COMPARISONS = [
@@ -37,6 +37,7 @@ COMPARISONS = [
     ("mcc, label-free", OLD_FREE, ("mcc-ref", "mcc"), ["s37_mcc_a", "s37_mcc_b"], "mcc", OLD_FREE, "source-only"),
     ("dann, label-free", OLD_FREE, ("dann-ref", "dann"), ["s37_dann_a", "s37_dann_b"], "dann", OLD_FREE,
      "source-only"),
+    ("dan, label-free", OLD_FREE, ("dan-ref", "dan"), ["s37_dan_a", "s37_dan_b"], "dan", OLD_FREE, "source-only"),
     ("cdan, label-free", OLD_FREE, ("cdan-ref", "cdan"), ["s37_cdan_a", "s37_cdan_a2", "s37_cdan_b"], "cdan",
      OLD_FREE, "source-only"),
 ]
