@@ -41,6 +41,7 @@ REFERENCE_37: dict[str, tuple[list[str], str]] = {
     "cdan": (["s37_cdan_a", "s37_cdan_a2", "s37_cdan_b"], "cdan"),
     "mcc": (["s37_mcc_a", "s37_mcc_b"], "mcc"),
     "dann": (["s37_dann_a", "s37_dann_b"], "dann"),
+    "dan": (["s37_dan_a", "s37_dan_b"], "dan"),
 }
 #: Added after this table (session 35); da_target_val.py and da_reference.py report it.
 INK = "mnist→ink-on-photo"
@@ -49,7 +50,6 @@ TAKE: dict[str, list[tuple[str, str]]] = {
     for strategy, (files, name) in {
         "source-only": (["s33_so"], "source-only"),
         **REFERENCE_37,
-        "dan": (["s34_dan"], "dan-ref"),
         "coral": (["s34_coral_ref_a", "s34_coral_ref_b"], "coral-ref"),
         "target-only": (["s34_target"], "target-only"),
     }.items()
