@@ -515,7 +515,10 @@ class DomainAdaptation(Strategy):
 
     def selecting(self) -> str:
         """The history column that selects the checkpoint (:meth:`selects_by`)."""
-        return "val_accuracy" if self.config.target_val else self.config.select_by
+        chosen = self.selects_by(self.config)
+        if chosen is None:
+            raise TypeError(f"{type(self.config).__name__} is not an AdaptationConfig")
+        return chosen[0]
 
     def prepare(self, ctx: FitContext) -> None:
         ctx.train_config.monitor = self.selecting()
