@@ -261,6 +261,48 @@ def mnist_ink_on_photo() -> tuple[DataSource, DataSource]:
     return _odd_half("mnist-ink-on-photo", redraw)
 
 
+def digits_ink_on_photo() -> tuple[DataSource, DataSource]:
+    """scikit-learn's digits → all of MNIST-5k drawn in ink of one random colour per image over patches of every
+    photograph (seed 47; session 38)."""
+    mnist = load_source("builtin:mnist5k")
+    a = mnist.x.astype(np.float32) / 255.0
+    patch = colour_patches(len(mnist), seed=47, photos=PHOTOS + OTHER_PHOTOS).astype(np.float32)
+    ink = np.random.default_rng(47).uniform(0, 255, size=(len(mnist), 1, 1, 3))
+    return load_source("builtin:digits"), _redrawn(mnist, "mnist-ink-on-photo-47", _uint8((1 - a) * patch + a * ink))
+
+
+def mnist_colour_noise() -> tuple[DataSource, DataSource]:
+    """MNIST-5k's odd half as strokes of one random colour per image over smooth colour noise (uniform RGB noise
+    on a 4×4 grid, upsampled bilinearly to 28×28; seed 53; session 38)."""
+    def redraw(gray: np.ndarray) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        rng = np.random.default_rng(53)
+        n = len(gray)
+        grid = torch.from_numpy(rng.uniform(0, 255, size=(n, 3, 4, 4)).astype(np.float32))
+        noise = F.interpolate(grid, size=(28, 28), mode="bilinear", align_corners=True).permute(0, 2, 3, 1).numpy()
+        ink = rng.uniform(0, 255, size=(n, 1, 1, 3))
+        a = gray.astype(np.float32) / 255.0
+        return _uint8((1 - a) * noise + a * ink)
+
+    return _odd_half("mnist-colour-noise", redraw)
+
+
+def mnist_digits_occluded() -> tuple[DataSource, DataSource]:
+    """MNIST-5k → scikit-learn's digits at half contrast over a mid-grey ground, each with one random grey
+    rectangle (a quarter to a half of each side) drawn over it (seed 59; session 38)."""
+    digits = load_source("builtin:digits")
+    rng = np.random.default_rng(59)
+    x = 64.0 + 0.5 * digits.x.astype(np.float32)
+    side = x.shape[1]
+    for i in range(len(x)):
+        h, w = (int(v) for v in rng.integers(side // 4, side // 2 + 1, size=2))
+        top, left = int(rng.integers(0, side - h + 1)), int(rng.integers(0, side - w + 1))
+        x[i, top:top + h, left:left + w] = rng.uniform(40, 200)
+    return load_source("builtin:mnist5k"), _redrawn(digits, "digits-occluded", _uint8(x))
+
+
 SHIFTS: dict[str, Callable[[], tuple[DataSource, DataSource]]] = {
     "mnist→digits": mnist_digits,
     "digits→mnist": digits_mnist,
@@ -306,4 +348,9 @@ HELD_OUT: dict[str, Callable[[], tuple[DataSource, DataSource]]] = {
     # Then, a new construction of the same kind (coloured ink over photographs) to check auto's rule for colour
     # photographs behind the subjects (benchmarks/README.md, session 35), built and run before the rule changed.
     "mnist→ink-on-photo": mnist_ink_on_photo,
+    # Session 38: three new constructions, built and run before any default changed, to check a second
+    # validator's veto (ClassAMI must rise too) chosen on the seventeen above (benchmarks/README.md, session 38).
+    "digits→ink-on-photo": digits_ink_on_photo,
+    "mnist→colour-noise": mnist_colour_noise,
+    "mnist→digits-occluded": mnist_digits_occluded,
 }
