@@ -290,7 +290,8 @@ def test_a_pick_that_overturns_the_starts_surest_predictions_is_refused(
         pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source, target = pair
     _register_temporary(monkeypatch, "test-collapse-target", _CollapseTarget)
-    opts = {"select_by": "entropy", "trade_off": 5.0, **QUIET}
+    # --confirm-by off: this test is about the other guard (the default's veto of the same pick is checked last).
+    opts = {"select_by": "entropy", "trade_off": 5.0, "confirm_by": "none", **QUIET}
     free = graft.fit("builtin:mlp", target, "test-collapse-target", source=source, out=tmp_path / "free", **opts)
     assert free.metrics["min_confident_agreement"] == 0.0  # the guard is off unless asked
     chosen = next(r for r in free.history if r["epoch"] == free.metrics["selected_epoch"])
@@ -303,6 +304,13 @@ def test_a_pick_that_overturns_the_starts_surest_predictions_is_refused(
     assert m["test_accuracy"] == pytest.approx(guarded.history[0]["oracle_test_accuracy"])
     assert "of the start's predictions on the half of the target the start was surest of" in m["selection_note"]
     assert "below --min-confident-agreement 0.7" in m["selection_note"]
+    # The default --confirm-by classami refuses the collapsed pick too: its predictions no longer follow the
+    # clusters the target's features form.
+    confirmed = graft.fit("builtin:mlp", target, "test-collapse-target", source=source, out=tmp_path / "confirmed",
+                          **{**opts, "confirm_by": "classami"}).metrics
+    assert confirmed["best_adapted_epoch"] == free.metrics["selected_epoch"]
+    assert confirmed["confirm_vetoed"] is True and confirmed["selected_epoch"] == 0
+    assert confirmed["picked_classami"] < confirmed["start_classami"]
 
 
 def test_the_share_of_the_starts_predictions_kept_is_recorded_and_a_large_change_is_flagged(

@@ -29,7 +29,7 @@ from graft.engine.fabric import make_fabric
 from graft.engine.memory import peak_memory_mb, reset_peak_memory
 from graft.engine.progress import EpochProgress
 from graft.engine.schedules import PlateauState, lr_factor
-from graft.engine.selection import EpochSelector
+from graft.engine.selection import Candidate, EpochSelector
 from graft.errors import CheckpointError, ConfigError
 from graft.warnings_filter import quiet_third_party
 
@@ -90,6 +90,8 @@ class FitResult:
     #: Validation metrics of the starting weights when they competed; ``history``
     #: then begins with them as its epoch-0 row.
     start_metrics: dict[str, float] = field(default_factory=dict)
+    #: The epoch the selection picked that ``confirm_pick`` refused (the start was kept); None if none.
+    vetoed_epoch: int | None = None
     #: Figures a strategy adds to metrics.json (a teacher's or the unpruned model's, beside
     #: the result's).
     extra_metrics: dict[str, Any] = field(default_factory=dict)
@@ -138,6 +140,9 @@ class Trainer:
         may_replace_start: ``fn(row) -> bool`` over an epoch's history row: False keeps that
             epoch from replacing the start, whatever its monitored value (a guard beside the
             start-margin rule); None: every epoch may.
+        confirm_pick: ``fn(picked_row, start_row) -> bool`` over the history rows of the epoch the
+            selection picked and of the start: False keeps the start instead (a second validator's
+            veto, checked once at the end); None: the pick stands.
     """
 
     def __init__(
@@ -153,9 +158,11 @@ class Trainer:
         loss_clears_start: bool = False,
         later_wins_ties: bool = False,
         may_replace_start: Callable[[dict[str, float]], bool] | None = None,
+        confirm_pick: Callable[[dict[str, float], dict[str, float]], bool] | None = None,
     ) -> None:
         self.config = config
         self.may_replace_start = may_replace_start
+        self.confirm_pick = confirm_pick
         self.evaluator = evaluator
         self.loss_clears_start = loss_clears_start
         self.later_wins_ties = later_wins_ties
@@ -407,6 +414,8 @@ class Trainer:
         result.peak_memory_mb = peak or None
         result.seconds = result.history[-1]["seconds"] if result.history else 0.0
         chosen = selector.chosen()
+        if chosen is not None and self._vetoed(chosen, selector.start, result):
+            result.vetoed_epoch, chosen = chosen.epoch, selector.start
         if chosen is not None:
             module.load_state_dict(chosen.state)
             result.best_epoch, result.best_value = chosen.epoch, chosen.value
@@ -417,6 +426,13 @@ class Trainer:
         if any(p.dtype == torch.float64 for p in module.parameters()):
             module.float()  # --precision 64-true trained in double; evaluation, prediction and export read float32
         return result
+
+    def _vetoed(self, chosen: Candidate, start: Candidate | None, result: FitResult) -> bool:
+        """``confirm_pick`` refuses the picked epoch, so the start is kept."""
+        if self.confirm_pick is None or start is None or chosen is start:
+            return False
+        picked = next((r for r in result.history if r.get("epoch") == chosen.epoch), None)
+        return picked is not None and not self.confirm_pick(picked, result.start_metrics)
 
     def _tie(self, epoch: int, row: dict[str, float]) -> float | None:
         """What breaks an exact tie of the monitored value (lower wins): the later epoch, or the

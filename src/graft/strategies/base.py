@@ -92,7 +92,7 @@ class FitContext:
                 metrics: list[Any] | None = None, run_dir: Path | str | None = "same",
                 start_is_candidate: bool = False, evaluator: Any = None,
                 loss_clears_start: bool = False, later_wins_ties: bool = False,
-                may_replace_start: Any = None) -> Trainer:
+                may_replace_start: Any = None, confirm_pick: Any = None) -> Trainer:
         """A Trainer for this run (a sub-step such as a probe may pass ``run_dir=None``)."""
         metrics = list(metrics or [])
         if (config or self.train_config).oracle_curve and not any(isinstance(m, OracleAccuracy) for m in metrics):
@@ -102,7 +102,7 @@ class FitContext:
             run_dir=self.run_dir if run_dir == "same" else run_dir,
             callbacks=callbacks or [], metrics=metrics, start_is_candidate=start_is_candidate,
             evaluator=evaluator, loss_clears_start=loss_clears_start, later_wins_ties=later_wins_ties,
-            may_replace_start=may_replace_start,
+            may_replace_start=may_replace_start, confirm_pick=confirm_pick,
         )
 
 
