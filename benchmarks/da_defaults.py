@@ -24,13 +24,14 @@ from graft.report import markdown_table
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 suite = importlib.import_module("da_suite")
+confirm = importlib.import_module("da_confirm")
 
 #: What --strategy auto picks for an image model without target labels.
 AUTO = "self-training"
 #: The colour-photograph shifts added in session 35, after today's defaults were chosen (reported apart).
 LATER = ("digits→digits-photo", "mnist→mnist-photo")
 #: Their run sets: every strategy at today's defaults under its own name.
-LATER_FILES = ["s35_photo_a", "s35_photo_b"]
+LATER_FILES = ["s35_photo_a", "s35_photo_b", "s35_ink"]
 #: strategy → [(csv file, the name its rows carry there)]: sessions 33-37's run sets of each strategy's current
 #: defaults, and the later shifts' runs under the strategy's own name.
 #: Session 37: strategies re-run with ``source-only``'s own run as the reference (the later shifts included;
@@ -43,17 +44,43 @@ REFERENCE_37: dict[str, tuple[list[str], str]] = {
     "dann": (["s37_dann_a", "s37_dann_b"], "dann"),
     "dan": (["s37_dan_a", "s37_dan_b"], "dan"),
 }
-#: Added after this table (session 35); da_target_val.py and da_reference.py report it.
+#: Added after this table (session 35): reported with the later shifts.
 INK = "mnist→ink-on-photo"
+#: Session 38's three new constructions, run after every default but --confirm-by was chosen (reported apart).
+FRESH = ("digits→ink-on-photo", "mnist→colour-noise", "mnist→digits-occluded")
+FRESH_FILES = ["s38_fresh_a", "s38_fresh_b"]
 TAKE: dict[str, list[tuple[str, str]]] = {
-    strategy: [(f, name) for f in files] + [(f, strategy) for f in LATER_FILES]
+    strategy: [(f, name) for f in files] + [(f, strategy) for f in FRESH_FILES + LATER_FILES]
     for strategy, (files, name) in {
         "source-only": (["s33_so"], "source-only"),
         **REFERENCE_37,
-        "coral": (["s34_coral_ref_a", "s34_coral_ref_b"], "coral-ref"),
+        # Session 38: re-run with source-only's run as the reference and the --confirm-by veto on.
+        "coral": (["s38_coral_a", "s38_coral_b"], "coral"),
         "target-only": (["s34_target"], "target-only"),
     }.items()
 }
+#: --confirm-by's default (session 38), replayed on runs made before it (their metrics.json has no confirm_by).
+CONFIRM = ("classami", 0.01)
+
+
+def replay_confirm(rows: pd.DataFrame, folder: str, name: str) -> pd.DataFrame:
+    """Runs of ``runs/<folder>`` made before --confirm-by, as today's default would end them: a pick ClassAMI
+    does not confirm ends at epoch 0, the source-only reference (da_confirm.py; exact, as the history holds
+    epoch 0's accuracy). Adds ``vetoed``."""
+    import json
+
+    rows = rows.assign(vetoed=False)
+    for i, row in rows.iterrows():
+        run = HERE / "runs" / folder / suite.SLUG[row["shift"]] / f"{name}-s{row['seed']}"
+        if name in ("source-only", "target-only") or not (run / "history.csv").exists():
+            continue
+        metrics = json.loads((run / "metrics.json").read_text())
+        if "confirm_by" in metrics or "classami" not in (history := pd.read_csv(run / "history.csv")):
+            continue
+        pick = int(metrics["selected_epoch"])
+        if confirm.confirmed(pick, history.astype(str).to_dict("records"), *CONFIRM) != pick:
+            rows.loc[i, ["test_accuracy", "selected_epoch", "vetoed"]] = [row["start_accuracy"], 0, True]
+    return rows
 
 
 def load(take: dict[str, list[tuple[str, str]]]) -> pd.DataFrame:
@@ -63,7 +90,8 @@ def load(take: dict[str, list[tuple[str, str]]]) -> pd.DataFrame:
             path = HERE / "results" / f"{f}.csv"
             if path.exists():
                 rows = pd.read_csv(path)
-                frames.append(rows[rows["strategy"] == name].assign(strategy=strategy))
+                rows = replay_confirm(rows[rows["strategy"] == name], f, name)
+                frames.append(rows.assign(strategy=strategy))
     return pd.concat(frames, ignore_index=True).drop_duplicates(["strategy", "shift", "seed"], keep="first")
 
 
@@ -147,18 +175,24 @@ def main() -> None:
         files, _, name = rest.partition(":")
         take[strategy] = [(f, name or strategy) for f in files.split("+")]
     results = load(take)
-    results = results[results["shift"] != INK]
-    chosen_on = results[~results["shift"].isin(LATER)]
-    later = results[results["shift"].isin(LATER)]
+    later_shifts = (*LATER, INK)
+    chosen_on = results[~results["shift"].isin(later_shifts + FRESH)]
+    later = results[results["shift"].isin(later_shifts)]
+    fresh = results[results["shift"].isin(FRESH)]
     sources = "; ".join(f"{k} " + ", ".join(f"`{f}:{n}`" for f, n in v) for k, v in take.items())
     text = (
         "# The DA suite at today's defaults\n\nLeNet, 400 iterations, seeds 0–2 (da_suite.py's protocol). Cells: "
         "the label-free pick's target test accuracy, mean over seeds, and the best epoch by target test labels "
-        "in brackets (never used to select). `target-only`: LeNet trained with the target's labels. Sources: "
+        "in brackets (never used to select). `target-only`: LeNet trained with the target's labels. Runs made "
+        "before session 38 are shown as `--confirm-by classami` (today's default) would end them, replayed from "
+        f"their histories ({int(results['vetoed'].sum())} of {int(results['selected_epoch'].notna().sum())} runs "
+        "sent back to the reference). Sources: "
         + sources + ".\n\n## The fourteen shifts today's defaults were chosen on\n\n"
         + markdown_table(summary(chosen_on))
-        + (f"\n\n## Held out: {', '.join(LATER)} (added in session 35, after the defaults were chosen)\n\n"
+        + (f"\n\n## Held out: {', '.join(later_shifts)} (added in session 35, after the defaults were chosen)\n\n"
            + markdown_table(summary(later)) if len(later) else "")
+        + (f"\n\n## Held out: {', '.join(FRESH)} (session 38, built after every default but --confirm-by)\n\n"
+           + markdown_table(summary(fresh)) if len(fresh) else "")
         + "\n\n## Per shift\n\n" + markdown_table(by_shift(results))
         + "\n\n## Against source-only\n\nPaired over seeds, ± the standard "
         "error (std, ddof 1, over √3); `*` below −2 standard errors.\n\n"
