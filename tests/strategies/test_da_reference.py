@@ -87,3 +87,34 @@ def test_the_reference_leaves_the_adaptation_its_own_randomness_and_skips_an_unu
     graft.fit("builtin:lenet", target, "dann", source=source, out=tmp_path / "none", warm_start=2,
               reference="warm-start", **IMAGES)
     assert fits == [2, 4]  # no reference: the warm start competes
+
+
+def test_a_comparison_trains_each_reference_once_and_its_runs_match_their_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from graft.engine.trainer import Trainer
+
+    source, target = squares(64, seed=0), squares(64, seed=1)
+    real_fit, fits = Trainer.fit, []
+
+    def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        fits.append(self.config.epochs)
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "fit", counted)
+    results = graft.compare("builtin:lenet", target, ["dann", "cdan", "dann:source-augment=none"], source=source,
+                            seeds=(0,), out=tmp_path / "cmp", warm_start=2, **IMAGES)
+    # dann: the reference (2 + 4) and its adaptation (4); cdan: its adaptation alone, from dann's reference;
+    # dann without the source randomisation: another source-only run, so another reference.
+    assert fits == [2, 4, 4, 4, 2, 4, 4]
+    reused = results.set_index("strategy")["reference_reused_from"]
+    assert reused.isna().tolist() == [True, False, True]
+    assert Path(reused["cdan"]).parent == tmp_path / "cmp" / "references"
+    assert len(list((tmp_path / "cmp" / "references").glob("*.pt"))) == 2
+    # The reused reference is the one cdan trains alone: the same run, weight for weight.
+    fits.clear()
+    alone = graft.fit("builtin:lenet", target, "cdan", source=source, out=tmp_path / "cdan", warm_start=2, **IMAGES)
+    assert fits == [2, 4, 4] and "reference_reused_from" not in alone.metrics
+    compared = graft.load_run(tmp_path / "cmp" / "runs" / "lenet-cdan-s0")
+    assert same_weights(compared, alone)
+    assert compared.metrics["test_accuracy"] == alone.metrics["test_accuracy"]
+    assert compared.history[0]["im"] == alone.history[0]["im"]

@@ -33,6 +33,7 @@ import dataclasses
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -240,6 +241,8 @@ class DomainAdaptation(Strategy):
     Config = AdaptationConfig
     config: AdaptationConfig
     needs: ClassVar[frozenset[str]] = frozenset({"source", "target"})
+    #: Where this run's source-only reference was loaded from, when another run of a comparison trained it.
+    reused_reference: Path | None = None
     # The protocol of the literature (and of BENCHMARKS.md B1).
     train_defaults: ClassVar[dict[str, Any]] = {
         "optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-3, "schedule": "inv",
@@ -362,6 +365,8 @@ class DomainAdaptation(Strategy):
         if labeled and ctx.val is not None:
             result.extra_metrics["target_val_examples"] = dataset_size(ctx.val)
         result.extra_metrics["reference"] = "source-only" if reference else "warm-start"
+        if self.reused_reference is not None:  # graft compare: another run of the comparison trained it
+            result.extra_metrics["reference_reused_from"] = str(self.reused_reference)
         if reference:  # what the history's epoch-0 row is, for the report: the start only when adapted from it
             result.extra_metrics["epoch_0"] = ("source-only reference, the adaptation's start" if from_reference
                                                else f"source-only reference; adapted from the {warm}-epoch warm start")
@@ -411,15 +416,25 @@ class DomainAdaptation(Strategy):
         :meth:`module`'s keys (``model.*``)."""
         import copy
 
+        from graft.strategies.reference_cache import reference_folder, reference_key, save_reference, saved_reference
         from graft.strategies.source_only import SourceOnly
 
         shared = {f.name: getattr(self.config, f.name) for f in dataclasses.fields(AdaptationConfig)
                   if f.init and f.name not in ADAPTATION_ONLY}
         source_only = SourceOnly(dataclasses.replace(SourceOnly.Config(), **shared))
+        # In a comparison, the runs of one model, K and seed share it (graft compare: reference_cache).
+        key = reference_key(ctx, source_only.config) if reference_folder() is not None else None
+        saved, path = saved_reference(key)
+        if saved is not None:
+            self.reused_reference = path
+            return saved
         own = dataclasses.replace(ctx, model=copy.deepcopy(ctx.model), run_dir=None, resume=False,
                                   train_config=dataclasses.replace(ctx.train_config))
         source_only.train_and_select(own)
-        return cpu_copy(source_only.module(own).state_dict())
+        state = cpu_copy(source_only.module(own).state_dict())
+        if path is not None:
+            save_reference(path, state)
+        return state
 
     def resolve_adapt_from(self, kind: str, reference: bool) -> str:
         """``--adapt-from``, or the strategy's own: :attr:`image_adapt_from` on an image model that has a
