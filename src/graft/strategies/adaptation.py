@@ -401,7 +401,13 @@ class DomainAdaptation(Strategy):
         if name is None:
             return None
         sign = 1.0 if monitor_mode(name) == "max" else -1.0
-        return lambda picked, start: sign * (picked[name] - start[name]) > margin * abs(start[name])
+
+        def confirms(picked: dict[str, float], start: dict[str, float]) -> bool:
+            if name not in picked or name not in start:  # a run resumed from a checkpoint without the score
+                return True
+            return sign * (picked[name] - start[name]) > margin * abs(start[name])
+
+        return confirms
 
     def uses_reference(self) -> bool:
         """A source-only reference competes as epoch 0 (``--reference source-only``) where the
