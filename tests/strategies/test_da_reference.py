@@ -101,18 +101,18 @@ def test_a_comparison_trains_each_reference_once_and_its_runs_match_their_own(
         return real_fit(self, *args, **kwargs)
 
     monkeypatch.setattr(Trainer, "fit", counted)
-    results = graft.compare("builtin:lenet", target, ["dann", "cdan", "dann:source-augment=none"], source=source,
-                            seeds=(0,), out=tmp_path / "cmp", warm_start=2, **IMAGES)
-    # dann: the reference (2 + 4) and its adaptation (4); cdan: its adaptation alone, from dann's reference;
-    # dann without the source randomisation: another source-only run, so another reference.
+    results = graft.compare("builtin:lenet", target, ["source-only", "dann", "cdan", "dann:source-augment=none"],
+                            source=source, seeds=(0,), out=tmp_path / "cmp", **IMAGES)
+    # source-only's own run (2 + 4) is the reference: dann and cdan only adapt (4 each); dann without the source
+    # randomisation has another source-only run as its reference, trained then (2 + 4), before it adapts (4).
     assert fits == [2, 4, 4, 4, 2, 4, 4]
     reused = results.set_index("strategy")["reference_reused_from"]
-    assert reused.isna().tolist() == [True, False, True]
+    assert reused.isna().tolist() == [True, False, False, True]
     assert Path(reused["cdan"]).parent == tmp_path / "cmp" / "references"
     assert len(list((tmp_path / "cmp" / "references").glob("*.pt"))) == 2
     # The reused reference is the one cdan trains alone: the same run, weight for weight.
     fits.clear()
-    alone = graft.fit("builtin:lenet", target, "cdan", source=source, out=tmp_path / "cdan", warm_start=2, **IMAGES)
+    alone = graft.fit("builtin:lenet", target, "cdan", source=source, out=tmp_path / "cdan", **IMAGES)
     assert fits == [2, 4, 4] and "reference_reused_from" not in alone.metrics
     compared = graft.load_run(tmp_path / "cmp" / "runs" / "lenet-cdan-s0")
     assert same_weights(compared, alone)

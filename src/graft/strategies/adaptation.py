@@ -306,6 +306,7 @@ class DomainAdaptation(Strategy):
             )
         rng = torch.get_rng_state()  # what source-only's own run starts from, for the reference
         polarity = self.resolve_randomisation(ctx)
+        shares = self.shared_reference_path(ctx)  # graft compare: source-only's run is its DA entries' reference
         warm = self.resolve_warm_start(total, ctx.model.spec.input.kind)
         continued = self.config.warm_start_schedule == "continue"
         reference = self.uses_reference()
@@ -377,6 +378,10 @@ class DomainAdaptation(Strategy):
         result.extra_metrics["adapt_from"] = self.config.adapt_from
         if self.config.adapter == "none":
             result.extra_metrics["backbone_lr_scale"] = self.config.backbone_lr_scale
+        if shares is not None:
+            from graft.strategies.reference_cache import save_reference
+
+            save_reference(shares, cpu_copy(module.state_dict()))
         return result
 
     def start_guard(self) -> Any:
@@ -414,6 +419,26 @@ class DomainAdaptation(Strategy):
         strategy :attr:`adapts` (``source-only``'s own run is that model)."""
         return self.config.reference == "source-only" and self.adapts
 
+    def reference_config(self) -> AdaptationConfig:
+        """The options of the reference's ``source-only`` run: this run's shared DA options, the adaptation's own
+        (:data:`ADAPTATION_ONLY`) at ``source-only``'s defaults."""
+        from graft.strategies.source_only import SourceOnly
+
+        shared = {f.name: getattr(self.config, f.name) for f in dataclasses.fields(AdaptationConfig)
+                  if f.init and f.name not in ADAPTATION_ONLY}
+        return dataclasses.replace(SourceOnly.Config(), **shared)
+
+    def shared_reference_path(self, ctx: FitContext) -> Path | None:
+        """Where this run saves its model for the DA runs of a comparison to reuse as their reference: only a
+        ``source-only`` run (one that does not adapt) whose options are a reference's, inside
+        :func:`~graft.strategies.reference_cache.reusing_references`, when no reference with its key is saved."""
+        from graft.strategies.reference_cache import reference_folder, reference_key, saved_reference
+
+        if self.adapts or reference_folder() is None or ctx.resume or self.reference_config() != self.config:
+            return None
+        saved, path = saved_reference(reference_key(ctx, self.config))
+        return path if saved is None else None
+
     def train_reference(self, ctx: FitContext) -> dict[str, torch.Tensor]:
         """``source-only``'s own run on a copy of the model: the same data, seed, budget and shared options
         (the source randomisation, the adapter, --select-by, --target-val), its own warm start and schedule,
@@ -422,12 +447,16 @@ class DomainAdaptation(Strategy):
         :meth:`module`'s keys (``model.*``)."""
         import copy
 
-        from graft.strategies.reference_cache import reference_folder, reference_key, save_reference, saved_reference
+        from graft.strategies.reference_cache import (
+            reference_folder,
+            reference_key,
+            reusing_references,
+            save_reference,
+            saved_reference,
+        )
         from graft.strategies.source_only import SourceOnly
 
-        shared = {f.name: getattr(self.config, f.name) for f in dataclasses.fields(AdaptationConfig)
-                  if f.init and f.name not in ADAPTATION_ONLY}
-        source_only = SourceOnly(dataclasses.replace(SourceOnly.Config(), **shared))
+        source_only = SourceOnly(self.reference_config())
         # In a comparison, the runs of one model, K and seed share it (graft compare: reference_cache).
         key = reference_key(ctx, source_only.config) if reference_folder() is not None else None
         saved, path = saved_reference(key)
@@ -436,7 +465,8 @@ class DomainAdaptation(Strategy):
             return saved
         own = dataclasses.replace(ctx, model=copy.deepcopy(ctx.model), run_dir=None, resume=False,
                                   train_config=dataclasses.replace(ctx.train_config))
-        source_only.train_and_select(own)
+        with reusing_references(None):  # saved below under this run's key, not again by the run itself
+            source_only.train_and_select(own)
         state = cpu_copy(source_only.module(own).state_dict())
         if path is not None:
             save_reference(path, state)

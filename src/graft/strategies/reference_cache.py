@@ -29,9 +29,10 @@ _FOLDER: contextvars.ContextVar[Path | None] = contextvars.ContextVar("graft_ref
 
 
 @contextlib.contextmanager
-def reusing_references(folder: str | Path) -> Iterator[None]:
-    """Inside the block, DA runs save their source-only reference in ``folder`` and reuse one saved there."""
-    token = _FOLDER.set(Path(folder))
+def reusing_references(folder: str | Path | None) -> Iterator[None]:
+    """Inside the block, DA runs save their source-only reference in ``folder`` and reuse one saved there
+    (None: neither, e.g. inside the reference's own training)."""
+    token = _FOLDER.set(None if folder is None else Path(folder))
     try:
         yield
     finally:
