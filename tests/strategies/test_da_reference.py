@@ -22,6 +22,20 @@ def keep_the_start(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     monkeypatch.setattr(STRATEGIES.get(name), "start_guard", lambda self: lambda row: False)
 
 
+def count_fits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The epochs of every trainer fit from now on, in order (a warm start, a reference, an adaptation)."""
+    from graft.engine.trainer import Trainer
+
+    real_fit, fits = Trainer.fit, []
+
+    def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        fits.append(self.config.epochs)
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "fit", counted)
+    return fits
+
+
 def same_weights(a: graft.Run, b: graft.Run) -> bool:
     sa, sb = a.model.state_dict(), b.model.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
@@ -66,16 +80,8 @@ def test_a_table_run_adapting_from_its_warm_start_keeps_source_only_s_model_too(
 
 def test_the_reference_leaves_the_adaptation_its_own_randomness_and_skips_an_unused_warm_start(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from graft.engine.trainer import Trainer
-
     source, target = squares(64, seed=0), squares(64, seed=1)
-    real_fit, fits = Trainer.fit, []
-
-    def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        fits.append(self.config.epochs)
-        return real_fit(self, *args, **kwargs)
-
-    monkeypatch.setattr(Trainer, "fit", counted)
+    fits = count_fits(monkeypatch)
     run = graft.fit("builtin:lenet", target, "dann", source=source, out=tmp_path / "ref", warm_start=2, **IMAGES)
     # source-only's warm start (2) and run (4); the adaptation (6 - 2), from the reference: no warm start of its own
     assert fits == [2, 4, 4] and run.metrics["adapt_from"] == "reference"
@@ -91,16 +97,8 @@ def test_the_reference_leaves_the_adaptation_its_own_randomness_and_skips_an_unu
 
 def test_a_comparison_trains_each_reference_once_and_its_runs_match_their_own(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from graft.engine.trainer import Trainer
-
     source, target = squares(64, seed=0), squares(64, seed=1)
-    real_fit, fits = Trainer.fit, []
-
-    def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        fits.append(self.config.epochs)
-        return real_fit(self, *args, **kwargs)
-
-    monkeypatch.setattr(Trainer, "fit", counted)
+    fits = count_fits(monkeypatch)
     results = graft.compare("builtin:lenet", target, ["source-only", "dann", "cdan", "dann:source-augment=none"],
                             source=source, seeds=(0,), out=tmp_path / "cmp", **IMAGES)
     # source-only's own run (2 + 4) is the reference: dann and cdan only adapt (4 each); dann without the source
