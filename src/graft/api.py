@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import itertools
 import shutil
 import sys
 import time
@@ -492,28 +493,24 @@ def compare(
     if overwrite and earlier and is_main_process():  # references an earlier graft may have trained
         shutil.rmtree(out / "references", ignore_errors=True)
     with reusing_references(out / "references"):
-        for i, m in enumerate(models):
+        for (i, m), k, (entry, name, own), seed in itertools.product(enumerate(models), ks, entries, seeds):
             short = shorts[i] if shorts.count(shorts[i]) == 1 else f"{shorts[i]}{i + 1}"  # hf:a/bert, hf:b/bert
-            for k in ks:
-                for entry, name, own in entries:
-                    needs_source = name == "auto" or "source" in STRATEGIES.get(name).needs
-                    for seed in seeds:
-                        tag = short + (f"-k{k}" if k is not None else "") + f"-{entry.replace(':', '+')}-s{seed}"
-                        tags.append(tag)
-                        done += 1
-                        if str(options.get("progress", True)).lower() not in ("false", "0", "no", "off"):
-                            # A logged compare shows which run the per-epoch lines belong to.
-                            print(f"run {done}/{total}: {tag}", file=sys.stderr, flush=True)
-                        given = options if name == "auto" else without_ignored(STRATEGIES.get(name),
-                                                                                with_entry_options(options, own))
-                        run = continue_run(fit, out / "runs" / tag, m, data_src, resume=resume, strategy=name,
-                                           labels_per_class=k, seed=seed, source=source_src if needs_source else None,
-                                           **given)
-                        # auto's row keeps its name (the pick is in auto_strategy); --folds gives a row per fold
-                        for f, one in enumerate(getattr(run, "runs", [run])):
-                            fold = {"fold": f} if hasattr(run, "runs") else {}
-                            metrics = {key: v for key, v in one.metrics.items() if key not in ("confusion", "classes")}
-                            rows.append({**metrics, "run_dir": str(one.run_dir), "strategy": entry, **fold})
+            needs_source = name == "auto" or "source" in STRATEGIES.get(name).needs
+            tag = short + (f"-k{k}" if k is not None else "") + f"-{entry.replace(':', '+')}-s{seed}"
+            tags.append(tag)
+            done += 1
+            if str(options.get("progress", True)).lower() not in ("false", "0", "no", "off"):
+                # A logged compare shows which run the per-epoch lines belong to.
+                print(f"run {done}/{total}: {tag}", file=sys.stderr, flush=True)
+            given = options if name == "auto" else without_ignored(STRATEGIES.get(name),
+                                                                    with_entry_options(options, own))
+            run = continue_run(fit, out / "runs" / tag, m, data_src, resume=resume, strategy=name,
+                               labels_per_class=k, seed=seed, source=source_src if needs_source else None, **given)
+            # auto's row keeps its name (the pick is in auto_strategy); --folds gives a row per fold
+            for f, one in enumerate(getattr(run, "runs", [run])):
+                fold = {"fold": f} if hasattr(run, "runs") else {}
+                metrics = {key: v for key, v in one.metrics.items() if key not in ("confusion", "classes")}
+                rows.append({**metrics, "run_dir": str(one.run_dir), "strategy": entry, **fold})
     if overwrite and earlier:  # its runs this comparison did not replace
         remove_leftovers(out / "runs", tags)
     results = pd.DataFrame(rows)

@@ -306,7 +306,9 @@ class DomainAdaptation(Strategy):
             )
         rng = torch.get_rng_state()  # what source-only's own run starts from, for the reference
         polarity = self.resolve_randomisation(ctx)
-        shares = self.shared_reference_path(ctx)  # graft compare: source-only's run is its DA entries' reference
+        # graft compare: source-only's own run is its DA entries' reference. Keyed before resolve_warm_start sets
+        # --warm-start in the config, as train_reference keys the reference's config before its run resolves it.
+        shares = self.shared_reference_path(ctx)
         warm = self.resolve_warm_start(total, ctx.model.spec.input.kind)
         continued = self.config.warm_start_schedule == "continue"
         reference = self.uses_reference()
@@ -838,7 +840,7 @@ def selection_summary(result: FitResult, monitor: str, margin_se: float, warm_st
     confirm = _confirmation(result, confirm_by, confirm_margin)
     out.update(confirm[0])
     if result.best_epoch == 0:
-        if result.vetoed_epoch is not None and confirm_by is not None:
+        if result.vetoed_epoch is not None and confirm[1]:
             why = confirm[1]
         elif gain > 0 and kept_confident < floor:
             why = (f"the best adapted epoch ({best['epoch']:g}) scored {best[monitor]:.4g} on {monitor} against "
@@ -856,7 +858,7 @@ def selection_summary(result: FitResult, monitor: str, margin_se: float, warm_st
         out["selection_note"] = (
             f"adapted epoch {result.best_epoch} chosen: {monitor} {chosen[monitor]:.4g} against {start:.4g} for "
             f"{origin}" + (f", a gain beyond {margin_se:g} paired standard errors" if margin_se > 0 else "")
-            + (f"; {confirm[1]}." if confirm_by is not None else "."))
+            + (f"; {confirm[1]}." if confirm[1] else "."))
         if agreement is not None and agreement < LARGE_CHANGE and not labeled:  # told the user, and in metrics.json
             from graft.notes import note
 
@@ -880,7 +882,7 @@ def _confirmation(result: FitResult, name: str | None, margin: float) -> tuple[d
     keys = {"confirm_by": name, f"start_{name}": start, f"picked_{name}": value, "confirm_vetoed": vetoed}
     if vetoed:
         return keys, (f"the adapted epoch {epoch} the validator picked scored {value:.4g} on {name} (--confirm-by) "
-                      f"against {start:.4g}, not more than {margin:.0%} above it: the two validators disagree on "
+                      f"against {start:.4g}, not more than {margin * 100:g} % above it: the two validators disagree on "
                       "whether the adaptation helped")
     return keys, f"{name} (--confirm-by) agrees: {value:.4g} against {start:.4g}"
 

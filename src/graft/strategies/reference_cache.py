@@ -6,7 +6,8 @@ DA strategies, the runs of one model, K and seed train the same reference: the s
 engine options and shared DA options. Inside :func:`reusing_references` a reference is saved under a key of all
 of those (:func:`reference_key`) and the next run whose key is the same loads it instead of training it again.
 
-The key hashes what the reference's training reads: the model's class and initial weights, the source-only
+The key hashes what the reference's training reads: the model's class, settings and initial weights
+(:func:`~graft.engine.features.fingerprint_module`), the source-only
 options, the engine options, the seed, and the content of every data split it sees. A run whose data cannot be
 hashed (an item of a type :func:`_feed` does not know) or that runs on several processes (every rank must train
 together) trains its own reference, as outside a comparison.
@@ -85,6 +86,7 @@ def reference_key(ctx: Any, config: Any) -> str | None:
     """The hash of everything the reference's training reads (see the module's docstring), or None where it
     cannot be reused."""
     from graft.engine.config import process_count
+    from graft.engine.features import fingerprint_module
     from graft.engine.ranks import RANK_VARIABLES
 
     cfg = ctx.train_config
@@ -93,11 +95,8 @@ def reference_key(ctx: Any, config: Any) -> str | None:
         return None
     h = hashlib.sha256()
     try:
-        _feed(h, [type(ctx.model).__qualname__, repr(getattr(ctx.model, "spec", None)), repr(config), repr(cfg),
+        _feed(h, [fingerprint_module(ctx.model), repr(getattr(ctx.model, "spec", None)), repr(config), repr(cfg),
                   int(ctx.seed)])
-        for name, tensor in ctx.model.state_dict().items():
-            _feed(h, name)
-            _feed(h, tensor)
         for data in (ctx.train, ctx.val, ctx.target, ctx.target_plain(), ctx.source_val):
             _feed_dataset(h, data)
     except (TypeError, NotImplementedError):
@@ -118,8 +117,7 @@ def saved_reference(key: str | None) -> tuple[dict[str, torch.Tensor] | None, Pa
 
 
 def save_reference(path: Path, state: dict[str, torch.Tensor]) -> None:
-    """Write ``state`` to ``path`` atomically (a temporary file, then a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Write ``state`` to ``path`` atomically."""
+    from graft.io import atomic_write
+
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
